@@ -1,0 +1,160 @@
+# strata — one entry point: make, make demo, make check, make bench, make install.
+#
+# Build outputs live in build/ (objects), lib/ (libraries) and bin/ (tools);
+# none of them is tracked.  Missing Debian build dependencies are installed
+# by the `deps` step, only when a pkg-config or header check says so.
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+SHELL   := /bin/bash
+
+WARN    := -Wall -Wextra -Werror
+CSTD    := -std=gnu11
+INCS    := -Iinclude -Isrc -I.
+# The allocator: hidden visibility, initial-exec TLS, no builtin malloc folding.
+LIB_CFLAGS := $(CSTD) -O2 -g $(WARN) -fPIC -fvisibility=hidden \
+	-ftls-model=initial-exec -fno-builtin-malloc -fno-builtin-free \
+	-fno-builtin-calloc -fno-builtin-realloc -D_GNU_SOURCE $(INCS)
+# The same sources built for the internal test archive: exported names get a
+# strata_test_ prefix so the archive can be linked into ASan/UBSan programs.
+SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+TEST_LIB_CFLAGS := $(CSTD) -O1 -g $(WARN) -fvisibility=hidden -D_GNU_SOURCE \
+	-DSTRATA_INTERNAL_TEST $(SAN) $(INCS)
+LIB_LDLIBS := -lpthread
+
+SRC_C   := $(sort $(wildcard src/*.c) $(wildcard prof/*.c))
+PIC_OBJ := $(SRC_C:%.c=build/pic/%.o)
+TST_OBJ := $(SRC_C:%.c=build/test/%.o)
+
+all: deps lib/libstrata.so lib/libstrata.a lib/pkgconfig/strata.pc tools
+
+.PHONY: all deps test-deps demo check check-unit check-api check-programs \
+	check-layers bench install clean tools
+
+# ---------------------------------------------------------------- deps
+BUILD_PKGS := libunwind-dev libdw-dev zlib1g-dev libnuma-dev check pkg-config
+deps: build/.deps-ok
+build/.deps-ok:
+	@missing=""; \
+	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
+	pkg-config --exists libunwind 2>/dev/null || missing="$$missing libunwind-dev"; \
+	pkg-config --exists libdw 2>/dev/null || missing="$$missing libdw-dev"; \
+	pkg-config --exists zlib 2>/dev/null || missing="$$missing zlib1g-dev"; \
+	pkg-config --exists check 2>/dev/null || missing="$$missing check"; \
+	echo '#include <numa.h>' | $(CC) -E -x c - >/dev/null 2>&1 || missing="$$missing libnuma-dev"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing missing build dependencies:$$missing"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+	@mkdir -p build && touch $@
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Programs the tests drive (real programs under LD_PRELOAD, jemalloc's jeprof
+# and library for differential tests, graphviz, protoc).
+TEST_TOOLS := python3:python3 sqlite3:sqlite3 perl:perl git:git dot:graphviz \
+	protoc:protobuf-compiler jeprof:libjemalloc-dev
+test-deps: build/.test-deps-ok
+build/.test-deps-ok: | deps
+	@missing=""; \
+	for t in $(TEST_TOOLS); do \
+		command -v $${t%%:*} >/dev/null || missing="$$missing $${t##*:}"; \
+	done; \
+	[ -e /usr/lib/x86_64-linux-gnu/libjemalloc.so.2 ] || missing="$$missing libjemalloc2"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing missing test dependencies:$$missing"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+	@touch $@
+
+# ---------------------------------------------------------------- library
+build/pic/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_CFLAGS) -MMD -MP -c $< -o $@
+
+build/test/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_LIB_CFLAGS) -MMD -MP -c $< -o $@
+
+lib/libstrata.so: $(PIC_OBJ)
+	@mkdir -p lib
+	$(CC) -shared -Wl,-soname,libstrata.so -Wl,-z,now -o $@ $(PIC_OBJ) $(LIB_LDLIBS)
+
+lib/libstrata.a: $(PIC_OBJ)
+	@mkdir -p lib
+	rm -f $@ && ar rcs $@ $(PIC_OBJ)
+
+build/libstrata_internal.a: $(TST_OBJ)
+	rm -f $@ && ar rcs $@ $(TST_OBJ)
+
+lib/pkgconfig/strata.pc: Makefile
+	@mkdir -p lib/pkgconfig
+	@printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
+		'Name: strata' 'Description: drop-in malloc with a sampling heap profiler' \
+		'Version: 0.1.0' 'Libs: -L$${libdir} -lstrata' 'Libs.private: -lpthread' \
+		'Cflags: -I$${includedir}' > $@
+
+-include $(PIC_OBJ:.o=.d) $(TST_OBJ:.o=.d)
+
+# ---------------------------------------------------------------- tests
+# tests/check_<module>.c: one Check suite each, all run by tests/check_main.c in
+# fork mode.  check_api*.c and check_stress.c link libstrata.so; every other
+# suite links the internal archive under ASan/UBSan.
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -lpthread)
+API_TESTS      := $(sort $(wildcard tests/check_api*.c) $(wildcard tests/check_stress*.c))
+JEPROF_TESTS   := $(wildcard tests/check_jeprof*.c)
+INTERNAL_TESTS := $(filter-out tests/check_main.c $(API_TESTS) $(JEPROF_TESTS),$(wildcard tests/check_*.c))
+
+build/tests/%: tests/%.c tests/check_main.c build/libstrata_internal.a | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) -O1 -g $(WARN) -D_GNU_SOURCE -DSTRATA_INTERNAL_TEST $(SAN) $(INCS) $(CHECK_CFLAGS) \
+		-o $@ $< tests/check_main.c build/libstrata_internal.a $(CHECK_LIBS) -lpthread
+
+build/api/%: tests/%.c tests/check_main.c lib/libstrata.so | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) -O1 -g $(WARN) -D_GNU_SOURCE -Iinclude $(CHECK_CFLAGS) -o $@ $< tests/check_main.c \
+		-Llib -Wl,-rpath,'$$ORIGIN/../../lib' -lstrata $(CHECK_LIBS) -lpthread
+
+check-unit: $(INTERNAL_TESTS:tests/%.c=build/tests/%)
+	@set -e; for t in $^; do echo "== $$t"; ASAN_OPTIONS=detect_leaks=0 $$t; done
+
+check-api: $(API_TESTS:tests/%.c=build/api/%)
+	@set -e; for t in $^; do echo "== $$t"; $$t; done
+
+check-programs: lib/libstrata.so test-deps
+	tests/real_programs.sh
+
+check-layers:
+	@tests/check_layers.sh
+
+check: all test-deps check-layers check-unit check-api check-programs check-jeprof
+	@echo "make check: all tests passed"
+
+# ---------------------------------------------------------------- demo, bench
+demo: all
+	@samples/run_demo.sh
+
+bench: all
+	bench/run
+
+# ---------------------------------------------------------------- install
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/jemalloc \
+		$(DESTDIR)$(PREFIX)/share/man/man3 $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/bin
+	install -m 755 lib/libstrata.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 lib/libstrata.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 lib/pkgconfig/strata.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	install -m 644 include/strata.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 include/jemalloc/jemalloc.h $(DESTDIR)$(PREFIX)/include/jemalloc/
+	install -m 644 man/strata.3 $(DESTDIR)$(PREFIX)/share/man/man3/
+	install -m 644 man/jeprof.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 755 bin/jeprof $(DESTDIR)$(PREFIX)/bin/
+
+clean:
+	rm -rf build lib bin
+
+# jeprof-c owns its build rules: bin/jeprof, check-jeprof, bench-jeprof.
+-include jeprof-c/jeprof.mk

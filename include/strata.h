@@ -1,0 +1,116 @@
+/*
+ * strata.h — the public API of strata, a drop-in malloc for Linux servers.
+ *
+ * The standard C and glibc allocation functions, plus jemalloc's extended
+ * API (mallocx family, mallctl, malloc_stats_print) with the same names,
+ * flag encodings and semantics, so that code written for jemalloc builds
+ * and runs unchanged against strata.  Nothing internal is declared here.
+ */
+#ifndef STRATA_H
+#define STRATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <limits.h>
+#include <strings.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define STRATA_VERSION_MAJOR 0
+#define STRATA_VERSION_MINOR 1
+#define STRATA_VERSION_BUGFIX 0
+#define STRATA_VERSION "0.1.0-strata"
+
+#if defined(__GNUC__)
+#define STRATA_EXPORT __attribute__((visibility("default")))
+#define STRATA_ATTR_MALLOC __attribute__((malloc))
+#define STRATA_ATTR_ALLOC_SIZE(i) __attribute__((alloc_size(i)))
+#define STRATA_ATTR_ALLOC_SIZE2(i, j) __attribute__((alloc_size(i, j)))
+#else
+#define STRATA_EXPORT
+#define STRATA_ATTR_MALLOC
+#define STRATA_ATTR_ALLOC_SIZE(i)
+#define STRATA_ATTR_ALLOC_SIZE2(i, j)
+#endif
+
+/*
+ * MALLOCX_* flags, bit layout identical to jemalloc:
+ *   aaaaaaaa aaaatttt tttttttt 0znnnnnn
+ * a: arena index + 1, t: tcache id + 2 (1 = none), z: zero, n: lg(alignment).
+ */
+#define MALLOCX_LG_ALIGN(la) ((int)(la))
+#define MALLOCX_ALIGN(a)                                                      \
+	((int)(((size_t)(a) < (size_t)INT_MAX) ? ffs((int)(a)) - 1             \
+	                                       : ffs((int)(((size_t)(a)) >> 32)) + 31))
+#define MALLOCX_ZERO ((int)0x40)
+#define MALLOCX_TCACHE(tc) ((int)(((tc) + 2) << 8))
+#define MALLOCX_TCACHE_NONE MALLOCX_TCACHE(-1)
+#define MALLOCX_ARENA(a) ((int)(((unsigned)(a) + 1) << 20))
+
+/* Pseudo arena indices for mallctl names. */
+#define MALLCTL_ARENAS_ALL 4096
+#define MALLCTL_ARENAS_DESTROYED 4097
+
+/* Standard C / POSIX / glibc. */
+STRATA_EXPORT void *malloc(size_t size) STRATA_ATTR_MALLOC STRATA_ATTR_ALLOC_SIZE(1);
+STRATA_EXPORT void *calloc(size_t num, size_t size) STRATA_ATTR_MALLOC STRATA_ATTR_ALLOC_SIZE2(1, 2);
+STRATA_EXPORT void *realloc(void *ptr, size_t size) STRATA_ATTR_ALLOC_SIZE(2);
+STRATA_EXPORT void *reallocarray(void *ptr, size_t num, size_t size) STRATA_ATTR_ALLOC_SIZE2(2, 3);
+STRATA_EXPORT void free(void *ptr);
+STRATA_EXPORT int posix_memalign(void **memptr, size_t alignment, size_t size);
+STRATA_EXPORT void *aligned_alloc(size_t alignment, size_t size) STRATA_ATTR_MALLOC STRATA_ATTR_ALLOC_SIZE(2);
+STRATA_EXPORT void *memalign(size_t alignment, size_t size) STRATA_ATTR_MALLOC STRATA_ATTR_ALLOC_SIZE(2);
+STRATA_EXPORT void *valloc(size_t size) STRATA_ATTR_MALLOC STRATA_ATTR_ALLOC_SIZE(1);
+STRATA_EXPORT void *pvalloc(size_t size) STRATA_ATTR_MALLOC;
+STRATA_EXPORT size_t malloc_usable_size(void *ptr);
+STRATA_EXPORT int malloc_trim(size_t pad);
+STRATA_EXPORT int mallopt(int param, int value);
+
+/* glibc's mallinfo2 layout. */
+struct strata_mallinfo2 {
+	size_t arena;    /* non-mmapped space allocated (bytes mapped by strata) */
+	size_t ordblks;  /* number of free chunks (not tracked: 0) */
+	size_t smblks;   /* 0 */
+	size_t hblks;    /* 0 */
+	size_t hblkhd;   /* 0 */
+	size_t usmblks;  /* 0 */
+	size_t fsmblks;  /* 0 */
+	size_t uordblks; /* bytes allocated by the application */
+	size_t fordblks; /* bytes mapped but not allocated */
+	size_t keepcost; /* 0 */
+};
+#ifndef _MALLOC_H
+/* Same layout as glibc's struct mallinfo2 from <malloc.h>. */
+STRATA_EXPORT struct strata_mallinfo2 mallinfo2(void);
+#endif
+
+/* jemalloc's extended API. */
+STRATA_EXPORT void *mallocx(size_t size, int flags) STRATA_ATTR_MALLOC STRATA_ATTR_ALLOC_SIZE(1);
+STRATA_EXPORT void *rallocx(void *ptr, size_t size, int flags) STRATA_ATTR_ALLOC_SIZE(2);
+STRATA_EXPORT size_t xallocx(void *ptr, size_t size, size_t extra, int flags);
+STRATA_EXPORT size_t sallocx(const void *ptr, int flags);
+STRATA_EXPORT void dallocx(void *ptr, int flags);
+STRATA_EXPORT void sdallocx(void *ptr, size_t size, int flags);
+STRATA_EXPORT size_t nallocx(size_t size, int flags);
+
+STRATA_EXPORT int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen);
+STRATA_EXPORT int mallctlnametomib(const char *name, size_t *mibp, size_t *miblenp);
+STRATA_EXPORT int mallctlbymib(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
+                               void *newp, size_t newlen);
+STRATA_EXPORT void malloc_stats_print(void (*write_cb)(void *, const char *), void *cbopaque,
+                                      const char *opts);
+
+/* Where strata's messages go (default: stderr).  Settable by the program. */
+STRATA_EXPORT extern void (*malloc_message)(void *cbopaque, const char *s);
+
+/* Compile-time configuration string, read before MALLOC_CONF (see strata(3)). */
+STRATA_EXPORT extern const char *malloc_conf;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* STRATA_H */

@@ -1,0 +1,170 @@
+/*
+ * arena.c — arena creation and the small/large dispatch.  See arena.h.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "arena.h"
+#include "msg.h"
+
+_Atomic(arena_t *) arenas[ARENAS_MAX];
+
+static mutex_t arenas_mtx = MUTEX_INITIALIZER;
+static base_t *arenas_global_base;
+static unsigned arenas_nauto;
+
+static arena_t *
+arena_create(unsigned ind)
+{
+	arena_t *a = base_alloc(arenas_global_base, sizeof(arena_t), CACHELINE);
+	if (a == NULL)
+		return NULL;
+	a->ind = ind;
+	base_init(&a->base);
+	pages_init(&a->pages, ind, &a->base);
+	for (unsigned i = 0; i < SZ_NBINS; i++)
+		bin_init(&a->bins[i]);
+	return a;
+}
+
+int
+arena_boot(base_t *global_base, unsigned narenas_auto)
+{
+	arenas_global_base = global_base;
+	arenas_nauto = narenas_auto < 1 ? 1 : narenas_auto > ARENAS_MAX ? ARENAS_MAX : narenas_auto;
+	return arena_get(0, true) != NULL ? 0 : ENOMEM;
+}
+
+unsigned
+arena_narenas_auto(void)
+{
+	return arenas_nauto;
+}
+
+unsigned
+arena_narenas_total(void)
+{
+	return arenas_nauto;
+}
+
+arena_t *
+arena_get(unsigned ind, bool create)
+{
+	if (ind >= arena_narenas_total())
+		return NULL;
+	arena_t *a = atomic_load_acquire(&arenas[ind]);
+	if (LIKELY(a != NULL) || !create)
+		return a;
+	mutex_lock(&arenas_mtx);
+	a = atomic_load_relaxed(&arenas[ind]);
+	if (a == NULL) {
+		a = arena_create(ind);
+		if (a != NULL)
+			atomic_store_release(&arenas[ind], a);
+	}
+	mutex_unlock(&arenas_mtx);
+	return a;
+}
+
+void *
+arena_malloc(arena_t *arena, size_t usize, unsigned szind, size_t alignment, bool zero)
+{
+	if (szind < SZ_NBINS) {
+		void *p;
+		if (bin_malloc_batch(&arena->bins[szind], szind, &arena->pages, &p, 1) == 0)
+			return NULL;
+		if (zero)
+			memset(p, 0, usize);
+		return p;
+	}
+	return large_malloc(&arena->pages, &arena->large, usize, alignment, zero);
+}
+
+static arena_t *
+arena_of(const extent_t *e)
+{
+	return atomic_load_relaxed(&arenas[e->arena_ind]);
+}
+
+void
+arena_dalloc(void *ptr, uint64_t emap_bits)
+{
+	extent_t *e = emap_bits_extent(emap_bits);
+	unsigned szind = emap_bits_szind(emap_bits);
+	arena_t *a = arena_of(e);
+	if (emap_bits_slab(emap_bits)) {
+		bin_free(&a->bins[szind], szind, &a->pages, e, ptr);
+		return;
+	}
+	if (UNLIKELY(e->addr != ptr || e->state != EXTENT_ACTIVE))
+		msg_fatal("free(): invalid pointer %p\n", ptr);
+	large_free(&a->pages, &a->large, e);
+}
+
+bool
+arena_resize_in_place(void *ptr, uint64_t emap_bits, size_t usize, bool zero)
+{
+	extent_t *e = emap_bits_extent(emap_bits);
+	if (emap_bits_slab(emap_bits) || e->addr != ptr || usize < SZ_LARGE_MINCLASS)
+		return false;
+	arena_t *a = arena_of(e);
+	return large_resize_in_place(&a->pages, &a->large, e, usize, zero);
+}
+
+size_t
+arena_purge_all(void)
+{
+	size_t purged = 0;
+	for (unsigned i = 0; i < arena_narenas_total(); i++) {
+		arena_t *a = arena_get(i, false);
+		if (a != NULL)
+			purged += pages_purge_all(&a->pages);
+	}
+	return purged;
+}
+
+/* Fork: every arena lock, in the global lock order. */
+void
+arena_prefork(void)
+{
+	mutex_prefork(&arenas_mtx);
+	for (unsigned i = 0; i < arena_narenas_total(); i++) {
+		arena_t *a = arena_get(i, false);
+		if (a == NULL)
+			continue;
+		for (unsigned b = 0; b < SZ_NBINS; b++)
+			bin_prefork(&a->bins[b]);
+		pages_prefork(&a->pages);
+		base_prefork(&a->base);
+	}
+}
+
+void
+arena_postfork_parent(void)
+{
+	for (unsigned i = 0; i < arena_narenas_total(); i++) {
+		arena_t *a = arena_get(i, false);
+		if (a == NULL)
+			continue;
+		base_postfork_parent(&a->base);
+		pages_postfork_parent(&a->pages);
+		for (unsigned b = 0; b < SZ_NBINS; b++)
+			bin_postfork_parent(&a->bins[b]);
+	}
+	mutex_postfork_parent(&arenas_mtx);
+}
+
+void
+arena_postfork_child(void)
+{
+	for (unsigned i = 0; i < arena_narenas_total(); i++) {
+		arena_t *a = arena_get(i, false);
+		if (a == NULL)
+			continue;
+		base_postfork_child(&a->base);
+		pages_postfork_child(&a->pages);
+		for (unsigned b = 0; b < SZ_NBINS; b++)
+			bin_postfork_child(&a->bins[b]);
+	}
+	mutex_postfork_child(&arenas_mtx);
+}

@@ -1,0 +1,45 @@
+/*
+ * bin.h — an arena's bin for one small size class: the slab being filled
+ * (slabcur), the other non-full slabs (an address-ordered heap, so the
+ * lowest slab fills first), and the class's counters.  L3.
+ *
+ * Full slabs are in no list; a slab that becomes empty (and is not slabcur)
+ * goes straight back to the page allocator.  Lock: bin->mtx protects all
+ * fields and the bitmaps of this bin's slabs; it is dropped while a new slab
+ * is allocated and while an empty one is returned (pages lock ordered after).
+ */
+#ifndef STRATA_BIN_H
+#define STRATA_BIN_H
+
+#include "pages.h"
+#include "slab.h"
+
+typedef struct bin {
+	mutex_t mtx;
+	/* Protected by mtx. */
+	extent_t *slabcur;
+	extent_heap_t nonfull;
+	uint64_t nmalloc;  /* regions handed out, ever */
+	uint64_t ndalloc;  /* regions returned, ever */
+	uint64_t nslabs;   /* slabs created, ever */
+	size_t curregs;    /* regions in use now */
+	size_t curslabs;   /* slabs owned now */
+} CACHE_ALIGNED bin_t;
+
+typedef struct bin_stats {
+	uint64_t nmalloc, ndalloc, nslabs;
+	size_t curregs, curslabs;
+} bin_stats_t;
+
+void bin_init(bin_t *bin);
+/* Up to n regions of class binind into out; fewer only when out of memory. */
+unsigned bin_malloc_batch(bin_t *bin, unsigned binind, pages_t *pages, void **out, unsigned n);
+/* Returns a region; aborts with a message on an invalid pointer or a double free. */
+void bin_free(bin_t *bin, unsigned binind, pages_t *pages, extent_t *slab, void *ptr);
+void bin_stats_read(bin_t *bin, bin_stats_t *out);
+
+void bin_prefork(bin_t *bin);
+void bin_postfork_parent(bin_t *bin);
+void bin_postfork_child(bin_t *bin);
+
+#endif

@@ -1,0 +1,91 @@
+/*
+ * emap.h — the page map: for every page of the heap, which extent owns it,
+ * the size class of the allocation there, and whether it is a slab.  L1.
+ *
+ * A two-level radix tree over the 48-bit address space (36 bits of page
+ * number: 18 bits of root index, 18 bits of leaf index).  The root is a
+ * static array (its untouched pages cost nothing); leaves (2 MiB of virtual
+ * space each, covering 1 GiB of addresses) come from the global base and are
+ * created by emap_ensure() when memory is first mapped, so registering never
+ * fails.
+ *
+ * A leaf entry packs the extent pointer (bits 1..47; extents are at least
+ * 64-byte aligned), the slab bit (bit 0) and the size class (bits 48..55).
+ * Entry 0 means "not ours".  Writers hold the owning arena's pages lock (or
+ * own the extent exclusively); readers load without locks: a pointer being
+ * freed was published to the freeing thread with the allocation.
+ *
+ * Lock: emap_mtx, only to create leaves; taken after arena locks, before the
+ * global base's.
+ */
+#ifndef STRATA_EMAP_H
+#define STRATA_EMAP_H
+
+#include "atomic.h"
+#include "base.h"
+
+struct extent;
+
+#define EMAP_LEAF_BITS 18
+#define EMAP_ROOT_BITS (LG_VADDR - LG_PAGE - EMAP_LEAF_BITS)
+#define EMAP_SZIND_SHIFT 48
+/* Size class stored for free (not allocated) extents. */
+#define EMAP_SZIND_NONE 0xffu
+
+typedef struct emap_leaf {
+	_Atomic uint64_t entries[(size_t)1 << EMAP_LEAF_BITS];
+} emap_leaf_t;
+
+extern _Atomic(emap_leaf_t *) emap_root[(size_t)1 << EMAP_ROOT_BITS];
+
+void emap_boot(base_t *global_base);
+/* Creates the leaves covering [addr, addr + size).  0 or ENOMEM. */
+int emap_ensure(const void *addr, size_t size);
+
+static inline uint64_t
+emap_pack(struct extent *e, unsigned szind, bool slab)
+{
+	return (uint64_t)(uintptr_t)e | ((uint64_t)szind << EMAP_SZIND_SHIFT) | (uint64_t)slab;
+}
+
+static inline struct extent *
+emap_bits_extent(uint64_t bits)
+{
+	return (struct extent *)(uintptr_t)(bits & (((uint64_t)1 << EMAP_SZIND_SHIFT) - 2));
+}
+
+static inline unsigned
+emap_bits_szind(uint64_t bits)
+{
+	return (unsigned)(bits >> EMAP_SZIND_SHIFT) & 0xffu;
+}
+
+static inline bool
+emap_bits_slab(uint64_t bits)
+{
+	return (bits & 1) != 0;
+}
+
+/* Entry for the page holding ptr; 0 when strata does not own that page. */
+static ALWAYS_INLINE uint64_t
+emap_lookup(const void *ptr)
+{
+	uintptr_t page = (uintptr_t)ptr >> LG_PAGE;
+	if (UNLIKELY(page >> (EMAP_ROOT_BITS + EMAP_LEAF_BITS) != 0))
+		return 0;
+	emap_leaf_t *leaf = atomic_load_acquire(&emap_root[page >> EMAP_LEAF_BITS]);
+	if (UNLIKELY(leaf == NULL))
+		return 0;
+	return atomic_load_relaxed(&leaf->entries[page & (((uintptr_t)1 << EMAP_LEAF_BITS) - 1)]);
+}
+
+/* Writes bits for every page of [addr, addr + size) (leaves must exist). */
+void emap_set_range(const void *addr, size_t size, uint64_t bits);
+/* Writes bits for the first and last page of [addr, addr + size). */
+void emap_set_boundary(const void *addr, size_t size, uint64_t bits);
+
+void emap_prefork(void);
+void emap_postfork_parent(void);
+void emap_postfork_child(void);
+
+#endif

@@ -1,0 +1,84 @@
+/*
+ * extent.h — the extent descriptor, address-ordered pairing heaps of extents,
+ * and best-fit sets of free extents.  L2.
+ *
+ * An extent is a page-aligned run of pages owned by one arena, in one state:
+ * active (a large allocation or a slab), dirty (freed, still backed), or
+ * retained (mapped but purged: reads back zero), or busy (being purged or
+ * handed between sets with the lock dropped; never merged).
+ *
+ * A free-extent set (eset) keeps one heap per page-size class, each ordered
+ * by address, plus a bitmap of non-empty classes.  An extent is filed under
+ * the largest class not above its size, and searched from the smallest class
+ * not below the request, so the first extent found always fits: best fit,
+ * then lowest address.  Locks: an eset belongs to one arena's pages_t and is
+ * protected by that pages lock; a slab's bitmap and nfree by its bin's lock.
+ */
+#ifndef STRATA_EXTENT_H
+#define STRATA_EXTENT_H
+
+#include "sz.h"
+
+typedef enum extent_state {
+	EXTENT_ACTIVE,
+	EXTENT_DIRTY,
+	EXTENT_RETAINED,
+	EXTENT_BUSY,
+} extent_state_t;
+
+#define EXTENT_BITMAP_WORDS (SZ_SLAB_MAXREGS / 64)
+
+typedef struct extent extent_t;
+struct extent {
+	void *addr;
+	size_t size;            /* bytes, a PAGE multiple */
+	uint16_t arena_ind;     /* owning arena (immutable while allocated) */
+	uint8_t state;          /* extent_state_t */
+	uint8_t szind;          /* size class when active, EMAP_SZIND_NONE otherwise */
+	bool slab;              /* active slab of small regions */
+	bool zeroed;            /* every byte is known to be zero */
+	/* Heap links: a free extent in its eset heap, or a slab in its bin's
+	 * non-full heap; the descriptor free list reuses `next`. */
+	extent_t *heap_child, *heap_next, *heap_prev;
+	/* Slab only, protected by the bin lock. */
+	uint32_t nfree;
+	uint64_t bitmap[EXTENT_BITMAP_WORDS]; /* 1 = region free */
+} __attribute__((aligned(CACHELINE)));
+
+typedef struct extent_heap {
+	extent_t *root;
+} extent_heap_t;
+
+static inline bool
+extent_heap_empty(const extent_heap_t *h)
+{
+	return h->root == NULL;
+}
+
+static inline extent_t *
+extent_heap_first(const extent_heap_t *h)
+{
+	return h->root;
+}
+
+void extent_heap_insert(extent_heap_t *h, extent_t *e);
+void extent_heap_remove(extent_heap_t *h, extent_t *e);
+
+#define ESET_BITMAP_WORDS ((SZ_NPSIZES + 63) / 64)
+
+typedef struct eset {
+	extent_heap_t heaps[SZ_NPSIZES];
+	uint64_t nonempty[ESET_BITMAP_WORDS];
+	size_t npages; /* pages in all extents of the set */
+	size_t nextents;
+} eset_t;
+
+void eset_init(eset_t *set);
+void eset_insert(eset_t *set, extent_t *e);
+void eset_remove(eset_t *set, extent_t *e);
+/* Smallest, then lowest-addressed, extent of at least size bytes; not removed. */
+extent_t *eset_find_fit(eset_t *set, size_t size);
+/* An extent of the largest non-empty class (for purging big runs first). */
+extent_t *eset_find_largest(eset_t *set);
+
+#endif

@@ -1,0 +1,456 @@
+/*
+ * malloc.c — every exported allocation function: the C standard, POSIX and
+ * glibc names, jemalloc's mallocx family, and glibc's __libc_* aliases.  L5.
+ *
+ * Rules kept here (the man page states them): failure returns NULL (or an
+ * error code) with errno ENOMEM; free and the size queries never change
+ * errno; malloc(0) returns a unique pointer; calloc and reallocarray check
+ * for overflow; posix_memalign wants a power of two that is a multiple of
+ * sizeof(void *), aligned_alloc any power of two; realloc(p, 0) follows
+ * opt.zero_realloc.  A pointer strata did not hand out aborts with a message.
+ *
+ * Every allocation adds its usable size to the thread's allocated counter,
+ * every free to its deallocated counter.
+ */
+#include "public_names.h"
+#include <malloc.h>
+#include <strata.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "arena.h"
+#include "conf.h"
+#include "emap.h"
+#include "init.h"
+#include "msg.h"
+#include "stats.h"
+#include "tsd.h"
+
+#define JUNK_ALLOC_BYTE 0xa5
+#define JUNK_FREE_BYTE 0x5a
+
+/* The calling thread's state, initializing the allocator on first use. */
+static NOINLINE tsd_t *
+malloc_tsd_slow(void)
+{
+	if (init_ensure() != 0)
+		return NULL;
+	return tsd_fetch_slow();
+}
+
+static ALWAYS_INLINE tsd_t *
+malloc_tsd(void)
+{
+	tsd_t *tsd = &tsd_tls;
+	if (UNLIKELY(tsd->state != TSD_NOMINAL))
+		return malloc_tsd_slow();
+	return tsd;
+}
+
+static COLD _Noreturn void
+malloc_invalid_pointer(const char *func, const void *ptr)
+{
+	msg_fatal("%s(): invalid pointer %p\n", func, ptr);
+}
+
+/* The emap entry of an allocated pointer; aborts if strata did not hand it out. */
+static ALWAYS_INLINE uint64_t
+malloc_lookup(const char *func, const void *ptr)
+{
+	uint64_t bits = emap_lookup(ptr);
+	if (UNLIKELY(bits == 0 || emap_bits_szind(bits) >= SZ_NSIZES))
+		malloc_invalid_pointer(func, ptr);
+	return bits;
+}
+
+static inline void
+malloc_fill_new(void *p, size_t usize, bool zeroed)
+{
+	if (!zeroed && (opt_junk == CONF_JUNK_TRUE || opt_junk == CONF_JUNK_ALLOC))
+		memset(p, JUNK_ALLOC_BYTE, usize);
+}
+
+/*
+ * The one allocation path: usize already computed, alignment 0 or a power of
+ * two, arena NULL for the thread's own.  errno ENOMEM on failure.
+ */
+static void *
+malloc_alloc(tsd_t *tsd, size_t usize, size_t alignment, bool zero, arena_t *arena)
+{
+	if (arena == NULL)
+		arena = tsd->arena;
+	zero = zero || opt_zero;
+	void *p = arena_malloc(arena, usize, sz_size2index(usize), alignment, zero);
+	if (UNLIKELY(p == NULL)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	tsd->allocated += usize;
+	malloc_fill_new(p, usize, zero);
+	return p;
+}
+
+static void
+malloc_dalloc(void *ptr, uint64_t bits)
+{
+	size_t usize = sz_index2size(emap_bits_szind(bits));
+	tsd_t *tsd = malloc_tsd();
+	if (LIKELY(tsd != NULL))
+		tsd->deallocated += usize;
+	if (opt_junk == CONF_JUNK_TRUE || opt_junk == CONF_JUNK_FREE)
+		memset(ptr, JUNK_FREE_BYTE, usize);
+	int saved_errno = errno;
+	arena_dalloc(ptr, bits);
+	errno = saved_errno;
+}
+
+static inline size_t
+malloc_usize(size_t size, size_t alignment)
+{
+	if (alignment != 0)
+		return sz_sa2u(size, alignment);
+	return sz_s2u(size);
+}
+
+static void *
+malloc_sized(size_t size, size_t alignment, bool zero, arena_t *arena)
+{
+	tsd_t *tsd = malloc_tsd(); /* first: it initializes the size classes */
+	size_t usize = malloc_usize(size, alignment);
+	if (UNLIKELY(tsd == NULL || usize == 0)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return malloc_alloc(tsd, usize, alignment, zero, arena);
+}
+
+/*
+ * Resizes ptr to size (alignment 0 or a power of two): in place when the
+ * class is unchanged or a large extent can grow or shrink, else by moving.
+ * NULL with errno ENOMEM (ptr untouched) on failure.
+ */
+static void *
+malloc_realloc(const char *func, void *ptr, size_t size, size_t alignment, bool zero,
+               arena_t *arena)
+{
+	uint64_t bits = malloc_lookup(func, ptr);
+	size_t old_usize = sz_index2size(emap_bits_szind(bits));
+	size_t usize = malloc_usize(size, alignment);
+	if (UNLIKELY(usize == 0)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	tsd_t *tsd = malloc_tsd();
+	if (UNLIKELY(tsd == NULL)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	bool aligned = alignment == 0 || ((uintptr_t)ptr & (alignment - 1)) == 0;
+	if (aligned && arena == NULL) {
+		if (usize == old_usize ||
+		    (usize >= SZ_LARGE_MINCLASS && arena_resize_in_place(ptr, bits, usize, zero))) {
+			tsd->allocated += usize;
+			tsd->deallocated += old_usize;
+			return ptr;
+		}
+	}
+	void *p = malloc_alloc(tsd, usize, alignment, false, arena);
+	if (p == NULL)
+		return NULL;
+	size_t keep = old_usize < usize ? old_usize : usize;
+	memcpy(p, ptr, keep);
+	if (zero && usize > keep)
+		memset((char *)p + keep, 0, usize - keep);
+	malloc_dalloc(ptr, bits);
+	return p;
+}
+
+/* ---------------------------------------------------------------- C, POSIX, glibc */
+
+EXPORT void *
+malloc(size_t size)
+{
+	return malloc_sized(size, 0, false, NULL);
+}
+
+EXPORT void
+free(void *ptr)
+{
+	if (UNLIKELY(ptr == NULL))
+		return;
+	malloc_dalloc(ptr, malloc_lookup("free", ptr));
+}
+
+EXPORT void *
+calloc(size_t num, size_t size)
+{
+	size_t total;
+	if (UNLIKELY(__builtin_mul_overflow(num, size, &total))) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return malloc_sized(total, 0, true, NULL);
+}
+
+EXPORT void *
+realloc(void *ptr, size_t size)
+{
+	if (ptr == NULL)
+		return malloc_sized(size, 0, false, NULL);
+	if (UNLIKELY(size == 0)) {
+		switch (opt_zero_realloc) {
+		case CONF_ZERO_REALLOC_FREE:
+			free(ptr);
+			return NULL;
+		case CONF_ZERO_REALLOC_ABORT:
+			msg_fatal("realloc(): zero size with zero_realloc:abort\n");
+		case CONF_ZERO_REALLOC_ALLOC:
+			break;
+		}
+	}
+	return malloc_realloc("realloc", ptr, size, 0, false, NULL);
+}
+
+EXPORT void *
+reallocarray(void *ptr, size_t num, size_t size)
+{
+	size_t total;
+	if (UNLIKELY(__builtin_mul_overflow(num, size, &total))) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return realloc(ptr, total);
+}
+
+static void *
+malloc_aligned(size_t alignment, size_t size)
+{
+	if (alignment < QUANTUM)
+		alignment = 0; /* every class is at least naturally aligned to this */
+	return malloc_sized(size, alignment, false, NULL);
+}
+
+EXPORT int
+posix_memalign(void **memptr, size_t alignment, size_t size)
+{
+	if (!bits_is_pow2(alignment) || alignment < sizeof(void *))
+		return EINVAL;
+	int saved_errno = errno;
+	void *p = malloc_aligned(alignment, size);
+	errno = saved_errno;
+	if (p == NULL)
+		return ENOMEM;
+	*memptr = p;
+	return 0;
+}
+
+EXPORT void *
+aligned_alloc(size_t alignment, size_t size)
+{
+	if (!bits_is_pow2(alignment)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return malloc_aligned(alignment, size);
+}
+
+EXPORT void *
+memalign(size_t alignment, size_t size)
+{
+	/* glibc rounds a non-power-of-two alignment up to the next power of two. */
+	if (alignment > SZ_LARGE_MAXCLASS) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (!bits_is_pow2(alignment))
+		alignment = alignment == 0 ? 1 : (size_t)1 << bits_lg_ceil(alignment);
+	return malloc_aligned(alignment, size);
+}
+
+EXPORT void *
+valloc(size_t size)
+{
+	return malloc_aligned(PAGE, size);
+}
+
+EXPORT void *
+pvalloc(size_t size)
+{
+	size_t rounded = PAGE_CEILING(size);
+	if (UNLIKELY(rounded < size)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return malloc_aligned(PAGE, rounded == 0 ? PAGE : rounded);
+}
+
+EXPORT size_t
+malloc_usable_size(void *ptr)
+{
+	if (ptr == NULL)
+		return 0;
+	return sz_index2size(emap_bits_szind(malloc_lookup("malloc_usable_size", ptr)));
+}
+
+EXPORT int
+malloc_trim(size_t pad)
+{
+	(void)pad;
+	if (init_ensure() != 0)
+		return 0;
+	return arena_purge_all() != 0;
+}
+
+EXPORT int
+mallopt(int param, int value)
+{
+	(void)param;
+	(void)value;
+	return 1; /* accepted; glibc's tunables have no meaning here */
+}
+
+EXPORT struct mallinfo2
+mallinfo2(void)
+{
+	struct mallinfo2 mi = {0};
+	if (init_ensure() != 0)
+		return mi;
+	stats_global_t s;
+	stats_snapshot(&s);
+	mi.arena = s.mapped;
+	mi.uordblks = s.allocated;
+	mi.fordblks = s.mapped - s.allocated;
+	return mi;
+}
+
+/* ---------------------------------------------------------------- jemalloc API */
+
+#define MALLOCX_LG_ALIGN_MASK 0x3f
+#define MALLOCX_ZERO_BIT 0x40
+
+static inline size_t
+mallocx_alignment(int flags)
+{
+	unsigned lg = (unsigned)flags & MALLOCX_LG_ALIGN_MASK;
+	return lg == 0 ? 0 : (size_t)1 << lg;
+}
+
+/* The arena named by MALLOCX_ARENA, NULL for automatic; *bad set when the
+ * named arena does not exist. */
+static arena_t *
+mallocx_arena(int flags, bool *bad)
+{
+	unsigned field = (unsigned)flags >> 20;
+	*bad = false;
+	if (field == 0)
+		return NULL;
+	if (init_ensure() != 0) {
+		*bad = true;
+		return NULL;
+	}
+	arena_t *a = arena_get(field - 1, true);
+	*bad = a == NULL;
+	return a;
+}
+
+EXPORT void *
+mallocx(size_t size, int flags)
+{
+	bool bad;
+	arena_t *arena = mallocx_arena(flags, &bad);
+	if (UNLIKELY(bad))
+		return NULL;
+	return malloc_sized(size, mallocx_alignment(flags), (flags & MALLOCX_ZERO_BIT) != 0, arena);
+}
+
+EXPORT void *
+rallocx(void *ptr, size_t size, int flags)
+{
+	bool bad;
+	arena_t *arena = mallocx_arena(flags, &bad);
+	if (UNLIKELY(bad))
+		return NULL;
+	return malloc_realloc("rallocx", ptr, size, mallocx_alignment(flags),
+	                      (flags & MALLOCX_ZERO_BIT) != 0, arena);
+}
+
+EXPORT size_t
+xallocx(void *ptr, size_t size, size_t extra, int flags)
+{
+	uint64_t bits = malloc_lookup("xallocx", ptr);
+	size_t old_usize = sz_index2size(emap_bits_szind(bits));
+	size_t alignment = mallocx_alignment(flags);
+	if (alignment != 0 && ((uintptr_t)ptr & (alignment - 1)) != 0)
+		return old_usize;
+	if (extra > SZ_LARGE_MAXCLASS - size || size > SZ_LARGE_MAXCLASS)
+		extra = size > SZ_LARGE_MAXCLASS ? 0 : SZ_LARGE_MAXCLASS - size;
+	size_t min = sz_s2u(size), max = sz_s2u(size + extra);
+	if (min == 0 || old_usize < SZ_LARGE_MINCLASS)
+		return old_usize;
+	bool zero = (flags & MALLOCX_ZERO_BIT) != 0;
+	size_t target = old_usize;
+	if (old_usize < min) {
+		if (arena_resize_in_place(ptr, bits, max, zero))
+			target = max;
+		else if (max != min && arena_resize_in_place(ptr, bits, min, zero))
+			target = min;
+	} else if (old_usize > max && max >= SZ_LARGE_MINCLASS) {
+		if (arena_resize_in_place(ptr, bits, max, zero))
+			target = max;
+	}
+	if (target != old_usize) {
+		tsd_t *tsd = malloc_tsd();
+		if (tsd != NULL) {
+			tsd->allocated += target;
+			tsd->deallocated += old_usize;
+		}
+	}
+	return target;
+}
+
+EXPORT size_t
+sallocx(const void *ptr, int flags)
+{
+	(void)flags;
+	return sz_index2size(emap_bits_szind(malloc_lookup("sallocx", ptr)));
+}
+
+EXPORT void
+dallocx(void *ptr, int flags)
+{
+	(void)flags;
+	malloc_dalloc(ptr, malloc_lookup("dallocx", ptr));
+}
+
+EXPORT void
+sdallocx(void *ptr, size_t size, int flags)
+{
+	(void)size;
+	(void)flags;
+	malloc_dalloc(ptr, malloc_lookup("sdallocx", ptr));
+}
+
+EXPORT size_t
+nallocx(size_t size, int flags)
+{
+	if (UNLIKELY(init_ensure() != 0))
+		return 0;
+	size_t usize = malloc_usize(size, mallocx_alignment(flags));
+	return usize > SZ_LARGE_MAXCLASS ? 0 : usize;
+}
+
+/* ---------------------------------------------------------------- glibc aliases */
+
+#ifndef STRATA_INTERNAL_TEST
+#define MALLOC_ALIAS(name, target) \
+	EXPORT __typeof__(target) name __attribute__((alias(#target), copy(target)))
+MALLOC_ALIAS(__libc_malloc, malloc);
+MALLOC_ALIAS(__libc_free, free);
+MALLOC_ALIAS(__libc_calloc, calloc);
+MALLOC_ALIAS(__libc_realloc, realloc);
+MALLOC_ALIAS(__libc_memalign, memalign);
+MALLOC_ALIAS(__libc_valloc, valloc);
+MALLOC_ALIAS(__libc_pvalloc, pvalloc);
+MALLOC_ALIAS(__posix_memalign, posix_memalign);
+#endif

@@ -1,0 +1,41 @@
+/*
+ * msg.h — malloc-free, async-signal-safe formatted output.  L0.
+ *
+ * Owns the `malloc_message` hook and the "<strata>: " message convention.
+ * Formatting writes into caller-provided buffers only; nothing here
+ * allocates, takes a lock, or calls stdio, so it is safe inside the
+ * allocator, before initialization, in a fork child and in signal handlers.
+ *
+ * Supported conversions: %d %i %u %x %X %o %c %s %p %% with the length
+ * modifiers hh h l ll z t j, the flags '-' '0' '#' '+' ' ', a width and a
+ * precision (also '*').  %s of NULL prints "(null)".
+ */
+#ifndef STRATA_MSG_H
+#define STRATA_MSG_H
+
+#include <stdarg.h>
+#include "config.h"
+
+#define MSG_PREFIX "<strata>: "
+
+/*
+ * Formats into buf (always NUL-terminated when size > 0).  Returns the length
+ * the full output would have had, like snprintf.
+ */
+size_t msg_vformat(char *buf, size_t size, const char *fmt, va_list ap);
+size_t msg_format(char *buf, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Writes s through malloc_message if the program set one, else to stderr. */
+void msg_write(const char *s);
+
+/* Formats (up to 4 KiB) and writes through msg_write; no prefix added. */
+void msg_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* "<strata>: " + formatted text; the caller supplies the newline. */
+void msg_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* msg_error, then abort(). */
+_Noreturn void msg_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

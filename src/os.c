@@ -1,0 +1,67 @@
+/*
+ * os.c — mmap/munmap/madvise and CPU count.  See os.h.
+ *
+ * Aligned mappings over-map by (alignment - PAGE) and unmap the excess on
+ * both sides, so the result is exactly [addr, addr + size).  No locks, no
+ * allocation.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdint.h>
+#include <sys/mman.h>
+
+#include "os.h"
+
+void *
+os_pages_map(size_t size, size_t alignment)
+{
+	size_t alloc = size + (alignment > PAGE ? alignment - PAGE : 0);
+	if (alloc < size) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	void *p = mmap(NULL, alloc, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	uintptr_t start = (uintptr_t)p;
+	uintptr_t aligned = (start + alignment - 1) & ~(uintptr_t)(alignment - 1);
+	size_t lead = aligned - start;
+	size_t trail = alloc - lead - size;
+	if (lead != 0)
+		munmap(p, lead);
+	if (trail != 0)
+		munmap((void *)(aligned + size), trail);
+	return (void *)aligned;
+}
+
+void
+os_pages_unmap(void *addr, size_t size)
+{
+	munmap(addr, size);
+}
+
+int
+os_purge_forced(void *addr, size_t size)
+{
+	return madvise(addr, size, MADV_DONTNEED) == 0 ? 0 : errno;
+}
+
+int
+os_purge_lazy(void *addr, size_t size)
+{
+	return madvise(addr, size, MADV_FREE) == 0 ? 0 : errno;
+}
+
+unsigned
+os_ncpus(void)
+{
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+		int n = CPU_COUNT(&set);
+		if (n > 0)
+			return (unsigned)n;
+	}
+	return 1;
+}

@@ -1,0 +1,26 @@
+/*
+ * os.h — the only door to the kernel's memory interfaces.  L0.
+ *
+ * Everything that maps, unmaps or advises memory, or asks the machine's
+ * shape, goes through here; no other file includes <sys/mman.h>.  Functions
+ * that can fail return 0 or an errno value (or NULL for mappings).  None of
+ * them takes a lock; callers must not hold an allocator lock around them
+ * (they can block in the kernel).
+ */
+#ifndef STRATA_OS_H
+#define STRATA_OS_H
+
+#include "config.h"
+
+/* Maps size bytes (a PAGE multiple) of fresh zeroed memory aligned to
+ * alignment (a power of two >= PAGE).  NULL with errno ENOMEM on failure. */
+void *os_pages_map(size_t size, size_t alignment);
+void os_pages_unmap(void *addr, size_t size);
+/* MADV_DONTNEED: the range reads back as zeroes and leaves RSS. */
+int os_purge_forced(void *addr, size_t size);
+/* MADV_FREE: the kernel may reclaim the range lazily; contents undefined. */
+int os_purge_lazy(void *addr, size_t size);
+/* Number of CPUs this process may run on (at least 1). */
+unsigned os_ncpus(void);
+
+#endif

@@ -1,0 +1,389 @@
+/*
+ * pages.c — the arena page allocator.  See pages.h for the model and locks.
+ *
+ * emap invariants kept here:
+ *   - an active slab has every page registered (szind, slab bit);
+ *   - an active large extent and every free or busy extent have their first
+ *     and last pages registered (free ones with EMAP_SZIND_NONE);
+ *   - every other page of a free or large extent maps to 0.
+ * Splits and merges rewrite exactly the entries whose role changes.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "os.h"
+#include "pages.h"
+
+void
+pages_init(pages_t *p, unsigned arena_ind, base_t *base)
+{
+	mutex_init(&p->mtx);
+	p->arena_ind = arena_ind;
+	p->base = base;
+	eset_init(&p->dirty);
+	eset_init(&p->retained);
+	p->spare = NULL;
+	p->active_pages = 0;
+	p->mapped = 0;
+	p->grow_next = PAGES_GROW_MIN;
+	p->npurge = 0;
+	p->npurged = 0;
+}
+
+/* A zeroed descriptor.  Lock held. */
+static extent_t *
+pages_extent_new(pages_t *p)
+{
+	extent_t *e = p->spare;
+	if (e != NULL)
+		p->spare = e->heap_next;
+	else
+		e = base_alloc(p->base, sizeof(extent_t), CACHELINE);
+	if (e != NULL)
+		memset(e, 0, sizeof(*e));
+	return e;
+}
+
+static void
+pages_extent_release(pages_t *p, extent_t *e)
+{
+	e->heap_next = p->spare;
+	p->spare = e;
+}
+
+static eset_t *
+pages_set_of(pages_t *p, extent_state_t state)
+{
+	return state == EXTENT_DIRTY ? &p->dirty : &p->retained;
+}
+
+static void
+pages_register_free(extent_t *e)
+{
+	emap_set_boundary(e->addr, e->size, emap_pack(e, EMAP_SZIND_NONE, false));
+}
+
+static void
+pages_register_active(extent_t *e)
+{
+	uint64_t bits = emap_pack(e, e->szind, e->slab);
+	if (e->slab)
+		emap_set_range(e->addr, e->size, bits);
+	else
+		emap_set_boundary(e->addr, e->size, bits);
+}
+
+/* The free extent of this arena in `state` whose boundary page holds addr. */
+static extent_t *
+pages_free_neighbor(pages_t *p, const void *addr, extent_state_t state)
+{
+	extent_t *n = emap_bits_extent(emap_lookup(addr));
+	if (n == NULL || n->arena_ind != p->arena_ind || n->state != state)
+		return NULL;
+	return n;
+}
+
+/*
+ * Files a free extent (state already set) in its set, merged with free
+ * neighbours of the same state.  Lock held.
+ */
+static void
+pages_insert_coalesced(pages_t *p, extent_t *e)
+{
+	eset_t *set = pages_set_of(p, e->state);
+	char *addr = e->addr;
+	extent_t *prev = (uintptr_t)addr > PAGE ? pages_free_neighbor(p, addr - PAGE, e->state) : NULL;
+	if (prev != NULL) {
+		eset_remove(set, prev);
+		emap_set_boundary((char *)prev->addr + prev->size - PAGE, PAGE, 0);
+		emap_set_boundary(e->addr, PAGE, 0);
+		prev->size += e->size;
+		prev->zeroed = prev->zeroed && e->zeroed;
+		pages_extent_release(p, e);
+		e = prev;
+	}
+	extent_t *next = pages_free_neighbor(p, (char *)e->addr + e->size, e->state);
+	if (next != NULL) {
+		eset_remove(set, next);
+		emap_set_boundary((char *)e->addr + e->size - PAGE, PAGE, 0);
+		emap_set_boundary(next->addr, PAGE, 0);
+		e->size += next->size;
+		e->zeroed = e->zeroed && next->zeroed;
+		pages_extent_release(p, next);
+	}
+	pages_register_free(e);
+	eset_insert(set, e);
+}
+
+/*
+ * Splits the first `size` bytes off e: e keeps them, the returned extent
+ * (same state) gets the rest; NULL when no descriptor is available.  Both
+ * are registered as free.  Lock held; e must not be in a set.
+ */
+static extent_t *
+pages_split_free(pages_t *p, extent_t *e, size_t size)
+{
+	extent_t *tail = pages_extent_new(p);
+	if (tail == NULL)
+		return NULL;
+	tail->addr = (char *)e->addr + size;
+	tail->size = e->size - size;
+	tail->arena_ind = e->arena_ind;
+	tail->state = e->state;
+	tail->szind = EMAP_SZIND_NONE;
+	tail->zeroed = e->zeroed;
+	e->size = size;
+	pages_register_free(e);
+	pages_register_free(tail);
+	return tail;
+}
+
+/*
+ * Takes from `set` an extent holding an aligned run of size bytes, carves it
+ * out (returning lead and trail to the set) and returns it, still in its
+ * free state and unregistered as active.  Lock held.
+ */
+static extent_t *
+pages_take(pages_t *p, eset_t *set, size_t size, size_t alignment)
+{
+	size_t search = size + (alignment > PAGE ? alignment - PAGE : 0);
+	extent_t *e = eset_find_fit(set, search);
+	if (e == NULL)
+		return NULL;
+	eset_remove(set, e);
+	size_t lead = ALIGNMENT_CEILING((uintptr_t)e->addr, alignment) - (uintptr_t)e->addr;
+	if (lead != 0) {
+		extent_t *rest = pages_split_free(p, e, lead);
+		if (rest == NULL) {
+			eset_insert(set, e);
+			return NULL;
+		}
+		eset_insert(set, e);
+		e = rest;
+	}
+	if (e->size > size) {
+		extent_t *trail = pages_split_free(p, e, size);
+		if (trail == NULL) {
+			pages_insert_coalesced(p, e);
+			return NULL;
+		}
+		eset_insert(set, trail);
+	}
+	return e;
+}
+
+/* Maps a new region big enough for the request into the retained set. */
+static int
+pages_grow(pages_t *p, size_t size, size_t alignment)
+{
+	size_t need = size + (alignment > PAGE ? alignment - PAGE : 0);
+	if (need < size)
+		return ENOMEM;
+	mutex_lock(&p->mtx);
+	size_t map_size = p->grow_next;
+	mutex_unlock(&p->mtx);
+	if (need > map_size)
+		map_size = ALIGNMENT_CEILING(need, HUGEPAGE);
+	if (map_size < need)
+		return ENOMEM;
+	void *addr = os_pages_map(map_size, HUGEPAGE);
+	if (addr == NULL)
+		return ENOMEM;
+	if (emap_ensure(addr, map_size) != 0) {
+		os_pages_unmap(addr, map_size);
+		return ENOMEM;
+	}
+	mutex_lock(&p->mtx);
+	extent_t *e = pages_extent_new(p);
+	if (e == NULL) {
+		mutex_unlock(&p->mtx);
+		os_pages_unmap(addr, map_size);
+		return ENOMEM;
+	}
+	e->addr = addr;
+	e->size = map_size;
+	e->arena_ind = (uint16_t)p->arena_ind;
+	e->state = EXTENT_RETAINED;
+	e->szind = EMAP_SZIND_NONE;
+	e->zeroed = true;
+	p->mapped += map_size;
+	if (map_size >= p->grow_next && p->grow_next < PAGES_GROW_MAX)
+		p->grow_next *= 2;
+	pages_insert_coalesced(p, e);
+	mutex_unlock(&p->mtx);
+	return 0;
+}
+
+extent_t *
+pages_alloc(pages_t *p, size_t size, size_t alignment, bool zero, unsigned szind, bool slab)
+{
+	extent_t *e;
+	for (;;) {
+		mutex_lock(&p->mtx);
+		e = pages_take(p, &p->dirty, size, alignment);
+		if (e == NULL)
+			e = pages_take(p, &p->retained, size, alignment);
+		if (e != NULL)
+			break;
+		mutex_unlock(&p->mtx);
+		if (pages_grow(p, size, alignment) != 0)
+			return NULL;
+	}
+	e->state = EXTENT_ACTIVE;
+	e->szind = (uint8_t)szind;
+	e->slab = slab;
+	pages_register_active(e);
+	p->active_pages += size >> LG_PAGE;
+	mutex_unlock(&p->mtx);
+	if (zero && !e->zeroed)
+		memset(e->addr, 0, size);
+	e->zeroed = false;
+	return e;
+}
+
+/* Purges dirty extents, largest first, until at most `target` pages are dirty. */
+static void
+pages_purge_to(pages_t *p, size_t target)
+{
+	while (p->dirty.npages > target) {
+		extent_t *e = eset_find_largest(&p->dirty);
+		eset_remove(&p->dirty, e);
+		e->state = EXTENT_BUSY;
+		mutex_unlock(&p->mtx);
+		os_purge_forced(e->addr, e->size);
+		mutex_lock(&p->mtx);
+		p->npurge++;
+		p->npurged += e->size >> LG_PAGE;
+		e->state = EXTENT_RETAINED;
+		e->zeroed = true;
+		pages_insert_coalesced(p, e);
+	}
+}
+
+void
+pages_free(pages_t *p, extent_t *e)
+{
+	mutex_lock(&p->mtx);
+	if (e->slab)
+		emap_set_range(e->addr, e->size, 0);
+	p->active_pages -= e->size >> LG_PAGE;
+	e->state = EXTENT_DIRTY;
+	e->szind = EMAP_SZIND_NONE;
+	e->slab = false;
+	e->zeroed = false;
+	pages_insert_coalesced(p, e);
+	size_t limit = p->active_pages / 4;
+	if (limit < PAGES_DIRTY_FLOOR)
+		limit = PAGES_DIRTY_FLOOR;
+	if (p->dirty.npages > limit)
+		pages_purge_to(p, limit / 2);
+	mutex_unlock(&p->mtx);
+}
+
+bool
+pages_grow_in_place(pages_t *p, extent_t *e, size_t new_size, unsigned szind, bool zero)
+{
+	size_t extra = new_size - e->size;
+	char *end = (char *)e->addr + e->size;
+	mutex_lock(&p->mtx);
+	extent_t *next = pages_free_neighbor(p, end, EXTENT_DIRTY);
+	if (next == NULL)
+		next = pages_free_neighbor(p, end, EXTENT_RETAINED);
+	if (next == NULL || next->addr != end || next->size < extra) {
+		mutex_unlock(&p->mtx);
+		return false;
+	}
+	eset_t *set = pages_set_of(p, next->state);
+	eset_remove(set, next);
+	if (next->size > extra) {
+		extent_t *trail = pages_split_free(p, next, extra);
+		if (trail == NULL) {
+			eset_insert(set, next);
+			mutex_unlock(&p->mtx);
+			return false;
+		}
+		eset_insert(set, trail);
+	}
+	bool next_zeroed = next->zeroed;
+	emap_set_boundary(end - PAGE, PAGE, 0);
+	emap_set_boundary(next->addr, next->size, 0);
+	pages_extent_release(p, next);
+	e->size = new_size;
+	e->szind = (uint8_t)szind;
+	pages_register_active(e);
+	p->active_pages += extra >> LG_PAGE;
+	mutex_unlock(&p->mtx);
+	if (zero && !next_zeroed)
+		memset(end, 0, extra);
+	return true;
+}
+
+void
+pages_shrink_in_place(pages_t *p, extent_t *e, size_t new_size, unsigned szind)
+{
+	mutex_lock(&p->mtx);
+	extent_t *tail = pages_extent_new(p);
+	if (tail == NULL) {
+		/* No descriptor for the tail: keep the extent whole, only relabel it. */
+		e->szind = (uint8_t)szind;
+		pages_register_active(e);
+		mutex_unlock(&p->mtx);
+		return;
+	}
+	emap_set_boundary((char *)e->addr + e->size - PAGE, PAGE, 0);
+	tail->addr = (char *)e->addr + new_size;
+	tail->size = e->size - new_size;
+	tail->arena_ind = e->arena_ind;
+	tail->state = EXTENT_DIRTY;
+	tail->szind = EMAP_SZIND_NONE;
+	e->size = new_size;
+	e->szind = (uint8_t)szind;
+	pages_register_active(e);
+	p->active_pages -= tail->size >> LG_PAGE;
+	pages_insert_coalesced(p, tail);
+	mutex_unlock(&p->mtx);
+}
+
+size_t
+pages_purge_all(pages_t *p)
+{
+	mutex_lock(&p->mtx);
+	uint64_t before = p->npurged;
+	pages_purge_to(p, 0);
+	size_t purged = (size_t)(p->npurged - before) << LG_PAGE;
+	mutex_unlock(&p->mtx);
+	return purged;
+}
+
+void
+pages_stats_read(pages_t *p, pages_stats_t *out)
+{
+	mutex_lock(&p->mtx);
+	*out = (pages_stats_t){
+		.active_pages = p->active_pages,
+		.dirty_pages = p->dirty.npages,
+		.retained_pages = p->retained.npages,
+		.mapped = p->mapped,
+		.npurge = p->npurge,
+		.npurged = p->npurged,
+	};
+	mutex_unlock(&p->mtx);
+}
+
+void
+pages_prefork(pages_t *p)
+{
+	mutex_prefork(&p->mtx);
+}
+
+void
+pages_postfork_parent(pages_t *p)
+{
+	mutex_postfork_parent(&p->mtx);
+}
+
+void
+pages_postfork_child(pages_t *p)
+{
+	mutex_postfork_child(&p->mtx);
+}

@@ -1,0 +1,44 @@
+/*
+ * slab.h — a slab: an active extent cut into equal regions of one small size
+ * class, free regions tracked by the bitmap in its descriptor.  L3.
+ *
+ * Invariant: nfree equals the number of set bits among the first nregs bits
+ * of the bitmap (1 = free).  Regions are handed out lowest address first, so
+ * a slab fills from its start and long-lived objects pack together.
+ * Lock: the owning bin's lock protects nfree and the bitmap.
+ */
+#ifndef STRATA_SLAB_H
+#define STRATA_SLAB_H
+
+#include "extent.h"
+
+typedef enum slab_free_result {
+	SLAB_FREE_OK,
+	SLAB_FREE_NOT_REGION, /* ptr is not the start of a region */
+	SLAB_FREE_DOUBLE,     /* the region is already free */
+} slab_free_result_t;
+
+void slab_init(extent_t *slab, const bin_info_t *info);
+
+/* Index of the region at ptr, or UINT32_MAX if ptr is not a region start. */
+static inline uint32_t
+slab_reg_index(const extent_t *slab, const bin_info_t *info, const void *ptr)
+{
+	size_t diff = (size_t)((uintptr_t)ptr - (uintptr_t)slab->addr);
+	uint32_t ind = (uint32_t)(((uint64_t)diff * info->div_magic) >> 32);
+	if (UNLIKELY((size_t)ind * info->reg_size != diff || ind >= info->nregs))
+		return UINT32_MAX;
+	return ind;
+}
+
+/* Takes up to n free regions (lowest first) into out; returns how many. */
+unsigned slab_alloc_batch(extent_t *slab, const bin_info_t *info, void **out, unsigned n);
+slab_free_result_t slab_free_reg(extent_t *slab, const bin_info_t *info, void *ptr);
+
+static inline bool
+slab_is_full(const extent_t *slab)
+{
+	return slab->nfree == 0;
+}
+
+#endif
