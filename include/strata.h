@@ -26,9 +26,9 @@ extern "C" {
 
 #if defined(__GNUC__)
 #define STRATA_EXPORT __attribute__((visibility("default")))
-#define STRATA_ATTR_MALLOC __attribute__((malloc))
-#define STRATA_ATTR_ALLOC_SIZE(i) __attribute__((alloc_size(i)))
-#define STRATA_ATTR_ALLOC_SIZE2(i, j) __attribute__((alloc_size(i, j)))
+#define STRATA_ATTR_MALLOC __attribute__((__malloc__))
+#define STRATA_ATTR_ALLOC_SIZE(i) __attribute__((__alloc_size__(i)))
+#define STRATA_ATTR_ALLOC_SIZE2(i, j) __attribute__((__alloc_size__(i, j)))
 #else
 #define STRATA_EXPORT
 #define STRATA_ATTR_MALLOC

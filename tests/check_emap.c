@@ -1,0 +1,122 @@
+/*
+ * check_emap.c — the page map: leaves created on demand over sparse
+ * addresses, range and boundary writes, lookups of unknown and
+ * out-of-range addresses, and the packing of extent, class and slab bit.
+ */
+#include <check.h>
+
+#include "emap.h"
+#include "extent.h"
+
+static base_t test_base;
+
+static void
+setup(void)
+{
+	base_init(&test_base);
+	emap_boot(&test_base);
+}
+
+/* Page-aligned addresses far apart: different leaves, never mapped. */
+static void *
+sparse_addr(unsigned i)
+{
+	return (void *)((uintptr_t)0x100000000000 + (uintptr_t)i * ((uintptr_t)1 << 33) +
+	                (uintptr_t)i * 3 * PAGE);
+}
+
+START_TEST(test_pack_roundtrip)
+{
+	static extent_t e;
+	for (unsigned szind = 0; szind < SZ_NSIZES; szind += 7) {
+		for (int slab = 0; slab <= 1; slab++) {
+			uint64_t bits = emap_pack(&e, szind, slab);
+			ck_assert_ptr_eq(emap_bits_extent(bits), &e);
+			ck_assert_uint_eq(emap_bits_szind(bits), szind);
+			ck_assert_int_eq(emap_bits_slab(bits), slab);
+		}
+	}
+	uint64_t none = emap_pack(&e, EMAP_SZIND_NONE, false);
+	ck_assert_uint_eq(emap_bits_szind(none), EMAP_SZIND_NONE);
+}
+END_TEST
+
+START_TEST(test_sparse_insert_lookup_remove)
+{
+	static extent_t ext[64];
+	for (unsigned i = 0; i < 64; i++) {
+		void *a = sparse_addr(i);
+		ck_assert_uint_eq(emap_lookup(a), 0);
+		ck_assert_int_eq(emap_ensure(a, 8 * PAGE), 0);
+		emap_set_range(a, 8 * PAGE, emap_pack(&ext[i], i, true));
+	}
+	for (unsigned i = 0; i < 64; i++) {
+		char *a = sparse_addr(i);
+		for (unsigned p = 0; p < 8; p++) {
+			uint64_t bits = emap_lookup(a + p * PAGE + 17);
+			ck_assert_ptr_eq(emap_bits_extent(bits), &ext[i]);
+			ck_assert_uint_eq(emap_bits_szind(bits), i);
+		}
+		ck_assert_uint_eq(emap_lookup(a + 8 * PAGE), 0);
+		ck_assert_uint_eq(emap_lookup(a - PAGE), 0);
+	}
+	for (unsigned i = 0; i < 64; i += 2)
+		emap_set_range(sparse_addr(i), 8 * PAGE, 0);
+	for (unsigned i = 0; i < 64; i++) {
+		uint64_t bits = emap_lookup(sparse_addr(i));
+		if (i % 2 == 0)
+			ck_assert_uint_eq(bits, 0);
+		else
+			ck_assert_ptr_eq(emap_bits_extent(bits), &ext[i]);
+	}
+}
+END_TEST
+
+START_TEST(test_boundary_only)
+{
+	static extent_t e;
+	char *a = sparse_addr(100);
+	ck_assert_int_eq(emap_ensure(a, 16 * PAGE), 0);
+	emap_set_boundary(a, 16 * PAGE, emap_pack(&e, 40, false));
+	ck_assert_ptr_eq(emap_bits_extent(emap_lookup(a)), &e);
+	ck_assert_ptr_eq(emap_bits_extent(emap_lookup(a + 15 * PAGE)), &e);
+	for (unsigned p = 1; p < 15; p++)
+		ck_assert_uint_eq(emap_lookup(a + p * PAGE), 0);
+}
+END_TEST
+
+START_TEST(test_range_crossing_leaves)
+{
+	static extent_t e;
+	/* Two pages on each side of a 1 GiB leaf boundary. */
+	char *a = (char *)((uintptr_t)0x200000000000 + ((uintptr_t)1 << 30) - 2 * PAGE);
+	ck_assert_int_eq(emap_ensure(a, 4 * PAGE), 0);
+	emap_set_range(a, 4 * PAGE, emap_pack(&e, 3, true));
+	for (unsigned p = 0; p < 4; p++)
+		ck_assert_ptr_eq(emap_bits_extent(emap_lookup(a + p * PAGE)), &e);
+}
+END_TEST
+
+START_TEST(test_unmapped_and_noncanonical)
+{
+	ck_assert_uint_eq(emap_lookup(NULL), 0);
+	ck_assert_uint_eq(emap_lookup((void *)(uintptr_t)0x12345), 0);
+	ck_assert_uint_eq(emap_lookup((void *)~(uintptr_t)0), 0);
+	ck_assert_uint_eq(emap_lookup((void *)((uintptr_t)1 << 48)), 0);
+}
+END_TEST
+
+Suite *
+test_suite(void)
+{
+	Suite *s = suite_create("emap");
+	TCase *tc = tcase_create("emap");
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_add_test(tc, test_pack_roundtrip);
+	tcase_add_test(tc, test_sparse_insert_lookup_remove);
+	tcase_add_test(tc, test_boundary_only);
+	tcase_add_test(tc, test_range_crossing_leaves);
+	tcase_add_test(tc, test_unmapped_and_noncanonical);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,101 @@
+/*
+ * check_msg.c — the malloc-free formatter agrees with snprintf on every
+ * conversion it supports, truncates safely, and messages carry the prefix.
+ */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "msg.h"
+
+#define AGREE(...)                                                                  \
+	do {                                                                        \
+		char ours[256], libc[256];                                          \
+		size_t n = msg_format(ours, sizeof(ours), __VA_ARGS__);             \
+		int m = snprintf(libc, sizeof(libc), __VA_ARGS__);                  \
+		ck_assert_str_eq(ours, libc);                                       \
+		ck_assert_uint_eq(n, (size_t)m);                                    \
+	} while (0)
+
+START_TEST(test_conversions_match_snprintf)
+{
+	AGREE("plain text");
+	AGREE("%d %i %u", -42, 17, 4000000000u);
+	AGREE("%ld %lu %lld %llu", -1L, 1UL << 40, -(1LL << 62), ~0ULL);
+	AGREE("%zu %zd %jd %td", (size_t)12345, (ssize_t)-9, (intmax_t)-7, (ptrdiff_t)33);
+	AGREE("%x %X %#x %#lx %o %#o", 255u, 255u, 255u, 0x7fffdeadbeefUL, 8u, 8u);
+	AGREE("%5d|%-5d|%05d|%+d|% d", 42, 42, 42, 42, 42);
+	AGREE("%.3d|%8.3d|%-8.3u", 7, 7, 7u);
+	AGREE("%s|%10s|%-10s|%.2s", "abc", "abc", "abc", "abc");
+	AGREE("%c%c%%", 'o', 'k');
+	AGREE("%*d|%-*d|%.*s", 6, 1, 6, 2, 3, "abcdef");
+	AGREE("%hhu %hu", 300, 70000);
+	AGREE("%p", (void *)0x1234abcd);
+}
+END_TEST
+
+START_TEST(test_null_string_and_pointer)
+{
+	char buf[64];
+	const char *volatile null_string = NULL;
+	msg_format(buf, sizeof(buf), "%s", null_string);
+	ck_assert_str_eq(buf, "(null)");
+	msg_format(buf, sizeof(buf), "%p", NULL);
+	ck_assert_str_eq(buf, "(nil)");
+}
+END_TEST
+
+START_TEST(test_truncation)
+{
+	char buf[8];
+	memset(buf, 'x', sizeof(buf));
+	size_t n = msg_format(buf, sizeof(buf), "%s-%d", "abcdefgh", 12345);
+	ck_assert_uint_eq(n, 14);
+	ck_assert_str_eq(buf, "abcdefg");
+	char one[1] = {'x'};
+	ck_assert_uint_eq(msg_format(one, 1, "abc"), 3);
+	ck_assert_int_eq(one[0], '\0');
+}
+END_TEST
+
+static char captured[512];
+
+static void
+capture(void *opaque, const char *s)
+{
+	(void)opaque;
+	strncat(captured, s, sizeof(captured) - strlen(captured) - 1);
+}
+
+extern void (*strata_test_malloc_message)(void *, const char *);
+
+START_TEST(test_error_prefix_and_hook)
+{
+	captured[0] = '\0';
+	strata_test_malloc_message = capture;
+	msg_error("Invalid conf pair: %s:%s\n", "foo", "bar");
+	strata_test_malloc_message = NULL;
+	ck_assert_str_eq(captured, "<strata>: Invalid conf pair: foo:bar\n");
+}
+END_TEST
+
+START_TEST(test_fatal_aborts)
+{
+	msg_fatal("fatal %d\n", 1);
+}
+END_TEST
+
+Suite *
+test_suite(void)
+{
+	Suite *s = suite_create("msg");
+	TCase *tc = tcase_create("msg");
+	tcase_add_test(tc, test_conversions_match_snprintf);
+	tcase_add_test(tc, test_null_string_and_pointer);
+	tcase_add_test(tc, test_truncation);
+	tcase_add_test(tc, test_error_prefix_and_hook);
+	tcase_add_test_raise_signal(tc, test_fatal_aborts, SIGABRT);
+	suite_add_tcase(s, tc);
+	return s;
+}
