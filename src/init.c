@@ -16,6 +16,7 @@
 #include "arena.h"
 #include "base.h"
 #include "conf.h"
+#include "ctl.h"
 #include "emap.h"
 #include "init.h"
 #include "os.h"
@@ -33,6 +34,7 @@ static base_t init_global_base;
 static void
 init_prefork(void)
 {
+	ctl_prefork();
 	arena_prefork();
 	emap_prefork();
 	base_prefork(&init_global_base);
@@ -44,6 +46,7 @@ init_postfork_parent(void)
 	base_postfork_parent(&init_global_base);
 	emap_postfork_parent();
 	arena_postfork_parent();
+	ctl_postfork_parent();
 }
 
 static void
@@ -52,6 +55,7 @@ init_postfork_child(void)
 	base_postfork_child(&init_global_base);
 	emap_postfork_child();
 	arena_postfork_child();
+	ctl_postfork_child();
 }
 
 static void
@@ -67,7 +71,8 @@ init_core(void)
 	conf_init();
 	base_init(&init_global_base);
 	emap_boot(&init_global_base);
-	unsigned narenas = opt_narenas != 0 ? opt_narenas : 4 * os_ncpus();
+	unsigned ncpus = os_ncpus();
+	unsigned narenas = opt_narenas != 0 ? opt_narenas : ncpus == 1 ? 1 : 4 * ncpus;
 	if (arena_boot(&init_global_base, narenas) != 0)
 		return ENOMEM;
 	stats_boot(&init_global_base);

@@ -1,6 +1,7 @@
 /*
  * mutex.c — contended paths of the futex mutex.  See mutex.h.
  */
+#include <errno.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -10,10 +11,13 @@
 
 #define MUTEX_SPIN_LIMIT 100
 
+/* futex(2); errno is preserved, since free() and friends must not change it. */
 static void
 mutex_futex(_Atomic uint32_t *addr, int op, uint32_t val)
 {
+	int saved_errno = errno;
 	syscall(SYS_futex, addr, op | FUTEX_PRIVATE_FLAG, val, NULL, NULL, 0);
+	errno = saved_errno;
 }
 
 static uint64_t

@@ -39,20 +39,27 @@ os_pages_map(size_t size, size_t alignment)
 void
 os_pages_unmap(void *addr, size_t size)
 {
+	int saved_errno = errno;
 	munmap(addr, size);
+	errno = saved_errno;
+}
+
+/* madvise, returning its error instead of leaving it in errno. */
+static int
+os_madvise(void *addr, size_t size, int advice)
+{
+	int saved_errno = errno;
+	int err = madvise(addr, size, advice) == 0 ? 0 : errno;
+	errno = saved_errno;
+	return err;
 }
 
 int
 os_purge_forced(void *addr, size_t size)
 {
-	return madvise(addr, size, MADV_DONTNEED) == 0 ? 0 : errno;
+	return os_madvise(addr, size, MADV_DONTNEED);
 }
 
-int
-os_purge_lazy(void *addr, size_t size)
-{
-	return madvise(addr, size, MADV_FREE) == 0 ? 0 : errno;
-}
 
 unsigned
 os_ncpus(void)

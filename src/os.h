@@ -18,8 +18,6 @@ void *os_pages_map(size_t size, size_t alignment);
 void os_pages_unmap(void *addr, size_t size);
 /* MADV_DONTNEED: the range reads back as zeroes and leaves RSS. */
 int os_purge_forced(void *addr, size_t size);
-/* MADV_FREE: the kernel may reclaim the range lazily; contents undefined. */
-int os_purge_lazy(void *addr, size_t size);
 /* Number of CPUs this process may run on (at least 1). */
 unsigned os_ncpus(void);
 

@@ -1,0 +1,400 @@
+/*
+ * conf.c — MALLOC_CONF: the option globals, the five sources and the
+ * parser, all generated from CONF_OPTIONS (conf.h).  Layer L0.
+ *
+ * Runs inside malloc's bootstrap, so it never allocates: sources are read
+ * into stack buffers (readlink) or used in place (environment, globals), and
+ * messages go through msg.  Single threaded: conf_init runs once before the
+ * first allocation; nothing here takes a lock.
+ *
+ * Parsing follows jemalloc 5.3 (reference §1): a conf string is
+ * `key:value[,key:value]...`; keys are [A-Za-z0-9_]+, a value runs to the
+ * next comma.  The sources are applied in order, each pair overriding the
+ * earlier value of its key.  A first, silent pass reads only confirm_conf,
+ * so that the second pass can echo every source when any of them sets it.
+ * A syntax error ends the current source (pairs before it stay applied).
+ * After each source, if abort_conf is set and any pair so far was invalid
+ * (keys starting with experimental_ excepted), strata aborts.
+ */
+#include "public_names.h"
+#include <strata.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "msg.h"
+
+/* Source 1: options fixed when strata is built (-DSTRATA_MALLOC_CONF=...). */
+#ifndef STRATA_MALLOC_CONF
+#define STRATA_MALLOC_CONF ""
+#endif
+static const char config_malloc_conf[] = STRATA_MALLOC_CONF;
+
+/* Sources 2 and 5: weak, so that a program may define them. */
+EXPORT const char *malloc_conf __attribute__((weak));
+EXPORT const char *malloc_conf_2_conf_harder __attribute__((weak));
+
+/* ------------------------------------------------------------ the globals */
+
+#define CONF_DEFINE(name, kind, ctype, dflt, min, max, values, doc)                      \
+	CONF_DEFINE_##kind(name, ctype, dflt, max)
+#define CONF_DEFINE_SCALAR(name, ctype, dflt)                                             \
+	ctype opt_##name = dflt;                                                          \
+	static void conf_set_##name(uintmax_t v)                                          \
+	{                                                                                 \
+		opt_##name = (ctype)v;                                                    \
+	}
+#define CONF_DEFINE_BOOL(name, ctype, dflt, max) CONF_DEFINE_SCALAR(name, ctype, dflt)
+#define CONF_DEFINE_CHOICE(name, ctype, dflt, max) CONF_DEFINE_SCALAR(name, ctype, dflt)
+#define CONF_DEFINE_UINT(name, ctype, dflt, max) CONF_DEFINE_SCALAR(name, ctype, dflt)
+#define CONF_DEFINE_UINT_CLIP(name, ctype, dflt, max) CONF_DEFINE_SCALAR(name, ctype, dflt)
+#define CONF_DEFINE_UINT_AUTO(name, ctype, dflt, max) CONF_DEFINE_SCALAR(name, ctype, dflt)
+#define CONF_DEFINE_LETTERS(name, ctype, dflt, max)                                       \
+	char opt_##name[max] = dflt;                                                      \
+	STATIC_ASSERT(sizeof(dflt) <= (max), "default of " #name " too long");
+CONF_OPTIONS(CONF_DEFINE)
+#undef CONF_DEFINE
+
+/* Value names: { "a", "b", NULL } from CONF_VALUES("a", "b"), { NULL } from
+ * CONF_NO_VALUES. */
+#define CONF_UNPAREN(...) __VA_ARGS__
+#define CONF_DEFINE_VALUES(name, kind, ctype, dflt, min, max, values, doc)               \
+	static const char *const conf_values_##name[] = {CONF_UNPAREN values NULL};
+CONF_OPTIONS(CONF_DEFINE_VALUES)
+#undef CONF_DEFINE_VALUES
+
+#define CONF_SET_BOOL(name) conf_set_##name
+#define CONF_SET_CHOICE(name) conf_set_##name
+#define CONF_SET_UINT(name) conf_set_##name
+#define CONF_SET_UINT_CLIP(name) conf_set_##name
+#define CONF_SET_UINT_AUTO(name) conf_set_##name
+#define CONF_SET_LETTERS(name) NULL
+#define CONF_BUF_BOOL(name) NULL
+#define CONF_BUF_CHOICE(name) NULL
+#define CONF_BUF_UINT(name) NULL
+#define CONF_BUF_UINT_CLIP(name) NULL
+#define CONF_BUF_UINT_AUTO(name) NULL
+#define CONF_BUF_LETTERS(name) opt_##name
+#define CONF_DESCRIBE(name_, kind_, ctype_, dflt_, min_, max_, values_, doc_)           \
+	[CONF_ID_##name_] = {                                                             \
+		.name = #name_,                                                           \
+		.kind = CONF_KIND_##kind_,                                                \
+		.min = (min_),                                                            \
+		.max = (max_),                                                            \
+		.values = conf_values_##name_,                                            \
+		.set = CONF_SET_##kind_(name_),                                           \
+		.letters = CONF_BUF_##kind_(name_),                                       \
+		.doc = doc_,                                                              \
+	},
+const conf_option_t conf_options[CONF_NOPTIONS] = {CONF_OPTIONS(CONF_DESCRIBE)};
+#undef CONF_DESCRIBE
+
+void
+conf_reset_defaults(void)
+{
+#define CONF_RESET(name, kind, ctype, dflt, min, max, values, doc)                       \
+	CONF_RESET_##kind(name, dflt)
+#define CONF_RESET_BOOL(name, dflt) opt_##name = dflt;
+#define CONF_RESET_CHOICE(name, dflt) opt_##name = dflt;
+#define CONF_RESET_UINT(name, dflt) opt_##name = dflt;
+#define CONF_RESET_UINT_CLIP(name, dflt) opt_##name = dflt;
+#define CONF_RESET_UINT_AUTO(name, dflt) opt_##name = dflt;
+#define CONF_RESET_LETTERS(name, dflt) memcpy(opt_##name, dflt, sizeof(dflt));
+	CONF_OPTIONS(CONF_RESET)
+#undef CONF_RESET
+}
+
+/* ------------------------------------------------------------ values */
+
+int
+conf_parse_uint(const char *v, size_t vlen, uintmax_t min, uintmax_t max, bool clip,
+                uintmax_t *out)
+{
+	const char *p = v, *end = v + vlen;
+	while (p < end && (*p == ' ' || (*p >= '\t' && *p <= '\r')))
+		p++;
+	bool negative = false;
+	if (p < end && (*p == '+' || *p == '-'))
+		negative = *p++ == '-';
+	unsigned base = 10;
+	if (p < end && *p == '0') {
+		base = 8;
+		if (end - p >= 3 && (p[1] == 'x' || p[1] == 'X') &&
+		    ((p[2] >= '0' && p[2] <= '9') || ((p[2] | 0x20) >= 'a' && (p[2] | 0x20) <= 'f'))) {
+			base = 16;
+			p += 2;
+		}
+	}
+	const char *digits = p;
+	uintmax_t value = 0;
+	for (; p < end; p++) {
+		unsigned d;
+		if (*p >= '0' && *p <= '9')
+			d = (unsigned)(*p - '0');
+		else if ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z')
+			d = (unsigned)((*p | 0x20) - 'a' + 10);
+		else
+			break;
+		if (d >= base)
+			break;
+		if (value > (UINTMAX_MAX - d) / base)
+			return EINVAL; /* overflow, as strtoumax's ERANGE */
+		value = value * base + d;
+	}
+	if (p == digits || p != end)
+		return EINVAL;
+	if (negative)
+		value = -value; /* strtoumax's rule: "-1" is UINTMAX_MAX */
+	if (value < min || value > max) {
+		if (!clip)
+			return ERANGE;
+		value = value < min ? min : max;
+	}
+	*out = value;
+	return 0;
+}
+
+static bool
+conf_value_is(const char *v, size_t vlen, const char *word)
+{
+	return strlen(word) == vlen && memcmp(v, word, vlen) == 0;
+}
+
+/* Index of v in the NULL-terminated names, or -1. */
+static int
+conf_value_index(const char *const *names, const char *v, size_t vlen)
+{
+	for (int i = 0; names[i] != NULL; i++) {
+		if (conf_value_is(v, vlen, names[i]))
+			return i;
+	}
+	return -1;
+}
+
+/* Adds the accepted letters of v not yet in buf (size bytes). */
+static void
+conf_add_letters(char *buf, size_t size, const char *accepted, const char *v, size_t vlen)
+{
+	size_t len = strlen(buf);
+	for (size_t i = 0; i < vlen; i++) {
+		if (strchr(accepted, v[i]) == NULL || strchr(buf, v[i]) != NULL)
+			continue;
+		if (len + 1 < size) {
+			buf[len++] = v[i];
+			buf[len] = '\0';
+		}
+	}
+}
+
+/*
+ * Applies one value to an option: 0, EINVAL ("Invalid conf value") or
+ * ERANGE ("Out-of-range conf value").
+ */
+static int
+conf_apply(const conf_option_t *opt, const char *v, size_t vlen)
+{
+	uintmax_t value;
+	int index;
+	switch (opt->kind) {
+	case CONF_KIND_BOOL:
+		if (conf_value_is(v, vlen, "true"))
+			opt->set(1);
+		else if (conf_value_is(v, vlen, "false"))
+			opt->set(0);
+		else
+			return EINVAL;
+		return 0;
+	case CONF_KIND_CHOICE:
+		index = conf_value_index(opt->values, v, vlen);
+		if (index < 0)
+			return EINVAL;
+		opt->set((uintmax_t)index);
+		return 0;
+	case CONF_KIND_UINT_AUTO:
+		if (conf_value_is(v, vlen, "default")) {
+			opt->set(0);
+			return 0;
+		}
+		/* fall through */
+	case CONF_KIND_UINT:
+	case CONF_KIND_UINT_CLIP: {
+		bool clip = opt->kind == CONF_KIND_UINT_CLIP;
+		int err = conf_parse_uint(v, vlen, opt->min, opt->max, clip, &value);
+		if (err == 0)
+			opt->set(value);
+		return err;
+	}
+	case CONF_KIND_LETTERS:
+		conf_add_letters(opt->letters, (size_t)opt->max, opt->values[0], v, vlen);
+		return 0;
+	}
+	return EINVAL;
+}
+
+static const conf_option_t *
+conf_lookup(const char *k, size_t klen)
+{
+	for (size_t i = 0; i < CONF_NOPTIONS; i++) {
+		if (conf_value_is(k, klen, conf_options[i].name))
+			return &conf_options[i];
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------------ the parser */
+
+static bool
+conf_is_key_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '_';
+}
+
+struct conf_pair {
+	const char *k, *v;
+	size_t klen, vlen;
+};
+
+/*
+ * Reads the pair at *optsp and advances past it (and its comma).  Returns
+ * false at the end of the string or on a syntax error, which it reports
+ * unless quiet.
+ */
+static bool
+conf_next(const char **optsp, struct conf_pair *pair, bool quiet)
+{
+	const char *p = *optsp;
+	if (*p == '\0')
+		return false;
+	pair->k = p;
+	while (conf_is_key_char(*p))
+		p++;
+	if (*p != ':') {
+		if (!quiet)
+			msg_error(*p == '\0' ? "Conf string ends with key\n"
+			                     : "Malformed conf string\n");
+		return false;
+	}
+	pair->klen = (size_t)(p - pair->k);
+	pair->v = ++p;
+	while (*p != ',' && *p != '\0')
+		p++;
+	pair->vlen = (size_t)(p - pair->v);
+	if (*p == ',') {
+		p++;
+		if (*p == '\0' && !quiet)
+			msg_error("Conf string ends with comma\n");
+	}
+	*optsp = p;
+	return true;
+}
+
+/* How confirm_conf names each source, in conf_source order. */
+static const char *const conf_source_names[CONF_NSOURCES] = {
+	"string compiled into strata",
+	"string pointed to by the global variable malloc_conf",
+	"target name of the symbolic link /etc/malloc.conf",
+	"value of the environment variable MALLOC_CONF",
+	"string pointed to by the global variable malloc_conf_2_conf_harder",
+};
+
+static bool
+conf_is_experimental(const char *k, size_t klen)
+{
+	static const char prefix[] = "experimental_";
+	return klen >= sizeof(prefix) - 1 && memcmp(k, prefix, sizeof(prefix) - 1) == 0;
+}
+
+/* The first pass: only confirm_conf, silently. */
+static void
+conf_parse_confirm(const char *opts)
+{
+	const conf_option_t *confirm = &conf_options[CONF_ID_confirm_conf];
+	struct conf_pair pair;
+	while (conf_next(&opts, &pair, true)) {
+		if (conf_value_is(pair.k, pair.klen, confirm->name))
+			conf_apply(confirm, pair.v, pair.vlen);
+	}
+}
+
+/* The second pass over one source; returns whether any pair was invalid. */
+static bool
+conf_parse_string(const char *opts)
+{
+	bool had_error = false;
+	struct conf_pair pair;
+	while (conf_next(&opts, &pair, false)) {
+		const conf_option_t *opt = conf_lookup(pair.k, pair.klen);
+		const char *what = NULL;
+		if (opt == NULL) {
+			what = "Invalid conf pair";
+		} else {
+			int err = conf_apply(opt, pair.v, pair.vlen);
+			if (err == ERANGE)
+				what = "Out-of-range conf value";
+			else if (err != 0)
+				what = "Invalid conf value";
+		}
+		if (what != NULL) {
+			msg_error("%s: %.*s:%.*s\n", what, (int)pair.klen, pair.k,
+			          (int)pair.vlen, pair.v);
+			if (!conf_is_experimental(pair.k, pair.klen))
+				had_error = true;
+		} else if (opt_confirm_conf) {
+			msg_error("-- Set conf value: %.*s:%.*s\n", (int)pair.klen, pair.k,
+			          (int)pair.vlen, pair.v);
+		}
+	}
+	return had_error;
+}
+
+void
+conf_parse_sources(const char *const sources[CONF_NSOURCES])
+{
+	conf_reset_defaults();
+	for (unsigned i = 0; i < CONF_NSOURCES; i++) {
+		if (sources[i] != NULL)
+			conf_parse_confirm(sources[i]);
+	}
+	bool had_error = false;
+	for (unsigned i = 0; i < CONF_NSOURCES; i++) {
+		if (opt_confirm_conf) {
+			msg_error("malloc_conf #%u (%s): \"%s\"\n", i + 1, conf_source_names[i],
+			          sources[i] != NULL ? sources[i] : "");
+		}
+		if (sources[i] != NULL && conf_parse_string(sources[i]))
+			had_error = true;
+		if (had_error && opt_abort_conf)
+			msg_fatal("Abort (abort_conf:true) on invalid conf value (see above).\n");
+	}
+}
+
+const char *
+conf_read_symlink(const char *path, char buf[CONF_LINK_BUFSIZE])
+{
+	int saved_errno = errno;
+	ssize_t len = readlink(path, buf, CONF_LINK_BUFSIZE - 1);
+	if (len < 0) {
+		errno = saved_errno;
+		return NULL;
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
+void
+conf_init(void)
+{
+	char link[CONF_LINK_BUFSIZE];
+	const char *sources[CONF_NSOURCES] = {
+		[CONF_SOURCE_BUILTIN] = config_malloc_conf,
+		[CONF_SOURCE_GLOBAL] = malloc_conf,
+		[CONF_SOURCE_SYMLINK] = conf_read_symlink("/etc/malloc.conf", link),
+		[CONF_SOURCE_ENV] = secure_getenv("MALLOC_CONF"),
+		[CONF_SOURCE_HARDER] = malloc_conf_2_conf_harder,
+	};
+	conf_parse_sources(sources);
+}

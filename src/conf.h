@@ -1,0 +1,182 @@
+/*
+ * conf.h — run-time options: the option table, the opt_* globals and the
+ * MALLOC_CONF parser.  Layer L0: includes only config.h.
+ *
+ * CONF_OPTIONS is the single source of truth for every option.  It
+ * generates the opt_* globals and their defaults (conf.c), the parser's
+ * descriptor table (conf.c), the read-only opt.<name> mallctl nodes (ctl.c)
+ * and is checked against the option list of man/strata.3 (tests/check_conf.c).
+ *
+ * One row per option:
+ *
+ *   X(name, kind, ctype, default, min, max, values, "one-line doc")
+ *
+ *   name     the MALLOC_CONF key; the global is opt_<name>, the mallctl
+ *            node opt.<name>.
+ *   kind     how the value is parsed and reported (enum conf_kind without
+ *            its CONF_KIND_ prefix):
+ *              BOOL       `true` or `false`; opt.<name> is bool.
+ *              CHOICE     one of `values`; the global holds the index of the
+ *                         value (an enum whose order matches `values`);
+ *                         opt.<name> is the value's name (const char *).
+ *              UINT       an unsigned integer (decimal, 0x hex, 0 octal);
+ *                         outside [min, max] is "Out-of-range".
+ *              UINT_CLIP  as UINT, but silently clipped to [min, max].
+ *              UINT_AUTO  as UINT, and the word `default` sets 0, meaning
+ *                         "chosen automatically"; opt.<name> reports the
+ *                         effective value (ctl.c defines
+ *                         ctl_opt_effective_<name>() for each such row).
+ *              LETTERS    a set of letters: each occurrence adds its letters
+ *                         that are in values[0] and not yet present, ignoring
+ *                         the rest (jemalloc's stats_print_opts rule); the
+ *                         global is char[max]; opt.<name> is const char *.
+ *   ctype    the C type of opt_<name> (ignored for LETTERS: char[max]).
+ *   default  the initial value (for LETTERS a string literal).
+ *   min,max  UINT*: the accepted range; LETTERS: max is the buffer size.
+ *   values   CONF_VALUES("a", "b", ...) for CHOICE and LETTERS, else
+ *            CONF_NO_VALUES.
+ *   doc      one sentence for the man page (no roff requests).
+ *
+ * Adding an option is one row here (plus, for CHOICE, the enum its global
+ * uses, and for UINT_AUTO the effective-value function in ctl.c) and its
+ * entry in man/strata.3 (the conf test says exactly what to paste).
+ *
+ * Invariants: the globals are written only by conf_init (once, single
+ * threaded, before the first allocation) and by the test entry points;
+ * afterwards they are read without locks.  Nothing here allocates.
+ */
+#ifndef STRATA_CONF_H
+#define STRATA_CONF_H
+
+#include <limits.h>
+#include "config.h"
+
+/* Values of opt_zero_realloc: what realloc(ptr, 0) does. */
+enum conf_zero_realloc {
+	CONF_ZERO_REALLOC_FREE,
+	CONF_ZERO_REALLOC_ALLOC,
+	CONF_ZERO_REALLOC_ABORT
+};
+
+/* Values of opt_junk: when memory is filled with junk bytes. */
+enum conf_junk { CONF_JUNK_FALSE, CONF_JUNK_TRUE, CONF_JUNK_ALLOC, CONF_JUNK_FREE };
+
+#define CONF_VALUES(...) (__VA_ARGS__, )
+#define CONF_NO_VALUES ()
+
+/* clang-format off */
+#define CONF_OPTIONS(X)                                                                   \
+	X(abort, BOOL, bool, false, 0, 0, CONF_NO_VALUES,                                 \
+	  "Abort instead of printing a warning when an internal check fails.")            \
+	X(abort_conf, BOOL, bool, false, 0, 0, CONF_NO_VALUES,                            \
+	  "Abort at startup when an option is invalid, once the source holding it is read.")     \
+	X(confirm_conf, BOOL, bool, false, 0, 0, CONF_NO_VALUES,                          \
+	  "Print each option source and every value accepted from it at startup.")        \
+	X(narenas, UINT_AUTO, unsigned, 0, 1, UINT_MAX, CONF_NO_VALUES,                   \
+	  "Number of automatic arenas (at least 1); default means four per CPU.")                  \
+	X(zero_realloc, CHOICE, enum conf_zero_realloc, CONF_ZERO_REALLOC_FREE, 0, 0,     \
+	  CONF_VALUES("free", "alloc", "abort"),                                          \
+	  "What realloc(ptr, 0) does: free ptr and return NULL, act as malloc(0), or abort.") \
+	X(junk, CHOICE, enum conf_junk, CONF_JUNK_FALSE, 0, 0,                            \
+	  CONF_VALUES("false", "true", "alloc", "free"),                                  \
+	  "Fill new memory with 0xa5 (alloc), freed memory with 0x5a (free), both (true) or neither.") \
+	X(zero, BOOL, bool, false, 0, 0, CONF_NO_VALUES,                                  \
+	  "Fill every new allocation with zero bytes.")                                   \
+	X(stats_print, BOOL, bool, false, 0, 0, CONF_NO_VALUES,                           \
+	  "Print statistics with malloc_stats_print at exit.")                            \
+	X(stats_print_opts, LETTERS, char, "", 0, 16, CONF_VALUES("Jgmdablxeh"),          \
+	  "Letters passed as opts to the exit-time malloc_stats_print; each setting adds letters.")
+/* clang-format on */
+
+/* The globals, one per row: opt_abort, opt_abort_conf, opt_confirm_conf,
+ * opt_narenas, opt_zero_realloc, opt_junk, opt_zero, opt_stats_print,
+ * opt_stats_print_opts. */
+#define CONF_DECLARE(name, kind, ctype, dflt, min, max, values, doc)                     \
+	CONF_DECLARE_##kind(name, ctype, max)
+#define CONF_DECLARE_BOOL(name, ctype, max) extern ctype opt_##name;
+#define CONF_DECLARE_CHOICE(name, ctype, max) extern ctype opt_##name;
+#define CONF_DECLARE_UINT(name, ctype, max) extern ctype opt_##name;
+#define CONF_DECLARE_UINT_CLIP(name, ctype, max) extern ctype opt_##name;
+#define CONF_DECLARE_UINT_AUTO(name, ctype, max) extern ctype opt_##name;
+#define CONF_DECLARE_LETTERS(name, ctype, max) extern char opt_##name[max];
+CONF_OPTIONS(CONF_DECLARE)
+#undef CONF_DECLARE
+
+enum conf_kind {
+	CONF_KIND_BOOL,
+	CONF_KIND_CHOICE,
+	CONF_KIND_UINT,
+	CONF_KIND_UINT_CLIP,
+	CONF_KIND_UINT_AUTO,
+	CONF_KIND_LETTERS
+};
+
+/* CONF_ID_<name>: an option's index in conf_options[]. */
+#define CONF_ID(name, ...) CONF_ID_##name,
+enum conf_id { CONF_OPTIONS(CONF_ID) CONF_NOPTIONS };
+#undef CONF_ID
+
+/* What the parser (and ctl, tests) know about one option, from its row. */
+typedef struct conf_option {
+	const char *name;
+	enum conf_kind kind;
+	uintmax_t min, max;
+	/* CHOICE: value names indexed by value; LETTERS: [0] the accepted
+	 * letters; NULL-terminated. */
+	const char *const *values;
+	/* Stores a parsed BOOL (0/1), CHOICE (index) or UINT* value. */
+	void (*set)(uintmax_t value);
+	/* LETTERS: the global buffer (max bytes); NULL otherwise. */
+	char *letters;
+	const char *doc;
+} conf_option_t;
+
+extern const conf_option_t conf_options[CONF_NOPTIONS];
+
+/* The sources, in the order they are applied (later wins key by key). */
+enum conf_source {
+	CONF_SOURCE_BUILTIN,    /* config_malloc_conf, fixed at build time */
+	CONF_SOURCE_GLOBAL,     /* the program's `malloc_conf` symbol */
+	CONF_SOURCE_SYMLINK,    /* target name of /etc/malloc.conf */
+	CONF_SOURCE_ENV,        /* MALLOC_CONF (secure_getenv) */
+	CONF_SOURCE_HARDER,     /* the program's `malloc_conf_2_conf_harder` */
+	CONF_NSOURCES
+};
+
+/* Size of the buffer conf_read_symlink fills (PATH_MAX plus the NUL). */
+#define CONF_LINK_BUFSIZE (PATH_MAX + 1)
+
+/*
+ * Reads all real sources and applies them to the defaults.  Called once by
+ * init before anything else, single threaded.  Invalid options are reported
+ * through msg and skipped; with abort_conf:true they abort (jemalloc's rule).
+ */
+void conf_init(void);
+
+/*
+ * Resets every option to its default, then applies sources[0..] in order
+ * (NULL entries are absent sources), exactly as conf_init does with the real
+ * ones.  The entry point for tests, and conf_init's own worker.
+ */
+void conf_parse_sources(const char *const sources[CONF_NSOURCES]);
+
+/* Sets every option to its default value from the table. */
+void conf_reset_defaults(void);
+
+/*
+ * Reads the target name of the symbolic link `path` into buf (size
+ * CONF_LINK_BUFSIZE): returns buf, or NULL when path is not a readable
+ * symlink.  errno is preserved.
+ */
+const char *conf_read_symlink(const char *path, char buf[CONF_LINK_BUFSIZE]);
+
+/*
+ * Parses v[0..vlen) as an unsigned integer the way MALLOC_CONF does (leading
+ * blanks, optional sign, base 0; a minus sign wraps like strtoumax), then
+ * applies [min, max]: out of range is ERANGE, or clipped when clip is set.
+ * Returns 0, EINVAL (not a number, trailing characters, overflow) or ERANGE.
+ */
+int conf_parse_uint(const char *v, size_t vlen, uintmax_t min, uintmax_t max, bool clip,
+                    uintmax_t *out);
+
+#endif

@@ -1,0 +1,629 @@
+/*
+ * check_conf.c — MALLOC_CONF parsing (src/conf.c) against jemalloc 5.3's
+ * rules and messages (reference §1), with strata's "<strata>: " prefix.
+ *
+ * Messages are captured through the malloc_message hook (named
+ * strata_test_malloc_message in the internal archive).  Every test runs in
+ * its own forked child, so options set by one never leak into another.  The
+ * last test checks that man/strata.3 lists every option of the table, and
+ * prints the block to paste when it does not.
+ */
+#include <check.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "conf.h"
+
+extern void (*strata_test_malloc_message)(void *cbopaque, const char *s);
+extern const char *strata_test_malloc_conf;
+extern const char *strata_test_malloc_conf_2_conf_harder;
+
+static char captured[16384];
+static size_t captured_len;
+
+static void
+capture(void *cbopaque, const char *s)
+{
+	(void)cbopaque;
+	size_t n = strlen(s);
+	ck_assert_uint_lt(captured_len + n, sizeof(captured));
+	memcpy(captured + captured_len, s, n + 1);
+	captured_len += n;
+}
+
+static void
+capture_start(void)
+{
+	captured[0] = '\0';
+	captured_len = 0;
+	strata_test_malloc_message = capture;
+}
+
+/* Applies conf as the MALLOC_CONF source alone; returns what was printed. */
+static const char *
+parse_env(const char *conf)
+{
+	const char *sources[CONF_NSOURCES] = {[CONF_SOURCE_ENV] = conf};
+	capture_start();
+	conf_parse_sources(sources);
+	return captured;
+}
+
+/* ------------------------------------------------------------ good forms */
+
+START_TEST(test_defaults)
+{
+	ck_assert_str_eq(parse_env(NULL), "");
+	ck_assert(!opt_abort && !opt_abort_conf && !opt_confirm_conf);
+	ck_assert(!opt_zero && !opt_stats_print);
+	ck_assert_uint_eq(opt_narenas, 0);
+	ck_assert_int_eq(opt_zero_realloc, CONF_ZERO_REALLOC_FREE);
+	ck_assert_int_eq(opt_junk, CONF_JUNK_FALSE);
+	ck_assert_str_eq(opt_stats_print_opts, "");
+}
+END_TEST
+
+START_TEST(test_bools)
+{
+	ck_assert_str_eq(parse_env("abort:true,zero:true,stats_print:true,abort_conf:true"), "");
+	ck_assert(opt_abort && opt_zero && opt_stats_print && opt_abort_conf);
+	ck_assert_str_eq(parse_env("abort:true,abort:false,zero:false"), "");
+	ck_assert(!opt_abort && !opt_zero);
+}
+END_TEST
+
+START_TEST(test_narenas_forms)
+{
+	static const struct {
+		const char *conf;
+		unsigned value;
+	} cases[] = {
+		{"narenas:3", 3},        {"narenas:0x10", 16},     {"narenas:0X1f", 31},
+		{"narenas:010", 8},      {"narenas: 5", 5},        {"narenas:+3", 3},
+		{"narenas:4294967295", 4294967295u},               {"narenas:4,narenas:default", 0},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ck_assert_msg(strcmp(parse_env(cases[i].conf), "") == 0, "%s printed %s",
+		              cases[i].conf, captured);
+		ck_assert_msg(opt_narenas == cases[i].value, "%s gave %u", cases[i].conf,
+		              opt_narenas);
+	}
+}
+END_TEST
+
+START_TEST(test_choices)
+{
+	static const char *const zr[] = {"free", "alloc", "abort"};
+	static const enum conf_zero_realloc zr_values[] = {
+		CONF_ZERO_REALLOC_FREE, CONF_ZERO_REALLOC_ALLOC, CONF_ZERO_REALLOC_ABORT};
+	char conf[64];
+	for (size_t i = 0; i < 3; i++) {
+		/* Start from a non-default value so that "free" is really parsed. */
+		snprintf(conf, sizeof(conf), "zero_realloc:abort,zero_realloc:%s", zr[i]);
+		ck_assert_str_eq(parse_env(conf), "");
+		ck_assert_int_eq(opt_zero_realloc, zr_values[i]);
+	}
+	static const char *const junk[] = {"false", "true", "alloc", "free"};
+	static const enum conf_junk junk_values[] = {CONF_JUNK_FALSE, CONF_JUNK_TRUE,
+	                                             CONF_JUNK_ALLOC, CONF_JUNK_FREE};
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(conf, sizeof(conf), "junk:true,junk:%s", junk[i]);
+		ck_assert_str_eq(parse_env(conf), "");
+		ck_assert_int_eq(opt_junk, junk_values[i]);
+	}
+}
+END_TEST
+
+START_TEST(test_stats_print_opts_accumulate)
+{
+	/* jemalloc's rule: known letters accumulate, unknown and repeated ones
+	 * are dropped, across pairs and sources. */
+	const char *sources[CONF_NSOURCES] = {
+		[CONF_SOURCE_GLOBAL] = "stats_print_opts:Jzaa",
+		[CONF_SOURCE_ENV] = "stats_print_opts:bJ!,stats_print_opts:",
+	};
+	capture_start();
+	conf_parse_sources(sources);
+	ck_assert_str_eq(captured, "");
+	ck_assert_str_eq(opt_stats_print_opts, "Jab");
+	ck_assert_str_eq(parse_env("stats_print_opts:Jgmdablxehzzz"), "");
+	ck_assert_str_eq(opt_stats_print_opts, "Jgmdablxeh");
+}
+END_TEST
+
+START_TEST(test_reset_defaults)
+{
+	parse_env("abort:true,narenas:7,junk:free,stats_print_opts:J,zero_realloc:abort");
+	conf_reset_defaults();
+	ck_assert(!opt_abort);
+	ck_assert_uint_eq(opt_narenas, 0);
+	ck_assert_int_eq(opt_junk, CONF_JUNK_FALSE);
+	ck_assert_int_eq(opt_zero_realloc, CONF_ZERO_REALLOC_FREE);
+	ck_assert_str_eq(opt_stats_print_opts, "");
+}
+END_TEST
+
+/* ------------------------------------------------------------ bad forms */
+
+START_TEST(test_bad_values)
+{
+	static const struct {
+		const char *conf, *message;
+	} cases[] = {
+		{"narenas:abc", "<strata>: Invalid conf value: narenas:abc\n"},
+		{"narenas:", "<strata>: Invalid conf value: narenas:\n"},
+		{"narenas:08", "<strata>: Invalid conf value: narenas:08\n"},
+		{"narenas:0x", "<strata>: Invalid conf value: narenas:0x\n"},
+		{"narenas:3 ", "<strata>: Invalid conf value: narenas:3 \n"},
+		{"narenas:99999999999999999999",
+		 "<strata>: Invalid conf value: narenas:99999999999999999999\n"},
+		{"narenas:0", "<strata>: Out-of-range conf value: narenas:0\n"},
+		{"narenas:-1", "<strata>: Out-of-range conf value: narenas:-1\n"},
+		{"narenas:4294967296", "<strata>: Out-of-range conf value: narenas:4294967296\n"},
+		{"abort:maybe", "<strata>: Invalid conf value: abort:maybe\n"},
+		{"abort:TRUE", "<strata>: Invalid conf value: abort:TRUE\n"},
+		{"abort:", "<strata>: Invalid conf value: abort:\n"},
+		{"zero_realloc:strict", "<strata>: Invalid conf value: zero_realloc:strict\n"},
+		{"zero_realloc:fre", "<strata>: Invalid conf value: zero_realloc:fre\n"},
+		{"junk:frees", "<strata>: Invalid conf value: junk:frees\n"},
+		{"foo:bar", "<strata>: Invalid conf pair: foo:bar\n"},
+		{"Abort:true", "<strata>: Invalid conf pair: Abort:true\n"},
+		{"a:b:c", "<strata>: Invalid conf pair: a:b:c\n"},
+		{":v", "<strata>: Invalid conf pair: :v\n"},
+		{"foo:/a b|c-d.e", "<strata>: Invalid conf pair: foo:/a b|c-d.e\n"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ck_assert_str_eq(parse_env(cases[i].conf), cases[i].message);
+}
+END_TEST
+
+START_TEST(test_invalid_keeps_previous_value)
+{
+	ck_assert_str_eq(parse_env("narenas:3,narenas:0,abort:true,abort:yes"),
+	                 "<strata>: Out-of-range conf value: narenas:0\n"
+	                 "<strata>: Invalid conf value: abort:yes\n");
+	ck_assert_uint_eq(opt_narenas, 3);
+	ck_assert(opt_abort);
+}
+END_TEST
+
+START_TEST(test_jemalloc_keys_strata_lacks)
+{
+	/* Options of jemalloc 5.3 (reference §1.3): those not in the table are
+	 * reported as jemalloc reports compiled-out ones, the others accepted. */
+	static const char *const pairs[] = {
+		"xmalloc:true",        "utrace:true",          "dirty_decay_ms:5",
+		"muzzy_decay_ms:0",    "retain:true",          "tcache:false",
+		"tcache_max:4096",     "prof:true",            "lg_prof_sample:10",
+		"background_thread:true", "thp:always",        "percpu_arena:percpu",
+		"metadata_thp:auto",   "oversize_threshold:0", "hpa:true",
+		"stats_interval:-1",   "log:a",                "slab_sizes:1-4096:1",
+	};
+	char expected[256];
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+		size_t klen = (size_t)(strchr(pairs[i], ':') - pairs[i]);
+		bool known = false;
+		for (size_t j = 0; j < CONF_NOPTIONS; j++) {
+			known |= strlen(conf_options[j].name) == klen &&
+			         memcmp(conf_options[j].name, pairs[i], klen) == 0;
+		}
+		snprintf(expected, sizeof(expected), "<strata>: Invalid conf pair: %s\n", pairs[i]);
+		const char *got = parse_env(pairs[i]);
+		if (known)
+			ck_assert_msg(strstr(got, "Invalid conf pair") == NULL, "%s", got);
+		else
+			ck_assert_str_eq(got, expected);
+	}
+}
+END_TEST
+
+START_TEST(test_syntax_errors)
+{
+	/* Printed once (jemalloc prints them twice). */
+	ck_assert_str_eq(parse_env("abort"), "<strata>: Conf string ends with key\n");
+	ck_assert_str_eq(parse_env("abort:true,"), "<strata>: Conf string ends with comma\n");
+	ck_assert(opt_abort);
+	ck_assert_str_eq(parse_env("ab-c:1"), "<strata>: Malformed conf string\n");
+	ck_assert_str_eq(parse_env(",abort:true"), "<strata>: Malformed conf string\n");
+	ck_assert(!opt_abort);
+	/* A syntax error ends its source: pairs before it stay, after it go. */
+	ck_assert_str_eq(parse_env("abort:true,,narenas:3"), "<strata>: Malformed conf string\n");
+	ck_assert(opt_abort);
+	ck_assert_uint_eq(opt_narenas, 0);
+	/* ...but not the later sources. */
+	const char *sources[CONF_NSOURCES] = {
+		[CONF_SOURCE_GLOBAL] = "zero:true,=,junk:true",
+		[CONF_SOURCE_ENV] = "narenas:4",
+	};
+	capture_start();
+	conf_parse_sources(sources);
+	ck_assert_str_eq(captured, "<strata>: Malformed conf string\n");
+	ck_assert(opt_zero);
+	ck_assert_int_eq(opt_junk, CONF_JUNK_FALSE);
+	ck_assert_uint_eq(opt_narenas, 4);
+	/* Empty strings are no pairs at all. */
+	ck_assert_str_eq(parse_env(""), "");
+}
+END_TEST
+
+START_TEST(test_duplicate_keys_last_wins)
+{
+	ck_assert_str_eq(parse_env("narenas:3,junk:alloc,narenas:7,junk:free"), "");
+	ck_assert_uint_eq(opt_narenas, 7);
+	ck_assert_int_eq(opt_junk, CONF_JUNK_FREE);
+}
+END_TEST
+
+START_TEST(test_errors_do_not_stop_parsing)
+{
+	ck_assert_str_eq(parse_env("foo:bar,narenas:3,narenas:x,zero:true"),
+	                 "<strata>: Invalid conf pair: foo:bar\n"
+	                 "<strata>: Invalid conf value: narenas:x\n");
+	ck_assert_uint_eq(opt_narenas, 3);
+	ck_assert(opt_zero);
+}
+END_TEST
+
+START_TEST(test_clipping)
+{
+	uintmax_t v = 0;
+	ck_assert_int_eq(conf_parse_uint("5000", 4, 1, 2048, true, &v), 0);
+	ck_assert_uint_eq(v, 2048);
+	ck_assert_int_eq(conf_parse_uint("0", 1, 1, 2048, true, &v), 0);
+	ck_assert_uint_eq(v, 1);
+	ck_assert_int_eq(conf_parse_uint("-1", 2, 1, 2048, true, &v), 0); /* wraps, as jemalloc */
+	ck_assert_uint_eq(v, 2048);
+	ck_assert_int_eq(conf_parse_uint("77", 2, 1, 2048, true, &v), 0);
+	ck_assert_uint_eq(v, 77);
+	v = 9;
+	ck_assert_int_eq(conf_parse_uint("5000", 4, 1, 2048, false, &v), ERANGE);
+	ck_assert_int_eq(conf_parse_uint("5000x", 5, 1, 2048, true, &v), EINVAL);
+	ck_assert_uint_eq(v, 9);
+	/* Only vlen characters are looked at. */
+	ck_assert_int_eq(conf_parse_uint("12,34", 2, 0, 100, false, &v), 0);
+	ck_assert_uint_eq(v, 12);
+	ck_assert_int_eq(conf_parse_uint("18446744073709551615", 20, 0, UINTMAX_MAX, false, &v),
+	                 0);
+	ck_assert_uint_eq(v, UINTMAX_MAX);
+	ck_assert_int_eq(conf_parse_uint("18446744073709551616", 20, 0, UINTMAX_MAX, true, &v),
+	                 EINVAL);
+	ck_assert_int_eq(conf_parse_uint("0x", 2, 0, 100, true, &v), EINVAL);
+	ck_assert_int_eq(conf_parse_uint("", 0, 0, 100, true, &v), EINVAL);
+}
+END_TEST
+
+/* ------------------------------------------------------------ sources */
+
+START_TEST(test_source_precedence)
+{
+	const char *sources[CONF_NSOURCES] = {
+		[CONF_SOURCE_BUILTIN] = "narenas:1,zero:true",
+		[CONF_SOURCE_GLOBAL] = "narenas:2,junk:alloc",
+		[CONF_SOURCE_SYMLINK] = "narenas:3,stats_print:true",
+		[CONF_SOURCE_ENV] = "narenas:4,abort:true",
+		[CONF_SOURCE_HARDER] = "narenas:5",
+	};
+	/* Each source overrides the earlier ones, key by key. */
+	for (int last = CONF_NSOURCES - 1; last >= 0; last--) {
+		capture_start();
+		conf_parse_sources(sources);
+		ck_assert_str_eq(captured, "");
+		ck_assert_uint_eq(opt_narenas, (unsigned)last + 1);
+		ck_assert(opt_zero);
+		sources[last] = NULL;
+	}
+	sources[CONF_SOURCE_BUILTIN] = "narenas:1,zero:true";
+	sources[CONF_SOURCE_GLOBAL] = "narenas:2,junk:alloc";
+	sources[CONF_SOURCE_SYMLINK] = "narenas:3,stats_print:true";
+	sources[CONF_SOURCE_ENV] = "abort:true";
+	conf_parse_sources(sources);
+	ck_assert_uint_eq(opt_narenas, 3);
+	ck_assert(opt_zero && opt_stats_print && opt_abort);
+	ck_assert_int_eq(opt_junk, CONF_JUNK_ALLOC);
+}
+END_TEST
+
+START_TEST(test_symlink_source)
+{
+	char dir[] = "/tmp/strata-conf-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char link[256], file[256], missing[256];
+	snprintf(link, sizeof(link), "%s/malloc.conf", dir);
+	snprintf(file, sizeof(file), "%s/plain", dir);
+	snprintf(missing, sizeof(missing), "%s/missing", dir);
+	ck_assert_int_eq(symlink("narenas:6,junk:free", link), 0);
+	FILE *f = fopen(file, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+
+	char buf[CONF_LINK_BUFSIZE];
+	const char *target = conf_read_symlink(link, buf);
+	ck_assert_ptr_eq(target, buf);
+	ck_assert_str_eq(target, "narenas:6,junk:free");
+	const char *sources[CONF_NSOURCES] = {[CONF_SOURCE_SYMLINK] = target};
+	capture_start();
+	conf_parse_sources(sources);
+	ck_assert_str_eq(captured, "");
+	ck_assert_uint_eq(opt_narenas, 6);
+	ck_assert_int_eq(opt_junk, CONF_JUNK_FREE);
+
+	/* Not a symlink, or absent: no source, and errno untouched. */
+	errno = 1234;
+	ck_assert_ptr_null(conf_read_symlink(file, buf));
+	ck_assert_ptr_null(conf_read_symlink(missing, buf));
+	ck_assert_int_eq(errno, 1234);
+
+	unlink(link);
+	unlink(file);
+	rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_conf_init_reads_real_sources)
+{
+	char buf[CONF_LINK_BUFSIZE];
+	if (conf_read_symlink("/etc/malloc.conf", buf) != NULL)
+		return; /* this machine configures the symlink source itself */
+	strata_test_malloc_conf = "narenas:2,zero:true,junk:alloc";
+	ck_assert_int_eq(setenv("MALLOC_CONF", "narenas:9,junk:true,stats_print:true", 1), 0);
+	strata_test_malloc_conf_2_conf_harder = "stats_print:false";
+	capture_start();
+	conf_init();
+	ck_assert_str_eq(captured, "");
+	ck_assert_uint_eq(opt_narenas, 9);
+	ck_assert(opt_zero);
+	ck_assert_int_eq(opt_junk, CONF_JUNK_TRUE);
+	ck_assert(!opt_stats_print);
+}
+END_TEST
+
+START_TEST(test_confirm_conf)
+{
+	const char *sources[CONF_NSOURCES] = {
+		[CONF_SOURCE_GLOBAL] = "narenas:2,bogus:1",
+		[CONF_SOURCE_ENV] = "confirm_conf:true,narenas:3,junk:nope",
+	};
+	capture_start();
+	conf_parse_sources(sources);
+	ck_assert_str_eq(
+		captured,
+		"<strata>: malloc_conf #1 (string compiled into strata): \"\"\n"
+		"<strata>: malloc_conf #2 (string pointed to by the global variable malloc_conf): "
+		"\"narenas:2,bogus:1\"\n"
+		"<strata>: -- Set conf value: narenas:2\n"
+		"<strata>: Invalid conf pair: bogus:1\n"
+		"<strata>: malloc_conf #3 (target name of the symbolic link /etc/malloc.conf): \"\"\n"
+		"<strata>: malloc_conf #4 (value of the environment variable MALLOC_CONF): "
+		"\"confirm_conf:true,narenas:3,junk:nope\"\n"
+		"<strata>: -- Set conf value: confirm_conf:true\n"
+		"<strata>: -- Set conf value: narenas:3\n"
+		"<strata>: Invalid conf value: junk:nope\n"
+		"<strata>: malloc_conf #5 (string pointed to by the global variable "
+		"malloc_conf_2_conf_harder): \"\"\n");
+	ck_assert(opt_confirm_conf);
+}
+END_TEST
+
+/* ------------------------------------------------------------ abort_conf */
+
+START_TEST(test_abort_conf_aborts)
+{
+	parse_env("narenas:0,abort_conf:true");
+}
+END_TEST
+
+START_TEST(test_abort_conf_from_earlier_source)
+{
+	const char *sources[CONF_NSOURCES] = {
+		[CONF_SOURCE_GLOBAL] = "abort_conf:true",
+		[CONF_SOURCE_HARDER] = "narenas:x",
+	};
+	capture_start();
+	conf_parse_sources(sources);
+}
+END_TEST
+
+/* The child parses conf with messages going to a pipe; the parent gets the
+ * messages and the child's wait status. */
+static int
+parse_in_child(const char *conf, char *out, size_t size)
+{
+	int fds[2];
+	ck_assert_int_eq(pipe(fds), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(fds[0]);
+		dup2(fds[1], STDERR_FILENO);
+		strata_test_malloc_message = NULL; /* msg writes to fd 2 */
+		const char *sources[CONF_NSOURCES] = {[CONF_SOURCE_ENV] = conf};
+		conf_parse_sources(sources);
+		_exit(0);
+	}
+	close(fds[1]);
+	size_t len = 0;
+	ssize_t n;
+	while (len + 1 < size && (n = read(fds[0], out + len, size - 1 - len)) > 0)
+		len += (size_t)n;
+	out[len] = '\0';
+	close(fds[0]);
+	int status;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	return status;
+}
+
+START_TEST(test_abort_conf_message)
+{
+	char out[1024];
+	int status = parse_in_child("foo:bar,abort_conf:true,narenas:2", out, sizeof(out));
+	ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+	ck_assert_str_eq(out, "<strata>: Invalid conf pair: foo:bar\n"
+	                      "<strata>: Abort (abort_conf:true) on invalid conf value (see above).\n");
+}
+END_TEST
+
+START_TEST(test_abort_conf_tolerates)
+{
+	char out[1024];
+	/* No invalid pair: no abort. */
+	int status = parse_in_child("abort_conf:true,narenas:2", out, sizeof(out));
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_str_eq(out, "");
+	/* experimental_ keys are reported but never count as errors. */
+	status = parse_in_child("abort_conf:true,experimental_foo:1", out, sizeof(out));
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_str_eq(out, "<strata>: Invalid conf pair: experimental_foo:1\n");
+	/* Syntax errors are reported but are no invalid values (as jemalloc). */
+	status = parse_in_child("abort_conf:true,abort", out, sizeof(out));
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_str_eq(out, "<strata>: Conf string ends with key\n");
+	/* Without abort_conf an invalid value never stops startup. */
+	status = parse_in_child("narenas:0", out, sizeof(out));
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+END_TEST
+
+/* ------------------------------------------------------------ man page */
+
+/* How man/strata.3 shows one option: type and default, from the table. */
+static void
+man_type_and_default(size_t id, char *type, char *dflt, size_t size)
+{
+	const conf_option_t *opt = &conf_options[id];
+	type[0] = '\0';
+	switch (opt->kind) {
+	case CONF_KIND_BOOL:
+		snprintf(type, size, "bool");
+		break;
+	case CONF_KIND_CHOICE:
+		for (size_t i = 0; opt->values[i] != NULL; i++) {
+			strncat(type, i == 0 ? "" : "|", size - strlen(type) - 1);
+			strncat(type, opt->values[i], size - strlen(type) - 1);
+		}
+		break;
+	case CONF_KIND_UINT:
+	case CONF_KIND_UINT_CLIP:
+		snprintf(type, size, "unsigned");
+		break;
+	case CONF_KIND_UINT_AUTO:
+		snprintf(type, size, "unsigned or default");
+		break;
+	case CONF_KIND_LETTERS:
+		snprintf(type, size, "letters from %s", opt->values[0]);
+		break;
+	}
+	conf_reset_defaults();
+#define MAN_DEFAULT(name, kind, ...)                                                      \
+	if (id == CONF_ID_##name)                                                         \
+		MAN_DEFAULT_##kind(name);
+#define MAN_DEFAULT_BOOL(name) snprintf(dflt, size, "%s", opt_##name ? "true" : "false")
+#define MAN_DEFAULT_CHOICE(name) snprintf(dflt, size, "%s", opt->values[opt_##name])
+#define MAN_DEFAULT_UINT(name) snprintf(dflt, size, "%ju", (uintmax_t)opt_##name)
+#define MAN_DEFAULT_UINT_CLIP(name) MAN_DEFAULT_UINT(name)
+#define MAN_DEFAULT_UINT_AUTO(name)                                                       \
+	{                                                                                 \
+		if (opt_##name == 0)                                                      \
+			snprintf(dflt, size, "default");                                  \
+		else                                                                      \
+			MAN_DEFAULT_UINT(name);                                           \
+	}
+#define MAN_DEFAULT_LETTERS(name) snprintf(dflt, size, "\"%s\"", opt_##name)
+	CONF_OPTIONS(MAN_DEFAULT)
+}
+
+/* Roff-escapes s: backslash and minus. */
+static void
+man_escape(const char *s, char *out, size_t size)
+{
+	size_t n = 0;
+	for (; *s != '\0' && n + 3 < size; s++) {
+		if (*s == '\\' || *s == '-') {
+			out[n++] = '\\';
+			out[n++] = *s == '\\' ? 'e' : '-';
+		} else {
+			out[n++] = *s;
+		}
+	}
+	out[n] = '\0';
+}
+
+START_TEST(test_man_page_lists_every_option)
+{
+	static char page[256 * 1024];
+	FILE *f = fopen("man/strata.3", "r");
+	ck_assert_msg(f != NULL, "cannot open man/strata.3 (run from the repository root)");
+	size_t len = fread(page, 1, sizeof(page) - 1, f);
+	fclose(f);
+	page[len] = '\0';
+	const char *begin = strstr(page, ".\\\" BEGIN CONF_OPTIONS\n");
+	const char *end = strstr(page, ".\\\" END CONF_OPTIONS\n");
+	ck_assert_msg(begin != NULL && end != NULL && begin < end,
+	              "man/strata.3 lacks the CONF_OPTIONS markers");
+	begin = strchr(begin, '\n') + 1;
+
+	static char expected[64 * 1024];
+	size_t n = 0;
+	for (size_t id = 0; id < CONF_NOPTIONS; id++) {
+		char type[256], dflt[256], doc[1024], name[128];
+		man_type_and_default(id, type, dflt, sizeof(type));
+		man_escape(conf_options[id].doc, doc, sizeof(doc));
+		man_escape(conf_options[id].name, name, sizeof(name));
+		n += (size_t)snprintf(expected + n, sizeof(expected) - n,
+		                      ".TP\n\\fB%s\\fP (%s; default: \\fB%s\\fP)\n%s\n", name, type,
+		                      dflt, doc);
+	}
+	size_t got_len = (size_t)(end - begin);
+	if (got_len != n || memcmp(begin, expected, n) != 0) {
+		fprintf(stderr, "man/strata.3: replace the lines between the CONF_OPTIONS "
+		                "markers with:\n%s",
+		        expected);
+		ck_abort_msg("man/strata.3's option list differs from CONF_OPTIONS (see stderr)");
+	}
+}
+END_TEST
+
+Suite *
+test_suite(void)
+{
+	Suite *s = suite_create("conf");
+	TCase *tc = tcase_create("parse");
+	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_bools);
+	tcase_add_test(tc, test_narenas_forms);
+	tcase_add_test(tc, test_choices);
+	tcase_add_test(tc, test_stats_print_opts_accumulate);
+	tcase_add_test(tc, test_reset_defaults);
+	tcase_add_test(tc, test_bad_values);
+	tcase_add_test(tc, test_invalid_keeps_previous_value);
+	tcase_add_test(tc, test_jemalloc_keys_strata_lacks);
+	tcase_add_test(tc, test_syntax_errors);
+	tcase_add_test(tc, test_duplicate_keys_last_wins);
+	tcase_add_test(tc, test_errors_do_not_stop_parsing);
+	tcase_add_test(tc, test_clipping);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("sources");
+	tcase_add_test(tc, test_source_precedence);
+	tcase_add_test(tc, test_symlink_source);
+	tcase_add_test(tc, test_conf_init_reads_real_sources);
+	tcase_add_test(tc, test_confirm_conf);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("abort_conf");
+	tcase_add_test_raise_signal(tc, test_abort_conf_aborts, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_abort_conf_from_earlier_source, SIGABRT);
+	tcase_add_test(tc, test_abort_conf_message);
+	tcase_add_test(tc, test_abort_conf_tolerates);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("man");
+	tcase_add_test(tc, test_man_page_lists_every_option);
+	suite_add_tcase(s, tc);
+	return s;
+}
