@@ -12,6 +12,7 @@ _Atomic(arena_t *) arenas[ARENAS_MAX];
 static mutex_t arenas_mtx = MUTEX_INITIALIZER;
 static base_t *arenas_global_base;
 static unsigned arenas_nauto;
+static _Atomic unsigned arenas_ntotal; /* automatic + manual (protected by arenas_mtx for writes) */
 
 static arena_t *
 arena_create(unsigned ind)
@@ -22,6 +23,7 @@ arena_create(unsigned ind)
 	a->ind = ind;
 	base_init(&a->base);
 	pages_init(&a->pages, ind, &a->base);
+	large_init(&a->large);
 	for (unsigned i = 0; i < SZ_NBINS; i++)
 		bin_init(&a->bins[i]);
 	return a;
@@ -32,6 +34,7 @@ arena_boot(base_t *global_base, unsigned narenas_auto)
 {
 	arenas_global_base = global_base;
 	arenas_nauto = narenas_auto < 1 ? 1 : narenas_auto > ARENAS_MAX ? ARENAS_MAX : narenas_auto;
+	atomic_store_relaxed(&arenas_ntotal, arenas_nauto);
 	return arena_get(0, true) != NULL ? 0 : ENOMEM;
 }
 
@@ -44,7 +47,7 @@ arena_narenas_auto(void)
 unsigned
 arena_narenas_total(void)
 {
-	return arenas_nauto;
+	return atomic_load_acquire(&arenas_ntotal);
 }
 
 arena_t *
@@ -53,6 +56,8 @@ arena_get(unsigned ind, bool create)
 	if (ind >= arena_narenas_total())
 		return NULL;
 	arena_t *a = atomic_load_acquire(&arenas[ind]);
+	if (a != NULL && UNLIKELY(atomic_load_relaxed(&a->destroyed)))
+		return NULL;
 	if (LIKELY(a != NULL) || !create)
 		return a;
 	mutex_lock(&arenas_mtx);
@@ -111,6 +116,82 @@ arena_resize_in_place(void *ptr, uint64_t emap_bits, size_t usize, bool zero)
 	return large_resize_in_place(&a->pages, &a->large, e, usize, zero);
 }
 
+int
+arena_create_manual(unsigned *ind)
+{
+	mutex_lock(&arenas_mtx);
+	unsigned total = atomic_load_relaxed(&arenas_ntotal);
+	arena_t *a = NULL;
+	for (unsigned i = arenas_nauto; i < total; i++) {
+		arena_t *old = atomic_load_relaxed(&arenas[i]);
+		if (old != NULL && atomic_load_relaxed(&old->destroyed)) {
+			a = old;
+			atomic_store_release(&a->destroyed, false);
+			break;
+		}
+	}
+	if (a == NULL && total < ARENAS_MAX) {
+		a = arena_create(total);
+		if (a != NULL) {
+			atomic_store_release(&arenas[total], a);
+			atomic_store_release(&arenas_ntotal, total + 1);
+		}
+	}
+	mutex_unlock(&arenas_mtx);
+	if (a == NULL)
+		return EAGAIN;
+	*ind = a->ind;
+	return 0;
+}
+
+int
+arena_lookup(const void *ptr, unsigned *ind)
+{
+	uint64_t bits = emap_lookup(ptr);
+	extent_t *e = emap_bits_extent(bits);
+	if (e == NULL || e->state != EXTENT_ACTIVE)
+		return EINVAL;
+	*ind = e->arena_ind;
+	return 0;
+}
+
+int
+arena_reset(unsigned ind)
+{
+	arena_t *a = ind >= arenas_nauto ? arena_get(ind, false) : NULL;
+	if (a == NULL)
+		return EFAULT;
+	for (unsigned i = 0; i < SZ_NBINS; i++)
+		bin_reset(&a->bins[i], &a->pages);
+	large_reset(&a->pages, &a->large);
+	return 0;
+}
+
+int
+arena_destroy(unsigned ind)
+{
+	arena_t *a = ind >= arenas_nauto ? arena_get(ind, false) : NULL;
+	if (a == NULL || atomic_load_relaxed(&a->nthreads) != 0)
+		return EFAULT;
+	arena_reset(ind);
+	pages_purge_all(&a->pages);
+	atomic_store_release(&a->destroyed, true);
+	return 0;
+}
+
+bool
+arena_is_initialized(unsigned ind)
+{
+	return arena_get(ind, false) != NULL;
+}
+
+unsigned
+arena_nthreads(unsigned ind)
+{
+	arena_t *a = arena_get(ind, false);
+	return a != NULL ? atomic_load_relaxed(&a->nthreads) : 0;
+}
+
 size_t
 arena_purge_all(void)
 {
@@ -134,6 +215,7 @@ arena_prefork(void)
 			continue;
 		for (unsigned b = 0; b < SZ_NBINS; b++)
 			bin_prefork(&a->bins[b]);
+		large_prefork(&a->large);
 		pages_prefork(&a->pages);
 		base_prefork(&a->base);
 	}
@@ -148,6 +230,7 @@ arena_postfork_parent(void)
 			continue;
 		base_postfork_parent(&a->base);
 		pages_postfork_parent(&a->pages);
+		large_postfork_parent(&a->large);
 		for (unsigned b = 0; b < SZ_NBINS; b++)
 			bin_postfork_parent(&a->bins[b]);
 	}
@@ -163,6 +246,7 @@ arena_postfork_child(void)
 			continue;
 		base_postfork_child(&a->base);
 		pages_postfork_child(&a->pages);
+		large_postfork_child(&a->large);
 		for (unsigned b = 0; b < SZ_NBINS; b++)
 			bin_postfork_child(&a->bins[b]);
 	}

@@ -2,10 +2,13 @@
  * arena.h — an arena: small-object bins, large allocations and a page
  * allocator, with their own locks, metadata base and counters.  L3.
  *
- * Arenas 0 .. narenas_auto-1 are automatic (threads are spread over them);
- * arenas are created lazily and never destroyed.  The arena table is
- * published with release stores and read without locks; creation takes
- * arenas_mtx.  Lock order: arenas_mtx → bin locks → pages lock → arena base.
+ * Arenas 0 .. narenas_auto-1 are automatic (threads are spread over them)
+ * and created lazily; the ones after them are manual (arenas.create).  An
+ * arena's memory is never unmapped: a destroyed manual arena keeps its
+ * structure and pages and is revived by the next arenas.create.  The arena
+ * table is published with release stores and read without locks; creation
+ * and destruction take arenas_mtx.  Lock order: arenas_mtx → bin locks →
+ * large lock → pages lock → arena base.
  */
 #ifndef STRATA_ARENA_H
 #define STRATA_ARENA_H
@@ -18,9 +21,10 @@
 typedef struct arena {
 	unsigned ind;
 	_Atomic unsigned nthreads; /* threads bound to it (arena_select) */
+	_Atomic bool destroyed;    /* a destroyed manual arena, kept for reuse */
 	base_t base;               /* this arena's metadata (extent descriptors) */
 	pages_t pages;
-	large_stats_t large;
+	large_t large;
 	bin_t bins[SZ_NBINS];
 } arena_t;
 
@@ -42,6 +46,21 @@ void *arena_malloc(arena_t *arena, size_t usize, unsigned szind, size_t alignmen
 void arena_dalloc(void *ptr, uint64_t emap_bits);
 /* Resizes a large allocation in place to usize; false if it cannot. */
 bool arena_resize_in_place(void *ptr, uint64_t emap_bits, size_t usize, bool zero);
+/* Creates a manual arena (arenas.create), reusing a destroyed index first.
+ * 0, or EAGAIN when no index or memory is left. */
+int arena_create_manual(unsigned *ind);
+/* The arena owning ptr (arenas.lookup); EINVAL if strata does not own it. */
+int arena_lookup(const void *ptr, unsigned *ind);
+/* Frees every allocation of a manual arena (arena.<i>.reset); EFAULT for
+ * automatic or missing arenas.  Caches holding its memory must be flushed
+ * first. */
+int arena_reset(unsigned ind);
+/* arena_reset, then makes the index reusable by arenas.create (EFAULT if
+ * automatic, missing, or threads are still bound to it). */
+int arena_destroy(unsigned ind);
+bool arena_is_initialized(unsigned ind);
+unsigned arena_nthreads(unsigned ind);
+
 /* Purges all dirty pages of every arena; bytes purged. */
 size_t arena_purge_all(void);
 

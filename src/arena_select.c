@@ -5,10 +5,57 @@
  * same arena, which only costs balance, not correctness.
  */
 #include "arena_select.h"
+#include "conf.h"
+#include "os.h"
+
+static unsigned arena_select_ncpus;
+
+unsigned
+arena_select_narenas(unsigned narenas_opt, unsigned ncpus)
+{
+	arena_select_ncpus = ncpus;
+	switch (opt_percpu_arena) {
+	case CONF_PERCPU_ARENA_PERCPU:
+		return ncpus;
+	case CONF_PERCPU_ARENA_PHYCPU:
+		return ncpus > 1 ? ncpus / 2 : 1;
+	case CONF_PERCPU_ARENA_DISABLED:
+		break;
+	}
+	if (narenas_opt != 0)
+		return narenas_opt;
+	return ncpus == 1 ? 1 : 4 * ncpus;
+}
+
+/* The automatic arena of the CPU the thread runs on. */
+static arena_t *
+arena_select_of_cpu(void)
+{
+	unsigned cpu = os_getcpu();
+	unsigned half = arena_select_ncpus / 2;
+	if (opt_percpu_arena == CONF_PERCPU_ARENA_PHYCPU && half > 0 && cpu >= half)
+		cpu -= half;
+	return arena_get(cpu % arena_narenas_auto(), true);
+}
+
+arena_t *
+arena_select_percpu_moved(arena_t *current)
+{
+	if (opt_percpu_arena == CONF_PERCPU_ARENA_DISABLED)
+		return NULL;
+	arena_t *now = arena_select_of_cpu();
+	return now != NULL && now != current ? now : NULL;
+}
 
 arena_t *
 arena_select_bind(void)
 {
+	if (opt_percpu_arena != CONF_PERCPU_ARENA_DISABLED) {
+		arena_t *a = arena_select_of_cpu();
+		if (a != NULL)
+			atomic_add_relaxed(&a->nthreads, 1);
+		return a;
+	}
 	arena_t *best = NULL;
 	unsigned best_load = UINT32_MAX;
 	unsigned first_unused = UINT32_MAX;
@@ -39,4 +86,11 @@ void
 arena_select_unbind(arena_t *arena)
 {
 	atomic_sub_relaxed(&arena->nthreads, 1);
+}
+
+void
+arena_select_move(arena_t *from, arena_t *to)
+{
+	atomic_sub_relaxed(&from->nthreads, 1);
+	atomic_add_relaxed(&to->nthreads, 1);
 }

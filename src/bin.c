@@ -10,6 +10,27 @@ bin_init(bin_t *bin)
 	*bin = (bin_t){.mtx = MUTEX_INITIALIZER};
 }
 
+static void
+bin_full_insert(bin_t *bin, extent_t *slab)
+{
+	slab->heap_prev = NULL;
+	slab->heap_next = bin->full;
+	if (bin->full != NULL)
+		bin->full->heap_prev = slab;
+	bin->full = slab;
+}
+
+static void
+bin_full_remove(bin_t *bin, extent_t *slab)
+{
+	if (slab->heap_prev != NULL)
+		slab->heap_prev->heap_next = slab->heap_next;
+	else
+		bin->full = slab->heap_next;
+	if (slab->heap_next != NULL)
+		slab->heap_next->heap_prev = slab->heap_prev;
+}
+
 /* Makes slabcur a slab with a free region; false when out of memory.  Lock held
  * on entry and exit, dropped while a new slab is mapped. */
 static bool
@@ -45,6 +66,8 @@ bin_malloc_batch(bin_t *bin, unsigned binind, pages_t *pages, void **out, unsign
 	mutex_lock(&bin->mtx);
 	while (got < n) {
 		if (bin->slabcur == NULL || slab_is_full(bin->slabcur)) {
+			if (bin->slabcur != NULL)
+				bin_full_insert(bin, bin->slabcur);
 			bin->slabcur = NULL;
 			if (!bin_refill_slabcur(bin, binind, pages))
 				break;
@@ -57,11 +80,11 @@ bin_malloc_batch(bin_t *bin, unsigned binind, pages_t *pages, void **out, unsign
 	return got;
 }
 
-void
-bin_free(bin_t *bin, unsigned binind, pages_t *pages, extent_t *slab, void *ptr)
+/* Takes one region back into its slab; true when the slab became empty and
+ * left the bin (the caller returns it to the pages).  Lock held. */
+static bool
+bin_free_locked(bin_t *bin, const bin_info_t *info, extent_t *slab, void *ptr)
 {
-	const bin_info_t *info = &sz_bin_info[binind];
-	mutex_lock(&bin->mtx);
 	slab_free_result_t r = slab_free_reg(slab, info, ptr);
 	if (UNLIKELY(r != SLAB_FREE_OK)) {
 		mutex_unlock(&bin->mtx);
@@ -71,20 +94,44 @@ bin_free(bin_t *bin, unsigned binind, pages_t *pages, extent_t *slab, void *ptr)
 	}
 	bin->ndalloc++;
 	bin->curregs--;
-	bool release = false;
-	if (slab != bin->slabcur) {
-		if (slab->nfree == info->nregs) {
-			if (info->nregs > 1)
-				extent_heap_remove(&bin->nonfull, slab);
-			bin->curslabs--;
-			release = true;
-		} else if (slab->nfree == 1) {
-			extent_heap_insert(&bin->nonfull, slab);
-		}
+	if (slab == bin->slabcur)
+		return false;
+	/* Was it full (on the full list) or partly used (in the heap)? */
+	bool was_full = slab->nfree == 1;
+	if (was_full)
+		bin_full_remove(bin, slab);
+	if (slab->nfree == info->nregs) {
+		if (!was_full)
+			extent_heap_remove(&bin->nonfull, slab);
+		bin->curslabs--;
+		return true;
+	}
+	if (was_full)
+		extent_heap_insert(&bin->nonfull, slab);
+	return false;
+}
+
+void
+bin_free_batch(bin_t *bin, unsigned binind, pages_t *pages, extent_t *const *slabs,
+               void *const *ptrs, unsigned n)
+{
+	const bin_info_t *info = &sz_bin_info[binind];
+	extent_t *empty[BIN_FREE_BATCH_MAX];
+	unsigned nempty = 0;
+	mutex_lock(&bin->mtx);
+	for (unsigned i = 0; i < n; i++) {
+		if (bin_free_locked(bin, info, slabs[i], ptrs[i]))
+			empty[nempty++] = slabs[i];
 	}
 	mutex_unlock(&bin->mtx);
-	if (release)
-		pages_free(pages, slab);
+	for (unsigned i = 0; i < nempty; i++)
+		pages_free(pages, empty[i]);
+}
+
+void
+bin_free(bin_t *bin, unsigned binind, pages_t *pages, extent_t *slab, void *ptr)
+{
+	bin_free_batch(bin, binind, pages, &slab, &ptr, 1);
 }
 
 void
@@ -93,6 +140,39 @@ bin_stats_read(bin_t *bin, bin_stats_t *out)
 	mutex_lock(&bin->mtx);
 	*out = (bin_stats_t){bin->nmalloc, bin->ndalloc, bin->nslabs, bin->curregs, bin->curslabs};
 	mutex_unlock(&bin->mtx);
+}
+
+void
+bin_reset(bin_t *bin, pages_t *pages)
+{
+	mutex_lock(&bin->mtx);
+	extent_t *slabs = NULL; /* everything, linked by heap_next */
+	while (!extent_heap_empty(&bin->nonfull)) {
+		extent_t *s = extent_heap_first(&bin->nonfull);
+		extent_heap_remove(&bin->nonfull, s);
+		s->heap_next = slabs;
+		slabs = s;
+	}
+	while (bin->full != NULL) {
+		extent_t *s = bin->full;
+		bin_full_remove(bin, s);
+		s->heap_next = slabs;
+		slabs = s;
+	}
+	if (bin->slabcur != NULL) {
+		bin->slabcur->heap_next = slabs;
+		slabs = bin->slabcur;
+		bin->slabcur = NULL;
+	}
+	bin->ndalloc += bin->curregs;
+	bin->curregs = 0;
+	bin->curslabs = 0;
+	mutex_unlock(&bin->mtx);
+	while (slabs != NULL) {
+		extent_t *next = slabs->heap_next;
+		pages_free(pages, slabs);
+		slabs = next;
+	}
 }
 
 void

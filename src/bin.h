@@ -3,8 +3,9 @@
  * (slabcur), the other non-full slabs (an address-ordered heap, so the
  * lowest slab fills first), and the class's counters.  L3.
  *
- * Full slabs are in no list; a slab that becomes empty (and is not slabcur)
- * goes straight back to the page allocator.  Lock: bin->mtx protects all
+ * Full slabs are on a list (so arena reset can find them); a slab that
+ * becomes empty (and is not slabcur) goes straight back to the page
+ * allocator.  Lock: bin->mtx protects all
  * fields and the bitmaps of this bin's slabs; it is dropped while a new slab
  * is allocated and while an empty one is returned (pages lock ordered after).
  */
@@ -14,11 +15,15 @@
 #include "pages.h"
 #include "slab.h"
 
+/* Most regions bin_free_batch takes at once. */
+#define BIN_FREE_BATCH_MAX 128
+
 typedef struct bin {
 	mutex_t mtx;
 	/* Protected by mtx. */
 	extent_t *slabcur;
 	extent_heap_t nonfull;
+	extent_t *full;    /* full slabs other than slabcur, linked by heap_next/prev */
 	uint64_t nmalloc;  /* regions handed out, ever */
 	uint64_t ndalloc;  /* regions returned, ever */
 	uint64_t nslabs;   /* slabs created, ever */
@@ -34,9 +39,17 @@ typedef struct bin_stats {
 void bin_init(bin_t *bin);
 /* Up to n regions of class binind into out; fewer only when out of memory. */
 unsigned bin_malloc_batch(bin_t *bin, unsigned binind, pages_t *pages, void **out, unsigned n);
-/* Returns a region; aborts with a message on an invalid pointer or a double free. */
+/* Returns regions ptrs[i] (in slab slabs[i], n <= BIN_FREE_BATCH_MAX) under
+ * one lock acquisition;
+ * empty slabs go back to pages.  Aborts with a message on an invalid
+ * pointer or a double free. */
+void bin_free_batch(bin_t *bin, unsigned binind, pages_t *pages, extent_t *const *slabs,
+                    void *const *ptrs, unsigned n);
 void bin_free(bin_t *bin, unsigned binind, pages_t *pages, extent_t *slab, void *ptr);
 void bin_stats_read(bin_t *bin, bin_stats_t *out);
+/* Takes every slab out of the bin (arena reset) and returns it to pages;
+ * the regions in them are gone.  The counters of current use drop to 0. */
+void bin_reset(bin_t *bin, pages_t *pages);
 
 void bin_prefork(bin_t *bin);
 void bin_postfork_parent(bin_t *bin);

@@ -52,9 +52,16 @@ EXPORT const char *malloc_conf_2_conf_harder __attribute__((weak));
 #define CONF_DEFINE_UINT(name, ctype, dflt, max) CONF_DEFINE_SCALAR(name, ctype, dflt)
 #define CONF_DEFINE_UINT_CLIP(name, ctype, dflt, max) CONF_DEFINE_SCALAR(name, ctype, dflt)
 #define CONF_DEFINE_UINT_AUTO(name, ctype, dflt, max) CONF_DEFINE_SCALAR(name, ctype, dflt)
+#define CONF_DEFINE_SINT(name, ctype, dflt, max) CONF_DEFINE_SCALAR(name, ctype, dflt)
 #define CONF_DEFINE_LETTERS(name, ctype, dflt, max)                                       \
 	char opt_##name[max] = dflt;                                                      \
 	STATIC_ASSERT(sizeof(dflt) <= (max), "default of " #name " too long");
+#define CONF_DEFINE_LG_ALIAS(name, target, dflt, max)                                     \
+	STATIC_ASSERT((max) < sizeof(opt_##target) * CHAR_BIT, #name " exceeds " #target);    \
+	static void conf_set_##name(uintmax_t v)                                          \
+	{                                                                                 \
+		opt_##target = (__typeof__(opt_##target))1 << v;                          \
+	}
 CONF_OPTIONS(CONF_DEFINE)
 #undef CONF_DEFINE
 
@@ -71,19 +78,24 @@ CONF_OPTIONS(CONF_DEFINE_VALUES)
 #define CONF_SET_UINT(name) conf_set_##name
 #define CONF_SET_UINT_CLIP(name) conf_set_##name
 #define CONF_SET_UINT_AUTO(name) conf_set_##name
+#define CONF_SET_SINT(name) conf_set_##name
 #define CONF_SET_LETTERS(name) NULL
+#define CONF_SET_LG_ALIAS(name) conf_set_##name
 #define CONF_BUF_BOOL(name) NULL
 #define CONF_BUF_CHOICE(name) NULL
 #define CONF_BUF_UINT(name) NULL
 #define CONF_BUF_UINT_CLIP(name) NULL
 #define CONF_BUF_UINT_AUTO(name) NULL
+#define CONF_BUF_SINT(name) NULL
 #define CONF_BUF_LETTERS(name) opt_##name
+#define CONF_BUF_LG_ALIAS(name) NULL
 #define CONF_DESCRIBE(name_, kind_, ctype_, dflt_, min_, max_, values_, doc_)           \
 	[CONF_ID_##name_] = {                                                             \
 		.name = #name_,                                                           \
 		.kind = CONF_KIND_##kind_,                                                \
-		.min = (min_),                                                            \
-		.max = (max_),                                                            \
+		.ctype = #ctype_,                                                         \
+		.min = (uintmax_t)(min_),                                                 \
+		.max = (uintmax_t)(max_),                                                 \
 		.values = conf_values_##name_,                                            \
 		.set = CONF_SET_##kind_(name_),                                           \
 		.letters = CONF_BUF_##kind_(name_),                                       \
@@ -102,23 +114,29 @@ conf_reset_defaults(void)
 #define CONF_RESET_UINT(name, dflt) opt_##name = dflt;
 #define CONF_RESET_UINT_CLIP(name, dflt) opt_##name = dflt;
 #define CONF_RESET_UINT_AUTO(name, dflt) opt_##name = dflt;
+#define CONF_RESET_SINT(name, dflt) opt_##name = dflt;
 #define CONF_RESET_LETTERS(name, dflt) memcpy(opt_##name, dflt, sizeof(dflt));
+#define CONF_RESET_LG_ALIAS(name, dflt)
 	CONF_OPTIONS(CONF_RESET)
 #undef CONF_RESET
 }
 
 /* ------------------------------------------------------------ values */
 
-int
-conf_parse_uint(const char *v, size_t vlen, uintmax_t min, uintmax_t max, bool clip,
-                uintmax_t *out)
+/*
+ * Reads v[0..vlen) as leading blanks, an optional sign and digits in base 0
+ * (decimal, 0x hex, 0 octal), nothing after them.  0, or EINVAL when that
+ * is not the whole of v or the digits overflow uintmax_t.
+ */
+static int
+conf_parse_magnitude(const char *v, size_t vlen, bool *negative, uintmax_t *magnitude)
 {
 	const char *p = v, *end = v + vlen;
 	while (p < end && (*p == ' ' || (*p >= '\t' && *p <= '\r')))
 		p++;
-	bool negative = false;
+	*negative = false;
 	if (p < end && (*p == '+' || *p == '-'))
-		negative = *p++ == '-';
+		*negative = *p++ == '-';
 	unsigned base = 10;
 	if (p < end && *p == '0') {
 		base = 8;
@@ -146,6 +164,19 @@ conf_parse_uint(const char *v, size_t vlen, uintmax_t min, uintmax_t max, bool c
 	}
 	if (p == digits || p != end)
 		return EINVAL;
+	*magnitude = value;
+	return 0;
+}
+
+int
+conf_parse_uint(const char *v, size_t vlen, uintmax_t min, uintmax_t max, bool clip,
+                uintmax_t *out)
+{
+	bool negative;
+	uintmax_t value;
+	int err = conf_parse_magnitude(v, vlen, &negative, &value);
+	if (err != 0)
+		return err;
 	if (negative)
 		value = -value; /* strtoumax's rule: "-1" is UINTMAX_MAX */
 	if (value < min || value > max) {
@@ -153,6 +184,29 @@ conf_parse_uint(const char *v, size_t vlen, uintmax_t min, uintmax_t max, bool c
 			return ERANGE;
 		value = value < min ? min : max;
 	}
+	*out = value;
+	return 0;
+}
+
+int
+conf_parse_int(const char *v, size_t vlen, intmax_t min, intmax_t max, intmax_t *out)
+{
+	bool negative;
+	uintmax_t magnitude;
+	int err = conf_parse_magnitude(v, vlen, &negative, &magnitude);
+	if (err != 0)
+		return err;
+	if (magnitude > (uintmax_t)INTMAX_MAX + (negative ? 1 : 0))
+		return ERANGE;
+	intmax_t value;
+	if (!negative)
+		value = (intmax_t)magnitude;
+	else if (magnitude == (uintmax_t)INTMAX_MAX + 1)
+		value = INTMAX_MIN;
+	else
+		value = -(intmax_t)magnitude;
+	if (value < min || value > max)
+		return ERANGE;
 	*out = value;
 	return 0;
 }
@@ -220,11 +274,20 @@ conf_apply(const conf_option_t *opt, const char *v, size_t vlen)
 		}
 		/* fall through */
 	case CONF_KIND_UINT:
-	case CONF_KIND_UINT_CLIP: {
-		bool clip = opt->kind == CONF_KIND_UINT_CLIP;
+	case CONF_KIND_UINT_CLIP:
+	case CONF_KIND_LG_ALIAS: {
+		bool clip = opt->kind == CONF_KIND_UINT_CLIP || opt->kind == CONF_KIND_LG_ALIAS;
 		int err = conf_parse_uint(v, vlen, opt->min, opt->max, clip, &value);
 		if (err == 0)
 			opt->set(value);
+		return err;
+	}
+	case CONF_KIND_SINT: {
+		intmax_t signed_value;
+		int err = conf_parse_int(v, vlen, (intmax_t)opt->min, (intmax_t)opt->max,
+		                         &signed_value);
+		if (err == 0)
+			opt->set((uintmax_t)signed_value);
 		return err;
 	}
 	case CONF_KIND_LETTERS:

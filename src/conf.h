@@ -26,13 +26,24 @@
  *                         "chosen automatically"; opt.<name> reports the
  *                         effective value (ctl.c defines
  *                         ctl_opt_effective_<name>() for each such row).
+ *              SINT       a signed integer (the forms of UINT, with an
+ *                         optional minus sign); outside [min, max] is
+ *                         "Out-of-range".
+ *              LG_ALIAS   another name for the option written in the ctype
+ *                         column (the target): value v, an unsigned clipped
+ *                         silently to [min, max], sets opt_<target> to 2^v.
+ *                         The row has no global of its own and no
+ *                         opt.<name> node (jemalloc's lg_tcache_max);
+ *                         default is unused (write 0).
  *              LETTERS    a set of letters: each occurrence adds its letters
  *                         that are in values[0] and not yet present, ignoring
  *                         the rest (jemalloc's stats_print_opts rule); the
  *                         global is char[max]; opt.<name> is const char *.
- *   ctype    the C type of opt_<name> (ignored for LETTERS: char[max]).
+ *   ctype    the C type of opt_<name> (ignored for LETTERS: char[max];
+ *            the target option's name for LG_ALIAS).
  *   default  the initial value (for LETTERS a string literal).
- *   min,max  UINT*: the accepted range; LETTERS: max is the buffer size.
+ *   min,max  UINT*, SINT: the accepted range; LG_ALIAS: the accepted
+ *            exponents; LETTERS: max is the buffer size.
  *   values   CONF_VALUES("a", "b", ...) for CHOICE and LETTERS, else
  *            CONF_NO_VALUES.
  *   doc      one sentence for the man page (no roff requests).
@@ -49,6 +60,7 @@
 #define STRATA_CONF_H
 
 #include <limits.h>
+#include <sys/types.h>
 #include "config.h"
 
 /* Values of opt_zero_realloc: what realloc(ptr, 0) does. */
@@ -60,6 +72,19 @@ enum conf_zero_realloc {
 
 /* Values of opt_junk: when memory is filled with junk bytes. */
 enum conf_junk { CONF_JUNK_FALSE, CONF_JUNK_TRUE, CONF_JUNK_ALLOC, CONF_JUNK_FREE };
+
+/* Values of opt_percpu_arena: whether arenas are tied to CPUs. */
+enum conf_percpu_arena {
+	CONF_PERCPU_ARENA_DISABLED,
+	CONF_PERCPU_ARENA_PERCPU,
+	CONF_PERCPU_ARENA_PHYCPU
+};
+
+/* Limits of the thread-cache options (jemalloc 5.3's; tcache.h relies on
+ * them): the largest tcache_max, and the most slots of one cache bin. */
+#define CONF_TCACHE_MAX_LIMIT ((size_t)8 << 20)
+#define CONF_LG_TCACHE_MAX_LIMIT 23
+#define CONF_TCACHE_NSLOTS_LIMIT 2048
 
 #define CONF_VALUES(...) (__VA_ARGS__, )
 #define CONF_NO_VALUES ()
@@ -85,12 +110,42 @@ enum conf_junk { CONF_JUNK_FALSE, CONF_JUNK_TRUE, CONF_JUNK_ALLOC, CONF_JUNK_FRE
 	X(stats_print, BOOL, bool, false, 0, 0, CONF_NO_VALUES,                           \
 	  "Print statistics with malloc_stats_print at exit.")                            \
 	X(stats_print_opts, LETTERS, char, "", 0, 16, CONF_VALUES("Jgmdablxeh"),          \
-	  "Letters passed as opts to the exit-time malloc_stats_print; each setting adds letters.")
+	  "Letters passed as opts to the exit-time malloc_stats_print; each setting adds letters.") \
+	X(percpu_arena, CHOICE, enum conf_percpu_arena, CONF_PERCPU_ARENA_DISABLED, 0, 0, \
+	  CONF_VALUES("disabled", "percpu", "phycpu"),                                    \
+	  "Tie automatic arenas to CPUs: not at all, one arena per CPU, or one per physical core.") \
+	X(tcache, BOOL, bool, true, 0, 0, CONF_NO_VALUES,                                 \
+	  "Give each thread a cache of recently freed objects (thread.tcache.enabled sets it per thread).") \
+	X(tcache_max, UINT_CLIP, size_t, 32768, 0, CONF_TCACHE_MAX_LIMIT, CONF_NO_VALUES, \
+	  "Thread caches hold the size classes up to this many bytes; values above 8388608 (8 MiB) are clipped to it.") \
+	X(lg_tcache_max, LG_ALIAS, tcache_max, 0, 0, CONF_LG_TCACHE_MAX_LIMIT, CONF_NO_VALUES, \
+	  "Sets tcache_max to 2^value (values above 23 count as 23); read it back as opt.tcache_max.") \
+	X(tcache_nslots_small_min, UINT_CLIP, unsigned, 20, 1, CONF_TCACHE_NSLOTS_LIMIT,  \
+	  CONF_NO_VALUES,                                                                 \
+	  "Fewest objects a thread cache holds for a small size class (clipped to 1..2048).") \
+	X(tcache_nslots_small_max, UINT_CLIP, unsigned, 200, 1, CONF_TCACHE_NSLOTS_LIMIT, \
+	  CONF_NO_VALUES,                                                                 \
+	  "Most objects a thread cache holds for a small size class (clipped to 1..2048).") \
+	X(tcache_nslots_large, UINT_CLIP, unsigned, 20, 1, CONF_TCACHE_NSLOTS_LIMIT,      \
+	  CONF_NO_VALUES,                                                                 \
+	  "Objects a thread cache holds for each large size class up to tcache_max (clipped to 1..2048).") \
+	X(lg_tcache_nslots_mul, SINT, ssize_t, 1, -16, 16, CONF_NO_VALUES,               \
+	  "A small class caches 2^value times its objects per slab, within tcache_nslots_small_min..max (-16..16).") \
+	X(tcache_gc_incr_bytes, UINT_CLIP, size_t, 65536, 1024, SIZE_MAX, CONF_NO_VALUES, \
+	  "Bytes a thread allocates between two incremental cache collection steps (at least 1024).") \
+	X(lg_tcache_flush_small_div, UINT_CLIP, unsigned, 1, 1, 16, CONF_NO_VALUES,       \
+	  "A full small-class cache bin keeps 1/2^value of its capacity and returns the rest (clipped to 1..16).") \
+	X(lg_tcache_flush_large_div, UINT_CLIP, unsigned, 1, 1, 16, CONF_NO_VALUES,       \
+	  "A full large-class cache bin keeps 1/2^value of its capacity and returns the rest (clipped to 1..16).")
 /* clang-format on */
 
-/* The globals, one per row: opt_abort, opt_abort_conf, opt_confirm_conf,
- * opt_narenas, opt_zero_realloc, opt_junk, opt_zero, opt_stats_print,
- * opt_stats_print_opts. */
+/* The globals, one per row but LG_ALIAS: opt_abort, opt_abort_conf,
+ * opt_confirm_conf, opt_narenas, opt_zero_realloc, opt_junk, opt_zero,
+ * opt_stats_print, opt_stats_print_opts, opt_percpu_arena, opt_tcache,
+ * opt_tcache_max, opt_tcache_nslots_small_min, opt_tcache_nslots_small_max,
+ * opt_tcache_nslots_large, opt_lg_tcache_nslots_mul,
+ * opt_tcache_gc_incr_bytes, opt_lg_tcache_flush_small_div,
+ * opt_lg_tcache_flush_large_div. */
 #define CONF_DECLARE(name, kind, ctype, dflt, min, max, values, doc)                     \
 	CONF_DECLARE_##kind(name, ctype, max)
 #define CONF_DECLARE_BOOL(name, ctype, max) extern ctype opt_##name;
@@ -98,7 +153,9 @@ enum conf_junk { CONF_JUNK_FALSE, CONF_JUNK_TRUE, CONF_JUNK_ALLOC, CONF_JUNK_FRE
 #define CONF_DECLARE_UINT(name, ctype, max) extern ctype opt_##name;
 #define CONF_DECLARE_UINT_CLIP(name, ctype, max) extern ctype opt_##name;
 #define CONF_DECLARE_UINT_AUTO(name, ctype, max) extern ctype opt_##name;
+#define CONF_DECLARE_SINT(name, ctype, max) extern ctype opt_##name;
 #define CONF_DECLARE_LETTERS(name, ctype, max) extern char opt_##name[max];
+#define CONF_DECLARE_LG_ALIAS(name, target, max)
 CONF_OPTIONS(CONF_DECLARE)
 #undef CONF_DECLARE
 
@@ -108,7 +165,9 @@ enum conf_kind {
 	CONF_KIND_UINT,
 	CONF_KIND_UINT_CLIP,
 	CONF_KIND_UINT_AUTO,
-	CONF_KIND_LETTERS
+	CONF_KIND_SINT,
+	CONF_KIND_LETTERS,
+	CONF_KIND_LG_ALIAS
 };
 
 /* CONF_ID_<name>: an option's index in conf_options[]. */
@@ -120,11 +179,16 @@ enum conf_id { CONF_OPTIONS(CONF_ID) CONF_NOPTIONS };
 typedef struct conf_option {
 	const char *name;
 	enum conf_kind kind;
+	/* The row's ctype as text: the type of opt_<name>, or for LG_ALIAS
+	 * the target option's name. */
+	const char *ctype;
+	/* The row's range; for SINT two's-complement intmax_t values. */
 	uintmax_t min, max;
 	/* CHOICE: value names indexed by value; LETTERS: [0] the accepted
 	 * letters; NULL-terminated. */
 	const char *const *values;
-	/* Stores a parsed BOOL (0/1), CHOICE (index) or UINT* value. */
+	/* Stores a parsed BOOL (0/1), CHOICE (index), UINT*, SINT (as
+	 * uintmax_t) or LG_ALIAS (the exponent) value. */
 	void (*set)(uintmax_t value);
 	/* LETTERS: the global buffer (max bytes); NULL otherwise. */
 	char *letters;
@@ -178,5 +242,13 @@ const char *conf_read_symlink(const char *path, char buf[CONF_LINK_BUFSIZE]);
  */
 int conf_parse_uint(const char *v, size_t vlen, uintmax_t min, uintmax_t max, bool clip,
                     uintmax_t *out);
+
+/*
+ * Parses v[0..vlen) as a signed integer: the forms of conf_parse_uint, where
+ * a minus sign negates.  Returns 0, EINVAL (not a number) or ERANGE (below
+ * INTMAX_MIN, above INTMAX_MAX or outside [min, max]; jemalloc wraps such
+ * values instead).
+ */
+int conf_parse_int(const char *v, size_t vlen, intmax_t min, intmax_t max, intmax_t *out);
 
 #endif

@@ -11,12 +11,16 @@
  *
  * Where jemalloc is lax we are strict: an integer component must be all
  * decimal digits ("0x1" and " 1" are ENOENT, jemalloc reads them as 0 and
- * 1), and arenas.bin.<i> / arenas.lextent.<i> reject i == count (jemalloc
- * accepts it and reads past its table).
+ * 1), arenas.bin.<i> / arenas.lextent.<i> / arena.<i> reject i == count
+ * (jemalloc accepts it and reads past its table), and arenas.lookup of a
+ * pointer strata does not own and tcache.flush / tcache.destroy of an id
+ * that is not live fail (EINVAL, EFAULT) where jemalloc crashes or, for
+ * tcache.flush, returns 0.
  *
  * Locks: ctl_mtx protects the epoch and the stats snapshot (ctl_epoch,
- * ctl_stats); it is taken only by the epoch and stats.* handlers and is held
- * across stats_snapshot, so it ranks above every lock stats takes.
+ * ctl_stats, ctl_arena_stats); it is taken only by the epoch and stats.*
+ * handlers and is held across the snapshot, so it ranks above every lock
+ * stats, arena and tcache take.
  */
 #include "public_names.h"
 #include <strata.h>
@@ -31,6 +35,7 @@
 #include "mutex.h"
 #include "stats.h"
 #include "sz.h"
+#include "tcache.h"
 #include "tsd.h"
 
 static mutex_t ctl_mtx = MUTEX_INITIALIZER;
@@ -38,6 +43,16 @@ static mutex_t ctl_mtx = MUTEX_INITIALIZER;
 static uint64_t ctl_epoch;
 /* Protected by ctl_mtx: the stats as of the last epoch write. */
 static stats_global_t ctl_stats;
+
+/* One arena's stats.arenas.<i>.* values as of the last epoch write. */
+typedef struct ctl_arena_stats {
+	bool initialized; /* the arena existed (else stats.arenas.<i> is ENOENT) */
+	unsigned nthreads;
+	size_t tcache_bytes;
+} ctl_arena_stats_t;
+/* Protected by ctl_mtx: arena i at [i], the sums (MALLCTL_ARENAS_ALL) at
+ * [ARENAS_MAX]. */
+static ctl_arena_stats_t ctl_arena_stats[ARENAS_MAX + 1];
 
 /* ------------------------------------------------------------ access helpers */
 
@@ -69,10 +84,49 @@ ctl_write(const void *newp, size_t newlen, void *value, size_t size)
 	return 0;
 }
 
+/* The access checks: a read-only node rejects (EPERM) any new value, a
+ * write-only node any old one, a void node both. */
 static bool
 ctl_is_read_only_call(const void *newp, size_t newlen)
 {
 	return newp == NULL && newlen == 0;
+}
+
+static bool
+ctl_is_write_only_call(const void *oldp, const size_t *oldlenp)
+{
+	return oldp == NULL && oldlenp == NULL;
+}
+
+static bool
+ctl_is_void_call(const void *oldp, const size_t *oldlenp, const void *newp, size_t newlen)
+{
+	return ctl_is_write_only_call(oldp, oldlenp) && ctl_is_read_only_call(newp, newlen);
+}
+
+/*
+ * For nodes whose action is useless unless its result is returned
+ * (jemalloc's VERIFY_READ): EINVAL, with *oldlenp set to 0, unless oldp
+ * and an *oldlenp of size are given.
+ */
+static int
+ctl_require_read(void *oldp, size_t *oldlenp, size_t size)
+{
+	if (oldp != NULL && oldlenp != NULL && *oldlenp == size)
+		return 0;
+	if (oldlenp != NULL)
+		*oldlenp = 0;
+	return EINVAL;
+}
+
+/* For nodes that need a value (jemalloc's VERIFY_WRITE): EINVAL unless
+ * newp and a newlen of size are given; else copies it in. */
+static int
+ctl_require_write(const void *newp, size_t newlen, void *value, size_t size)
+{
+	if (newp == NULL)
+		return EINVAL;
+	return ctl_write(newp, newlen, value, size);
 }
 
 /* A read-only leaf named fn whose value is expr, of the given type. */
@@ -90,12 +144,47 @@ ctl_is_read_only_call(const void *newp, size_t newlen)
 
 /* ------------------------------------------------------------ epoch, stats */
 
+/* Where arena index i (or MALLCTL_ARENAS_ALL) lives in ctl_arena_stats. */
+static size_t
+ctl_arena_stats_slot(size_t i)
+{
+	return i == MALLCTL_ARENAS_ALL ? ARENAS_MAX : i;
+}
+
+/* Fills ctl_arena_stats from every arena.  ctl_mtx held. */
+static void
+ctl_arena_stats_refresh(void)
+{
+	ctl_arena_stats_t *all = &ctl_arena_stats[ARENAS_MAX];
+	*all = (ctl_arena_stats_t){.initialized = true};
+	unsigned n = arena_narenas_total();
+	for (unsigned i = 0; i < n; i++) {
+		ctl_arena_stats_t *a = &ctl_arena_stats[i];
+		*a = (ctl_arena_stats_t){.initialized = arena_is_initialized(i)};
+		if (!a->initialized)
+			continue;
+		a->nthreads = arena_nthreads(i);
+		a->tcache_bytes = tcache_bytes_of_arena(i);
+		all->nthreads += a->nthreads;
+		all->tcache_bytes += a->tcache_bytes;
+	}
+}
+
 /* Takes a new snapshot.  ctl_mtx held. */
 static void
 ctl_refresh(void)
 {
 	stats_snapshot(&ctl_stats);
+	ctl_arena_stats_refresh();
 	ctl_epoch++;
+}
+
+/* Takes the first snapshot if there is none yet.  ctl_mtx held. */
+static void
+ctl_snapshot_ensure(void)
+{
+	if (ctl_epoch == 0)
+		ctl_refresh();
 }
 
 static int
@@ -109,8 +198,9 @@ ctl_epoch_handler(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
 	if (err != 0)
 		return err;
 	mutex_lock(&ctl_mtx);
-	if (ctl_epoch == 0 || newp != NULL)
+	if (newp != NULL)
 		ctl_refresh();
+	ctl_snapshot_ensure();
 	uint64_t epoch = ctl_epoch;
 	mutex_unlock(&ctl_mtx);
 	return ctl_read(oldp, oldlenp, &epoch, sizeof(epoch));
@@ -121,8 +211,7 @@ ctl_epoch_handler(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
 	static size_t ctl_stats_get_##field(void)                                         \
 	{                                                                                 \
 		mutex_lock(&ctl_mtx);                                                     \
-		if (ctl_epoch == 0)                                                       \
-			ctl_refresh();                                                    \
+		ctl_snapshot_ensure();                                                    \
 		size_t value = ctl_stats.field;                                           \
 		mutex_unlock(&ctl_mtx);                                                   \
 		return value;                                                             \
@@ -135,10 +224,48 @@ CTL_STATS(resident)
 CTL_STATS(metadata)
 CTL_STATS(retained)
 
+/* stats.arenas.<i>: the arenas that existed at the snapshot, and
+ * MALLCTL_ARENAS_ALL (the sums). */
+static bool
+ctl_stats_arenas_index_valid(size_t index)
+{
+	if (index != MALLCTL_ARENAS_ALL && index >= ARENAS_MAX)
+		return false;
+	mutex_lock(&ctl_mtx);
+	ctl_snapshot_ensure();
+	bool valid = ctl_arena_stats[ctl_arena_stats_slot(index)].initialized;
+	mutex_unlock(&ctl_mtx);
+	return valid;
+}
+
+/* The snapshot's field of arena mib[2] (stats.arenas.<i>.field). */
+#define CTL_STATS_ARENA(field, type)                                                      \
+	static type ctl_stats_arenas_i_get_##field(size_t index)                          \
+	{                                                                                 \
+		mutex_lock(&ctl_mtx);                                                     \
+		ctl_snapshot_ensure();                                                    \
+		type value = ctl_arena_stats[ctl_arena_stats_slot(index)].field;         \
+		mutex_unlock(&ctl_mtx);                                                   \
+		return value;                                                             \
+	}                                                                                 \
+	CTL_RO(ctl_stats_arenas_i_##field, type, ctl_stats_arenas_i_get_##field(mib[2]))
+CTL_STATS_ARENA(nthreads, unsigned)
+CTL_STATS_ARENA(tcache_bytes, size_t)
+
+static const ctl_node_t ctl_stats_arenas_i_nodes[] = {
+	CTL_LEAF(nthreads, ctl_stats_arenas_i_nthreads),
+	CTL_LEAF(tcache_bytes, ctl_stats_arenas_i_tcache_bytes),
+};
+static const ctl_node_t ctl_stats_arenas_i = CTL_INNER(ctl_stats_arenas_i_nodes);
+
 static const ctl_node_t ctl_stats_nodes[] = {
-	CTL_LEAF(allocated, ctl_stats_allocated), CTL_LEAF(active, ctl_stats_active),
-	CTL_LEAF(mapped, ctl_stats_mapped),       CTL_LEAF(resident, ctl_stats_resident),
-	CTL_LEAF(metadata, ctl_stats_metadata),   CTL_LEAF(retained, ctl_stats_retained),
+	CTL_LEAF(allocated, ctl_stats_allocated),
+	CTL_LEAF(active, ctl_stats_active),
+	CTL_LEAF(mapped, ctl_stats_mapped),
+	CTL_LEAF(resident, ctl_stats_resident),
+	CTL_LEAF(metadata, ctl_stats_metadata),
+	CTL_LEAF(retained, ctl_stats_retained),
+	CTL_INDEXED(arenas, ctl_stats_arenas_i, ctl_stats_arenas_index_valid),
 };
 
 /* ------------------------------------------------------------ version, opt.* */
@@ -160,21 +287,76 @@ ctl_opt_effective_narenas(void)
 #define CTL_OPT_UINT(name, ctype) CTL_RO(ctl_opt_##name, ctype, opt_##name)
 #define CTL_OPT_UINT_CLIP(name, ctype) CTL_RO(ctl_opt_##name, ctype, opt_##name)
 #define CTL_OPT_UINT_AUTO(name, ctype) CTL_RO(ctl_opt_##name, ctype, ctl_opt_effective_##name())
+#define CTL_OPT_SINT(name, ctype) CTL_RO(ctl_opt_##name, ctype, opt_##name)
 #define CTL_OPT_LETTERS(name, ctype) CTL_RO(ctl_opt_##name, const char *, opt_##name)
+#define CTL_OPT_LG_ALIAS(name, target)
 CONF_OPTIONS(CTL_OPT_HANDLER)
 #undef CTL_OPT_HANDLER
 
-#define CTL_OPT_NODE(name, ...) CTL_LEAF(name, ctl_opt_##name),
+/* One opt.<name> leaf per row; aliases have none (their target's is read). */
+#define CTL_OPT_NODE(name, kind, ...) CTL_OPT_NODE_##kind(name)
+#define CTL_OPT_NODE_BOOL(name) CTL_LEAF(name, ctl_opt_##name),
+#define CTL_OPT_NODE_CHOICE(name) CTL_LEAF(name, ctl_opt_##name),
+#define CTL_OPT_NODE_UINT(name) CTL_LEAF(name, ctl_opt_##name),
+#define CTL_OPT_NODE_UINT_CLIP(name) CTL_LEAF(name, ctl_opt_##name),
+#define CTL_OPT_NODE_UINT_AUTO(name) CTL_LEAF(name, ctl_opt_##name),
+#define CTL_OPT_NODE_SINT(name) CTL_LEAF(name, ctl_opt_##name),
+#define CTL_OPT_NODE_LETTERS(name) CTL_LEAF(name, ctl_opt_##name),
+#define CTL_OPT_NODE_LG_ALIAS(name)
 static const ctl_node_t ctl_opt_nodes[] = {CONF_OPTIONS(CTL_OPT_NODE)};
 #undef CTL_OPT_NODE
 
 /* ------------------------------------------------------------ arenas.* */
 
+/* The largest size class the thread caches hold (0 when they hold none). */
+static size_t
+ctl_arenas_get_tcache_max(void)
+{
+	return tcache_nbins == 0 ? 0 : sz_index2size(tcache_nbins - 1);
+}
+
 CTL_RO(ctl_arenas_narenas, unsigned, arena_narenas_total())
 CTL_RO(ctl_arenas_quantum, size_t, QUANTUM)
 CTL_RO(ctl_arenas_page, size_t, PAGE)
+CTL_RO(ctl_arenas_tcache_max, size_t, ctl_arenas_get_tcache_max())
 CTL_RO(ctl_arenas_nbins, unsigned, SZ_NBINS)
+CTL_RO(ctl_arenas_nhbins, unsigned, tcache_nbins)
 CTL_RO(ctl_arenas_nlextents, unsigned, SZ_NLEXTENTS)
+
+/* arenas.create: a new manual arena's index (no extent hooks: r-). */
+static int
+ctl_arenas_create(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, void *newp,
+                  size_t newlen)
+{
+	(void)mib;
+	(void)miblen;
+	if (!ctl_is_read_only_call(newp, newlen))
+		return EPERM;
+	unsigned ind;
+	int err = ctl_require_read(oldp, oldlenp, sizeof(ind));
+	if (err != 0)
+		return err;
+	if (arena_create_manual(&ind) != 0)
+		return EAGAIN;
+	return ctl_read(oldp, oldlenp, &ind, sizeof(ind));
+}
+
+/* arenas.lookup: write a pointer, read the index of the arena owning it. */
+static int
+ctl_arenas_lookup(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, void *newp,
+                  size_t newlen)
+{
+	(void)mib;
+	(void)miblen;
+	void *ptr = NULL;
+	int err = ctl_write(newp, newlen, &ptr, sizeof(ptr));
+	if (err != 0)
+		return err;
+	unsigned ind;
+	if (arena_lookup(ptr, &ind) != 0)
+		return EINVAL;
+	return ctl_read(oldp, oldlenp, &ind, sizeof(ind));
+}
 
 /* arenas.bin.<i>.*: mib[2] is the bin. */
 CTL_RO(ctl_arenas_bin_i_size, size_t, sz_bin_info[mib[2]].reg_size)
@@ -212,11 +394,66 @@ static const ctl_node_t ctl_arenas_nodes[] = {
 	CTL_LEAF(narenas, ctl_arenas_narenas),
 	CTL_LEAF(quantum, ctl_arenas_quantum),
 	CTL_LEAF(page, ctl_arenas_page),
+	CTL_LEAF(tcache_max, ctl_arenas_tcache_max),
 	CTL_LEAF(nbins, ctl_arenas_nbins),
+	CTL_LEAF(nhbins, ctl_arenas_nhbins),
 	CTL_INDEXED(bin, ctl_arenas_bin_i, ctl_arenas_bin_index_valid),
 	CTL_LEAF(nlextents, ctl_arenas_nlextents),
 	CTL_INDEXED(lextent, ctl_arenas_lextent_i, ctl_arenas_lextent_index_valid),
+	CTL_LEAF(create, ctl_arenas_create),
+	CTL_LEAF(lookup, ctl_arenas_lookup),
 };
+
+/* ------------------------------------------------------------ arena.<i>.* */
+
+/* arena.<i>: every index below arenas.narenas, and MALLCTL_ARENAS_ALL. */
+static bool
+ctl_arena_index_valid(size_t index)
+{
+	return index < arena_narenas_total() || index == MALLCTL_ARENAS_ALL;
+}
+
+/* arena.<i>.initialized: mib[1] is the index; "all" always exists. */
+static bool
+ctl_arena_i_get_initialized(size_t index)
+{
+	return index == MALLCTL_ARENAS_ALL || arena_is_initialized((unsigned)index);
+}
+
+CTL_RO(ctl_arena_i_initialized, bool, ctl_arena_i_get_initialized(mib[1]))
+
+/* arena.<i>.reset and .destroy: void; EFAULT for MALLCTL_ARENAS_ALL and for
+ * whatever the arena module refuses (automatic, destroyed, bound threads). */
+static int
+ctl_arena_i_reset(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, void *newp,
+                  size_t newlen)
+{
+	(void)miblen;
+	if (!ctl_is_void_call(oldp, oldlenp, newp, newlen))
+		return EPERM;
+	if (mib[1] == MALLCTL_ARENAS_ALL || arena_reset((unsigned)mib[1]) != 0)
+		return EFAULT;
+	return 0;
+}
+
+static int
+ctl_arena_i_destroy(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, void *newp,
+                    size_t newlen)
+{
+	(void)miblen;
+	if (!ctl_is_void_call(oldp, oldlenp, newp, newlen))
+		return EPERM;
+	if (mib[1] == MALLCTL_ARENAS_ALL || arena_destroy((unsigned)mib[1]) != 0)
+		return EFAULT;
+	return 0;
+}
+
+static const ctl_node_t ctl_arena_i_nodes[] = {
+	CTL_LEAF(initialized, ctl_arena_i_initialized),
+	CTL_LEAF(reset, ctl_arena_i_reset),
+	CTL_LEAF(destroy, ctl_arena_i_destroy),
+};
+static const ctl_node_t ctl_arena_i = CTL_INNER(ctl_arena_i_nodes);
 
 /* ------------------------------------------------------------ thread.* */
 
@@ -225,11 +462,130 @@ CTL_RO(ctl_thread_deallocated, uint64_t, *tsd_thread_deallocatedp())
 CTL_RO(ctl_thread_allocatedp, uint64_t *, tsd_thread_allocatedp())
 CTL_RO(ctl_thread_deallocatedp, uint64_t *, tsd_thread_deallocatedp())
 
+/* thread.arena: read the old index, then rebind if a different one is
+ * written (nothing happens when the read fails, as in jemalloc). */
+static int
+ctl_thread_arena(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, void *newp,
+                 size_t newlen)
+{
+	(void)mib;
+	(void)miblen;
+	unsigned old = tsd_thread_arena_get(), ind = old;
+	int err = ctl_write(newp, newlen, &ind, sizeof(ind));
+	if (err == 0)
+		err = ctl_read(oldp, oldlenp, &old, sizeof(old));
+	if (err == 0 && ind != old)
+		err = tsd_thread_arena_set(ind);
+	return err;
+}
+
+/* thread.tcache.enabled: the write happens even when the read then fails
+ * (jemalloc's order); EAGAIN when the cache cannot be set up. */
+static int
+ctl_thread_tcache_enabled(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
+                          void *newp, size_t newlen)
+{
+	(void)mib;
+	(void)miblen;
+	bool old = tsd_thread_tcache_enabled();
+	uint8_t enable; /* a byte, so that any nonzero bool a program passes is true */
+	int err = ctl_write(newp, newlen, &enable, sizeof(bool));
+	if (err != 0)
+		return err;
+	if (newp != NULL) {
+		err = tsd_thread_tcache_set_enabled(enable != 0);
+		if (err != 0)
+			return err == ENOMEM ? EAGAIN : err;
+	}
+	return ctl_read(oldp, oldlenp, &old, sizeof(old));
+}
+
+/* thread.tcache.flush: void; EFAULT while the thread's cache is off. */
+static int
+ctl_thread_tcache_flush(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
+                        void *newp, size_t newlen)
+{
+	(void)mib;
+	(void)miblen;
+	if (!tsd_thread_tcache_enabled())
+		return EFAULT;
+	if (!ctl_is_void_call(oldp, oldlenp, newp, newlen))
+		return EPERM;
+	tsd_thread_tcache_flush();
+	return 0;
+}
+
+static const ctl_node_t ctl_thread_tcache_nodes[] = {
+	CTL_LEAF(enabled, ctl_thread_tcache_enabled),
+	CTL_LEAF(flush, ctl_thread_tcache_flush),
+};
+
 static const ctl_node_t ctl_thread_nodes[] = {
+	CTL_LEAF(arena, ctl_thread_arena),
+	CTL_NAMED(tcache, ctl_thread_tcache_nodes),
 	CTL_LEAF(allocated, ctl_thread_allocated),
 	CTL_LEAF(allocatedp, ctl_thread_allocatedp),
 	CTL_LEAF(deallocated, ctl_thread_deallocated),
 	CTL_LEAF(deallocatedp, ctl_thread_deallocatedp),
+};
+
+/* ------------------------------------------------------------ tcache.* */
+
+/* tcache.create: a new explicit cache's id, refilled from the calling
+ * thread's arena; nothing is created unless the id can be returned. */
+static int
+ctl_tcache_create(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, void *newp,
+                  size_t newlen)
+{
+	(void)mib;
+	(void)miblen;
+	if (!ctl_is_read_only_call(newp, newlen))
+		return EPERM;
+	unsigned id;
+	int err = ctl_require_read(oldp, oldlenp, sizeof(id));
+	if (err != 0)
+		return err;
+	if (tcaches_create(NULL, &id) != 0)
+		return EFAULT;
+	return ctl_read(oldp, oldlenp, &id, sizeof(id));
+}
+
+/* tcache.flush and tcache.destroy: write-only; EINVAL without an id,
+ * EFAULT for an id that is not live. */
+static int
+ctl_tcache_flush(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, void *newp,
+                 size_t newlen)
+{
+	(void)mib;
+	(void)miblen;
+	if (!ctl_is_write_only_call(oldp, oldlenp))
+		return EPERM;
+	unsigned id;
+	int err = ctl_require_write(newp, newlen, &id, sizeof(id));
+	if (err != 0)
+		return err;
+	return tcaches_flush(id) == 0 ? 0 : EFAULT;
+}
+
+static int
+ctl_tcache_destroy(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, void *newp,
+                   size_t newlen)
+{
+	(void)mib;
+	(void)miblen;
+	if (!ctl_is_write_only_call(oldp, oldlenp))
+		return EPERM;
+	unsigned id;
+	int err = ctl_require_write(newp, newlen, &id, sizeof(id));
+	if (err != 0)
+		return err;
+	return tcaches_destroy(id) == 0 ? 0 : EFAULT;
+}
+
+static const ctl_node_t ctl_tcache_nodes[] = {
+	CTL_LEAF(create, ctl_tcache_create),
+	CTL_LEAF(flush, ctl_tcache_flush),
+	CTL_LEAF(destroy, ctl_tcache_destroy),
 };
 
 /* ------------------------------------------------------------ the root */
@@ -239,6 +595,8 @@ static const ctl_node_t ctl_root_nodes[] = {
 	CTL_LEAF(epoch, ctl_epoch_handler),
 	CTL_NAMED(thread, ctl_thread_nodes),
 	CTL_NAMED(opt, ctl_opt_nodes),
+	CTL_NAMED(tcache, ctl_tcache_nodes),
+	CTL_INDEXED(arena, ctl_arena_i, ctl_arena_index_valid),
 	CTL_NAMED(arenas, ctl_arenas_nodes),
 	CTL_NAMED(stats, ctl_stats_nodes),
 };

@@ -10,7 +10,9 @@
  * fails.
  *
  * A leaf entry packs the extent pointer (bits 1..47; extents are at least
- * 64-byte aligned), the slab bit (bit 0) and the size class (bits 48..55).
+ * 64-byte aligned), the slab bit (bit 0) and the size class plus one (bits
+ * 48..55; 0 for free extents), so that one unsigned compare of
+ * emap_bits_szind() rejects both "not ours" (entry 0) and free extents.
  * Entry 0 means "not ours".  Writers hold the owning arena's pages lock (or
  * own the extent exclusively); readers load without locks: a pointer being
  * freed was published to the freeing thread with the allocation.
@@ -29,7 +31,7 @@ struct extent;
 #define EMAP_LEAF_BITS 18
 #define EMAP_ROOT_BITS (LG_VADDR - LG_PAGE - EMAP_LEAF_BITS)
 #define EMAP_SZIND_SHIFT 48
-/* Size class stored for free (not allocated) extents. */
+/* Size class of free (not allocated) extents, as passed to emap_pack. */
 #define EMAP_SZIND_NONE 0xffu
 
 typedef struct emap_leaf {
@@ -45,7 +47,8 @@ int emap_ensure(const void *addr, size_t size);
 static inline uint64_t
 emap_pack(struct extent *e, unsigned szind, bool slab)
 {
-	return (uint64_t)(uintptr_t)e | ((uint64_t)szind << EMAP_SZIND_SHIFT) | (uint64_t)slab;
+	uint64_t field = szind == EMAP_SZIND_NONE ? 0 : szind + 1;
+	return (uint64_t)(uintptr_t)e | (field << EMAP_SZIND_SHIFT) | (uint64_t)slab;
 }
 
 static inline struct extent *
@@ -54,10 +57,11 @@ emap_bits_extent(uint64_t bits)
 	return (struct extent *)(uintptr_t)(bits & (((uint64_t)1 << EMAP_SZIND_SHIFT) - 2));
 }
 
-static inline unsigned
+/* The size class; UINT_MAX for entry 0 and for free extents. */
+static ALWAYS_INLINE unsigned
 emap_bits_szind(uint64_t bits)
 {
-	return (unsigned)(bits >> EMAP_SZIND_SHIFT) & 0xffu;
+	return (unsigned)(bits >> EMAP_SZIND_SHIFT) - 1; /* bits 56..63 are always 0 */
 }
 
 static inline bool
@@ -66,14 +70,17 @@ emap_bits_slab(uint64_t bits)
 	return (bits & 1) != 0;
 }
 
-/* Entry for the page holding ptr; 0 when strata does not own that page. */
+/*
+ * Entry for the page holding ptr; 0 when strata does not own that page.
+ * Address bits above LG_VADDR are ignored (they are zero in every user
+ * address on x86-64), which keeps this to two dependent loads.
+ */
 static ALWAYS_INLINE uint64_t
 emap_lookup(const void *ptr)
 {
 	uintptr_t page = (uintptr_t)ptr >> LG_PAGE;
-	if (UNLIKELY(page >> (EMAP_ROOT_BITS + EMAP_LEAF_BITS) != 0))
-		return 0;
-	emap_leaf_t *leaf = atomic_load_acquire(&emap_root[page >> EMAP_LEAF_BITS]);
+	uintptr_t root_ind = (page >> EMAP_LEAF_BITS) & (((uintptr_t)1 << EMAP_ROOT_BITS) - 1);
+	emap_leaf_t *leaf = atomic_load_acquire(&emap_root[root_ind]);
 	if (UNLIKELY(leaf == NULL))
 		return 0;
 	return atomic_load_relaxed(&leaf->entries[page & (((uintptr_t)1 << EMAP_LEAF_BITS) - 1)]);

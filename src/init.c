@@ -22,6 +22,7 @@
 #include "os.h"
 #include "stats.h"
 #include "sz.h"
+#include "tcache.h"
 #include "tsd.h"
 
 _Atomic bool init_done;
@@ -71,11 +72,11 @@ init_core(void)
 	conf_init();
 	base_init(&init_global_base);
 	emap_boot(&init_global_base);
-	unsigned ncpus = os_ncpus();
-	unsigned narenas = opt_narenas != 0 ? opt_narenas : ncpus == 1 ? 1 : 4 * ncpus;
+	unsigned narenas = arena_select_narenas(opt_narenas, os_ncpus());
 	if (arena_boot(&init_global_base, narenas) != 0)
 		return ENOMEM;
 	stats_boot(&init_global_base);
+	tcache_boot();
 	return tsd_boot();
 }
 

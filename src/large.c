@@ -3,29 +3,62 @@
  */
 #include "large.h"
 
+void
+large_init(large_t *large)
+{
+	*large = (large_t){.mtx = MUTEX_INITIALIZER};
+}
+
+static void
+large_list_insert(large_t *large, extent_t *e)
+{
+	mutex_lock(&large->mtx);
+	e->heap_prev = NULL;
+	e->heap_next = large->list;
+	if (large->list != NULL)
+		large->list->heap_prev = e;
+	large->list = e;
+	mutex_unlock(&large->mtx);
+}
+
+static void
+large_list_remove(large_t *large, extent_t *e)
+{
+	mutex_lock(&large->mtx);
+	if (e->heap_prev != NULL)
+		e->heap_prev->heap_next = e->heap_next;
+	else
+		large->list = e->heap_next;
+	if (e->heap_next != NULL)
+		e->heap_next->heap_prev = e->heap_prev;
+	mutex_unlock(&large->mtx);
+}
+
 void *
-large_malloc(pages_t *pages, large_stats_t *stats, size_t usize, size_t alignment, bool zero)
+large_malloc(pages_t *pages, large_t *large, size_t usize, size_t alignment, bool zero)
 {
 	if (alignment < PAGE)
 		alignment = PAGE;
 	extent_t *e = pages_alloc(pages, usize, alignment, zero, sz_size2index(usize), false);
 	if (e == NULL)
 		return NULL;
-	atomic_add_relaxed(&stats->nmalloc, 1);
-	atomic_add_relaxed(&stats->allocated, usize);
+	large_list_insert(large, e);
+	atomic_add_relaxed(&large->nmalloc, 1);
+	atomic_add_relaxed(&large->allocated, usize);
 	return e->addr;
 }
 
 void
-large_free(pages_t *pages, large_stats_t *stats, extent_t *e)
+large_free(pages_t *pages, large_t *large, extent_t *e)
 {
-	atomic_add_relaxed(&stats->ndalloc, 1);
-	atomic_sub_relaxed(&stats->allocated, e->size);
+	large_list_remove(large, e);
+	atomic_add_relaxed(&large->ndalloc, 1);
+	atomic_sub_relaxed(&large->allocated, e->size);
 	pages_free(pages, e);
 }
 
 bool
-large_resize_in_place(pages_t *pages, large_stats_t *stats, extent_t *e, size_t usize, bool zero)
+large_resize_in_place(pages_t *pages, large_t *large, extent_t *e, size_t usize, bool zero)
 {
 	size_t old = e->size;
 	unsigned szind = sz_size2index(usize);
@@ -35,6 +68,40 @@ large_resize_in_place(pages_t *pages, large_stats_t *stats, extent_t *e, size_t 
 		pages_shrink_in_place(pages, e, usize, szind);
 	else if (!pages_grow_in_place(pages, e, usize, szind, zero))
 		return false;
-	atomic_add_relaxed(&stats->allocated, usize - old); /* wraps correctly when shrinking */
+	atomic_add_relaxed(&large->allocated, usize - old); /* wraps correctly when shrinking */
 	return true;
+}
+
+void
+large_reset(pages_t *pages, large_t *large)
+{
+	mutex_lock(&large->mtx);
+	extent_t *list = large->list;
+	large->list = NULL;
+	mutex_unlock(&large->mtx);
+	while (list != NULL) {
+		extent_t *next = list->heap_next;
+		atomic_add_relaxed(&large->ndalloc, 1);
+		atomic_sub_relaxed(&large->allocated, list->size);
+		pages_free(pages, list);
+		list = next;
+	}
+}
+
+void
+large_prefork(large_t *large)
+{
+	mutex_prefork(&large->mtx);
+}
+
+void
+large_postfork_parent(large_t *large)
+{
+	mutex_postfork_parent(&large->mtx);
+}
+
+void
+large_postfork_child(large_t *large)
+{
+	mutex_postfork_child(&large->mtx);
 }

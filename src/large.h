@@ -3,25 +3,37 @@
  * of exactly its usable size (a PAGE multiple), aligned as asked.  L3.
  *
  * Resizing stays in place when the pages after the extent are free (grow)
- * or always (shrink).  Counters are relaxed atomics: exact once quiescent.
+ * or always (shrink).  Every live large extent of an arena is on its
+ * large_t list (so arena reset can free them), linked by heap_next/prev.
+ * Lock: large->mtx protects the list; the counters are relaxed atomics
+ * (exact once quiescent).  Order: large->mtx is never held while calling
+ * into pages.
  */
 #ifndef STRATA_LARGE_H
 #define STRATA_LARGE_H
 
 #include "pages.h"
 
-typedef struct large_stats {
+typedef struct large {
+	mutex_t mtx;
+	extent_t *list; /* protected by mtx */
 	_Atomic uint64_t nmalloc;
 	_Atomic uint64_t ndalloc;
 	_Atomic size_t allocated; /* bytes of usable size in use */
-} large_stats_t;
+} large_t;
 
+void large_init(large_t *large);
 /* usize must be a large class; NULL when out of memory. */
-void *large_malloc(pages_t *pages, large_stats_t *stats, size_t usize, size_t alignment,
-                   bool zero);
-void large_free(pages_t *pages, large_stats_t *stats, extent_t *e);
+void *large_malloc(pages_t *pages, large_t *large, size_t usize, size_t alignment, bool zero);
+void large_free(pages_t *pages, large_t *large, extent_t *e);
 /* Resizes e to usize (a large class) without moving it; false if it cannot. */
-bool large_resize_in_place(pages_t *pages, large_stats_t *stats, extent_t *e, size_t usize,
+bool large_resize_in_place(pages_t *pages, large_t *large, extent_t *e, size_t usize,
                            bool zero);
+/* Frees every live large extent (arena reset). */
+void large_reset(pages_t *pages, large_t *large);
+
+void large_prefork(large_t *large);
+void large_postfork_parent(large_t *large);
+void large_postfork_child(large_t *large);
 
 #endif

@@ -25,6 +25,7 @@
 #include "init.h"
 #include "msg.h"
 #include "stats.h"
+#include "tcache.h"
 #include "tsd.h"
 
 #define JUNK_ALLOC_BYTE 0xa5
@@ -54,54 +55,83 @@ malloc_invalid_pointer(const char *func, const void *ptr)
 	msg_fatal("%s(): invalid pointer %p\n", func, ptr);
 }
 
-/* The emap entry of an allocated pointer; aborts if strata did not hand it out. */
-static ALWAYS_INLINE uint64_t
+/* The emap entry of an allocated pointer; aborts if strata did not hand it
+ * out (unknown page, free extent, or not the start of a large extent). */
+static uint64_t
 malloc_lookup(const char *func, const void *ptr)
 {
 	uint64_t bits = emap_lookup(ptr);
-	if (UNLIKELY(bits == 0 || emap_bits_szind(bits) >= SZ_NSIZES))
+	if (UNLIKELY(emap_bits_szind(bits) >= SZ_NSIZES)) /* also entry 0 */
+		malloc_invalid_pointer(func, ptr);
+	extent_t *e = emap_bits_extent(bits);
+	if (!emap_bits_slab(bits) && UNLIKELY(e->addr != ptr))
 		malloc_invalid_pointer(func, ptr);
 	return bits;
 }
 
-static inline void
-malloc_fill_new(void *p, size_t usize, bool zeroed)
+typedef struct malloc_route {
+	arena_t *arena;     /* NULL: the thread's arena */
+	tcache_t *tcache;   /* NULL: no cache */
+} malloc_route_t;
+
+static inline tcache_t *
+malloc_thread_tcache(tsd_t *tsd)
 {
-	if (!zeroed && (opt_junk == CONF_JUNK_TRUE || opt_junk == CONF_JUNK_ALLOC))
-		memset(p, JUNK_ALLOC_BYTE, usize);
+	return tsd->tcache.enabled ? &tsd->tcache : NULL;
 }
 
 /*
- * The one allocation path: usize already computed, alignment 0 or a power of
- * two, arena NULL for the thread's own.  errno ENOMEM on failure.
+ * The general allocation path: usize computed, alignment 0 or a power of
+ * two.  Counts the bytes, runs due events, fills as the options say.
+ * errno ENOMEM on failure.
  */
 static void *
-malloc_alloc(tsd_t *tsd, size_t usize, size_t alignment, bool zero, arena_t *arena)
+malloc_alloc(tsd_t *tsd, size_t usize, size_t alignment, bool zero, malloc_route_t route)
 {
-	if (arena == NULL)
-		arena = tsd->arena;
+	unsigned ind = sz_size2index(usize);
 	zero = zero || opt_zero;
-	void *p = arena_malloc(arena, usize, sz_size2index(usize), alignment, zero);
-	if (UNLIKELY(p == NULL)) {
-		errno = ENOMEM;
-		return NULL;
+	void *p = NULL;
+	if (route.tcache != NULL && ind < tcache_nbins && alignment <= PAGE) {
+		if (!tcache_alloc_easy(route.tcache, ind, &p))
+			p = tcache_alloc_refill(route.tcache, ind);
+		if (p != NULL && zero)
+			memset(p, 0, usize);
 	}
+	if (p == NULL) {
+		arena_t *arena = route.arena != NULL ? route.arena : tsd->arena;
+		p = arena_malloc(arena, usize, ind, alignment, zero);
+		if (UNLIKELY(p == NULL)) {
+			errno = ENOMEM;
+			return NULL;
+		}
+	}
+	if (!zero && (opt_junk == CONF_JUNK_TRUE || opt_junk == CONF_JUNK_ALLOC))
+		memset(p, JUNK_ALLOC_BYTE, usize);
 	tsd->allocated += usize;
-	malloc_fill_new(p, usize, zero);
+	if (UNLIKELY(tsd->allocated >= tsd->alloc_event))
+		tsd_event_alloc(tsd);
 	return p;
 }
 
 static void
-malloc_dalloc(void *ptr, uint64_t bits)
+malloc_dalloc(tsd_t *tsd, void *ptr, uint64_t bits, tcache_t *tcache)
 {
-	size_t usize = sz_index2size(emap_bits_szind(bits));
-	tsd_t *tsd = malloc_tsd();
-	if (LIKELY(tsd != NULL))
-		tsd->deallocated += usize;
+	unsigned ind = emap_bits_szind(bits);
+	size_t usize = sz_index2size(ind);
 	if (opt_junk == CONF_JUNK_TRUE || opt_junk == CONF_JUNK_FREE)
 		memset(ptr, JUNK_FREE_BYTE, usize);
 	int saved_errno = errno;
-	arena_dalloc(ptr, bits);
+	if (tcache != NULL && ind < tcache_nbins && tcache->bins[ind].ncached_max != 0) {
+		if (!tcache_dalloc_easy(tcache, ind, ptr))
+			tcache_dalloc_flush(tcache, ind, ptr);
+	} else {
+		arena_dalloc(ptr, bits);
+	}
+	if (LIKELY(tsd != NULL)) {
+		tsd->deallocated += usize;
+		if (UNLIKELY(tsd->deallocated >= tsd->dalloc_event))
+			tsd_event_dalloc(tsd);
+	}
 	errno = saved_errno;
 }
 
@@ -113,8 +143,9 @@ malloc_usize(size_t size, size_t alignment)
 	return sz_s2u(size);
 }
 
-static void *
-malloc_sized(size_t size, size_t alignment, bool zero, arena_t *arena)
+/* Allocation through the thread's cache and arena: every standard entry point. */
+static NOINLINE void *
+malloc_default(size_t size, size_t alignment, bool zero)
 {
 	tsd_t *tsd = malloc_tsd(); /* first: it initializes the size classes */
 	size_t usize = malloc_usize(size, alignment);
@@ -122,7 +153,18 @@ malloc_sized(size_t size, size_t alignment, bool zero, arena_t *arena)
 		errno = ENOMEM;
 		return NULL;
 	}
-	return malloc_alloc(tsd, usize, alignment, zero, arena);
+	malloc_route_t route = {NULL, malloc_thread_tcache(tsd)};
+	return malloc_alloc(tsd, usize, alignment, zero, route);
+}
+
+static NOINLINE void
+free_default(void *ptr)
+{
+	if (ptr == NULL)
+		return;
+	uint64_t bits = malloc_lookup("free", ptr);
+	tsd_t *tsd = malloc_tsd();
+	malloc_dalloc(tsd, ptr, bits, tsd != NULL ? malloc_thread_tcache(tsd) : NULL);
 }
 
 /*
@@ -132,22 +174,20 @@ malloc_sized(size_t size, size_t alignment, bool zero, arena_t *arena)
  */
 static void *
 malloc_realloc(const char *func, void *ptr, size_t size, size_t alignment, bool zero,
-               arena_t *arena)
+               malloc_route_t route, bool explicit_route)
 {
 	uint64_t bits = malloc_lookup(func, ptr);
 	size_t old_usize = sz_index2size(emap_bits_szind(bits));
-	size_t usize = malloc_usize(size, alignment);
-	if (UNLIKELY(usize == 0)) {
-		errno = ENOMEM;
-		return NULL;
-	}
 	tsd_t *tsd = malloc_tsd();
-	if (UNLIKELY(tsd == NULL)) {
+	size_t usize = malloc_usize(size, alignment);
+	if (UNLIKELY(tsd == NULL || usize == 0)) {
 		errno = ENOMEM;
 		return NULL;
 	}
+	if (!explicit_route)
+		route.tcache = malloc_thread_tcache(tsd);
 	bool aligned = alignment == 0 || ((uintptr_t)ptr & (alignment - 1)) == 0;
-	if (aligned && arena == NULL) {
+	if (aligned && route.arena == NULL) {
 		if (usize == old_usize ||
 		    (usize >= SZ_LARGE_MINCLASS && arena_resize_in_place(ptr, bits, usize, zero))) {
 			tsd->allocated += usize;
@@ -155,31 +195,58 @@ malloc_realloc(const char *func, void *ptr, size_t size, size_t alignment, bool 
 			return ptr;
 		}
 	}
-	void *p = malloc_alloc(tsd, usize, alignment, false, arena);
+	void *p = malloc_alloc(tsd, usize, alignment, false, route);
 	if (p == NULL)
 		return NULL;
 	size_t keep = old_usize < usize ? old_usize : usize;
 	memcpy(p, ptr, keep);
 	if (zero && usize > keep)
 		memset((char *)p + keep, 0, usize - keep);
-	malloc_dalloc(ptr, bits);
+	malloc_dalloc(tsd, ptr, bits, route.tcache);
 	return p;
 }
 
 /* ---------------------------------------------------------------- C, POSIX, glibc */
 
+/*
+ * The fast paths.  malloc: size class by table, pop the thread cache, one
+ * add and compare against the event threshold.  free: one emap lookup gives
+ * the class, push on the thread cache, the same add and compare.  A thread
+ * that is not set up has empty caches and zero thresholds, so it always
+ * falls through to the default paths, which initialize it.
+ */
 EXPORT void *
 malloc(size_t size)
 {
-	return malloc_sized(size, 0, false, NULL);
+	tsd_t *tsd = &tsd_tls;
+	if (LIKELY(size <= SZ_LOOKUP_MAXCLASS)) {
+		unsigned ind = sz_size2index_tab[(size + 7) >> 3];
+		uint64_t allocated = tsd->allocated + sz_index2size_tab[ind];
+		void *p;
+		if (LIKELY(allocated < tsd->alloc_event) &&
+		    LIKELY(tcache_alloc_easy(&tsd->tcache, ind, &p))) {
+			tsd->allocated = allocated;
+			return p;
+		}
+	}
+	return malloc_default(size, 0, false);
 }
 
 EXPORT void
 free(void *ptr)
 {
-	if (UNLIKELY(ptr == NULL))
-		return;
-	malloc_dalloc(ptr, malloc_lookup("free", ptr));
+	tsd_t *tsd = &tsd_tls;
+	uint64_t bits = emap_lookup(ptr);
+	unsigned ind = emap_bits_szind(bits);
+	if (LIKELY(ind < TCACHE_NBINS_MAX)) { /* false for entry 0 and free extents */
+		uint64_t deallocated = tsd->deallocated + sz_index2size_tab[ind];
+		if (LIKELY(deallocated < tsd->dalloc_event) &&
+		    LIKELY(tcache_dalloc_easy(&tsd->tcache, ind, ptr))) {
+			tsd->deallocated = deallocated;
+			return;
+		}
+	}
+	free_default(ptr);
 }
 
 EXPORT void *
@@ -190,14 +257,14 @@ calloc(size_t num, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	return malloc_sized(total, 0, true, NULL);
+	return malloc_default(total, 0, true);
 }
 
 EXPORT void *
 realloc(void *ptr, size_t size)
 {
 	if (ptr == NULL)
-		return malloc_sized(size, 0, false, NULL);
+		return malloc_default(size, 0, false);
 	if (UNLIKELY(size == 0)) {
 		switch (opt_zero_realloc) {
 		case CONF_ZERO_REALLOC_FREE:
@@ -209,7 +276,8 @@ realloc(void *ptr, size_t size)
 			break;
 		}
 	}
-	return malloc_realloc("realloc", ptr, size, 0, false, NULL);
+	malloc_route_t route = {NULL, NULL};
+	return malloc_realloc("realloc", ptr, size, 0, false, route, false);
 }
 
 EXPORT void *
@@ -228,7 +296,7 @@ malloc_aligned(size_t alignment, size_t size)
 {
 	if (alignment < QUANTUM)
 		alignment = 0; /* every class is at least naturally aligned to this */
-	return malloc_sized(size, alignment, false, NULL);
+	return malloc_default(size, alignment, false);
 }
 
 EXPORT int
@@ -328,6 +396,8 @@ mallinfo2(void)
 
 #define MALLOCX_LG_ALIGN_MASK 0x3f
 #define MALLOCX_ZERO_BIT 0x40
+#define MALLOCX_TCACHE_FIELD(flags) (((unsigned)(flags) >> 8) & 0xfff)
+#define MALLOCX_ARENA_FIELD(flags) ((unsigned)(flags) >> 20)
 
 static inline size_t
 mallocx_alignment(int flags)
@@ -336,43 +406,77 @@ mallocx_alignment(int flags)
 	return lg == 0 ? 0 : (size_t)1 << lg;
 }
 
-/* The arena named by MALLOCX_ARENA, NULL for automatic; *bad set when the
- * named arena does not exist. */
-static arena_t *
-mallocx_arena(int flags, bool *bad)
+/*
+ * Where a mallocx-family call goes: MALLOCX_ARENA(a) names an arena (which
+ * then bypasses the thread's cache, whose objects may come from elsewhere),
+ * MALLOCX_TCACHE_NONE bypasses caches, MALLOCX_TCACHE(id) names an explicit
+ * cache.  false when a named arena or cache does not exist.
+ */
+static bool
+mallocx_route(tsd_t *tsd, int flags, malloc_route_t *route, bool *explicit_route)
 {
-	unsigned field = (unsigned)flags >> 20;
-	*bad = false;
-	if (field == 0)
-		return NULL;
-	if (init_ensure() != 0) {
-		*bad = true;
-		return NULL;
+	unsigned arena_field = MALLOCX_ARENA_FIELD(flags);
+	unsigned tcache_field = MALLOCX_TCACHE_FIELD(flags);
+	*route = (malloc_route_t){NULL, malloc_thread_tcache(tsd)};
+	*explicit_route = arena_field != 0 || tcache_field != 0;
+	if (arena_field != 0) {
+		route->arena = arena_get(arena_field - 1, true);
+		if (route->arena == NULL)
+			return false;
+		route->tcache = NULL;
 	}
-	arena_t *a = arena_get(field - 1, true);
-	*bad = a == NULL;
-	return a;
+	if (tcache_field == 1) {
+		route->tcache = NULL;
+	} else if (tcache_field >= 2) {
+		route->tcache = tcaches_get(tcache_field - 2);
+		if (route->tcache == NULL)
+			return false;
+	}
+	return true;
 }
 
 EXPORT void *
 mallocx(size_t size, int flags)
 {
-	bool bad;
-	arena_t *arena = mallocx_arena(flags, &bad);
-	if (UNLIKELY(bad))
+	tsd_t *tsd = malloc_tsd();
+	size_t alignment = mallocx_alignment(flags);
+	size_t usize = malloc_usize(size, alignment);
+	malloc_route_t route;
+	bool explicit_route;
+	if (UNLIKELY(tsd == NULL || usize == 0)) {
+		errno = ENOMEM;
 		return NULL;
-	return malloc_sized(size, mallocx_alignment(flags), (flags & MALLOCX_ZERO_BIT) != 0, arena);
+	}
+	if (UNLIKELY(!mallocx_route(tsd, flags, &route, &explicit_route)))
+		return NULL;
+	return malloc_alloc(tsd, usize, alignment, (flags & MALLOCX_ZERO_BIT) != 0, route);
 }
 
 EXPORT void *
 rallocx(void *ptr, size_t size, int flags)
 {
-	bool bad;
-	arena_t *arena = mallocx_arena(flags, &bad);
-	if (UNLIKELY(bad))
+	tsd_t *tsd = malloc_tsd();
+	malloc_route_t route;
+	bool explicit_route;
+	if (UNLIKELY(tsd == NULL || !mallocx_route(tsd, flags, &route, &explicit_route)))
 		return NULL;
 	return malloc_realloc("rallocx", ptr, size, mallocx_alignment(flags),
-	                      (flags & MALLOCX_ZERO_BIT) != 0, arena);
+	                      (flags & MALLOCX_ZERO_BIT) != 0, route, explicit_route);
+}
+
+/* dallocx / sdallocx: free through the cache the flags name. */
+static void
+mallocx_dalloc(const char *func, void *ptr, int flags)
+{
+	uint64_t bits = malloc_lookup(func, ptr);
+	tsd_t *tsd = malloc_tsd();
+	tcache_t *tcache = NULL;
+	unsigned tcache_field = MALLOCX_TCACHE_FIELD(flags);
+	if (tcache_field >= 2)
+		tcache = tcaches_get(tcache_field - 2);
+	else if (tcache_field == 0 && tsd != NULL)
+		tcache = malloc_thread_tcache(tsd);
+	malloc_dalloc(tsd, ptr, bits, tcache);
 }
 
 EXPORT size_t
@@ -419,16 +523,14 @@ sallocx(const void *ptr, int flags)
 EXPORT void
 dallocx(void *ptr, int flags)
 {
-	(void)flags;
-	malloc_dalloc(ptr, malloc_lookup("dallocx", ptr));
+	mallocx_dalloc("dallocx", ptr, flags);
 }
 
 EXPORT void
 sdallocx(void *ptr, size_t size, int flags)
 {
-	(void)size;
-	(void)flags;
-	malloc_dalloc(ptr, malloc_lookup("sdallocx", ptr));
+	(void)size; /* the emap knows the size; a wrong hint cannot corrupt anything */
+	mallocx_dalloc("sdallocx", ptr, flags);
 }
 
 EXPORT size_t

@@ -72,3 +72,10 @@ os_ncpus(void)
 	}
 	return 1;
 }
+
+unsigned
+os_getcpu(void)
+{
+	int cpu = sched_getcpu();
+	return cpu < 0 ? 0 : (unsigned)cpu;
+}

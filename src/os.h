@@ -20,5 +20,7 @@ void os_pages_unmap(void *addr, size_t size);
 int os_purge_forced(void *addr, size_t size);
 /* Number of CPUs this process may run on (at least 1). */
 unsigned os_ncpus(void);
+/* The CPU the calling thread runs on now (0 if unknown). */
+unsigned os_getcpu(void);
 
 #endif

@@ -1,25 +1,52 @@
 /*
- * tsd.c — thread state setup and teardown.  See tsd.h.
+ * tsd.c — thread state setup, events and teardown.  See tsd.h.
  *
  * A pthread key with a destructor tells us when a thread exits; its value is
  * the thread's tsd_t (any non-NULL value makes glibc call the destructor).
- * pthread_setspecific with a low key index does not allocate.
+ * pthread_setspecific with a low key index does not allocate.  At exit the
+ * cache is flushed to the arenas that own its objects, so memory the thread
+ * freed but did not own is never lost, and what it owns stays valid for the
+ * threads still using it.
  */
+#include <errno.h>
 #include <pthread.h>
 
+#include "conf.h"
 #include "tsd.h"
 
 __thread tsd_t tsd_tls __attribute__((tls_model("initial-exec")));
 
 static pthread_key_t tsd_key;
 
+/* Whether every allocation must take the slow path (fill options). */
+static bool
+tsd_always_slow(void)
+{
+	return opt_zero || opt_junk != CONF_JUNK_FALSE;
+}
+
+static void
+tsd_events_arm(tsd_t *tsd)
+{
+	if (tsd->state != TSD_NOMINAL || tsd_always_slow()) {
+		tsd->alloc_event = 0;
+		tsd->dalloc_event = 0;
+		return;
+	}
+	tsd->alloc_event = tsd->allocated + opt_tcache_gc_incr_bytes;
+	tsd->dalloc_event = tsd->deallocated + opt_tcache_gc_incr_bytes;
+}
+
 static void
 tsd_thread_exit(void *arg)
 {
 	tsd_t *tsd = arg;
-	if (tsd->state == TSD_NOMINAL && tsd->arena != NULL)
-		arena_select_unbind(tsd->arena);
+	if (tsd->state != TSD_NOMINAL)
+		return;
+	tcache_destroy(&tsd->tcache);
+	arena_select_unbind(tsd->arena);
 	tsd->state = TSD_EXITED;
+	tsd_events_arm(tsd);
 }
 
 int
@@ -40,9 +67,44 @@ tsd_fetch_slow(void)
 	if (arena == NULL)
 		return NULL;
 	tsd->arena = arena;
+	/* A cache that cannot get its slots just stays off. */
+	tcache_init(&tsd->tcache, arena);
 	tsd->state = TSD_NOMINAL;
+	tsd_events_arm(tsd);
 	pthread_setspecific(tsd_key, tsd);
 	return tsd;
+}
+
+/* Follows the thread to its CPU's arena (percpu_arena); cached objects stay
+ * cached, refills come from the new arena. */
+static void
+tsd_percpu_follow(tsd_t *tsd)
+{
+	arena_t *now = arena_select_percpu_moved(tsd->arena);
+	if (now == NULL)
+		return;
+	arena_select_move(tsd->arena, now);
+	tsd->arena = now;
+	tsd->tcache.arena = now;
+}
+
+void
+tsd_event_alloc(tsd_t *tsd)
+{
+	if (tsd->state == TSD_NOMINAL) {
+		tsd_percpu_follow(tsd);
+		if (tsd->tcache.enabled)
+			tcache_gc_step(&tsd->tcache);
+	}
+	tsd_events_arm(tsd);
+}
+
+void
+tsd_event_dalloc(tsd_t *tsd)
+{
+	if (tsd->state == TSD_NOMINAL && tsd->tcache.enabled)
+		tcache_gc_step(&tsd->tcache);
+	tsd_events_arm(tsd);
 }
 
 uint64_t *
@@ -57,4 +119,53 @@ tsd_thread_deallocatedp(void)
 {
 	tsd_t *tsd = tsd_fetch();
 	return tsd != NULL ? &tsd->deallocated : NULL;
+}
+
+unsigned
+tsd_thread_arena_get(void)
+{
+	tsd_t *tsd = tsd_fetch();
+	return tsd != NULL ? tsd->arena->ind : 0;
+}
+
+int
+tsd_thread_arena_set(unsigned ind)
+{
+	tsd_t *tsd = tsd_fetch();
+	arena_t *arena = arena_get(ind, true);
+	if (tsd == NULL || arena == NULL)
+		return EFAULT;
+	if (arena == tsd->arena)
+		return 0;
+	/* Cached objects go back to their owners; refills come from the new arena. */
+	tcache_flush(&tsd->tcache);
+	if (tsd->state == TSD_NOMINAL)
+		arena_select_move(tsd->arena, arena);
+	tsd->arena = arena;
+	tsd->tcache.arena = arena;
+	return 0;
+}
+
+bool
+tsd_thread_tcache_enabled(void)
+{
+	tsd_t *tsd = tsd_fetch();
+	return tsd != NULL && tsd->tcache.enabled;
+}
+
+int
+tsd_thread_tcache_set_enabled(bool enabled)
+{
+	tsd_t *tsd = tsd_fetch();
+	if (tsd == NULL || tsd->state != TSD_NOMINAL)
+		return EFAULT;
+	return tcache_set_enabled(&tsd->tcache, enabled);
+}
+
+void
+tsd_thread_tcache_flush(void)
+{
+	tsd_t *tsd = tsd_fetch();
+	if (tsd != NULL)
+		tcache_flush(&tsd->tcache);
 }

@@ -2,24 +2,37 @@
  * tsd.h — the thread state block: per-thread allocator state in one
  * initial-exec TLS struct.  L4.
  *
- * States: UNINIT (never used), NOMINAL (bound to an arena; the fast paths
- * need only this check), EXITED (the thread's destructor ran; allocation
- * still works with the arena it had, but the slow path is taken).  Only the
- * owning thread writes its block; other threads read the counters only
- * through the pointers handed out by thread.allocatedp.
+ * States: UNINIT (never used: every cache bin is empty with capacity 0, so
+ * the fast paths fall through to the slow path, which initializes), NOMINAL
+ * (bound to an arena, cache set up), EXITED (the thread's destructor ran:
+ * the cache is flushed and off, allocation still works through the arena).
+ *
+ * Events: allocated and deallocated count usable bytes; when one passes its
+ * threshold (alloc_event, dalloc_event) the slow path runs the thread's
+ * periodic work (cache GC now; profiler sampling and decay ticks later).
+ * One add and one compare on each fast path covers all of them.
+ *
+ * Only the owning thread writes its block; other threads read the counters
+ * only through the pointers handed out by thread.allocatedp.
  */
 #ifndef STRATA_TSD_H
 #define STRATA_TSD_H
 
 #include "arena_select.h"
+#include "tcache.h"
 
 enum tsd_state { TSD_UNINIT = 0, TSD_NOMINAL = 1, TSD_EXITED = 2 };
 
 typedef struct tsd {
-	uint8_t state;       /* enum tsd_state */
-	arena_t *arena;      /* the arena this thread allocates from */
-	uint64_t allocated;  /* usable bytes allocated, ever (wraps) */
+	/* Hot: read and written by every fast-path allocation and free. */
+	uint64_t allocated;    /* usable bytes allocated, ever (wraps) */
+	uint64_t alloc_event;  /* run tsd_event_alloc when allocated reaches it */
 	uint64_t deallocated;
+	uint64_t dalloc_event;
+	tcache_t tcache;
+	/* Cold. */
+	arena_t *arena; /* the arena this thread allocates from */
+	uint8_t state;  /* enum tsd_state */
 } tsd_t;
 
 extern __thread tsd_t tsd_tls __attribute__((tls_model("initial-exec")));
@@ -39,7 +52,21 @@ tsd_fetch(void)
 	return tsd;
 }
 
+/* The periodic work due when allocated passed alloc_event (or deallocated
+ * passed dalloc_event); re-arms the threshold. */
+void tsd_event_alloc(tsd_t *tsd);
+void tsd_event_dalloc(tsd_t *tsd);
+
 uint64_t *tsd_thread_allocatedp(void);
 uint64_t *tsd_thread_deallocatedp(void);
+
+/* thread.arena: the calling thread's arena index, and rebinding it (the
+ * arena is created if needed; EFAULT when ind cannot be an arena). */
+unsigned tsd_thread_arena_get(void);
+int tsd_thread_arena_set(unsigned ind);
+/* thread.tcache.enabled / thread.tcache.flush for the calling thread. */
+bool tsd_thread_tcache_enabled(void);
+int tsd_thread_tcache_set_enabled(bool enabled);
+void tsd_thread_tcache_flush(void);
 
 #endif
