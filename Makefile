@@ -102,8 +102,8 @@ lib/pkgconfig/strata.pc: Makefile
 # tests/check_<module>.c: one Check suite each, all run by tests/check_main.c in
 # fork mode.  check_api*.c and check_stress.c link libstrata.so; every other
 # suite links the internal archive under ASan/UBSan.
-CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
-CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -lpthread)
+CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -lpthread)
 API_TESTS      := $(sort $(wildcard tests/check_api*.c) $(wildcard tests/check_stress*.c))
 JEPROF_TESTS   := $(wildcard tests/check_jeprof*.c)
 INTERNAL_TESTS := $(filter-out tests/check_main.c $(API_TESTS) $(JEPROF_TESTS),$(wildcard tests/check_*.c))
@@ -157,4 +157,4 @@ clean:
 	rm -rf build lib bin
 
 # jeprof-c owns its build rules: bin/jeprof, check-jeprof, bench-jeprof.
--include jeprof-c/jeprof.mk
+include jeprof-c/jeprof.mk

@@ -193,14 +193,18 @@ arena_nthreads(unsigned ind)
 }
 
 size_t
+arena_purge(unsigned ind)
+{
+	arena_t *a = arena_get(ind, false);
+	return a != NULL ? pages_purge_all(&a->pages) : 0;
+}
+
+size_t
 arena_purge_all(void)
 {
 	size_t purged = 0;
-	for (unsigned i = 0; i < arena_narenas_total(); i++) {
-		arena_t *a = arena_get(i, false);
-		if (a != NULL)
-			purged += pages_purge_all(&a->pages);
-	}
+	for (unsigned i = 0; i < arena_narenas_total(); i++)
+		purged += arena_purge(i);
 	return purged;
 }
 

@@ -61,7 +61,9 @@ int arena_destroy(unsigned ind);
 bool arena_is_initialized(unsigned ind);
 unsigned arena_nthreads(unsigned ind);
 
-/* Purges all dirty pages of every arena; bytes purged. */
+/* Purges all dirty pages of arena ind (nothing if it does not exist), or of
+ * every arena; bytes purged. */
+size_t arena_purge(unsigned ind);
 size_t arena_purge_all(void);
 
 void arena_prefork(void);

@@ -113,13 +113,17 @@ enum conf_percpu_arena {
 	  "Letters passed as opts to the exit-time malloc_stats_print; each setting adds letters.") \
 	X(percpu_arena, CHOICE, enum conf_percpu_arena, CONF_PERCPU_ARENA_DISABLED, 0, 0, \
 	  CONF_VALUES("disabled", "percpu", "phycpu"),                                    \
-	  "Tie automatic arenas to CPUs: not at all, one arena per CPU, or one per physical core.") \
+	  "Tie automatic arenas to CPUs: not at all, one arena per CPU, or one per physical " \
+	  "core.")                                                                        \
 	X(tcache, BOOL, bool, true, 0, 0, CONF_NO_VALUES,                                 \
-	  "Give each thread a cache of recently freed objects (thread.tcache.enabled sets it per thread).") \
+	  "Give each thread a cache of recently freed objects (thread.tcache.enabled sets it " \
+	  "per thread).")                                                                 \
 	X(tcache_max, UINT_CLIP, size_t, 32768, 0, CONF_TCACHE_MAX_LIMIT, CONF_NO_VALUES, \
-	  "Thread caches hold the size classes up to this many bytes; values above 8388608 (8 MiB) are clipped to it.") \
+	  "Thread caches hold the size classes up to this many bytes; values above 8388608 " \
+	  "(8 MiB) are clipped to it.")                                                   \
 	X(lg_tcache_max, LG_ALIAS, tcache_max, 0, 0, CONF_LG_TCACHE_MAX_LIMIT, CONF_NO_VALUES, \
-	  "Sets tcache_max to 2^value (values above 23 count as 23); read it back as opt.tcache_max.") \
+	  "Sets tcache_max to 2^value (values above 23 count as 23); read it back as "    \
+	  "opt.tcache_max.")                                                              \
 	X(tcache_nslots_small_min, UINT_CLIP, unsigned, 20, 1, CONF_TCACHE_NSLOTS_LIMIT,  \
 	  CONF_NO_VALUES,                                                                 \
 	  "Fewest objects a thread cache holds for a small size class (clipped to 1..2048).") \
@@ -128,15 +132,20 @@ enum conf_percpu_arena {
 	  "Most objects a thread cache holds for a small size class (clipped to 1..2048).") \
 	X(tcache_nslots_large, UINT_CLIP, unsigned, 20, 1, CONF_TCACHE_NSLOTS_LIMIT,      \
 	  CONF_NO_VALUES,                                                                 \
-	  "Objects a thread cache holds for each large size class up to tcache_max (clipped to 1..2048).") \
-	X(lg_tcache_nslots_mul, SINT, ssize_t, 1, -16, 16, CONF_NO_VALUES,               \
-	  "A small class caches 2^value times its objects per slab, within tcache_nslots_small_min..max (-16..16).") \
+	  "Objects a thread cache holds for each large size class up to tcache_max "      \
+	  "(clipped to 1..2048).")                                                        \
+	X(lg_tcache_nslots_mul, SINT, ssize_t, 1, -16, 16, CONF_NO_VALUES,                \
+	  "A small class caches 2^value times its objects per slab, within "              \
+	  "tcache_nslots_small_min..max (-16..16).")                                      \
 	X(tcache_gc_incr_bytes, UINT_CLIP, size_t, 65536, 1024, SIZE_MAX, CONF_NO_VALUES, \
-	  "Bytes a thread allocates between two incremental cache collection steps (at least 1024).") \
+	  "Bytes a thread allocates between two incremental cache collection steps "      \
+	  "(at least 1024).")                                                             \
 	X(lg_tcache_flush_small_div, UINT_CLIP, unsigned, 1, 1, 16, CONF_NO_VALUES,       \
-	  "A full small-class cache bin keeps 1/2^value of its capacity and returns the rest (clipped to 1..16).") \
+	  "A full small-class cache bin keeps 1/2^value of its capacity and returns the rest " \
+	  "(clipped to 1..16).")                                                          \
 	X(lg_tcache_flush_large_div, UINT_CLIP, unsigned, 1, 1, 16, CONF_NO_VALUES,       \
-	  "A full large-class cache bin keeps 1/2^value of its capacity and returns the rest (clipped to 1..16).")
+	  "A full large-class cache bin keeps 1/2^value of its capacity and returns the rest " \
+	  "(clipped to 1..16).")
 /* clang-format on */
 
 /* The globals, one per row but LG_ALIAS: opt_abort, opt_abort_conf,

@@ -244,7 +244,7 @@ ctl_stats_arenas_index_valid(size_t index)
 	{                                                                                 \
 		mutex_lock(&ctl_mtx);                                                     \
 		ctl_snapshot_ensure();                                                    \
-		type value = ctl_arena_stats[ctl_arena_stats_slot(index)].field;         \
+		type value = ctl_arena_stats[ctl_arena_stats_slot(index)].field;          \
 		mutex_unlock(&ctl_mtx);                                                   \
 		return value;                                                             \
 	}                                                                                 \
@@ -308,17 +308,10 @@ static const ctl_node_t ctl_opt_nodes[] = {CONF_OPTIONS(CTL_OPT_NODE)};
 
 /* ------------------------------------------------------------ arenas.* */
 
-/* The largest size class the thread caches hold (0 when they hold none). */
-static size_t
-ctl_arenas_get_tcache_max(void)
-{
-	return tcache_nbins == 0 ? 0 : sz_index2size(tcache_nbins - 1);
-}
-
 CTL_RO(ctl_arenas_narenas, unsigned, arena_narenas_total())
 CTL_RO(ctl_arenas_quantum, size_t, QUANTUM)
 CTL_RO(ctl_arenas_page, size_t, PAGE)
-CTL_RO(ctl_arenas_tcache_max, size_t, ctl_arenas_get_tcache_max())
+CTL_RO(ctl_arenas_tcache_max, size_t, sz_index2size(tcache_nbins - 1))
 CTL_RO(ctl_arenas_nbins, unsigned, SZ_NBINS)
 CTL_RO(ctl_arenas_nhbins, unsigned, tcache_nbins)
 CTL_RO(ctl_arenas_nlextents, unsigned, SZ_NLEXTENTS)
@@ -406,18 +399,26 @@ static const ctl_node_t ctl_arenas_nodes[] = {
 
 /* ------------------------------------------------------------ arena.<i>.* */
 
-/* arena.<i>: every index below arenas.narenas, and MALLCTL_ARENAS_ALL. */
+/* arena.<i>: every index below arenas.narenas, MALLCTL_ARENAS_ALL, and
+ * arenas.narenas itself (jemalloc's older spelling of "all arenas", which
+ * programs such as redis still use for purge). */
 static bool
 ctl_arena_index_valid(size_t index)
 {
-	return index < arena_narenas_total() || index == MALLCTL_ARENAS_ALL;
+	return index <= arena_narenas_total() || index == MALLCTL_ARENAS_ALL;
+}
+
+static bool
+ctl_arena_index_is_all(size_t index)
+{
+	return index == MALLCTL_ARENAS_ALL || index == arena_narenas_total();
 }
 
 /* arena.<i>.initialized: mib[1] is the index; "all" always exists. */
 static bool
 ctl_arena_i_get_initialized(size_t index)
 {
-	return index == MALLCTL_ARENAS_ALL || arena_is_initialized((unsigned)index);
+	return ctl_arena_index_is_all(index) || arena_is_initialized((unsigned)index);
 }
 
 CTL_RO(ctl_arena_i_initialized, bool, ctl_arena_i_get_initialized(mib[1]))
@@ -431,7 +432,7 @@ ctl_arena_i_reset(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
 	(void)miblen;
 	if (!ctl_is_void_call(oldp, oldlenp, newp, newlen))
 		return EPERM;
-	if (mib[1] == MALLCTL_ARENAS_ALL || arena_reset((unsigned)mib[1]) != 0)
+	if (ctl_arena_index_is_all(mib[1]) || arena_reset((unsigned)mib[1]) != 0)
 		return EFAULT;
 	return 0;
 }
@@ -443,8 +444,24 @@ ctl_arena_i_destroy(const size_t *mib, size_t miblen, void *oldp, size_t *oldlen
 	(void)miblen;
 	if (!ctl_is_void_call(oldp, oldlenp, newp, newlen))
 		return EPERM;
-	if (mib[1] == MALLCTL_ARENAS_ALL || arena_destroy((unsigned)mib[1]) != 0)
+	if (ctl_arena_index_is_all(mib[1]) || arena_destroy((unsigned)mib[1]) != 0)
 		return EFAULT;
+	return 0;
+}
+
+/* arena.<i>.purge: void; returns every dirty page of the arena (or of all
+ * arenas) to the kernel now.  An index with no arena purges nothing. */
+static int
+ctl_arena_i_purge(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, void *newp,
+                  size_t newlen)
+{
+	(void)miblen;
+	if (!ctl_is_void_call(oldp, oldlenp, newp, newlen))
+		return EPERM;
+	if (ctl_arena_index_is_all(mib[1]))
+		arena_purge_all();
+	else
+		arena_purge((unsigned)mib[1]);
 	return 0;
 }
 
@@ -452,6 +469,7 @@ static const ctl_node_t ctl_arena_i_nodes[] = {
 	CTL_LEAF(initialized, ctl_arena_i_initialized),
 	CTL_LEAF(reset, ctl_arena_i_reset),
 	CTL_LEAF(destroy, ctl_arena_i_destroy),
+	CTL_LEAF(purge, ctl_arena_i_purge),
 };
 static const ctl_node_t ctl_arena_i = CTL_INNER(ctl_arena_i_nodes);
 
@@ -463,7 +481,9 @@ CTL_RO(ctl_thread_allocatedp, uint64_t *, tsd_thread_allocatedp())
 CTL_RO(ctl_thread_deallocatedp, uint64_t *, tsd_thread_deallocatedp())
 
 /* thread.arena: read the old index, then rebind if a different one is
- * written (nothing happens when the read fails, as in jemalloc). */
+ * written (nothing happens when the read fails, as in jemalloc).  Under
+ * percpu_arena the CPU picks the automatic arena: moving to another one is
+ * EPERM (jemalloc's rule), to a manual arena is allowed. */
 static int
 ctl_thread_arena(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, void *newp,
                  size_t newlen)
@@ -474,9 +494,11 @@ ctl_thread_arena(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, 
 	int err = ctl_write(newp, newlen, &ind, sizeof(ind));
 	if (err == 0)
 		err = ctl_read(oldp, oldlenp, &old, sizeof(old));
-	if (err == 0 && ind != old)
-		err = tsd_thread_arena_set(ind);
-	return err;
+	if (err != 0 || ind == old)
+		return err;
+	if (opt_percpu_arena != CONF_PERCPU_ARENA_DISABLED && ind < arena_narenas_auto())
+		return EPERM;
+	return tsd_thread_arena_set(ind);
 }
 
 /* thread.tcache.enabled: the write happens even when the read then fails

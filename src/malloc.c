@@ -215,20 +215,28 @@ malloc_realloc(const char *func, void *ptr, size_t size, size_t alignment, bool 
  * that is not set up has empty caches and zero thresholds, so it always
  * falls through to the default paths, which initialize it.
  */
-EXPORT void *
-malloc(size_t size)
+static ALWAYS_INLINE bool
+malloc_fast(size_t size, void **ret)
 {
 	tsd_t *tsd = &tsd_tls;
 	if (LIKELY(size <= SZ_LOOKUP_MAXCLASS)) {
 		unsigned ind = sz_size2index_tab[(size + 7) >> 3];
 		uint64_t allocated = tsd->allocated + sz_index2size_tab[ind];
-		void *p;
 		if (LIKELY(allocated < tsd->alloc_event) &&
-		    LIKELY(tcache_alloc_easy(&tsd->tcache, ind, &p))) {
+		    LIKELY(tcache_alloc_easy(&tsd->tcache, ind, ret))) {
 			tsd->allocated = allocated;
-			return p;
+			return true;
 		}
 	}
+	return false;
+}
+
+EXPORT void *
+malloc(size_t size)
+{
+	void *p;
+	if (LIKELY(malloc_fast(size, &p)))
+		return p;
 	return malloc_default(size, 0, false);
 }
 
@@ -256,6 +264,11 @@ calloc(size_t num, size_t size)
 	if (UNLIKELY(__builtin_mul_overflow(num, size, &total))) {
 		errno = ENOMEM;
 		return NULL;
+	}
+	void *p;
+	if (LIKELY(malloc_fast(total, &p))) {
+		memset(p, 0, total);
+		return p;
 	}
 	return malloc_default(total, 0, true);
 }

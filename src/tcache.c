@@ -58,11 +58,11 @@ tcache_small_capacity(unsigned binind)
 void
 tcache_boot(void)
 {
+	/* jemalloc's rounding: the class of tcache_max is the last one cached, and
+	 * the 8-byte class always is. */
 	size_t maxclass = opt_tcache_max > TCACHE_MAXCLASS_LIMIT ? TCACHE_MAXCLASS_LIMIT
 	                                                          : opt_tcache_max;
-	tcache_nbins = 0;
-	while (tcache_nbins < TCACHE_NBINS_MAX && sz_index2size(tcache_nbins) <= maxclass)
-		tcache_nbins++;
+	tcache_nbins = sz_size2index(maxclass) + 1;
 	tcache_block_slots = 0;
 	for (unsigned i = 0; i < TCACHE_NBINS_MAX; i++) {
 		unsigned cap = 0;
@@ -282,7 +282,7 @@ tcache_dalloc_flush(tcache_t *tcache, unsigned binind, void *ptr)
 	cache_bin_t *bin = &tcache->bins[binind];
 	unsigned div = binind < SZ_NBINS ? opt_lg_tcache_flush_small_div
 	                                 : opt_lg_tcache_flush_large_div;
-	unsigned keep = bin->ncached_max - (bin->ncached_max >> div);
+	unsigned keep = bin->ncached_max >> div; /* jemalloc's rule: keep 1/2^div */
 	tcache_bin_flush_bottom(tcache, binind, bin->ncached - keep);
 	bin->stack[bin->ncached++] = ptr;
 }

@@ -24,11 +24,14 @@
 #define STRATA_TCACHE_H
 
 #include "arena.h"
+#include "conf.h"
 
 /* Bins for classes up to the largest tcache_max (8 MiB, class 72). */
 #define TCACHE_NBINS_MAX 73
-#define TCACHE_MAXCLASS_LIMIT ((size_t)8 << 20)
-#define TCACHE_NSLOTS_MAX 2048
+#define TCACHE_MAXCLASS_LIMIT CONF_TCACHE_MAX_LIMIT
+#define TCACHE_NSLOTS_MAX CONF_TCACHE_NSLOTS_LIMIT
+STATIC_ASSERT(TCACHE_MAXCLASS_LIMIT == ((size_t)1 << 23), "class 72 is 8 MiB");
+STATIC_ASSERT(TCACHE_NSLOTS_MAX <= UINT16_MAX, "cache_bin_t counts in uint16_t");
 /* Explicit caches: ids 0 .. TCACHES_MAX-1 (MALLOCX_TCACHE's 12-bit field). */
 #define TCACHES_MAX 4093
 

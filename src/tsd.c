@@ -75,11 +75,14 @@ tsd_fetch_slow(void)
 	return tsd;
 }
 
-/* Follows the thread to its CPU's arena (percpu_arena); cached objects stay
- * cached, refills come from the new arena. */
+/* Follows the thread to its CPU's arena (percpu_arena), unless thread.arena
+ * bound it to a manual arena; cached objects stay cached, refills come from
+ * the new arena. */
 static void
 tsd_percpu_follow(tsd_t *tsd)
 {
+	if (tsd->arena->ind >= arena_narenas_auto())
+		return;
 	arena_t *now = arena_select_percpu_moved(tsd->arena);
 	if (now == NULL)
 		return;

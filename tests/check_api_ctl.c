@@ -2,7 +2,8 @@
  * check_api_ctl.c — mallctl, mallctlnametomib and mallctlbymib through the
  * public API of lib/libstrata.so: jemalloc's return codes and length rules
  * (reference §2.1), MIBs (full, partial, indexed), every node of the tree
- * with its type and a plausible value, and opt.* reflecting MALLOC_CONF.
+ * with its type and a plausible value, and opt.* reflecting MALLOC_CONF
+ * (the thread-cache nodes' behaviour is in check_api_tcache.c).
  *
  * This program defines the `malloc_conf` global (source 2), so every test
  * starts with opt.stats_print_opts "g".  Options read at startup are checked
@@ -96,7 +97,10 @@ START_TEST(test_enoent)
 		"arenas.bin. 1.size", "arenas.bin.-1.size", "arenas.bin.0.nope",
 		"arenas.bin.99999999999999999999999.size", "arenas.lextent.196.size",
 		"stats", "stats.allocated.x", "thread.allocated.0", "Version",
-		"a.b.c.d.e.f.g.h.i.j",
+		"a.b.c.d.e.f.g.h.i.j", "opt.lg_tcache_max", "thread.tcache", "tcache", "arena",
+		"arena.0", "arena.0.nope", "arena.4097.initialized", "arena.x.initialized",
+		"stats.arenas", "stats.arenas.0", "stats.arenas.4097.nthreads",
+		"stats.arenas.4095.nthreads", "tcache.create.0",
 	};
 	size_t v[2], len = sizeof(size_t);
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -295,6 +299,27 @@ START_TEST(test_opt_defaults)
 	ck_assert_str_eq(read_str("opt.zero_realloc"), "free");
 	ck_assert_str_eq(read_str("opt.junk"), "false");
 	ck_assert_str_eq(read_str("opt.stats_print_opts"), "g"); /* from malloc_conf above */
+	/* Thread caches: jemalloc 5.3's defaults, as Debian's build reports. */
+	ck_assert(read_bool("opt.tcache"));
+	ck_assert_uint_eq(read_size("opt.tcache_max"), 32768);
+	ck_assert_uint_eq(read_unsigned("opt.tcache_nslots_small_min"), 20);
+	ck_assert_uint_eq(read_unsigned("opt.tcache_nslots_small_max"), 200);
+	ck_assert_uint_eq(read_unsigned("opt.tcache_nslots_large"), 20);
+	ssize_t mul = 0;
+	size_t len = sizeof(mul);
+	ck_assert_int_eq(mallctl("opt.lg_tcache_nslots_mul", &mul, &len, NULL, 0), 0);
+	ck_assert_uint_eq(len, sizeof(ssize_t));
+	ck_assert_int_eq(mul, 1);
+	ck_assert_uint_eq(read_size("opt.tcache_gc_incr_bytes"), 65536);
+	ck_assert_uint_eq(read_unsigned("opt.lg_tcache_flush_small_div"), 1);
+	ck_assert_uint_eq(read_unsigned("opt.lg_tcache_flush_large_div"), 1);
+	ck_assert_str_eq(read_str("opt.percpu_arena"), "disabled");
+	/* An alias has no node of its own. */
+	size_t v;
+	len = sizeof(v);
+	ck_assert_int_eq(mallctl("opt.lg_tcache_max", &v, &len, NULL, 0), ENOENT);
+	bool b = false;
+	ck_assert_int_eq(mallctl("opt.tcache", NULL, NULL, &b, sizeof(b)), EPERM);
 }
 END_TEST
 
@@ -404,6 +429,40 @@ END_TEST
  * In the re-executed child: print every opt.* value on stdout and exit
  * before main.  Runs as a constructor so that check_main.c stays generic.
  */
+/* The child's second line: the thread-cache options and what they give. */
+static void
+ctl_child_print_tcache(void)
+{
+	bool tcache;
+	const char *percpu;
+	size_t tcache_max, arenas_tcache_max, gc;
+	ssize_t mul;
+	unsigned nhbins, smin, smax, large, sdiv, ldiv;
+	size_t len = sizeof(tcache);
+	int err = mallctl("opt.tcache", &tcache, &len, NULL, 0);
+	len = sizeof(percpu);
+	err |= mallctl("opt.percpu_arena", &percpu, &len, NULL, 0);
+	len = sizeof(size_t);
+	err |= mallctl("opt.tcache_max", &tcache_max, &len, NULL, 0);
+	err |= mallctl("arenas.tcache_max", &arenas_tcache_max, &len, NULL, 0);
+	err |= mallctl("opt.tcache_gc_incr_bytes", &gc, &len, NULL, 0);
+	len = sizeof(mul);
+	err |= mallctl("opt.lg_tcache_nslots_mul", &mul, &len, NULL, 0);
+	len = sizeof(unsigned);
+	err |= mallctl("arenas.nhbins", &nhbins, &len, NULL, 0);
+	err |= mallctl("opt.tcache_nslots_small_min", &smin, &len, NULL, 0);
+	err |= mallctl("opt.tcache_nslots_small_max", &smax, &len, NULL, 0);
+	err |= mallctl("opt.tcache_nslots_large", &large, &len, NULL, 0);
+	err |= mallctl("opt.lg_tcache_flush_small_div", &sdiv, &len, NULL, 0);
+	err |= mallctl("opt.lg_tcache_flush_large_div", &ldiv, &len, NULL, 0);
+	if (err != 0)
+		_exit(3);
+	printf("tcache=%d tcache_max=%zu arenas.tcache_max=%zu nhbins=%u nslots=%u/%u/%u mul=%zd "
+	       "gc=%zu div=%u/%u percpu_arena=%s\n",
+	       tcache, tcache_max, arenas_tcache_max, nhbins, smin, smax, large, mul, gc, sdiv,
+	       ldiv, percpu);
+}
+
 __attribute__((constructor)) static void
 ctl_child(void)
 {
@@ -431,6 +490,7 @@ ctl_child(void)
 	printf("abort=%d abort_conf=%d confirm_conf=%d zero=%d stats_print=%d narenas=%u "
 	       "zero_realloc=%s junk=%s stats_print_opts=%s\n",
 	       b[0], b[1], b[2], b[3], b[4], narenas, s[0], s[1], s[2]);
+	ctl_child_print_tcache();
 	fflush(stdout);
 	_exit(0);
 }
@@ -482,7 +542,9 @@ START_TEST(test_opt_reflects_malloc_conf)
 	          out, sizeof(out), err, sizeof(err));
 	ck_assert_str_eq(err, "");
 	ck_assert_str_eq(out, "abort=1 abort_conf=0 confirm_conf=0 zero=1 stats_print=0 "
-	                      "narenas=3 zero_realloc=alloc junk=free stats_print_opts=gJa\n");
+	                      "narenas=3 zero_realloc=alloc junk=free stats_print_opts=gJa\n"
+	                      "tcache=1 tcache_max=32768 arenas.tcache_max=32768 nhbins=41 "
+	                      "nslots=20/200/20 mul=1 gc=65536 div=1/1 percpu_arena=disabled\n");
 	run_child("narenas:default,junk:true,zero_realloc:abort", out, sizeof(out), err,
 	          sizeof(err));
 	char expected[512];
@@ -490,7 +552,50 @@ START_TEST(test_opt_reflects_malloc_conf)
 	         "abort=0 abort_conf=0 confirm_conf=0 zero=0 stats_print=0 narenas=%u "
 	         "zero_realloc=abort junk=true stats_print_opts=g\n",
 	         auto_narenas_expected());
-	ck_assert_str_eq(out, expected);
+	ck_assert_ptr_eq(strstr(out, expected), out);
+}
+END_TEST
+
+/* The second line the child prints for conf. */
+static const char *
+child_tcache_line(const char *conf, char *out, size_t size)
+{
+	char err[4096];
+	run_child(conf, out, size, err, sizeof(err));
+	ck_assert_msg(strcmp(err, "") == 0, "%s printed %s", conf, err);
+	char *second = strchr(out, '\n');
+	ck_assert_ptr_nonnull(second);
+	return second + 1;
+}
+
+START_TEST(test_tcache_options_reflect_malloc_conf)
+{
+	char out[1024];
+	/* Clipping as jemalloc 5.3 does (observed with Debian's build). */
+	ck_assert_str_eq(child_tcache_line("tcache:false,tcache_max:5000,lg_tcache_nslots_mul:-3,"
+	                                   "tcache_nslots_small_min:0,"
+	                                   "tcache_nslots_small_max:99999,"
+	                                   "tcache_nslots_large:7,tcache_gc_incr_bytes:0,"
+	                                   "lg_tcache_flush_small_div:3,"
+	                                   "lg_tcache_flush_large_div:20,percpu_arena:phycpu",
+	                                   out, sizeof(out)),
+	                 "tcache=0 tcache_max=5000 arenas.tcache_max=5120 nhbins=30 "
+	                 "nslots=1/2048/7 mul=-3 gc=1024 div=3/16 percpu_arena=phycpu\n");
+	/* The alias: 2^12, read back through opt.tcache_max. */
+	ck_assert_str_eq(child_tcache_line("lg_tcache_max:12", out, sizeof(out)),
+	                 "tcache=1 tcache_max=4096 arenas.tcache_max=4096 nhbins=29 "
+	                 "nslots=20/200/20 mul=1 gc=65536 div=1/1 percpu_arena=disabled\n");
+	ck_assert_str_eq(child_tcache_line("lg_tcache_max:40", out, sizeof(out)),
+	                 "tcache=1 tcache_max=8388608 arenas.tcache_max=8388608 nhbins=73 "
+	                 "nslots=20/200/20 mul=1 gc=65536 div=1/1 percpu_arena=disabled\n");
+	/* Below the smallest class nothing is cached. */
+	ck_assert_str_eq(child_tcache_line("tcache_max:7", out, sizeof(out)),
+	                 "tcache=1 tcache_max=7 arenas.tcache_max=8 nhbins=1 "
+	                 "nslots=20/200/20 mul=1 gc=65536 div=1/1 percpu_arena=disabled\n");
+	ck_assert_str_eq(child_tcache_line("tcache_max:14336,percpu_arena:percpu", out,
+	                                   sizeof(out)),
+	                 "tcache=1 tcache_max=14336 arenas.tcache_max=14336 nhbins=36 "
+	                 "nslots=20/200/20 mul=1 gc=65536 div=1/1 percpu_arena=percpu\n");
 }
 END_TEST
 
@@ -501,6 +606,13 @@ START_TEST(test_invalid_conf_still_starts)
 	ck_assert_str_eq(err, "<strata>: Out-of-range conf value: narenas:0\n"
 	                      "<strata>: Invalid conf pair: bogus:1\n");
 	ck_assert_ptr_nonnull(strstr(out, " narenas=2 "));
+	run_child("lg_tcache_nslots_mul:17,tcache_max:lots,percpu_arena:per", out, sizeof(out),
+	          err, sizeof(err));
+	ck_assert_str_eq(err, "<strata>: Out-of-range conf value: lg_tcache_nslots_mul:17\n"
+	                      "<strata>: Invalid conf value: tcache_max:lots\n"
+	                      "<strata>: Invalid conf value: percpu_arena:per\n");
+	ck_assert_ptr_nonnull(strstr(out, " tcache_max=32768 "));
+	ck_assert_ptr_nonnull(strstr(out, " mul=1 "));
 }
 END_TEST
 
@@ -545,6 +657,7 @@ test_suite(void)
 
 	tc = tcase_create("malloc_conf");
 	tcase_add_test(tc, test_opt_reflects_malloc_conf);
+	tcase_add_test(tc, test_tcache_options_reflect_malloc_conf);
 	tcase_add_test(tc, test_invalid_conf_still_starts);
 	tcase_add_test(tc, test_confirm_conf_end_to_end);
 	suite_add_tcase(s, tc);

@@ -10,6 +10,7 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +67,17 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(opt_zero_realloc, CONF_ZERO_REALLOC_FREE);
 	ck_assert_int_eq(opt_junk, CONF_JUNK_FALSE);
 	ck_assert_str_eq(opt_stats_print_opts, "");
+	/* Thread caches: jemalloc 5.3's defaults (reference §1.3). */
+	ck_assert(opt_tcache);
+	ck_assert_uint_eq(opt_tcache_max, 32768);
+	ck_assert_uint_eq(opt_tcache_nslots_small_min, 20);
+	ck_assert_uint_eq(opt_tcache_nslots_small_max, 200);
+	ck_assert_uint_eq(opt_tcache_nslots_large, 20);
+	ck_assert_int_eq(opt_lg_tcache_nslots_mul, 1);
+	ck_assert_uint_eq(opt_tcache_gc_incr_bytes, 65536);
+	ck_assert_uint_eq(opt_lg_tcache_flush_small_div, 1);
+	ck_assert_uint_eq(opt_lg_tcache_flush_large_div, 1);
+	ck_assert_int_eq(opt_percpu_arena, CONF_PERCPU_ARENA_DISABLED);
 }
 END_TEST
 
@@ -75,6 +87,10 @@ START_TEST(test_bools)
 	ck_assert(opt_abort && opt_zero && opt_stats_print && opt_abort_conf);
 	ck_assert_str_eq(parse_env("abort:true,abort:false,zero:false"), "");
 	ck_assert(!opt_abort && !opt_zero);
+	ck_assert_str_eq(parse_env("tcache:false"), "");
+	ck_assert(!opt_tcache);
+	ck_assert_str_eq(parse_env("tcache:false,tcache:true"), "");
+	ck_assert(opt_tcache);
 }
 END_TEST
 
@@ -120,6 +136,227 @@ START_TEST(test_choices)
 }
 END_TEST
 
+START_TEST(test_percpu_arena)
+{
+	static const char *const names[] = {"disabled", "percpu", "phycpu"};
+	static const enum conf_percpu_arena values[] = {
+		CONF_PERCPU_ARENA_DISABLED, CONF_PERCPU_ARENA_PERCPU, CONF_PERCPU_ARENA_PHYCPU};
+	char conf[64];
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(conf, sizeof(conf), "percpu_arena:phycpu,percpu_arena:%s", names[i]);
+		ck_assert_str_eq(parse_env(conf), "");
+		ck_assert_int_eq(opt_percpu_arena, values[i]);
+	}
+	/* Whole words only: jemalloc 5.3 rejects "percpuxx" too, but takes any
+	 * prefix of a name ("per", "p" and "" are percpu there). */
+	ck_assert_str_eq(parse_env("percpu_arena:percpu,percpu_arena:percpuxx"),
+	                 "<strata>: Invalid conf value: percpu_arena:percpuxx\n");
+	ck_assert_int_eq(opt_percpu_arena, CONF_PERCPU_ARENA_PERCPU);
+	ck_assert_str_eq(parse_env("percpu_arena:per,percpu_arena:"),
+	                 "<strata>: Invalid conf value: percpu_arena:per\n"
+	                 "<strata>: Invalid conf value: percpu_arena:\n");
+	ck_assert_int_eq(opt_percpu_arena, CONF_PERCPU_ARENA_DISABLED);
+}
+END_TEST
+
+/* One conf string and the value it must leave in an option. */
+struct uint_case {
+	const char *conf;
+	uintmax_t value;
+};
+
+#define NCASES(a) (sizeof(a) / sizeof((a)[0]))
+
+START_TEST(test_tcache_sizes_clip)
+{
+	/* Values observed with Debian's jemalloc 5.3: tcache_max clips to
+	 * 8 MiB (and "-1" wraps to the top, so it clips too). */
+	static const struct uint_case cases[] = {
+		{"tcache_max:4096", 4096},
+		{"tcache_max:5000", 5000}, /* kept as given; the caches round down */
+		{"tcache_max:0", 0},
+		{"tcache_max:0x8000", 32768},
+		{"tcache_max:8388608", 8388608},
+		{"tcache_max:8388609", 8388608},
+		{"tcache_max:18446744073709551615", 8388608},
+		{"tcache_max:-1", 8388608},
+	};
+	for (size_t i = 0; i < NCASES(cases); i++) {
+		ck_assert_msg(strcmp(parse_env(cases[i].conf), "") == 0, "%s printed %s",
+		              cases[i].conf, captured);
+		ck_assert_msg(opt_tcache_max == cases[i].value, "%s gave %zu", cases[i].conf,
+		              opt_tcache_max);
+	}
+	/* tcache_gc_incr_bytes: at least 1024 (jemalloc 5.3 raises 0 to 1024). */
+	static const struct uint_case gc[] = {
+		{"tcache_gc_incr_bytes:0", 1024},
+		{"tcache_gc_incr_bytes:1", 1024},
+		{"tcache_gc_incr_bytes:1025", 1025},
+		{"tcache_gc_incr_bytes:0x100000", 1 << 20},
+		{"tcache_gc_incr_bytes:-1", SIZE_MAX},
+	};
+	for (size_t i = 0; i < NCASES(gc); i++) {
+		ck_assert_str_eq(parse_env(gc[i].conf), "");
+		ck_assert_msg(opt_tcache_gc_incr_bytes == gc[i].value, "%s gave %zu", gc[i].conf,
+		              opt_tcache_gc_incr_bytes);
+	}
+}
+END_TEST
+
+START_TEST(test_tcache_nslots_and_divs_clip)
+{
+	static const struct {
+		const char *key;
+		unsigned *opt;
+		uintmax_t max;
+	} opts[] = {
+		{"tcache_nslots_small_min", &opt_tcache_nslots_small_min, 2048},
+		{"tcache_nslots_small_max", &opt_tcache_nslots_small_max, 2048},
+		{"tcache_nslots_large", &opt_tcache_nslots_large, 2048},
+		{"lg_tcache_flush_small_div", &opt_lg_tcache_flush_small_div, 16},
+		{"lg_tcache_flush_large_div", &opt_lg_tcache_flush_large_div, 16},
+	};
+	static const char *const values[] = {"0", "1", "7", "16", "17", "2048", "2049",
+	                                     "99999", "4294967296", "-1", "0x10"};
+	char conf[128];
+	for (size_t o = 0; o < NCASES(opts); o++) {
+		for (size_t v = 0; v < NCASES(values); v++) {
+			snprintf(conf, sizeof(conf), "%s:%s", opts[o].key, values[v]);
+			ck_assert_msg(strcmp(parse_env(conf), "") == 0, "%s printed %s", conf,
+			              captured);
+			uintmax_t given = strtoumax(values[v], NULL, 0);
+			uintmax_t expected = given < 1             ? 1
+			                     : given > opts[o].max ? opts[o].max
+			                                           : given;
+			ck_assert_msg(*opts[o].opt == expected, "%s gave %u, not %ju", conf,
+			              *opts[o].opt, expected);
+		}
+		/* Not a number: reported, the option keeps its value. */
+		snprintf(conf, sizeof(conf), "%s:3,%s:lots", opts[o].key, opts[o].key);
+		char message[128];
+		snprintf(message, sizeof(message), "<strata>: Invalid conf value: %s:lots\n",
+		         opts[o].key);
+		ck_assert_str_eq(parse_env(conf), message);
+		ck_assert_uint_eq(*opts[o].opt, 3);
+	}
+}
+END_TEST
+
+START_TEST(test_lg_tcache_max_alias)
+{
+	static const struct uint_case cases[] = {
+		{"lg_tcache_max:12", 4096},
+		{"lg_tcache_max:0", 1},
+		{"lg_tcache_max:3", 8},
+		{"lg_tcache_max:0x10", 65536},
+		{"lg_tcache_max:23", 8388608},
+		{"lg_tcache_max:24", 8388608}, /* clipped, as jemalloc */
+		{"lg_tcache_max:64", 8388608},
+		{"lg_tcache_max:-1", 8388608}, /* wraps to the top, then clipped */
+		/* The alias and its target are one option: the last pair wins. */
+		{"lg_tcache_max:15,tcache_max:100", 100},
+		{"tcache_max:100,lg_tcache_max:15", 32768},
+	};
+	for (size_t i = 0; i < NCASES(cases); i++) {
+		ck_assert_msg(strcmp(parse_env(cases[i].conf), "") == 0, "%s printed %s",
+		              cases[i].conf, captured);
+		ck_assert_msg(opt_tcache_max == cases[i].value, "%s gave %zu", cases[i].conf,
+		              opt_tcache_max);
+	}
+	ck_assert_str_eq(parse_env("lg_tcache_max:10,lg_tcache_max:abc"),
+	                 "<strata>: Invalid conf value: lg_tcache_max:abc\n");
+	ck_assert_uint_eq(opt_tcache_max, 1024);
+	/* Across sources too, and echoed by confirm_conf under its own name. */
+	const char *sources[CONF_NSOURCES] = {
+		[CONF_SOURCE_GLOBAL] = "tcache_max:100",
+		[CONF_SOURCE_ENV] = "confirm_conf:true,lg_tcache_max:13",
+	};
+	capture_start();
+	conf_parse_sources(sources);
+	ck_assert_ptr_nonnull(strstr(captured, "<strata>: -- Set conf value: lg_tcache_max:13\n"));
+	ck_assert_uint_eq(opt_tcache_max, 8192);
+	/* The row describes an alias of tcache_max (no global, no opt node). */
+	const conf_option_t *alias = &conf_options[CONF_ID_lg_tcache_max];
+	ck_assert_int_eq(alias->kind, CONF_KIND_LG_ALIAS);
+	ck_assert_str_eq(alias->ctype, "tcache_max");
+	/* Resetting the defaults resets the target. */
+	parse_env("lg_tcache_max:5");
+	conf_reset_defaults();
+	ck_assert_uint_eq(opt_tcache_max, 32768);
+}
+END_TEST
+
+START_TEST(test_signed_option)
+{
+	static const struct {
+		const char *conf;
+		ssize_t value;
+	} cases[] = {
+		{"lg_tcache_nslots_mul:-16", -16}, {"lg_tcache_nslots_mul:16", 16},
+		{"lg_tcache_nslots_mul:0", 0},     {"lg_tcache_nslots_mul:-0", 0},
+		{"lg_tcache_nslots_mul:-1", -1},   {"lg_tcache_nslots_mul:+3", 3},
+		{"lg_tcache_nslots_mul: -3", -3},  {"lg_tcache_nslots_mul:0x10", 16},
+		{"lg_tcache_nslots_mul:-0x10", -16}, {"lg_tcache_nslots_mul:-010", -8},
+	};
+	for (size_t i = 0; i < NCASES(cases); i++) {
+		ck_assert_msg(strcmp(parse_env(cases[i].conf), "") == 0, "%s printed %s",
+		              cases[i].conf, captured);
+		ck_assert_msg(opt_lg_tcache_nslots_mul == cases[i].value, "%s gave %zd",
+		              cases[i].conf, opt_lg_tcache_nslots_mul);
+	}
+	static const struct {
+		const char *conf, *message;
+	} bad[] = {
+		{"lg_tcache_nslots_mul:-17", "Out-of-range conf value: lg_tcache_nslots_mul:-17"},
+		{"lg_tcache_nslots_mul:17", "Out-of-range conf value: lg_tcache_nslots_mul:17"},
+		/* jemalloc wraps this to -1; strata does not. */
+		{"lg_tcache_nslots_mul:18446744073709551615",
+		 "Out-of-range conf value: lg_tcache_nslots_mul:18446744073709551615"},
+		{"lg_tcache_nslots_mul:-9223372036854775808",
+		 "Out-of-range conf value: lg_tcache_nslots_mul:-9223372036854775808"},
+		{"lg_tcache_nslots_mul:-", "Invalid conf value: lg_tcache_nslots_mul:-"},
+		{"lg_tcache_nslots_mul:--1", "Invalid conf value: lg_tcache_nslots_mul:--1"},
+		{"lg_tcache_nslots_mul:1-", "Invalid conf value: lg_tcache_nslots_mul:1-"},
+		{"lg_tcache_nslots_mul:", "Invalid conf value: lg_tcache_nslots_mul:"},
+		{"lg_tcache_nslots_mul:two", "Invalid conf value: lg_tcache_nslots_mul:two"},
+	};
+	char conf[128], expected[160];
+	for (size_t i = 0; i < NCASES(bad); i++) {
+		/* Each starts from -5, which an invalid value must leave alone. */
+		snprintf(conf, sizeof(conf), "lg_tcache_nslots_mul:-5,%s", bad[i].conf);
+		snprintf(expected, sizeof(expected), "<strata>: %s\n", bad[i].message);
+		ck_assert_str_eq(parse_env(conf), expected);
+		ck_assert_int_eq(opt_lg_tcache_nslots_mul, -5);
+	}
+}
+END_TEST
+
+START_TEST(test_parse_int)
+{
+	intmax_t v = 7;
+	ck_assert_int_eq(conf_parse_int("-9223372036854775808", 20, INTMAX_MIN, INTMAX_MAX, &v), 0);
+	ck_assert(v == INTMAX_MIN);
+	ck_assert_int_eq(conf_parse_int("9223372036854775807", 19, INTMAX_MIN, INTMAX_MAX, &v), 0);
+	ck_assert(v == INTMAX_MAX);
+	v = 7;
+	ck_assert_int_eq(conf_parse_int("-9223372036854775809", 20, INTMAX_MIN, INTMAX_MAX, &v),
+	                 ERANGE);
+	ck_assert_int_eq(conf_parse_int("9223372036854775808", 19, INTMAX_MIN, INTMAX_MAX, &v),
+	                 ERANGE);
+	ck_assert_int_eq(conf_parse_int("99999999999999999999", 20, INTMAX_MIN, INTMAX_MAX, &v),
+	                 EINVAL);
+	ck_assert_int_eq(conf_parse_int("-1", 2, 0, 10, &v), ERANGE);
+	ck_assert_int_eq(conf_parse_int("11", 2, 0, 10, &v), ERANGE);
+	ck_assert_int_eq(conf_parse_int("0x", 2, -10, 10, &v), EINVAL);
+	ck_assert_int_eq(v, 7);
+	/* Only vlen characters are looked at. */
+	ck_assert_int_eq(conf_parse_int("-12,34", 3, -100, 100, &v), 0);
+	ck_assert_int_eq(v, -12);
+	ck_assert_int_eq(conf_parse_int("-0x7f", 5, -200, 200, &v), 0);
+	ck_assert_int_eq(v, -127);
+}
+END_TEST
+
 START_TEST(test_stats_print_opts_accumulate)
 {
 	/* jemalloc's rule: known letters accumulate, unknown and repeated ones
@@ -139,8 +376,18 @@ END_TEST
 
 START_TEST(test_reset_defaults)
 {
-	parse_env("abort:true,narenas:7,junk:free,stats_print_opts:J,zero_realloc:abort");
+	parse_env("abort:true,narenas:7,junk:free,stats_print_opts:J,zero_realloc:abort,"
+	          "tcache:false,tcache_max:64,lg_tcache_nslots_mul:-2,percpu_arena:percpu,"
+	          "tcache_gc_incr_bytes:4096,tcache_nslots_large:5");
+	ck_assert(!opt_tcache);
+	ck_assert_int_eq(opt_lg_tcache_nslots_mul, -2);
 	conf_reset_defaults();
+	ck_assert(opt_tcache);
+	ck_assert_uint_eq(opt_tcache_max, 32768);
+	ck_assert_int_eq(opt_lg_tcache_nslots_mul, 1);
+	ck_assert_int_eq(opt_percpu_arena, CONF_PERCPU_ARENA_DISABLED);
+	ck_assert_uint_eq(opt_tcache_gc_incr_bytes, 65536);
+	ck_assert_uint_eq(opt_tcache_nslots_large, 20);
 	ck_assert(!opt_abort);
 	ck_assert_uint_eq(opt_narenas, 0);
 	ck_assert_int_eq(opt_junk, CONF_JUNK_FALSE);
@@ -172,6 +419,12 @@ START_TEST(test_bad_values)
 		{"zero_realloc:strict", "<strata>: Invalid conf value: zero_realloc:strict\n"},
 		{"zero_realloc:fre", "<strata>: Invalid conf value: zero_realloc:fre\n"},
 		{"junk:frees", "<strata>: Invalid conf value: junk:frees\n"},
+		{"tcache:1", "<strata>: Invalid conf value: tcache:1\n"},
+		{"tcache_max:32k", "<strata>: Invalid conf value: tcache_max:32k\n"},
+		{"tcache_max:99999999999999999999",
+		 "<strata>: Invalid conf value: tcache_max:99999999999999999999\n"},
+		{"percpu_arena:true", "<strata>: Invalid conf value: percpu_arena:true\n"},
+		{"opt.tcache:true", "<strata>: Malformed conf string\n"},
 		{"foo:bar", "<strata>: Invalid conf pair: foo:bar\n"},
 		{"Abort:true", "<strata>: Invalid conf pair: Abort:true\n"},
 		{"a:b:c", "<strata>: Invalid conf pair: a:b:c\n"},
@@ -491,7 +744,8 @@ END_TEST
 
 /* ------------------------------------------------------------ man page */
 
-/* How man/strata.3 shows one option: type and default, from the table. */
+/* How man/strata.3 shows one option: type and default, from the table
+ * (dflt is "" for an alias, which has none of its own). */
 static void
 man_type_and_default(size_t id, char *type, char *dflt, size_t size)
 {
@@ -509,13 +763,17 @@ man_type_and_default(size_t id, char *type, char *dflt, size_t size)
 		break;
 	case CONF_KIND_UINT:
 	case CONF_KIND_UINT_CLIP:
-		snprintf(type, size, "unsigned");
+	case CONF_KIND_SINT:
+		snprintf(type, size, "%s", opt->ctype);
 		break;
 	case CONF_KIND_UINT_AUTO:
-		snprintf(type, size, "unsigned or default");
+		snprintf(type, size, "%s or default", opt->ctype);
 		break;
 	case CONF_KIND_LETTERS:
 		snprintf(type, size, "letters from %s", opt->values[0]);
+		break;
+	case CONF_KIND_LG_ALIAS:
+		snprintf(type, size, "unsigned; sets \\fB%s\\fP to 2^value", opt->ctype);
 		break;
 	}
 	conf_reset_defaults();
@@ -533,7 +791,9 @@ man_type_and_default(size_t id, char *type, char *dflt, size_t size)
 		else                                                                      \
 			MAN_DEFAULT_UINT(name);                                           \
 	}
+#define MAN_DEFAULT_SINT(name) snprintf(dflt, size, "%jd", (intmax_t)opt_##name)
 #define MAN_DEFAULT_LETTERS(name) snprintf(dflt, size, "\"%s\"", opt_##name)
+#define MAN_DEFAULT_LG_ALIAS(name) dflt[0] = '\0'
 	CONF_OPTIONS(MAN_DEFAULT)
 }
 
@@ -574,9 +834,14 @@ START_TEST(test_man_page_lists_every_option)
 		man_type_and_default(id, type, dflt, sizeof(type));
 		man_escape(conf_options[id].doc, doc, sizeof(doc));
 		man_escape(conf_options[id].name, name, sizeof(name));
+		/* An alias shows no default: it has none of its own. */
+		char paren[640];
+		if (conf_options[id].kind == CONF_KIND_LG_ALIAS)
+			snprintf(paren, sizeof(paren), "%s", type);
+		else
+			snprintf(paren, sizeof(paren), "%s; default: \\fB%s\\fP", type, dflt);
 		n += (size_t)snprintf(expected + n, sizeof(expected) - n,
-		                      ".TP\n\\fB%s\\fP (%s; default: \\fB%s\\fP)\n%s\n", name, type,
-		                      dflt, doc);
+		                      ".TP\n\\fB%s\\fP (%s)\n%s\n", name, paren, doc);
 	}
 	size_t got_len = (size_t)(end - begin);
 	if (got_len != n || memcmp(begin, expected, n) != 0) {
@@ -597,6 +862,12 @@ test_suite(void)
 	tcase_add_test(tc, test_bools);
 	tcase_add_test(tc, test_narenas_forms);
 	tcase_add_test(tc, test_choices);
+	tcase_add_test(tc, test_percpu_arena);
+	tcase_add_test(tc, test_tcache_sizes_clip);
+	tcase_add_test(tc, test_tcache_nslots_and_divs_clip);
+	tcase_add_test(tc, test_lg_tcache_max_alias);
+	tcase_add_test(tc, test_signed_option);
+	tcase_add_test(tc, test_parse_int);
 	tcase_add_test(tc, test_stats_print_opts_accumulate);
 	tcase_add_test(tc, test_reset_defaults);
 	tcase_add_test(tc, test_bad_values);

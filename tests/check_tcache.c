@@ -86,11 +86,12 @@ START_TEST(test_overflow_flushes_cold_half)
 		ck_assert(tcache_dalloc_easy(&t, b, objs[i]));
 	ck_assert(!tcache_dalloc_easy(&t, b, objs[cap]));
 	tcache_dalloc_flush(&t, b, objs[cap]);
-	ck_assert_uint_eq(bin->ncached, cap - (cap >> opt_lg_tcache_flush_small_div) + 1);
-	ck_assert_uint_eq(bin_curregs(arena0, b), before - (cap >> opt_lg_tcache_flush_small_div));
+	unsigned keep = cap >> opt_lg_tcache_flush_small_div;
+	ck_assert_uint_eq(bin->ncached, keep + 1);
+	ck_assert_uint_eq(bin_curregs(arena0, b), before - (cap - keep));
 	/* The hottest objects stayed: the last one freed is on top. */
 	ck_assert_ptr_eq(bin->stack[bin->ncached - 1], objs[cap]);
-	ck_assert_ptr_eq(bin->stack[0], objs[cap >> opt_lg_tcache_flush_small_div]);
+	ck_assert_ptr_eq(bin->stack[0], objs[cap - keep]);
 	tcache_flush(&t);
 	ck_assert_uint_eq(bin->ncached, 0);
 	ck_assert_uint_eq(bin_curregs(arena0, b), before - cap - 1);

@@ -1,0 +1,34 @@
+/*
+ * read.h — reads heap profiles into the profile model.
+ *
+ * Accepted input: jemalloc's / strata's `heap_v2/<R>` text (jemalloc-compat
+ * §3.1), plain or gzip-compressed, and jeprof's symbolized form (a
+ * `--- symbol` section, `---`, `--- heap`, then a heap_v2 text) as written by
+ * `jeprof --raw`.  Any other input, a truncated file or a malformed line is an
+ * error naming the file and the line; it never crashes and never hangs.
+ */
+#ifndef JEPROF_READ_H
+#define JEPROF_READ_H
+
+#include <stdbool.h>
+
+#include "mem.h"
+#include "profile.h"
+
+/* Which count line of each stack is read: READ_ALL_THREADS = "t*". */
+#define READ_ALL_THREADS (-1L)
+
+/*
+ * Appends the profile in file path to p as a new source (negated when
+ * is_base).  Returns 0, or an errno value with d set to "path:line: why".
+ */
+int read_profile_file(profile_t *p, const char *path, long thread, bool is_base, diag_t *d);
+
+/* The same on a buffer already in memory (the fuzz tests use it). */
+int read_profile_buffer(profile_t *p, const char *name, const char *buf, size_t len, long thread,
+			bool is_base, diag_t *d);
+
+/* Whether path starts like a profile this reader accepts (plain or gzip). */
+bool read_is_profile(const char *path);
+
+#endif
