@@ -46,6 +46,10 @@ EXPORT const char *malloc_conf_2_conf_harder __attribute__((weak));
 	static void conf_set_##name(uintmax_t v)                                          \
 	{                                                                                 \
 		opt_##name = (ctype)v;                                                    \
+	}                                                                                 \
+	static uintmax_t conf_get_##name(void)                                            \
+	{                                                                                 \
+		return (uintmax_t)opt_##name;                                             \
 	}
 #define CONF_DEFINE_BOOL(name, ctype, dflt, max) CONF_DEFINE_SCALAR(name, ctype, dflt)
 #define CONF_DEFINE_CHOICE(name, ctype, dflt, max) CONF_DEFINE_SCALAR(name, ctype, dflt)
@@ -81,6 +85,14 @@ CONF_OPTIONS(CONF_DEFINE_VALUES)
 #define CONF_SET_SINT(name) conf_set_##name
 #define CONF_SET_LETTERS(name) NULL
 #define CONF_SET_LG_ALIAS(name) conf_set_##name
+#define CONF_GET_BOOL(name) conf_get_##name
+#define CONF_GET_CHOICE(name) conf_get_##name
+#define CONF_GET_UINT(name) conf_get_##name
+#define CONF_GET_UINT_CLIP(name) conf_get_##name
+#define CONF_GET_UINT_AUTO(name) conf_get_##name
+#define CONF_GET_SINT(name) conf_get_##name
+#define CONF_GET_LETTERS(name) NULL
+#define CONF_GET_LG_ALIAS(name) NULL
 #define CONF_BUF_BOOL(name) NULL
 #define CONF_BUF_CHOICE(name) NULL
 #define CONF_BUF_UINT(name) NULL
@@ -98,6 +110,7 @@ CONF_OPTIONS(CONF_DEFINE_VALUES)
 		.max = (uintmax_t)(max_),                                                 \
 		.values = conf_values_##name_,                                            \
 		.set = CONF_SET_##kind_(name_),                                           \
+		.get = CONF_GET_##kind_(name_),                                           \
 		.letters = CONF_BUF_##kind_(name_),                                       \
 		.doc = doc_,                                                              \
 	},

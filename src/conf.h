@@ -199,6 +199,8 @@ typedef struct conf_option {
 	/* Stores a parsed BOOL (0/1), CHOICE (index), UINT*, SINT (as
 	 * uintmax_t) or LG_ALIAS (the exponent) value. */
 	void (*set)(uintmax_t value);
+	/* Reads the value back the same way (NULL for LETTERS and LG_ALIAS). */
+	uintmax_t (*get)(void);
 	/* LETTERS: the global buffer (max bytes); NULL otherwise. */
 	char *letters;
 	const char *doc;

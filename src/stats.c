@@ -15,6 +15,7 @@
 #include "init.h"
 #include "msg.h"
 #include "stats.h"
+#include "tcache.h"
 
 static base_t *stats_global_base;
 
@@ -31,6 +32,7 @@ typedef struct stats_arena {
 	uint64_t large_nmalloc, large_ndalloc;
 	size_t large_allocated;
 	size_t small_allocated;
+	size_t tcache_bytes;
 	unsigned nthreads;
 } stats_arena_t;
 
@@ -48,6 +50,7 @@ stats_arena_read(arena_t *a, stats_arena_t *out)
 	out->large_ndalloc = atomic_load_relaxed(&a->large.ndalloc);
 	out->large_allocated = atomic_load_relaxed(&a->large.allocated);
 	out->nthreads = atomic_load_relaxed(&a->nthreads);
+	out->tcache_bytes = tcache_bytes_of_arena(a->ind);
 }
 
 void
@@ -97,17 +100,44 @@ stats_line(stats_out_t *out, const char *fmt, ...)
 	out->cb(out->cbopaque, buf);
 }
 
+/* One line per option of the option table, as opt.<name> reads. */
+static void
+stats_print_options(stats_out_t *out)
+{
+	stats_line(out, "Run-time option settings:\n");
+	for (unsigned i = 0; i < CONF_NOPTIONS; i++) {
+		const conf_option_t *o = &conf_options[i];
+		switch (o->kind) {
+		case CONF_KIND_BOOL:
+			stats_line(out, "  opt.%s: %s\n", o->name, o->get() ? "true" : "false");
+			break;
+		case CONF_KIND_CHOICE:
+			stats_line(out, "  opt.%s: \"%s\"\n", o->name, o->values[o->get()]);
+			break;
+		case CONF_KIND_UINT:
+		case CONF_KIND_UINT_CLIP:
+			stats_line(out, "  opt.%s: %ju\n", o->name, o->get());
+			break;
+		case CONF_KIND_UINT_AUTO: /* narenas: 0 means automatic */
+			stats_line(out, "  opt.%s: %u\n", o->name, arena_narenas_auto());
+			break;
+		case CONF_KIND_SINT:
+			stats_line(out, "  opt.%s: %jd\n", o->name, (intmax_t)o->get());
+			break;
+		case CONF_KIND_LETTERS:
+			stats_line(out, "  opt.%s: \"%s\"\n", o->name, o->letters);
+			break;
+		case CONF_KIND_LG_ALIAS:
+			break;
+		}
+	}
+}
+
 static void
 stats_print_general(stats_out_t *out)
 {
 	stats_line(out, "Version: \"%s\"\n", STRATA_VERSION);
-	stats_line(out, "Run-time option settings:\n");
-	stats_line(out, "  opt.abort: %s\n", opt_abort ? "true" : "false");
-	stats_line(out, "  opt.abort_conf: %s\n", opt_abort_conf ? "true" : "false");
-	stats_line(out, "  opt.confirm_conf: %s\n", opt_confirm_conf ? "true" : "false");
-	stats_line(out, "  opt.narenas: %u\n", arena_narenas_auto());
-	stats_line(out, "  opt.zero: %s\n", opt_zero ? "true" : "false");
-	stats_line(out, "  opt.stats_print: %s\n", opt_stats_print ? "true" : "false");
+	stats_print_options(out);
 	stats_line(out, "Arenas: %u\n", arena_narenas_total());
 	stats_line(out, "Quantum size: %zu\n", QUANTUM);
 	stats_line(out, "Page size: %zu\n", PAGE);
@@ -118,6 +148,7 @@ stats_print_arena(stats_out_t *out, unsigned ind, const stats_arena_t *s, bool b
 {
 	stats_line(out, "arena[%u]:\n", ind);
 	stats_line(out, "assigned threads: %u\n", s->nthreads);
+	stats_line(out, "bytes in thread caches: %zu\n", s->tcache_bytes);
 	stats_line(out, "pactive: %zu  pdirty: %zu  retained: %zu  mapped: %zu\n",
 	           s->pages.active_pages, s->pages.dirty_pages, s->pages.retained_pages << LG_PAGE,
 	           s->pages.mapped);
