@@ -272,11 +272,11 @@ pages_free(pages_t *p, extent_t *e)
 	e->slab = false;
 	e->zeroed = false;
 	pages_insert_coalesced(p, e);
-	size_t limit = p->active_pages / 4;
+	size_t limit = p->active_pages;
 	if (limit < PAGES_DIRTY_FLOOR)
 		limit = PAGES_DIRTY_FLOOR;
 	if (p->dirty.npages > limit)
-		pages_purge_to(p, limit / 2);
+		pages_purge_to(p, limit - limit / 4);
 	mutex_unlock(&p->mtx);
 }
 

@@ -10,8 +10,11 @@
  * coalesced with free neighbours of the same state and arena.
  *
  * Until decay purging exists (decay.c), dirty memory is bounded directly:
- * when the dirty set exceeds max(PAGES_DIRTY_FLOOR, active / 4) the largest
- * dirty extents are purged (MADV_DONTNEED) and become retained.
+ * when the dirty set exceeds max(PAGES_DIRTY_FLOOR, active pages) the
+ * largest dirty extents are purged (MADV_DONTNEED) down to 3/4 of that bound
+ * and become retained.  The bound is generous on purpose: a page purged and
+ * touched again costs a fault, and churning programs reuse their dirty pages
+ * at once (jemalloc keeps them for 10 s).
  *
  * Lock: pages->mtx protects everything here.  Order: bin locks → pages->mtx
  * → arena base → emap → global base.  It is never held across mmap or
@@ -25,7 +28,7 @@
 #include "extent.h"
 #include "mutex.h"
 
-#define PAGES_DIRTY_FLOOR ((size_t)2048) /* pages: 8 MiB */
+#define PAGES_DIRTY_FLOOR ((size_t)8192) /* pages: 32 MiB */
 #define PAGES_GROW_MIN HUGEPAGE
 #define PAGES_GROW_MAX ((size_t)1 << 30)
 
