@@ -29,7 +29,7 @@ TST_OBJ := $(SRC_C:%.c=build/test/%.o)
 all: deps lib/libstrata.so lib/libstrata.a lib/pkgconfig/strata.pc tools
 
 .PHONY: all deps test-deps demo check check-unit check-api check-programs \
-	check-layers bench install clean tools
+	check-layers bench bench-quick install clean tools
 
 # ---------------------------------------------------------------- deps
 BUILD_PKGS := libunwind-dev libdw-dev zlib1g-dev libnuma-dev check pkg-config
@@ -139,6 +139,10 @@ demo: all
 
 bench: all
 	bench/run
+	$(MAKE) bench-jeprof
+
+bench-quick: all
+	bench/run --quick
 
 # ---------------------------------------------------------------- install
 install: all
