@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "conf.h"
 #include "msg.h"
 
 _Atomic(arena_t *) arenas[ARENAS_MAX];
@@ -22,7 +23,7 @@ arena_create(unsigned ind)
 		return NULL;
 	a->ind = ind;
 	base_init(&a->base);
-	pages_init(&a->pages, ind, &a->base);
+	pages_init(&a->pages, ind, &a->base, opt_dirty_decay_ms);
 	large_init(&a->large);
 	for (unsigned i = 0; i < SZ_NBINS; i++)
 		bin_init(&a->bins[i]);

@@ -107,6 +107,9 @@ enum conf_percpu_arena {
 	  "Fill new memory with 0xa5 (alloc), freed memory with 0x5a (free), both (true) or neither.") \
 	X(zero, BOOL, bool, false, 0, 0, CONF_NO_VALUES,                                  \
 	  "Fill every new allocation with zero bytes.")                                   \
+	X(dirty_decay_ms, SINT, ssize_t, 10000, -1, INT64_MAX / 1000000, CONF_NO_VALUES,   \
+	  "Milliseconds over which freed pages are returned to the kernel on a "          \
+	  "smootherstep curve; 0 returns them at once, -1 never.")                        \
 	X(stats_print, BOOL, bool, false, 0, 0, CONF_NO_VALUES,                           \
 	  "Print statistics with malloc_stats_print at exit.")                            \
 	X(stats_print_opts, LETTERS, char, "", 0, 16, CONF_VALUES("Jgmdablxeh"),          \
@@ -152,7 +155,7 @@ enum conf_percpu_arena {
  * opt_confirm_conf, opt_narenas, opt_zero_realloc, opt_junk, opt_zero,
  * opt_stats_print, opt_stats_print_opts, opt_percpu_arena, opt_tcache,
  * opt_tcache_max, opt_tcache_nslots_small_min, opt_tcache_nslots_small_max,
- * opt_tcache_nslots_large, opt_lg_tcache_nslots_mul,
+ * opt_tcache_nslots_large, opt_dirty_decay_ms, opt_lg_tcache_nslots_mul,
  * opt_tcache_gc_incr_bytes, opt_lg_tcache_flush_small_div,
  * opt_lg_tcache_flush_large_div. */
 #define CONF_DECLARE(name, kind, ctype, dflt, min, max, values, doc)                     \

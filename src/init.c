@@ -17,6 +17,7 @@
 #include "base.h"
 #include "conf.h"
 #include "ctl.h"
+#include "decay.h"
 #include "emap.h"
 #include "init.h"
 #include "os.h"
@@ -69,6 +70,7 @@ static int
 init_core(void)
 {
 	sz_boot();
+	decay_boot();
 	conf_init();
 	base_init(&init_global_base);
 	emap_boot(&init_global_base);

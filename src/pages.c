@@ -11,17 +11,21 @@
 #include <errno.h>
 #include <string.h>
 
+#include "clock.h"
 #include "os.h"
 #include "pages.h"
 
+static void pages_decay(pages_t *p);
+
 void
-pages_init(pages_t *p, unsigned arena_ind, base_t *base)
+pages_init(pages_t *p, unsigned arena_ind, base_t *base, ssize_t dirty_decay_ms)
 {
 	mutex_init(&p->mtx);
 	p->arena_ind = arena_ind;
 	p->base = base;
 	eset_init(&p->dirty);
 	eset_init(&p->retained);
+	decay_init(&p->decay, dirty_decay_ms, clock_coarse_ns());
 	p->spare = NULL;
 	p->active_pages = 0;
 	p->mapped = 0;
@@ -234,6 +238,7 @@ pages_alloc(pages_t *p, size_t size, size_t alignment, bool zero, unsigned szind
 	e->slab = slab;
 	pages_register_active(e);
 	p->active_pages += size >> LG_PAGE;
+	pages_decay(p);
 	mutex_unlock(&p->mtx);
 	if (zero && !e->zeroed)
 		memset(e->addr, 0, size);
@@ -260,6 +265,17 @@ pages_purge_to(pages_t *p, size_t target)
 	}
 }
 
+/* Purges what the decay curve no longer allows to stay dirty.  Lock held. */
+static void
+pages_decay(pages_t *p)
+{
+	size_t allowed = decay_update(&p->decay, clock_coarse_ns(), p->dirty.npages);
+	if (p->dirty.npages <= allowed)
+		return;
+	pages_purge_to(p, allowed);
+	decay_purged(&p->decay, p->dirty.npages);
+}
+
 void
 pages_free(pages_t *p, extent_t *e)
 {
@@ -272,11 +288,7 @@ pages_free(pages_t *p, extent_t *e)
 	e->slab = false;
 	e->zeroed = false;
 	pages_insert_coalesced(p, e);
-	size_t limit = p->active_pages;
-	if (limit < PAGES_DIRTY_FLOOR)
-		limit = PAGES_DIRTY_FLOOR;
-	if (p->dirty.npages > limit)
-		pages_purge_to(p, limit - limit / 4);
+	pages_decay(p);
 	mutex_unlock(&p->mtx);
 }
 
@@ -350,6 +362,7 @@ pages_purge_all(pages_t *p)
 	mutex_lock(&p->mtx);
 	uint64_t before = p->npurged;
 	pages_purge_to(p, 0);
+	decay_purged(&p->decay, p->dirty.npages);
 	size_t purged = (size_t)(p->npurged - before) << LG_PAGE;
 	mutex_unlock(&p->mtx);
 	return purged;

@@ -9,12 +9,10 @@
  * mapping is retained.  Address space is never unmapped.  A freed extent is
  * coalesced with free neighbours of the same state and arena.
  *
- * Until decay purging exists (decay.c), dirty memory is bounded directly:
- * when the dirty set exceeds max(PAGES_DIRTY_FLOOR, active pages) the
- * largest dirty extents are purged (MADV_DONTNEED) down to 3/4 of that bound
- * and become retained.  The bound is generous on purpose: a page purged and
- * touched again costs a fault, and churning programs reuse their dirty pages
- * at once (jemalloc keeps them for 10 s).
+ * How many dirty pages may stay is decided by the decay curve (decay.h,
+ * dirty_decay_ms), checked whenever pages are allocated or freed; the
+ * excess is purged (MADV_DONTNEED), largest extents first, and becomes
+ * retained.
  *
  * Lock: pages->mtx protects everything here.  Order: bin locks → pages->mtx
  * → arena base → emap → global base.  It is never held across mmap or
@@ -24,11 +22,11 @@
 #define STRATA_PAGES_H
 
 #include "base.h"
+#include "decay.h"
 #include "emap.h"
 #include "extent.h"
 #include "mutex.h"
 
-#define PAGES_DIRTY_FLOOR ((size_t)8192) /* pages: 32 MiB */
 #define PAGES_GROW_MIN HUGEPAGE
 #define PAGES_GROW_MAX ((size_t)1 << 30)
 
@@ -39,6 +37,7 @@ typedef struct pages {
 	/* Protected by mtx. */
 	eset_t dirty;
 	eset_t retained;
+	decay_t decay;       /* how long dirty pages may stay */
 	extent_t *spare;     /* unused descriptors, linked by heap_next */
 	size_t active_pages; /* pages in active extents */
 	size_t mapped;       /* bytes of address space mapped from the OS */
@@ -52,7 +51,7 @@ typedef struct pages_stats {
 	uint64_t npurge, npurged;
 } pages_stats_t;
 
-void pages_init(pages_t *p, unsigned arena_ind, base_t *base);
+void pages_init(pages_t *p, unsigned arena_ind, base_t *base, ssize_t dirty_decay_ms);
 
 /*
  * An active extent of size bytes (a PAGE multiple) aligned to alignment (a

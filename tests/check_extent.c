@@ -20,7 +20,7 @@ setup(void)
 	sz_boot();
 	base_init(&test_base);
 	emap_boot(&test_base);
-	pages_init(&test_pages, TEST_ARENA, &test_base);
+	pages_init(&test_pages, TEST_ARENA, &test_base, -1); /* no purging unless asked */
 }
 
 static int
@@ -221,9 +221,22 @@ START_TEST(test_purge_all_makes_retained_zero)
 }
 END_TEST
 
-START_TEST(test_dirty_bounded)
+START_TEST(test_decay_zero_purges_at_once)
 {
-	/* Freeing far more than the floor leaves at most the floor dirty. */
+	pages_t eager;
+	pages_init(&eager, TEST_ARENA + 1, &test_base, 0);
+	extent_t *e = pages_alloc(&eager, 64 * PAGE, PAGE, false, SZ_NBINS, false);
+	memset(e->addr, 1, 64 * PAGE);
+	pages_free(&eager, e);
+	pages_stats_t st;
+	pages_stats_read(&eager, &st);
+	ck_assert_uint_eq(st.dirty_pages, 0);
+	ck_assert_uint_ge(st.npurged, 64);
+}
+END_TEST
+
+START_TEST(test_decay_never_keeps_everything)
+{
 	enum { N = 40 };
 	extent_t *e[N];
 	for (unsigned i = 0; i < N; i++) {
@@ -235,8 +248,8 @@ START_TEST(test_dirty_bounded)
 	pages_stats_t st;
 	pages_stats_read(&test_pages, &st);
 	ck_assert_uint_eq(st.active_pages, 0);
-	ck_assert_uint_le(st.dirty_pages, PAGES_DIRTY_FLOOR);
-	ck_assert_uint_gt(st.npurged, 0);
+	ck_assert_uint_ge(st.dirty_pages, N * 512);
+	ck_assert_uint_eq(st.npurged, 0);
 }
 END_TEST
 
@@ -253,7 +266,8 @@ test_suite(void)
 	tcase_add_test(tc, test_free_coalesces_neighbours);
 	tcase_add_test(tc, test_grow_and_shrink_in_place);
 	tcase_add_test(tc, test_purge_all_makes_retained_zero);
-	tcase_add_test(tc, test_dirty_bounded);
+	tcase_add_test(tc, test_decay_zero_purges_at_once);
+	tcase_add_test(tc, test_decay_never_keeps_everything);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -19,7 +19,7 @@ setup(void)
 	sz_boot();
 	base_init(&test_base);
 	emap_boot(&test_base);
-	pages_init(&test_pages, 3, &test_base);
+	pages_init(&test_pages, 3, &test_base, -1);
 }
 
 static extent_t *
