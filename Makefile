@@ -113,7 +113,7 @@ build/tests/%: tests/%.c tests/check_main.c build/libstrata_internal.a | deps
 	$(CC) $(CSTD) -O1 -g $(WARN) -D_GNU_SOURCE -DSTRATA_INTERNAL_TEST $(SAN) $(INCS) $(CHECK_CFLAGS) \
 		-o $@ $< tests/check_main.c build/libstrata_internal.a $(CHECK_LIBS) -lpthread
 
-build/api/%: tests/%.c tests/check_main.c lib/libstrata.so | deps
+build/api/%: tests/%.c tests/check_main.c tests/api_util.h lib/libstrata.so | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) -O1 -g $(WARN) -D_GNU_SOURCE -Iinclude $(CHECK_CFLAGS) -o $@ $< tests/check_main.c \
 		-Llib -Wl,-rpath,'$$ORIGIN/../../lib' -lstrata $(CHECK_LIBS) -lpthread

@@ -423,18 +423,25 @@ ctl_arena_i_get_initialized(size_t index)
 
 CTL_RO(ctl_arena_i_initialized, bool, ctl_arena_i_get_initialized(mib[1]))
 
-/* arena.<i>.reset and .destroy: void; EFAULT for MALLCTL_ARENAS_ALL and for
+/* arena.<i>.reset and .destroy: void; EFAULT for "all arenas" and for
  * whatever the arena module refuses (automatic, destroyed, bound threads). */
+static int
+ctl_arena_i_action(const size_t *mib, void *oldp, size_t *oldlenp, void *newp, size_t newlen,
+                   int (*action)(unsigned ind))
+{
+	if (!ctl_is_void_call(oldp, oldlenp, newp, newlen))
+		return EPERM;
+	if (ctl_arena_index_is_all(mib[1]) || action((unsigned)mib[1]) != 0)
+		return EFAULT;
+	return 0;
+}
+
 static int
 ctl_arena_i_reset(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, void *newp,
                   size_t newlen)
 {
 	(void)miblen;
-	if (!ctl_is_void_call(oldp, oldlenp, newp, newlen))
-		return EPERM;
-	if (ctl_arena_index_is_all(mib[1]) || arena_reset((unsigned)mib[1]) != 0)
-		return EFAULT;
-	return 0;
+	return ctl_arena_i_action(mib, oldp, oldlenp, newp, newlen, arena_reset);
 }
 
 static int
@@ -442,11 +449,7 @@ ctl_arena_i_destroy(const size_t *mib, size_t miblen, void *oldp, size_t *oldlen
                     size_t newlen)
 {
 	(void)miblen;
-	if (!ctl_is_void_call(oldp, oldlenp, newp, newlen))
-		return EPERM;
-	if (ctl_arena_index_is_all(mib[1]) || arena_destroy((unsigned)mib[1]) != 0)
-		return EFAULT;
-	return 0;
+	return ctl_arena_i_action(mib, oldp, oldlenp, newp, newlen, arena_destroy);
 }
 
 /* arena.<i>.purge: void; returns every dirty page of the arena (or of all
@@ -575,18 +578,25 @@ ctl_tcache_create(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
 /* tcache.flush and tcache.destroy: write-only; EINVAL without an id,
  * EFAULT for an id that is not live. */
 static int
-ctl_tcache_flush(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, void *newp,
-                 size_t newlen)
+ctl_tcache_action(void *oldp, size_t *oldlenp, void *newp, size_t newlen,
+                  int (*action)(unsigned id))
 {
-	(void)mib;
-	(void)miblen;
 	if (!ctl_is_write_only_call(oldp, oldlenp))
 		return EPERM;
 	unsigned id;
 	int err = ctl_require_write(newp, newlen, &id, sizeof(id));
 	if (err != 0)
 		return err;
-	return tcaches_flush(id) == 0 ? 0 : EFAULT;
+	return action(id) == 0 ? 0 : EFAULT;
+}
+
+static int
+ctl_tcache_flush(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, void *newp,
+                 size_t newlen)
+{
+	(void)mib;
+	(void)miblen;
+	return ctl_tcache_action(oldp, oldlenp, newp, newlen, tcaches_flush);
 }
 
 static int
@@ -595,13 +605,7 @@ ctl_tcache_destroy(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp
 {
 	(void)mib;
 	(void)miblen;
-	if (!ctl_is_write_only_call(oldp, oldlenp))
-		return EPERM;
-	unsigned id;
-	int err = ctl_require_write(newp, newlen, &id, sizeof(id));
-	if (err != 0)
-		return err;
-	return tcaches_destroy(id) == 0 ? 0 : EFAULT;
+	return ctl_tcache_action(oldp, oldlenp, newp, newlen, tcaches_destroy);
 }
 
 static const ctl_node_t ctl_tcache_nodes[] = {

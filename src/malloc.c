@@ -56,15 +56,21 @@ malloc_invalid_pointer(const char *func, const void *ptr)
 }
 
 /* The emap entry of an allocated pointer; aborts if strata did not hand it
- * out (unknown page, free extent, or not the start of a large extent). */
+ * out (unknown page, free extent, not the start of a slab region or of a
+ * large extent).  The free fast path skips these checks; a bad pointer it
+ * caches is caught when the cache is flushed. */
 static uint64_t
 malloc_lookup(const char *func, const void *ptr)
 {
 	uint64_t bits = emap_lookup(ptr);
-	if (UNLIKELY(emap_bits_szind(bits) >= SZ_NSIZES)) /* also entry 0 */
+	unsigned ind = emap_bits_szind(bits);
+	if (UNLIKELY(ind >= SZ_NSIZES)) /* also entry 0 */
 		malloc_invalid_pointer(func, ptr);
 	extent_t *e = emap_bits_extent(bits);
-	if (!emap_bits_slab(bits) && UNLIKELY(e->addr != ptr))
+	bool region_start = emap_bits_slab(bits)
+	                            ? slab_reg_index(e, &sz_bin_info[ind], ptr) != UINT32_MAX
+	                            : e->addr == ptr;
+	if (UNLIKELY(!region_start))
 		malloc_invalid_pointer(func, ptr);
 	return bits;
 }
@@ -366,12 +372,24 @@ pvalloc(size_t size)
 	return malloc_aligned(PAGE, rounded == 0 ? PAGE : rounded);
 }
 
+/* The usable size of a live allocation.  Programs such as redis call this
+ * on every allocation and free, so it checks only what the page map says
+ * (an unknown page still aborts), like the free fast path. */
+static size_t
+malloc_usable_size_of(const char *func, const void *ptr)
+{
+	unsigned ind = emap_bits_szind(emap_lookup(ptr));
+	if (UNLIKELY(ind >= SZ_NSIZES))
+		malloc_invalid_pointer(func, ptr);
+	return sz_index2size(ind);
+}
+
 EXPORT size_t
 malloc_usable_size(void *ptr)
 {
 	if (ptr == NULL)
 		return 0;
-	return sz_index2size(emap_bits_szind(malloc_lookup("malloc_usable_size", ptr)));
+	return malloc_usable_size_of("malloc_usable_size", ptr);
 }
 
 EXPORT int
@@ -530,7 +548,7 @@ EXPORT size_t
 sallocx(const void *ptr, int flags)
 {
 	(void)flags;
-	return sz_index2size(emap_bits_szind(malloc_lookup("sallocx", ptr)));
+	return malloc_usable_size_of("sallocx", ptr);
 }
 
 EXPORT void

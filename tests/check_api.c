@@ -19,70 +19,14 @@
  */
 #include <strata.h>
 
+#include "api_util.h"
+
 #include <check.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#define KiB ((size_t)1 << 10)
-#define MiB ((size_t)1 << 20)
-
-/* ck_assert reports every passing check to the parent (a pipe write), far
- * too slow inside byte loops; expect() only calls into Check on failure. */
-#define expect(cond, ...)                                                                          \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			ck_abort_msg(__VA_ARGS__);                                                 \
-	} while (0)
-
-/* Hide values from the optimizer: no folding of malloc/free pairs, no
- * compile-time "size too large" diagnostics on the deliberately huge sizes. */
-static inline void *
-launder(void *p)
-{
-	__asm__ volatile("" : "+r"(p) : : "memory");
-	return p;
-}
-
-static inline size_t
-hide(size_t n)
-{
-	__asm__ volatile("" : "+r"(n));
-	return n;
-}
-
-static unsigned char
-pattern_byte(size_t i, unsigned seed)
-{
-	return (unsigned char)(seed * 151u + i * 31u + (i >> 8) * 7u + (i >> 16));
-}
-
-static void
-fill(void *p, size_t n, unsigned seed)
-{
-	unsigned char *b = p;
-	for (size_t i = 0; i < n; i++)
-		b[i] = pattern_byte(i, seed);
-}
-
-/* Returns the index of the first mismatch, or SIZE_MAX if all match. */
-static size_t
-first_mismatch(const void *p, size_t n, unsigned seed)
-{
-	const unsigned char *b = p;
-	for (size_t i = 0; i < n; i++)
-		if (b[i] != pattern_byte(i, seed))
-			return i;
-	return SIZE_MAX;
-}
-
-static int
-is_aligned(const void *p, size_t a)
-{
-	return ((uintptr_t)p & (a - 1)) == 0;
-}
 
 /* Sizes crossing tiny, quantum-spaced, small, large and huge classes. */
 static const size_t boundary_sizes[] = {
@@ -125,26 +69,24 @@ START_TEST(test_malloc_boundary_sizes)
 }
 END_TEST
 
+static void
+expect_usable_is_nallocx(size_t n)
+{
+	void *p = launder(malloc(hide(n)));
+	expect(p != NULL, "malloc(%zu) returned NULL", n);
+	size_t us = malloc_usable_size(p), na = nallocx(n, 0);
+	expect(us >= n && us == na, "malloc(%zu): malloc_usable_size %zu, nallocx %zu", n, us, na);
+	free(p);
+}
+
 START_TEST(test_malloc_usable_size_equals_nallocx)
 {
 	/* Every size up to 20000 (all small classes and the first large ones),
 	 * then a sparser walk up to 8 MiB. */
-	for (size_t n = 1; n <= 20000; n++) {
-		void *p = launder(malloc(hide(n)));
-		expect(p != NULL, "malloc(%zu) returned NULL", n);
-		size_t us = malloc_usable_size(p), na = nallocx(n, 0);
-		expect(us >= n && us == na, "malloc(%zu): malloc_usable_size %zu, nallocx %zu", n,
-		       us, na);
-		free(p);
-	}
-	for (size_t n = 20001; n <= 8 * MiB; n += n / 7 + 1) {
-		void *p = launder(malloc(hide(n)));
-		expect(p != NULL, "malloc(%zu) returned NULL", n);
-		size_t us = malloc_usable_size(p), na = nallocx(n, 0);
-		expect(us >= n && us == na, "malloc(%zu): malloc_usable_size %zu, nallocx %zu", n,
-		       us, na);
-		free(p);
-	}
+	for (size_t n = 1; n <= 20000; n++)
+		expect_usable_is_nallocx(n);
+	for (size_t n = 20001; n <= 8 * MiB; n += n / 7 + 1)
+		expect_usable_is_nallocx(n);
 }
 END_TEST
 

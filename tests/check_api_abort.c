@@ -11,6 +11,8 @@
  */
 #include <strata.h>
 
+#include "api_util.h"
+
 #include <check.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -21,13 +23,6 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-static inline void *
-launder(void *p)
-{
-	__asm__ volatile("" : "+r"(p) : : "memory");
-	return p;
-}
 
 static void
 no_core_dumps(void)

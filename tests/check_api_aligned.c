@@ -12,6 +12,8 @@
  */
 #include <strata.h>
 
+#include "api_util.h"
+
 #include <check.h>
 #include <errno.h>
 #include <stdint.h>
@@ -19,43 +21,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#define KiB ((size_t)1 << 10)
-#define MiB ((size_t)1 << 20)
-
-/* ck_assert reports every passing check to the parent (a pipe write), far
- * too slow inside byte loops; expect() only calls into Check on failure. */
-#define expect(cond, ...)                                                                          \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			ck_abort_msg(__VA_ARGS__);                                                 \
-	} while (0)
-
-/* Hide values from the optimizer: no folding of malloc/free pairs, no
- * compile-time "size too large" diagnostics on the deliberately huge sizes. */
-static inline void *
-launder(void *p)
-{
-	__asm__ volatile("" : "+r"(p) : : "memory");
-	return p;
-}
-
-static inline size_t
-hide(size_t n)
-{
-	__asm__ volatile("" : "+r"(n));
-	return n;
-}
-
 static size_t
 page_size(void)
 {
 	return (size_t)sysconf(_SC_PAGESIZE);
-}
-
-static int
-is_aligned(const void *p, size_t a)
-{
-	return ((uintptr_t)p & (a - 1)) == 0;
 }
 
 /* Requests that can never be served (beyond the 47-bit address space, or

@@ -21,6 +21,8 @@
 
 #include <strata.h>
 
+#include "api_util.h"
+
 const char *malloc_conf = "stats_print_opts:g";
 
 #define CHILD_ENV "STRATA_CHECK_API_CTL_CHILD"
@@ -36,39 +38,10 @@ auto_narenas_expected(void)
 	return ncpus == 1 ? 1 : 4 * ncpus;
 }
 
-static unsigned
-read_unsigned(const char *name)
-{
-	unsigned v = 0;
-	size_t len = sizeof(v);
-	ck_assert_int_eq(mallctl(name, &v, &len, NULL, 0), 0);
-	ck_assert_uint_eq(len, sizeof(v));
-	return v;
-}
-
-static size_t
-read_size(const char *name)
-{
-	size_t v = 0, len = sizeof(v);
-	ck_assert_int_eq(mallctl(name, &v, &len, NULL, 0), 0);
-	ck_assert_uint_eq(len, sizeof(v));
-	return v;
-}
-
 static uint64_t
 read_u64(const char *name)
 {
 	uint64_t v = 0;
-	size_t len = sizeof(v);
-	ck_assert_int_eq(mallctl(name, &v, &len, NULL, 0), 0);
-	ck_assert_uint_eq(len, sizeof(v));
-	return v;
-}
-
-static bool
-read_bool(const char *name)
-{
-	bool v = true;
 	size_t len = sizeof(v);
 	ck_assert_int_eq(mallctl(name, &v, &len, NULL, 0), 0);
 	ck_assert_uint_eq(len, sizeof(v));

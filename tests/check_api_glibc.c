@@ -7,63 +7,13 @@
 #include <malloc.h> /* before strata.h: M_* constants and glibc's mallinfo2 */
 #include <strata.h>
 
+#include "api_util.h"
+
 #include <check.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define KiB ((size_t)1 << 10)
-#define MiB ((size_t)1 << 20)
-
-/* ck_assert reports every passing check to the parent (a pipe write), far
- * too slow inside byte loops; expect() only calls into Check on failure. */
-#define expect(cond, ...)                                                                          \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			ck_abort_msg(__VA_ARGS__);                                                 \
-	} while (0)
-
-/* Hide values from the optimizer: no folding of malloc/free pairs, no
- * compile-time "size too large" diagnostics on the deliberately huge sizes. */
-static inline void *
-launder(void *p)
-{
-	__asm__ volatile("" : "+r"(p) : : "memory");
-	return p;
-}
-
-static inline size_t
-hide(size_t n)
-{
-	__asm__ volatile("" : "+r"(n));
-	return n;
-}
-
-static unsigned char
-pattern_byte(size_t i, unsigned seed)
-{
-	return (unsigned char)(seed * 151u + i * 31u + (i >> 8) * 7u + (i >> 16));
-}
-
-static void
-fill(void *p, size_t n, unsigned seed)
-{
-	unsigned char *b = p;
-	for (size_t i = 0; i < n; i++)
-		b[i] = pattern_byte(i, seed);
-}
-
-/* Returns the index of the first mismatch, or SIZE_MAX if all match. */
-static size_t
-first_mismatch(const void *p, size_t n, unsigned seed)
-{
-	const unsigned char *b = p;
-	for (size_t i = 0; i < n; i++)
-		if (b[i] != pattern_byte(i, seed))
-			return i;
-	return SIZE_MAX;
-}
 
 /* --------------------------------------------------- glibc malloc extras */
 

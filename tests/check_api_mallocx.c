@@ -12,51 +12,13 @@
  */
 #include <strata.h>
 
+#include "api_util.h"
+
 #include <check.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define KiB ((size_t)1 << 10)
-#define MiB ((size_t)1 << 20)
-
-#define expect(cond, ...)                                                                          \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			ck_abort_msg(__VA_ARGS__);                                                 \
-	} while (0)
-
-static inline void *
-launder(void *p)
-{
-	__asm__ volatile("" : "+r"(p) : : "memory");
-	return p;
-}
-
-static inline size_t
-hide(size_t n)
-{
-	__asm__ volatile("" : "+r"(n));
-	return n;
-}
-
-static int
-is_aligned(const void *p, size_t a)
-{
-	return ((uintptr_t)p & (a - 1)) == 0;
-}
-
-/* Index of the first byte of p[from, to) that is not c, or SIZE_MAX. */
-static size_t
-first_not(const void *p, size_t from, size_t to, unsigned char c)
-{
-	const unsigned char *b = p;
-	for (size_t i = from; i < to; i++)
-		if (b[i] != c)
-			return i;
-	return SIZE_MAX;
-}
 
 /* ------------------------------------------------------- mallocx/sallocx */
 

@@ -12,6 +12,8 @@
  */
 #include <strata.h>
 
+#include "api_util.h"
+
 #include <check.h>
 #include <pthread.h>
 #include <signal.h>
@@ -21,19 +23,6 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#define expect(cond, ...)                                                                          \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			ck_abort_msg(__VA_ARGS__);                                                 \
-	} while (0)
-
-static inline void *
-launder(void *p)
-{
-	__asm__ volatile("" : "+r"(p) : : "memory");
-	return p;
-}
 
 /* xorshift64*: deterministic per-thread sizes. */
 static uint64_t

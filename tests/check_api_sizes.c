@@ -11,25 +11,11 @@
  */
 #include <strata.h>
 
+#include "api_util.h"
+
 #include <check.h>
 #include <stdint.h>
 #include <stdlib.h>
-
-#define KiB ((size_t)1 << 10)
-#define MiB ((size_t)1 << 20)
-
-#define expect(cond, ...)                                                                          \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			ck_abort_msg(__VA_ARGS__);                                                 \
-	} while (0)
-
-static inline size_t
-hide(size_t n)
-{
-	__asm__ volatile("" : "+r"(n));
-	return n;
-}
 
 /* ------------------------------------------- jemalloc 5.3 size classes */
 

@@ -28,38 +28,11 @@
 
 #include <strata.h>
 
+#include "api_util.h"
+
 #define CHILD_ENV "STRATA_CHECK_API_TCACHE_CHILD"
 
 /* ------------------------------------------------------------ helpers */
-
-static unsigned
-read_unsigned(const char *name)
-{
-	unsigned v = 0;
-	size_t len = sizeof(v);
-	ck_assert_msg(mallctl(name, &v, &len, NULL, 0) == 0, "reading %s", name);
-	ck_assert_uint_eq(len, sizeof(v));
-	return v;
-}
-
-static size_t
-read_size(const char *name)
-{
-	size_t v = 0, len = sizeof(v);
-	ck_assert_msg(mallctl(name, &v, &len, NULL, 0) == 0, "reading %s", name);
-	ck_assert_uint_eq(len, sizeof(v));
-	return v;
-}
-
-static bool
-read_bool(const char *name)
-{
-	bool v = false;
-	size_t len = sizeof(v);
-	ck_assert_msg(mallctl(name, &v, &len, NULL, 0) == 0, "reading %s", name);
-	ck_assert_uint_eq(len, sizeof(v));
-	return v;
-}
 
 static int
 write_unsigned(const char *name, unsigned v)
@@ -155,14 +128,6 @@ tcache_create(void)
 	ck_assert_int_eq(mallctl("tcache.create", &id, &len, NULL, 0), 0);
 	ck_assert_uint_eq(len, sizeof(id));
 	return id;
-}
-
-/* Keeps the compiler from pairing malloc with free away. */
-static inline void *
-launder(void *p)
-{
-	__asm__ volatile("" : "+r"(p) : : "memory");
-	return p;
 }
 
 /* ------------------------------------------------------------ read-only nodes */

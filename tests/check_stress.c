@@ -13,6 +13,8 @@
  */
 #include <strata.h>
 
+#include "api_util.h"
+
 #include <check.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -23,8 +25,6 @@
 #define NTHREADS 8
 #define OPS_PER_THREAD 25000
 #define LOCAL_SLOTS 256
-#define KiB ((size_t)1 << 10)
-#define MiB ((size_t)1 << 20)
 
 static uint64_t
 rng_next(uint64_t *s)

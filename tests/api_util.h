@@ -1,0 +1,115 @@
+/*
+ * api_util.h — helpers shared by the public-API suites (tests/check_api*.c,
+ * tests/check_stress.c): size units, a cheap assertion for byte loops,
+ * optimizer barriers, byte patterns and mallctl readers.
+ */
+#ifndef STRATA_TESTS_API_UTIL_H
+#define STRATA_TESTS_API_UTIL_H
+
+#include <check.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <strata.h>
+
+#define KiB ((size_t)1 << 10)
+#define MiB ((size_t)1 << 20)
+
+/* ck_assert reports every passing check to the parent (a pipe write), far
+ * too slow inside byte loops; expect() only calls into Check on failure. */
+#define expect(cond, ...)                                                                          \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			ck_abort_msg(__VA_ARGS__);                                                 \
+	} while (0)
+
+/* Hide values from the optimizer: no folding of malloc/free pairs, no
+ * compile-time "size too large" diagnostics on the deliberately huge sizes. */
+static inline void *
+launder(void *p)
+{
+	__asm__ volatile("" : "+r"(p) : : "memory");
+	return p;
+}
+
+static inline size_t
+hide(size_t n)
+{
+	__asm__ volatile("" : "+r"(n));
+	return n;
+}
+
+static inline unsigned char
+pattern_byte(size_t i, unsigned seed)
+{
+	return (unsigned char)(seed * 151u + i * 31u + (i >> 8) * 7u + (i >> 16));
+}
+
+static inline void
+fill(void *p, size_t n, unsigned seed)
+{
+	unsigned char *b = p;
+	for (size_t i = 0; i < n; i++)
+		b[i] = pattern_byte(i, seed);
+}
+
+/* The index of the first byte not matching the pattern, or SIZE_MAX. */
+static inline size_t
+first_mismatch(const void *p, size_t n, unsigned seed)
+{
+	const unsigned char *b = p;
+	for (size_t i = 0; i < n; i++)
+		if (b[i] != pattern_byte(i, seed))
+			return i;
+	return SIZE_MAX;
+}
+
+static inline bool
+is_aligned(const void *p, size_t a)
+{
+	return ((uintptr_t)p & (a - 1)) == 0;
+}
+
+/* The index of the first byte in [from, to) that is not c, or SIZE_MAX. */
+static inline size_t
+first_not(const void *p, size_t from, size_t to, unsigned char c)
+{
+	const unsigned char *b = p;
+	for (size_t i = from; i < to; i++)
+		if (b[i] != c)
+			return i;
+	return SIZE_MAX;
+}
+
+/* mallctl readers that fail the test on any error or length change. */
+static inline unsigned
+read_unsigned(const char *name)
+{
+	unsigned v = 0;
+	size_t len = sizeof(v);
+	ck_assert_msg(mallctl(name, &v, &len, NULL, 0) == 0, "reading %s", name);
+	ck_assert_uint_eq(len, sizeof(v));
+	return v;
+}
+
+static inline size_t
+read_size(const char *name)
+{
+	size_t v = 0, len = sizeof(v);
+	ck_assert_msg(mallctl(name, &v, &len, NULL, 0) == 0, "reading %s", name);
+	ck_assert_uint_eq(len, sizeof(v));
+	return v;
+}
+
+static inline bool
+read_bool(const char *name)
+{
+	bool v = false;
+	size_t len = sizeof(v);
+	ck_assert_msg(mallctl(name, &v, &len, NULL, 0) == 0, "reading %s", name);
+	ck_assert_uint_eq(len, sizeof(v));
+	return v;
+}
+
+#endif
