@@ -37,6 +37,7 @@ static void
 init_prefork(void)
 {
 	ctl_prefork();
+	tcache_prefork();
 	arena_prefork();
 	emap_prefork();
 	base_prefork(&init_global_base);
@@ -48,6 +49,7 @@ init_postfork_parent(void)
 	base_postfork_parent(&init_global_base);
 	emap_postfork_parent();
 	arena_postfork_parent();
+	tcache_postfork_parent();
 	ctl_postfork_parent();
 }
 
@@ -57,6 +59,7 @@ init_postfork_child(void)
 	base_postfork_child(&init_global_base);
 	emap_postfork_child();
 	arena_postfork_child();
+	tcache_postfork_child();
 	ctl_postfork_child();
 }
 

@@ -401,3 +401,21 @@ tcaches_destroy(unsigned id)
 	mutex_unlock(&tcache_list_mtx);
 	return 0;
 }
+
+void
+tcache_prefork(void)
+{
+	mutex_prefork(&tcache_list_mtx);
+}
+
+void
+tcache_postfork_parent(void)
+{
+	mutex_postfork_parent(&tcache_list_mtx);
+}
+
+void
+tcache_postfork_child(void)
+{
+	mutex_postfork_child(&tcache_list_mtx);
+}

@@ -245,6 +245,56 @@ START_TEST(test_fork_while_threads_allocate)
 }
 END_TEST
 
+/* A thread that keeps starting short-lived threads (each sets up and tears
+ * down its thread cache, which takes the allocator's cache-list lock) until
+ * told to stop. */
+static void *
+churn_once(void *arg)
+{
+	(void)arg;
+	free(launder(malloc(64)));
+	return NULL;
+}
+
+static void *
+thread_churner(void *arg)
+{
+	struct fork_ctx *c = arg;
+	long n = 0;
+	while (!atomic_load(&c->stop)) {
+		pthread_t t;
+		if (pthread_create(&t, NULL, churn_once, NULL) == 0)
+			pthread_join(t, NULL);
+		if (++n == 20)
+			pthread_barrier_wait(&c->running);
+	}
+	atomic_fetch_add(&c->iterations, n);
+	return NULL;
+}
+
+START_TEST(test_fork_while_threads_come_and_go)
+{
+	static struct fork_ctx c;
+	atomic_store(&c.stop, 0);
+	atomic_store(&c.iterations, 0);
+	ck_assert_int_eq(pthread_barrier_init(&c.running, NULL, 2), 0);
+	pthread_t churner;
+	ck_assert_int_eq(pthread_create(&churner, NULL, thread_churner, &c), 0);
+	pthread_barrier_wait(&c.running);
+	for (int round = 0; round < FORKS; round++) {
+		pid_t pid = fork();
+		ck_assert_int_ge(pid, 0);
+		if (pid == 0)
+			fork_child();
+		check_child(pid, round);
+	}
+	atomic_store(&c.stop, 1);
+	pthread_join(churner, NULL);
+	pthread_barrier_destroy(&c.running);
+	ck_assert_int_ge(atomic_load(&c.iterations), 20);
+}
+END_TEST
+
 /* fork() from a thread other than the main one, twice nested. */
 static void *
 forking_thread(void *arg)
@@ -408,6 +458,7 @@ test_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_malloc_in_constructor);
 	tcase_add_test(tc, test_fork_while_threads_allocate);
+	tcase_add_test(tc, test_fork_while_threads_come_and_go);
 	tcase_add_test(tc, test_fork_from_thread_nested);
 	tcase_add_test(tc, test_thread_exit_memory_survives);
 	tcase_add_test(tc, test_thread_churn_does_not_grow);
