@@ -99,15 +99,14 @@ sz_sa2u(size_t size, size_t alignment)
 unsigned
 sz_psz2ind_ceil(size_t size)
 {
-	unsigned lo = 0, hi = SZ_NPSIZES - 1;
-	while (lo < hi) {
-		unsigned mid = (lo + hi) / 2;
-		if (sz_pind2sz_tab[mid] >= size)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return lo;
+	/* 4, 8, 12, 16 KiB are classes 0..3; above, four per doubling. */
+	if (size <= 4 * PAGE)
+		return size <= PAGE ? 0 : (unsigned)((size - 1) >> LG_PAGE);
+	unsigned lg = bits_lg_ceil(size) - 1; /* 2^lg < size <= 2^(lg+1) */
+	size_t delta = (size_t)1 << (lg - 2);
+	size_t k = (size - ((size_t)1 << lg) + delta - 1) / delta; /* 1..4 */
+	unsigned ind = 3 + (lg - (LG_PAGE + 2)) * 4 + (unsigned)k;
+	return ind < SZ_NPSIZES ? ind : SZ_NPSIZES - 1;
 }
 
 unsigned
