@@ -49,12 +49,7 @@ int main(int argc, char **argv)
 			bench_touch(objs[i], sz[i], (unsigned char)i);
 			perm[i] = (uint32_t)i;
 		}
-		for (size_t i = k - 1; i > 0; i--) {
-			size_t j = (size_t)prng_below(&r, i + 1);
-			uint32_t t = perm[i];
-			perm[i] = perm[j];
-			perm[j] = t;
-		}
+		bench_shuffle(perm, k, &r);
 		for (size_t i = 0; i < k; i++) {
 			unsigned char *p = objs[perm[i]];
 			acc += p[0];

@@ -80,6 +80,17 @@ static inline size_t prng_range(uint64_t *s, size_t lo, size_t hi)
 size_t prng_log_range(uint64_t *s, size_t lo, size_t hi);
 
 /* Touches an object: writes its first byte and one byte per 4 KiB page. */
+/* Shuffles perm[0..n) in place (Fisher-Yates) with the generator s. */
+static inline void bench_shuffle(uint32_t *perm, size_t n, uint64_t *s)
+{
+	for (size_t i = n; i > 1; i--) {
+		size_t j = (size_t)prng_below(s, i);
+		uint32_t t = perm[i - 1];
+		perm[i - 1] = perm[j];
+		perm[j] = t;
+	}
+}
+
 static inline void bench_touch(void *p, size_t n, unsigned char v)
 {
 	unsigned char *c = p;

@@ -85,7 +85,7 @@ int main(int argc, char **argv)
 	int rounds = o.quick ? 1 : 2;
 	char key[64], val[256];
 	uint64_t acc = 0;
-	size_t *perm = malloc(n * sizeof(*perm));
+	uint32_t *perm = malloc(n * sizeof(*perm));
 	if (perm == NULL)
 		abort();
 
@@ -121,14 +121,9 @@ int main(int argc, char **argv)
 			if (e == NULL)
 				abort();
 			acc += (unsigned char)e->val[0];
-			perm[i] = i;
+			perm[i] = (uint32_t)i;
 		}
-		for (size_t i = n - 1; i > 0; i--) {
-			size_t j = (size_t)prng_below(&r, i + 1);
-			size_t t = perm[i];
-			perm[i] = perm[j];
-			perm[j] = t;
-		}
+		bench_shuffle(perm, n, &r);
 		for (size_t i = 0; i < n; i++) {
 			make_key(key, kseed, perm[i]);
 			uint64_t h = hash_str(key);

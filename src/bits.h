@@ -33,10 +33,4 @@ bits_is_pow2(uint64_t x)
 	return x != 0 && (x & (x - 1)) == 0;
 }
 
-static inline unsigned
-bits_popcount(uint64_t x)
-{
-	return (unsigned)__builtin_popcountll(x);
-}
-
 #endif

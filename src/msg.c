@@ -296,17 +296,6 @@ msg_write(const char *s)
 	errno = saved_errno;
 }
 
-void
-msg_printf(const char *fmt, ...)
-{
-	char buf[MSG_BUFSIZE];
-	va_list ap;
-	va_start(ap, fmt);
-	msg_vformat(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	msg_write(buf);
-}
-
 static void
 msg_verror(const char *fmt, va_list ap)
 {

@@ -29,9 +29,6 @@ size_t msg_format(char *buf, size_t size, const char *fmt, ...)
 /* Writes s through malloc_message if the program set one, else to stderr. */
 void msg_write(const char *s);
 
-/* Formats (up to 4 KiB) and writes through msg_write; no prefix added. */
-void msg_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
 /* "<strata>: " + formatted text; the caller supplies the newline. */
 void msg_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -40,17 +40,6 @@ mutex_lock(mutex_t *m)
 	m->n_lock_ops++;
 }
 
-static inline bool
-mutex_trylock(mutex_t *m)
-{
-	uint32_t expected = 0;
-	if (!atomic_compare_exchange_strong_explicit(&m->state, &expected, 1, memory_order_acquire,
-	                                             memory_order_relaxed))
-		return false;
-	m->n_lock_ops++;
-	return true;
-}
-
 static inline void
 mutex_unlock(mutex_t *m)
 {

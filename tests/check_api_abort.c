@@ -229,74 +229,68 @@ run_case(void (*fn)(void), struct outcome *o)
 	ck_assert_int_eq(waitpid(pid, &o->status, 0), pid);
 }
 
-START_TEST(test_free_stack_address)
+/* Runs fn in a child that must abort with "<prefix>0x<the address it
+ * reported>" on stderr. */
+static void
+expect_invalid_pointer_case(void (*fn)(void), const char *const *prefixes, const char *what)
 {
 	static struct outcome o;
-	run_case(child_free_stack, &o);
-	expect_abort(&o, "free(stack address)");
+	run_case(fn, &o);
+	expect_abort(&o, what);
 	ck_assert(o.addr != 0);
-	expect_invalid_pointer_msg(&o, free_prefixes, o.addr, "free(stack address)");
+	expect_invalid_pointer_msg(&o, prefixes, o.addr, what);
+}
+
+/* Runs fn in a child that must abort with a "<strata>: " message. */
+static void
+expect_double_free_case(void (*fn)(void), const char *what)
+{
+	static struct outcome o;
+	run_case(fn, &o);
+	expect_abort(&o, what);
+	ck_assert_msg(strstr(o.err, "<strata>: ") != NULL,
+		      "double free: no \"<strata>: \" message on stderr: \"%s\"", o.err);
+}
+
+START_TEST(test_free_stack_address)
+{
+	expect_invalid_pointer_case(child_free_stack, free_prefixes, "free(stack address)");
 }
 END_TEST
 
 START_TEST(test_free_large_middle)
 {
-	static struct outcome o;
-	run_case(child_free_large_middle, &o);
-	expect_abort(&o, "free(middle of a 1 MiB block)");
-	ck_assert(o.addr != 0);
-	expect_invalid_pointer_msg(&o, free_prefixes, o.addr, "free(middle of a 1 MiB block)");
+	expect_invalid_pointer_case(child_free_large_middle, free_prefixes, "free(middle of a 1 MiB block)");
 }
 END_TEST
 
 START_TEST(test_free_large_page_inside)
 {
-	static struct outcome o;
-	run_case(child_free_large_page_inside, &o);
-	expect_abort(&o, "free(page inside a 4 MiB block)");
-	ck_assert(o.addr != 0);
-	expect_invalid_pointer_msg(&o, free_prefixes, o.addr, "free(page inside a 4 MiB block)");
+	expect_invalid_pointer_case(child_free_large_page_inside, free_prefixes, "free(page inside a 4 MiB block)");
 }
 END_TEST
 
 START_TEST(test_realloc_stack_address)
 {
-	static struct outcome o;
-	run_case(child_realloc_stack, &o);
-	expect_abort(&o, "realloc(stack address)");
-	ck_assert(o.addr != 0);
-	expect_invalid_pointer_msg(&o, realloc_prefixes, o.addr, "realloc(stack address)");
+	expect_invalid_pointer_case(child_realloc_stack, realloc_prefixes, "realloc(stack address)");
 }
 END_TEST
 
 START_TEST(test_realloc_large_middle)
 {
-	static struct outcome o;
-	run_case(child_realloc_large_middle, &o);
-	expect_abort(&o, "realloc(middle of a 1 MiB block)");
-	ck_assert(o.addr != 0);
-	expect_invalid_pointer_msg(&o, realloc_prefixes, o.addr,
-				   "realloc(middle of a 1 MiB block)");
+	expect_invalid_pointer_case(child_realloc_large_middle, realloc_prefixes, "realloc(middle of a 1 MiB block)");
 }
 END_TEST
 
 START_TEST(test_double_free_small)
 {
-	static struct outcome o;
-	run_case(child_double_free_small, &o);
-	expect_abort(&o, "double free of a 32-byte block");
-	ck_assert_msg(strstr(o.err, "<strata>: ") != NULL,
-		      "double free: no \"<strata>: \" message on stderr: \"%s\"", o.err);
+	expect_double_free_case(child_double_free_small, "double free of a 32-byte block");
 }
 END_TEST
 
 START_TEST(test_double_free_small_apart)
 {
-	static struct outcome o;
-	run_case(child_double_free_small_apart, &o);
-	expect_abort(&o, "free(p); free(q); free(p) of 48-byte blocks");
-	ck_assert_msg(strstr(o.err, "<strata>: ") != NULL,
-		      "double free: no \"<strata>: \" message on stderr: \"%s\"", o.err);
+	expect_double_free_case(child_double_free_small_apart, "free(p); free(q); free(p) of 48-byte blocks");
 }
 END_TEST
 

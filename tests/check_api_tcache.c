@@ -113,21 +113,13 @@ lookup(void *p)
 static unsigned
 arena_create(void)
 {
-	unsigned ind = UINT_MAX;
-	size_t len = sizeof(ind);
-	ck_assert_int_eq(mallctl("arenas.create", &ind, &len, NULL, 0), 0);
-	ck_assert_uint_eq(len, sizeof(ind));
-	return ind;
+	return read_unsigned("arenas.create");
 }
 
 static unsigned
 tcache_create(void)
 {
-	unsigned id = UINT_MAX;
-	size_t len = sizeof(id);
-	ck_assert_int_eq(mallctl("tcache.create", &id, &len, NULL, 0), 0);
-	ck_assert_uint_eq(len, sizeof(id));
-	return id;
+	return read_unsigned("tcache.create");
 }
 
 /* ------------------------------------------------------------ read-only nodes */
