@@ -86,6 +86,18 @@ emap_lookup(const void *ptr)
 	return atomic_load_relaxed(&leaf->entries[page & (((uintptr_t)1 << EMAP_LEAF_BITS) - 1)]);
 }
 
+/* Starts loading the entry emap_lookup(ptr) will read, so that a batch of
+ * lookups waits for memory once rather than once per pointer. */
+static ALWAYS_INLINE void
+emap_prefetch(const void *ptr)
+{
+	uintptr_t page = (uintptr_t)ptr >> LG_PAGE;
+	uintptr_t root_ind = (page >> EMAP_LEAF_BITS) & (((uintptr_t)1 << EMAP_ROOT_BITS) - 1);
+	emap_leaf_t *leaf = atomic_load_relaxed(&emap_root[root_ind]);
+	if (LIKELY(leaf != NULL))
+		__builtin_prefetch(&leaf->entries[page & (((uintptr_t)1 << EMAP_LEAF_BITS) - 1)]);
+}
+
 /* Writes bits for every page of [addr, addr + size) (leaves must exist). */
 void emap_set_range(const void *addr, size_t size, uint64_t bits);
 /* Writes bits for the first and last page of [addr, addr + size). */

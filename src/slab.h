@@ -33,7 +33,22 @@ slab_reg_index(const extent_t *slab, const bin_info_t *info, const void *ptr)
 
 /* Takes up to n free regions (lowest first) into out; returns how many. */
 unsigned slab_alloc_batch(extent_t *slab, const bin_info_t *info, void **out, unsigned n);
-slab_free_result_t slab_free_reg(extent_t *slab, const bin_info_t *info, void *ptr);
+
+/* Marks the region at ptr free (inline: the cache flush calls it for every
+ * object it returns). */
+static inline slab_free_result_t
+slab_free_reg(extent_t *slab, const bin_info_t *info, void *ptr)
+{
+	uint32_t ind = slab_reg_index(slab, info, ptr);
+	if (ind == UINT32_MAX)
+		return SLAB_FREE_NOT_REGION;
+	uint64_t bit = (uint64_t)1 << (ind % 64);
+	if (slab->bitmap[ind / 64] & bit)
+		return SLAB_FREE_DOUBLE;
+	slab->bitmap[ind / 64] |= bit;
+	slab->nfree++;
+	return SLAB_FREE_OK;
+}
 
 static inline bool
 slab_is_full(const extent_t *slab)

@@ -184,15 +184,31 @@ tcache_double_free(void *ptr)
 /* Returns objs[0..n) of small class binind to their arenas' bins, one lock
  * acquisition per arena. */
 static void
-tcache_flush_small(unsigned binind, void **objs, unsigned n)
+tcache_flush_small(unsigned binind, void *const *objs, unsigned n)
 {
 	extent_t *slabs[TCACHE_FLUSH_CHUNK];
+	/* The objects at the bottom of a cache were freed long ago: their page
+	 * map entries and slab descriptors are rarely still cached.  Load them
+	 * all at once (prefetch), not one miss after the other. */
+	for (unsigned i = 0; i < n; i++)
+		emap_prefetch(objs[i]);
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t bits = emap_lookup(objs[i]);
 		if (UNLIKELY(!emap_bits_slab(bits) || emap_bits_szind(bits) != binind))
 			msg_fatal("free(): invalid pointer %p\n", objs[i]);
 		slabs[i] = emap_bits_extent(bits);
+		__builtin_prefetch(slabs[i]);
 	}
+	bool one_arena = true;
+	for (unsigned i = 1; i < n; i++)
+		one_arena &= slabs[i]->arena_ind == slabs[0]->arena_ind;
+	if (LIKELY(one_arena)) {
+		arena_t *arena = arena_get(slabs[0]->arena_ind, false);
+		bin_free_batch(&arena->bins[binind], binind, &arena->pages, slabs, objs, n);
+		return;
+	}
+	void *pending[TCACHE_FLUSH_CHUNK];
+	memcpy(pending, objs, n * sizeof(void *));
 	while (n > 0) {
 		unsigned arena_ind = slabs[0]->arena_ind;
 		arena_t *arena = arena_get(arena_ind, false);
@@ -202,10 +218,10 @@ tcache_flush_small(unsigned binind, void **objs, unsigned n)
 		extent_t *group_slabs[TCACHE_FLUSH_CHUNK];
 		for (unsigned i = 0; i < n; i++) {
 			if (slabs[i]->arena_ind == arena_ind) {
-				group[mine] = objs[i];
+				group[mine] = pending[i];
 				group_slabs[mine++] = slabs[i];
 			} else {
-				objs[rest] = objs[i];
+				pending[rest] = pending[i];
 				slabs[rest++] = slabs[i];
 			}
 		}
@@ -224,9 +240,7 @@ tcache_bin_flush_bottom(tcache_t *tcache, unsigned binind, unsigned nflush)
 		unsigned n = nflush - done < TCACHE_FLUSH_CHUNK ? nflush - done : TCACHE_FLUSH_CHUNK;
 		void **objs = bin->stack + done;
 		if (binind < SZ_NBINS) {
-			void *copy[TCACHE_FLUSH_CHUNK];
-			memcpy(copy, objs, n * sizeof(void *));
-			tcache_flush_small(binind, copy, n);
+			tcache_flush_small(binind, objs, n);
 		} else {
 			for (unsigned i = 0; i < n; i++)
 				arena_dalloc(objs[i], emap_lookup(objs[i]));
@@ -252,11 +266,6 @@ void *
 tcache_alloc_refill(tcache_t *tcache, unsigned binind)
 {
 	cache_bin_t *bin = &tcache->bins[binind];
-	if (bin->ncached > 0) {
-		/* At the low-water mark but not empty: lower the mark. */
-		bin->low_water = bin->ncached - 1;
-		return bin->stack[--bin->ncached];
-	}
 	if (bin->ncached_max == 0)
 		return NULL;
 	arena_t *arena = tcache->arena;

@@ -8,8 +8,9 @@
  * bin lock; a full bin flushes its bottom part (the coldest objects),
  * grouped by owning arena so each arena's bin lock is taken once per group.
  * low_water is the smallest ncached since the last GC visit of the bin:
- * the allocation fast path only checks ncached > low_water, and the rare
- * pop at the low-water mark lowers it (or refills when the bin is empty).
+ * the allocation fast path compares ncached with low_water once, and the
+ * less common pop at the mark lowers the mark in line (only an empty bin
+ * leaves the fast path for a refill).
  * Incremental GC, driven by the thread's byte counters, visits one bin per
  * event and returns three quarters of what stayed unused since the last
  * visit (its low-water mark).
@@ -68,22 +69,32 @@ void tcache_flush(tcache_t *tcache);
 /* Turns caching on or off (off flushes). 0 or ENOMEM. */
 int tcache_set_enabled(tcache_t *tcache, bool enabled);
 
-/* Slow paths of the fast inlines below. */
+/* Slow paths of the fast inlines below: refill an empty bin and pop one
+ * object (NULL: class not cached, or out of memory); flush the bottom of a
+ * full bin, then push ptr. */
 void *tcache_alloc_refill(tcache_t *tcache, unsigned binind);
 void tcache_dalloc_flush(tcache_t *tcache, unsigned binind, void *ptr);
 /* One incremental GC step. */
 void tcache_gc_step(tcache_t *tcache);
 COLD _Noreturn void tcache_double_free(void *ptr);
 
-/* Pops a cached object of class binind into *ret; false when the bin is at
- * its low-water mark (then call tcache_alloc_refill). */
+/* Pops a cached object of class binind into *ret; false when the bin is
+ * empty (then call tcache_alloc_refill). */
 static ALWAYS_INLINE bool
 tcache_alloc_easy(tcache_t *tcache, unsigned binind, void **ret)
 {
 	cache_bin_t *bin = &tcache->bins[binind];
 	uint16_t n = bin->ncached;
-	if (UNLIKELY(n <= bin->low_water))
-		return false;
+	if (UNLIKELY(n <= bin->low_water)) {
+		/* A separate copy of the pop, so that the common path below
+		 * keeps bin in a register instead of recomputing it. */
+		if (n == 0)
+			return false;
+		bin->low_water = n - 1;
+		bin->ncached = n - 1;
+		*ret = bin->stack[n - 1];
+		return true;
+	}
 	bin->ncached = n - 1;
 	*ret = bin->stack[n - 1];
 	return true;
