@@ -6,7 +6,9 @@ on CPU 0 and the load generator on CPU 1 (when there are two CPUs and
 taskset exists; REDIS_PIN=0 turns that off).  After one uncounted warm-up
 burst per test and server, every round gives each server one burst of each
 test — `redis-benchmark -t TEST -P 16 -n REQUESTS -r KEYSPACE` — the servers
-back to back, their order rotating from round to round.
+back to back in the order given, rotated by one every two rounds and
+reversed every other round, so that each server takes every position and
+every two neighbours run in both orders equally often.
 
 Why bursts and not one long run per allocator: on a shared VM the machine's
 speed drifts by tens of percent within seconds, so two long runs made a
@@ -160,8 +162,10 @@ def run(preloads, env, rounds, requests, keyspace, log):
                 _burst(servers[a], t, requests, keyspace, pin_client)
         t0 = time.monotonic()
         for r in range(rounds):
-            k = r % len(live) if live else 0
+            k = (r // 2) % len(live) if live else 0
             order = live[k:] + live[:k]
+            if r % 2:
+                order.reverse()
             for t in TESTS:
                 for a in order:
                     out["rps"][a][t].append(_burst(servers[a], t, requests, keyspace, pin_client))
