@@ -69,9 +69,9 @@ void tcache_flush(tcache_t *tcache);
 /* Turns caching on or off (off flushes). 0 or ENOMEM. */
 int tcache_set_enabled(tcache_t *tcache, bool enabled);
 
-/* Slow paths of the fast inlines below: refill an empty bin and pop one
- * object (NULL: class not cached, or out of memory); flush the bottom of a
- * full bin, then push ptr. */
+/* Slow paths of the fast inlines below: refill an empty bin (only when
+ * tcache_alloc_easy failed) and pop one object (NULL: class not cached, or
+ * out of memory); flush the bottom of a full bin, then push ptr. */
 void *tcache_alloc_refill(tcache_t *tcache, unsigned binind);
 void tcache_dalloc_flush(tcache_t *tcache, unsigned binind, void *ptr);
 /* One incremental GC step. */

@@ -32,6 +32,16 @@ bin_curregs(arena_t *arena, unsigned binind)
 	return st.curregs;
 }
 
+/* One allocation through the cache, as malloc's fast and slow paths do. */
+static void *
+cache_pop(tcache_t *t, unsigned binind)
+{
+	void *p;
+	if (!tcache_alloc_easy(t, binind, &p))
+		p = tcache_alloc_refill(t, binind);
+	return p;
+}
+
 START_TEST(test_capacities_follow_options)
 {
 	ck_assert_uint_eq(tcache_nbins, 41); /* classes up to 32 KiB */
@@ -156,7 +166,7 @@ START_TEST(test_immediate_double_free_aborts)
 {
 	tcache_t t;
 	ck_assert_int_eq(tcache_init(&t, arena0), 0);
-	void *p = tcache_alloc_refill(&t, 1);
+	void *p = cache_pop(&t, 1);
 	tcache_dalloc_easy(&t, 1, p);
 	tcache_dalloc_easy(&t, 1, p);
 }
@@ -166,8 +176,8 @@ START_TEST(test_double_free_found_at_flush)
 {
 	tcache_t t;
 	ck_assert_int_eq(tcache_init(&t, arena0), 0);
-	void *p = tcache_alloc_refill(&t, 1);
-	void *q = tcache_alloc_refill(&t, 1);
+	void *p = cache_pop(&t, 1);
+	void *q = cache_pop(&t, 1);
 	tcache_dalloc_easy(&t, 1, p);
 	tcache_dalloc_easy(&t, 1, q);
 	tcache_dalloc_easy(&t, 1, p); /* not the top: caught when flushed */
@@ -191,10 +201,7 @@ exit_worker(void *arg)
 	ck_assert_ptr_nonnull(tsd);
 	job->arena_ind = tsd->arena->ind;
 	for (unsigned i = 0; i < 64; i++) {
-		void *p;
-		if (!tcache_alloc_easy(&tsd->tcache, 3, &p))
-			p = tcache_alloc_refill(&tsd->tcache, 3);
-		job->to_main[i] = p;
+		job->to_main[i] = cache_pop(&tsd->tcache, 3);
 	}
 	/* Then free the main thread's objects: they stay in this cache. */
 	for (unsigned i = 0; i < 64; i++) {
