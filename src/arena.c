@@ -24,9 +24,11 @@ arena_create(unsigned ind)
 	a->ind = ind;
 	base_init(&a->base);
 	pages_init(&a->pages, ind, &a->base, opt_dirty_decay_ms);
-	large_init(&a->large);
+	/* Only manual arenas can be reset: only they list every allocation. */
+	bool manual = ind >= arenas_nauto;
+	large_init(&a->large, manual);
 	for (unsigned i = 0; i < SZ_NBINS; i++)
-		bin_init(&a->bins[i]);
+		bin_init(&a->bins[i], manual);
 	return a;
 }
 

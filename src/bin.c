@@ -5,14 +5,16 @@
 #include "msg.h"
 
 void
-bin_init(bin_t *bin)
+bin_init(bin_t *bin, bool track_full)
 {
-	*bin = (bin_t){.mtx = MUTEX_INITIALIZER};
+	*bin = (bin_t){.mtx = MUTEX_INITIALIZER, .track_full = track_full};
 }
 
 static void
 bin_full_insert(bin_t *bin, extent_t *slab)
 {
+	if (!bin->track_full)
+		return;
 	slab->heap_prev = NULL;
 	slab->heap_next = bin->full;
 	if (bin->full != NULL)
@@ -23,6 +25,8 @@ bin_full_insert(bin_t *bin, extent_t *slab)
 static void
 bin_full_remove(bin_t *bin, extent_t *slab)
 {
+	if (!bin->track_full)
+		return;
 	if (slab->heap_prev != NULL)
 		slab->heap_prev->heap_next = slab->heap_next;
 	else

@@ -3,7 +3,9 @@
  * (slabcur), the other non-full slabs (an address-ordered heap, so the
  * lowest slab fills first), and the class's counters.  L3.
  *
- * Full slabs are on a list (so arena reset can find them); a slab that
+ * Full slabs are on a list only in the bins of manual arenas (arena reset
+ * walks it; automatic arenas cannot be reset, and keeping the list costs
+ * two descriptor misses per slab that fills and drains); a slab that
  * becomes empty (and is not slabcur) goes straight back to the page
  * allocator.  Lock: bin->mtx protects all
  * fields and the bitmaps of this bin's slabs; it is dropped while a new slab
@@ -20,10 +22,12 @@
 
 typedef struct bin {
 	mutex_t mtx;
+	bool track_full;   /* keep the full list (manual arenas); set at init */
 	/* Protected by mtx. */
 	extent_t *slabcur;
 	extent_heap_t nonfull;
-	extent_t *full;    /* full slabs other than slabcur, linked by heap_next/prev */
+	extent_t *full;    /* if track_full: full slabs other than slabcur, linked by
+	                    * heap_next/prev */
 	uint64_t nmalloc;  /* regions handed out, ever */
 	uint64_t ndalloc;  /* regions returned, ever */
 	uint64_t nslabs;   /* slabs created, ever */
@@ -36,7 +40,7 @@ typedef struct bin_stats {
 	size_t curregs, curslabs;
 } bin_stats_t;
 
-void bin_init(bin_t *bin);
+void bin_init(bin_t *bin, bool track_full);
 /* Up to n regions of class binind into out; fewer only when out of memory. */
 unsigned bin_malloc_batch(bin_t *bin, unsigned binind, pages_t *pages, void **out, unsigned n);
 /* Returns regions ptrs[i] (in slab slabs[i], n <= BIN_FREE_BATCH_MAX) under

@@ -4,14 +4,16 @@
 #include "large.h"
 
 void
-large_init(large_t *large)
+large_init(large_t *large, bool track_live)
 {
-	*large = (large_t){.mtx = MUTEX_INITIALIZER};
+	*large = (large_t){.mtx = MUTEX_INITIALIZER, .track_live = track_live};
 }
 
 static void
 large_list_insert(large_t *large, extent_t *e)
 {
+	if (!large->track_live)
+		return;
 	mutex_lock(&large->mtx);
 	e->heap_prev = NULL;
 	e->heap_next = large->list;
@@ -24,6 +26,8 @@ large_list_insert(large_t *large, extent_t *e)
 static void
 large_list_remove(large_t *large, extent_t *e)
 {
+	if (!large->track_live)
+		return;
 	mutex_lock(&large->mtx);
 	if (e->heap_prev != NULL)
 		e->heap_prev->heap_next = e->heap_next;

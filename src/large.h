@@ -3,8 +3,9 @@
  * of exactly its usable size (a PAGE multiple), aligned as asked.  L3.
  *
  * Resizing stays in place when the pages after the extent are free (grow)
- * or always (shrink).  Every live large extent of an arena is on its
- * large_t list (so arena reset can free them), linked by heap_next/prev.
+ * or always (shrink).  In a manual arena every live large extent is on its
+ * large_t list (so arena reset can free them), linked by heap_next/prev;
+ * automatic arenas, which cannot be reset, keep no list.
  * Lock: large->mtx protects the list; the counters are relaxed atomics
  * (exact once quiescent).  Order: large->mtx is never held while calling
  * into pages.
@@ -16,13 +17,14 @@
 
 typedef struct large {
 	mutex_t mtx;
-	extent_t *list; /* protected by mtx */
+	bool track_live; /* keep the list (manual arenas); set at init */
+	extent_t *list;  /* protected by mtx */
 	_Atomic uint64_t nmalloc;
 	_Atomic uint64_t ndalloc;
 	_Atomic size_t allocated; /* bytes of usable size in use */
 } large_t;
 
-void large_init(large_t *large);
+void large_init(large_t *large, bool track_live);
 /* usize must be a large class; NULL when out of memory. */
 void *large_malloc(pages_t *pages, large_t *large, size_t usize, size_t alignment, bool zero);
 void large_free(pages_t *pages, large_t *large, extent_t *e);

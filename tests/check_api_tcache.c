@@ -526,6 +526,7 @@ START_TEST(test_arena_reset_frees_allocations)
 	void *p[N];
 	ck_assert_int_eq(epoch_advance(), 0);
 	size_t before = raw_size("stats.allocated");
+	size_t active_before = raw_size("stats.active");
 	for (int i = 0; i < N; i++)
 		p[i] = mallocx(1000, flags);
 	void *large = mallocx(4 << 20, flags);
@@ -542,6 +543,8 @@ START_TEST(test_arena_reset_frees_allocations)
 	size_t after = raw_size("stats.allocated");
 	ck_assert_int_eq(err | err2, 0);
 	ck_assert_uint_eq(after, before);
+	/* Every page went back, full slabs included (not just the counters). */
+	ck_assert_uint_le(raw_size("stats.active"), active_before);
 	/* The arena stays usable. */
 	void *again = launder(mallocx(1000, flags));
 	ck_assert_ptr_nonnull(again);

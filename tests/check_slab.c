@@ -77,7 +77,7 @@ END_TEST
 START_TEST(test_bin_turnover_and_counters)
 {
 	bin_t bin;
-	bin_init(&bin);
+	bin_init(&bin, true);
 	unsigned b = 8; /* 128 bytes, 32 per slab */
 	const bin_info_t *info = &sz_bin_info[b];
 	enum { N = 32 * 10 + 5 };
@@ -122,7 +122,7 @@ END_TEST
 START_TEST(test_bin_double_free_aborts)
 {
 	bin_t bin;
-	bin_init(&bin);
+	bin_init(&bin, true);
 	void *p;
 	ck_assert_uint_eq(bin_malloc_batch(&bin, 0, &test_pages, &p, 1), 1);
 	extent_t *slab = emap_bits_extent(emap_lookup(p));
@@ -134,7 +134,7 @@ END_TEST
 START_TEST(test_bin_batch_spans_slabs)
 {
 	bin_t bin;
-	bin_init(&bin);
+	bin_init(&bin, true);
 	unsigned b = 28; /* 4096 bytes: one region per slab */
 	void *p[10];
 	ck_assert_uint_eq(bin_malloc_batch(&bin, b, &test_pages, p, 10), 10);
