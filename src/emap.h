@@ -71,19 +71,27 @@ emap_bits_slab(uint64_t bits)
 }
 
 /*
- * Entry for the page holding ptr; 0 when strata does not own that page.
+ * The page-map slot of the page holding ptr; NULL when no leaf covers it.
  * Address bits above LG_VADDR are ignored (they are zero in every user
- * address on x86-64), which keeps this to two dependent loads.
+ * address on x86-64), which keeps a lookup to two dependent loads.
  */
-static ALWAYS_INLINE uint64_t
-emap_lookup(const void *ptr)
+static ALWAYS_INLINE _Atomic uint64_t *
+emap_find_slot(const void *ptr)
 {
 	uintptr_t page = (uintptr_t)ptr >> LG_PAGE;
 	uintptr_t root_ind = (page >> EMAP_LEAF_BITS) & (((uintptr_t)1 << EMAP_ROOT_BITS) - 1);
 	emap_leaf_t *leaf = atomic_load_acquire(&emap_root[root_ind]);
 	if (UNLIKELY(leaf == NULL))
-		return 0;
-	return atomic_load_relaxed(&leaf->entries[page & (((uintptr_t)1 << EMAP_LEAF_BITS) - 1)]);
+		return NULL;
+	return &leaf->entries[page & (((uintptr_t)1 << EMAP_LEAF_BITS) - 1)];
+}
+
+/* Entry for the page holding ptr; 0 when strata does not own that page. */
+static ALWAYS_INLINE uint64_t
+emap_lookup(const void *ptr)
+{
+	_Atomic uint64_t *slot = emap_find_slot(ptr);
+	return slot != NULL ? atomic_load_relaxed(slot) : 0;
 }
 
 /* Starts loading the entry emap_lookup(ptr) will read, so that a batch of
@@ -91,11 +99,9 @@ emap_lookup(const void *ptr)
 static ALWAYS_INLINE void
 emap_prefetch(const void *ptr)
 {
-	uintptr_t page = (uintptr_t)ptr >> LG_PAGE;
-	uintptr_t root_ind = (page >> EMAP_LEAF_BITS) & (((uintptr_t)1 << EMAP_ROOT_BITS) - 1);
-	emap_leaf_t *leaf = atomic_load_relaxed(&emap_root[root_ind]);
-	if (LIKELY(leaf != NULL))
-		__builtin_prefetch(&leaf->entries[page & (((uintptr_t)1 << EMAP_LEAF_BITS) - 1)]);
+	_Atomic uint64_t *slot = emap_find_slot(ptr);
+	if (slot != NULL)
+		__builtin_prefetch(slot);
 }
 
 /* Writes bits for every page of [addr, addr + size) (leaves must exist). */
