@@ -10,7 +10,7 @@
 
 _Atomic(arena_t *) arenas[ARENAS_MAX];
 
-static mutex_t arenas_mtx = MUTEX_INITIALIZER;
+static mutex_t arenas_mtx = MUTEX_INITIALIZER("arenas", MUTEX_RANK_ARENAS);
 static base_t *arenas_global_base;
 static unsigned arenas_nauto;
 static _Atomic unsigned arenas_ntotal; /* automatic + manual (protected by arenas_mtx for writes) */
@@ -22,19 +22,27 @@ arena_create(unsigned ind)
 	if (a == NULL)
 		return NULL;
 	a->ind = ind;
-	base_init(&a->base);
+	base_init(&a->base, MUTEX_RANK_ARENA_BASE);
 	pages_init(&a->pages, ind, &a->base, opt_dirty_decay_ms);
+	a->pai = &a->pages.pai;
 	/* Only manual arenas can be reset: only they list every allocation. */
 	bool manual = ind >= arenas_nauto;
 	large_init(&a->large, manual);
 	for (unsigned i = 0; i < SZ_NBINS; i++)
 		bin_init(&a->bins[i], manual);
+	/* Arenas live for the process; fork finds their locks in the registry. */
+	mutex_register(&a->base.mtx, NULL);
+	pages_register_locks(&a->pages);
+	mutex_register(&a->large.mtx, NULL);
+	for (unsigned i = 0; i < SZ_NBINS; i++)
+		mutex_register(&a->bins[i].mtx, NULL);
 	return a;
 }
 
 int
 arena_boot(base_t *global_base, unsigned narenas_auto)
 {
+	mutex_register(&arenas_mtx, NULL);
 	arenas_global_base = global_base;
 	arenas_nauto = narenas_auto < 1 ? 1 : narenas_auto > ARENAS_MAX ? ARENAS_MAX : narenas_auto;
 	atomic_store_relaxed(&arenas_ntotal, arenas_nauto);
@@ -79,13 +87,13 @@ arena_malloc(arena_t *arena, size_t usize, unsigned szind, size_t alignment, boo
 {
 	if (szind < SZ_NBINS) {
 		void *p;
-		if (bin_malloc_batch(&arena->bins[szind], szind, &arena->pages, &p, 1) == 0)
+		if (bin_malloc_batch(&arena->bins[szind], szind, arena->pai, &p, 1) == 0)
 			return NULL;
 		if (zero)
 			memset(p, 0, usize);
 		return p;
 	}
-	return large_malloc(&arena->pages, &arena->large, usize, alignment, zero);
+	return large_malloc(arena->pai, &arena->large, usize, alignment, zero);
 }
 
 static arena_t *
@@ -101,12 +109,12 @@ arena_dalloc(void *ptr, uint64_t emap_bits)
 	unsigned szind = emap_bits_szind(emap_bits);
 	arena_t *a = arena_of(e);
 	if (emap_bits_slab(emap_bits)) {
-		bin_free(&a->bins[szind], szind, &a->pages, e, ptr);
+		bin_free(&a->bins[szind], szind, a->pai, e, ptr);
 		return;
 	}
 	if (UNLIKELY(e->addr != ptr || e->state != EXTENT_ACTIVE))
 		msg_fatal("free(): invalid pointer %p\n", ptr);
-	large_free(&a->pages, &a->large, e);
+	large_free(a->pai, &a->large, e);
 }
 
 bool
@@ -116,7 +124,7 @@ arena_resize_in_place(void *ptr, uint64_t emap_bits, size_t usize, bool zero)
 	if (emap_bits_slab(emap_bits) || e->addr != ptr || usize < SZ_LARGE_MINCLASS)
 		return false;
 	arena_t *a = arena_of(e);
-	return large_resize_in_place(&a->pages, &a->large, e, usize, zero);
+	return large_resize_in_place(a->pai, &a->large, e, usize, zero);
 }
 
 int
@@ -165,8 +173,8 @@ arena_reset(unsigned ind)
 	if (a == NULL)
 		return EFAULT;
 	for (unsigned i = 0; i < SZ_NBINS; i++)
-		bin_reset(&a->bins[i], &a->pages);
-	large_reset(&a->pages, &a->large);
+		bin_reset(&a->bins[i], a->pai);
+	large_reset(a->pai, &a->large);
 	return 0;
 }
 
@@ -177,8 +185,12 @@ arena_destroy(unsigned ind)
 	if (a == NULL || atomic_load_relaxed(&a->nthreads) != 0)
 		return EFAULT;
 	arena_reset(ind);
-	pages_purge_all(&a->pages);
+	pai_purge(a->pai);
+	/* Under arenas_mtx, like every other change of the arena table's state,
+	 * so that arenas.create and a fork never see a destruction half done. */
+	mutex_lock(&arenas_mtx);
 	atomic_store_release(&a->destroyed, true);
+	mutex_unlock(&arenas_mtx);
 	return 0;
 }
 
@@ -199,7 +211,7 @@ size_t
 arena_purge(unsigned ind)
 {
 	arena_t *a = arena_get(ind, false);
-	return a != NULL ? pages_purge_all(&a->pages) : 0;
+	return a != NULL ? pai_purge(a->pai) : 0;
 }
 
 size_t
@@ -209,53 +221,4 @@ arena_purge_all(void)
 	for (unsigned i = 0; i < arena_narenas_total(); i++)
 		purged += arena_purge(i);
 	return purged;
-}
-
-/* Fork: every arena lock, in the global lock order. */
-void
-arena_prefork(void)
-{
-	mutex_prefork(&arenas_mtx);
-	for (unsigned i = 0; i < arena_narenas_total(); i++) {
-		arena_t *a = arena_get(i, false);
-		if (a == NULL)
-			continue;
-		for (unsigned b = 0; b < SZ_NBINS; b++)
-			bin_prefork(&a->bins[b]);
-		large_prefork(&a->large);
-		pages_prefork(&a->pages);
-		base_prefork(&a->base);
-	}
-}
-
-void
-arena_postfork_parent(void)
-{
-	for (unsigned i = 0; i < arena_narenas_total(); i++) {
-		arena_t *a = arena_get(i, false);
-		if (a == NULL)
-			continue;
-		base_postfork_parent(&a->base);
-		pages_postfork_parent(&a->pages);
-		large_postfork_parent(&a->large);
-		for (unsigned b = 0; b < SZ_NBINS; b++)
-			bin_postfork_parent(&a->bins[b]);
-	}
-	mutex_postfork_parent(&arenas_mtx);
-}
-
-void
-arena_postfork_child(void)
-{
-	for (unsigned i = 0; i < arena_narenas_total(); i++) {
-		arena_t *a = arena_get(i, false);
-		if (a == NULL)
-			continue;
-		base_postfork_child(&a->base);
-		pages_postfork_child(&a->pages);
-		large_postfork_child(&a->large);
-		for (unsigned b = 0; b < SZ_NBINS; b++)
-			bin_postfork_child(&a->bins[b]);
-	}
-	mutex_postfork_child(&arenas_mtx);
 }

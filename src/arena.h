@@ -15,6 +15,7 @@
 
 #include "bin.h"
 #include "large.h"
+#include "pages.h"
 
 #define ARENAS_MAX 4095u
 
@@ -23,7 +24,8 @@ typedef struct arena {
 	_Atomic unsigned nthreads; /* threads bound to it (arena_select) */
 	_Atomic bool destroyed;    /* a destroyed manual arena, kept for reuse */
 	base_t base;               /* this arena's metadata (extent descriptors) */
-	pages_t pages;
+	pai_t *pai;                /* the page backend bins and large use */
+	pages_t pages;             /* the extent page backend */
 	large_t large;
 	bin_t bins[SZ_NBINS];
 } arena_t;
@@ -66,8 +68,5 @@ unsigned arena_nthreads(unsigned ind);
 size_t arena_purge(unsigned ind);
 size_t arena_purge_all(void);
 
-void arena_prefork(void);
-void arena_postfork_parent(void);
-void arena_postfork_child(void);
 
 #endif

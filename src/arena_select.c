@@ -50,6 +50,8 @@ arena_select_percpu_moved(arena_t *current)
 arena_t *
 arena_select_bind(void)
 {
+	if (arena_narenas_auto() == 0)
+		return NULL; /* re-entered during bootstrap, before the arenas exist */
 	if (opt_percpu_arena != CONF_PERCPU_ARENA_DISABLED) {
 		arena_t *a = arena_select_of_cpu();
 		if (a != NULL)

@@ -25,7 +25,8 @@ typedef struct base {
 	size_t resident_retired; /* touched pages of chunks before the current one */
 } base_t;
 
-void base_init(base_t *base);
+/* rank: MUTEX_RANK_GLOBAL_BASE or MUTEX_RANK_ARENA_BASE. */
+void base_init(base_t *base, mutex_rank_t rank);
 /* size bytes aligned to align (a power of two), zeroed; NULL when out of memory. */
 void *base_alloc(base_t *base, size_t size, size_t align);
 
@@ -34,8 +35,5 @@ typedef struct base_stats {
 } base_stats_t;
 void base_stats_read(base_t *base, base_stats_t *out);
 
-void base_prefork(base_t *base);
-void base_postfork_parent(base_t *base);
-void base_postfork_child(base_t *base);
 
 #endif

@@ -7,7 +7,8 @@
 void
 bin_init(bin_t *bin, bool track_full)
 {
-	*bin = (bin_t){.mtx = MUTEX_INITIALIZER, .track_full = track_full};
+	*bin = (bin_t){.track_full = track_full};
+	mutex_init(&bin->mtx, "bin", MUTEX_RANK_BIN);
 }
 
 static void
@@ -38,7 +39,7 @@ bin_full_remove(bin_t *bin, extent_t *slab)
 /* Makes slabcur a slab with a free region; false when out of memory.  Lock held
  * on entry and exit, dropped while a new slab is mapped. */
 static bool
-bin_refill_slabcur(bin_t *bin, unsigned binind, pages_t *pages)
+bin_refill_slabcur(bin_t *bin, unsigned binind, pai_t *pai)
 {
 	if (!extent_heap_empty(&bin->nonfull)) {
 		bin->slabcur = extent_heap_first(&bin->nonfull);
@@ -47,7 +48,7 @@ bin_refill_slabcur(bin_t *bin, unsigned binind, pages_t *pages)
 	}
 	const bin_info_t *info = &sz_bin_info[binind];
 	mutex_unlock(&bin->mtx);
-	extent_t *slab = pages_alloc(pages, info->slab_size, PAGE, false, binind, true);
+	extent_t *slab = pai_alloc(pai, info->slab_size, PAGE, false, binind, true);
 	if (slab != NULL)
 		slab_init(slab, info);
 	mutex_lock(&bin->mtx);
@@ -63,7 +64,7 @@ bin_refill_slabcur(bin_t *bin, unsigned binind, pages_t *pages)
 }
 
 unsigned
-bin_malloc_batch(bin_t *bin, unsigned binind, pages_t *pages, void **out, unsigned n)
+bin_malloc_batch(bin_t *bin, unsigned binind, pai_t *pai, void **out, unsigned n)
 {
 	const bin_info_t *info = &sz_bin_info[binind];
 	unsigned got = 0;
@@ -73,7 +74,7 @@ bin_malloc_batch(bin_t *bin, unsigned binind, pages_t *pages, void **out, unsign
 			if (bin->slabcur != NULL)
 				bin_full_insert(bin, bin->slabcur);
 			bin->slabcur = NULL;
-			if (!bin_refill_slabcur(bin, binind, pages))
+			if (!bin_refill_slabcur(bin, binind, pai))
 				break;
 		}
 		got += slab_alloc_batch(bin->slabcur, info, out + got, n - got);
@@ -116,7 +117,7 @@ bin_free_locked(bin_t *bin, const bin_info_t *info, extent_t *slab, void *ptr)
 }
 
 void
-bin_free_batch(bin_t *bin, unsigned binind, pages_t *pages, extent_t *const *slabs,
+bin_free_batch(bin_t *bin, unsigned binind, pai_t *pai, extent_t *const *slabs,
                void *const *ptrs, unsigned n)
 {
 	const bin_info_t *info = &sz_bin_info[binind];
@@ -129,13 +130,13 @@ bin_free_batch(bin_t *bin, unsigned binind, pages_t *pages, extent_t *const *sla
 	}
 	mutex_unlock(&bin->mtx);
 	for (unsigned i = 0; i < nempty; i++)
-		pages_free(pages, empty[i]);
+		pai_free(pai, empty[i]);
 }
 
 void
-bin_free(bin_t *bin, unsigned binind, pages_t *pages, extent_t *slab, void *ptr)
+bin_free(bin_t *bin, unsigned binind, pai_t *pai, extent_t *slab, void *ptr)
 {
-	bin_free_batch(bin, binind, pages, &slab, &ptr, 1);
+	bin_free_batch(bin, binind, pai, &slab, &ptr, 1);
 }
 
 void
@@ -147,7 +148,7 @@ bin_stats_read(bin_t *bin, bin_stats_t *out)
 }
 
 void
-bin_reset(bin_t *bin, pages_t *pages)
+bin_reset(bin_t *bin, pai_t *pai)
 {
 	mutex_lock(&bin->mtx);
 	extent_t *slabs = NULL; /* everything, linked by heap_next */
@@ -174,25 +175,7 @@ bin_reset(bin_t *bin, pages_t *pages)
 	mutex_unlock(&bin->mtx);
 	while (slabs != NULL) {
 		extent_t *next = slabs->heap_next;
-		pages_free(pages, slabs);
+		pai_free(pai, slabs);
 		slabs = next;
 	}
-}
-
-void
-bin_prefork(bin_t *bin)
-{
-	mutex_prefork(&bin->mtx);
-}
-
-void
-bin_postfork_parent(bin_t *bin)
-{
-	mutex_postfork_parent(&bin->mtx);
-}
-
-void
-bin_postfork_child(bin_t *bin)
-{
-	mutex_postfork_child(&bin->mtx);
 }

@@ -14,7 +14,8 @@
 #ifndef STRATA_BIN_H
 #define STRATA_BIN_H
 
-#include "pages.h"
+#include "mutex.h"
+#include "pai.h"
 #include "slab.h"
 
 /* Most regions bin_free_batch takes at once. */
@@ -42,21 +43,18 @@ typedef struct bin_stats {
 
 void bin_init(bin_t *bin, bool track_full);
 /* Up to n regions of class binind into out; fewer only when out of memory. */
-unsigned bin_malloc_batch(bin_t *bin, unsigned binind, pages_t *pages, void **out, unsigned n);
+unsigned bin_malloc_batch(bin_t *bin, unsigned binind, pai_t *pai, void **out, unsigned n);
 /* Returns regions ptrs[i] (in slab slabs[i], n <= BIN_FREE_BATCH_MAX) under
  * one lock acquisition;
  * empty slabs go back to pages.  Aborts with a message on an invalid
  * pointer or a double free. */
-void bin_free_batch(bin_t *bin, unsigned binind, pages_t *pages, extent_t *const *slabs,
+void bin_free_batch(bin_t *bin, unsigned binind, pai_t *pai, extent_t *const *slabs,
                     void *const *ptrs, unsigned n);
-void bin_free(bin_t *bin, unsigned binind, pages_t *pages, extent_t *slab, void *ptr);
+void bin_free(bin_t *bin, unsigned binind, pai_t *pai, extent_t *slab, void *ptr);
 void bin_stats_read(bin_t *bin, bin_stats_t *out);
 /* Takes every slab out of the bin (arena reset) and returns it to pages;
  * the regions in them are gone.  The counters of current use drop to 0. */
-void bin_reset(bin_t *bin, pages_t *pages);
+void bin_reset(bin_t *bin, pai_t *pai);
 
-void bin_prefork(bin_t *bin);
-void bin_postfork_parent(bin_t *bin);
-void bin_postfork_child(bin_t *bin);
 
 #endif

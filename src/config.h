@@ -18,6 +18,13 @@ static const bool config_debug = true;
 static const bool config_debug = false;
 #endif
 static const bool config_stats = true;
+/* The internal test archive lets tests replace the OS calls and the clock
+ * (os.h, clock.h); other builds compile the hooks out. */
+#ifdef STRATA_INTERNAL_TEST
+static const bool config_test_hooks = true;
+#else
+static const bool config_test_hooks = false;
+#endif
 
 #define LIKELY(x) __builtin_expect(!!(x), 1)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)

@@ -38,7 +38,7 @@
 #include "tcache.h"
 #include "tsd.h"
 
-static mutex_t ctl_mtx = MUTEX_INITIALIZER;
+static mutex_t ctl_mtx = MUTEX_INITIALIZER("ctl", MUTEX_RANK_CTL);
 /* Protected by ctl_mtx: 0 until the first snapshot, then bumped by each. */
 static uint64_t ctl_epoch;
 /* Protected by ctl_mtx: the stats as of the last epoch write. */
@@ -760,19 +760,7 @@ mallctlbymib(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, void
 /* ------------------------------------------------------------ fork */
 
 void
-ctl_prefork(void)
+ctl_boot(void)
 {
-	mutex_prefork(&ctl_mtx);
-}
-
-void
-ctl_postfork_parent(void)
-{
-	mutex_postfork_parent(&ctl_mtx);
-}
-
-void
-ctl_postfork_child(void)
-{
-	mutex_postfork_child(&ctl_mtx);
+	mutex_register(&ctl_mtx, NULL);
 }

@@ -58,9 +58,7 @@ struct ctl_node {
 #define CTL_INNER(kids) {.name = "", .children = kids, .nchildren = CTL_ARRAY_LEN(kids)}
 #define CTL_INDEXED(name_, child, valid) {.name = #name_, .indexed = &(child), .index_valid = valid}
 
-/* Fork handlers for ctl's lock, called by init in lock order. */
-void ctl_prefork(void);
-void ctl_postfork_parent(void);
-void ctl_postfork_child(void);
+/* Registers ctl's lock.  Called once by init. */
+void ctl_boot(void);
 
 #endif

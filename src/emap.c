@@ -7,13 +7,14 @@
 
 _Atomic(emap_leaf_t *) emap_root[(size_t)1 << EMAP_ROOT_BITS];
 
-static mutex_t emap_mtx = MUTEX_INITIALIZER;
+static mutex_t emap_mtx = MUTEX_INITIALIZER("emap", MUTEX_RANK_EMAP);
 static base_t *emap_base;
 
 void
 emap_boot(base_t *global_base)
 {
 	emap_base = global_base;
+	mutex_register(&emap_mtx, NULL);
 }
 
 int
@@ -51,7 +52,7 @@ emap_set_range(const void *addr, size_t size, uint64_t bits)
 	uintptr_t first = (uintptr_t)addr >> LG_PAGE;
 	uintptr_t end = ((uintptr_t)addr + size) >> LG_PAGE;
 	for (uintptr_t page = first; page < end; page++)
-		atomic_store_relaxed(emap_slot(page), bits);
+		atomic_store_release(emap_slot(page), bits);
 }
 
 void
@@ -59,24 +60,6 @@ emap_set_boundary(const void *addr, size_t size, uint64_t bits)
 {
 	uintptr_t first = (uintptr_t)addr >> LG_PAGE;
 	uintptr_t last = ((uintptr_t)addr + size - 1) >> LG_PAGE;
-	atomic_store_relaxed(emap_slot(first), bits);
-	atomic_store_relaxed(emap_slot(last), bits);
-}
-
-void
-emap_prefork(void)
-{
-	mutex_prefork(&emap_mtx);
-}
-
-void
-emap_postfork_parent(void)
-{
-	mutex_postfork_parent(&emap_mtx);
-}
-
-void
-emap_postfork_child(void)
-{
-	mutex_postfork_child(&emap_mtx);
+	atomic_store_release(emap_slot(first), bits);
+	atomic_store_release(emap_slot(last), bits);
 }

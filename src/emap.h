@@ -9,13 +9,24 @@
  * created by emap_ensure() when memory is first mapped, so registering never
  * fails.
  *
- * A leaf entry packs the extent pointer (bits 1..47; extents are at least
- * 64-byte aligned), the slab bit (bit 0) and the size class plus one (bits
- * 48..55; 0 for free extents), so that one unsigned compare of
- * emap_bits_szind() rejects both "not ours" (entry 0) and free extents.
- * Entry 0 means "not ours".  Writers hold the owning arena's pages lock (or
- * own the extent exclusively); readers load without locks: a pointer being
- * freed was published to the freeing thread with the allocation.
+ * A leaf entry (docs/design.md, "Page-map entry") packs:
+ *   bit 0       slab: the page belongs to a slab of small regions;
+ *   bits 1..5   the page's home NUMA node (reserved: 0 until arenas are
+ *               bound to nodes);
+ *   bits 6..47  the extent descriptor (descriptors are 64-byte aligned);
+ *   bits 48..55 size class + 1 (0 for free extents);
+ *   bits 56..62 zero;
+ *   bit 63      sampled: a profiler-sampled object (reserved for the
+ *               profiler).
+ * emap_bits_szind() reads bits 48..63 minus one as an unsigned class, so one
+ * compare against a class count rejects "not ours" (entry 0), free extents
+ * and sampled objects alike: the free fast path needs no other test.
+ * Writers hold the owning arena's pages lock (or own the extent
+ * exclusively) and store with release order, so a reader that loads an
+ * entry with acquire order (emap_lookup_acquire) may read the descriptor's
+ * immutable fields (its arena) even when another arena owns it.  The fast
+ * paths load relaxed: a pointer being freed was published to the freeing
+ * thread with the allocation.
  *
  * Lock: emap_mtx, only to create leaves; taken after arena locks, before the
  * global base's.
@@ -33,6 +44,11 @@ struct extent;
 #define EMAP_SZIND_SHIFT 48
 /* Size class of free (not allocated) extents, as passed to emap_pack. */
 #define EMAP_SZIND_NONE 0xffu
+#define EMAP_NODE_SHIFT 1
+#define EMAP_NODE_BITS 5
+#define EMAP_NODE_MASK ((((uint64_t)1 << EMAP_NODE_BITS) - 1) << EMAP_NODE_SHIFT)
+#define EMAP_EXTENT_MASK ((((uint64_t)1 << EMAP_SZIND_SHIFT) - 1) & ~(uint64_t)63)
+#define EMAP_SAMPLED_BIT ((uint64_t)1 << 63)
 
 typedef struct emap_leaf {
 	_Atomic uint64_t entries[(size_t)1 << EMAP_LEAF_BITS];
@@ -54,14 +70,27 @@ emap_pack(struct extent *e, unsigned szind, bool slab)
 static inline struct extent *
 emap_bits_extent(uint64_t bits)
 {
-	return (struct extent *)(uintptr_t)(bits & (((uint64_t)1 << EMAP_SZIND_SHIFT) - 2));
+	return (struct extent *)(uintptr_t)(bits & EMAP_EXTENT_MASK);
 }
 
-/* The size class; UINT_MAX for entry 0 and for free extents. */
+/* The size class; UINT_MAX for entry 0 and for free extents, and a value
+ * above every class for sampled objects. */
 static ALWAYS_INLINE unsigned
 emap_bits_szind(uint64_t bits)
 {
-	return (unsigned)(bits >> EMAP_SZIND_SHIFT) - 1; /* bits 56..63 are always 0 */
+	return (unsigned)(bits >> EMAP_SZIND_SHIFT) - 1;
+}
+
+static inline unsigned
+emap_bits_node(uint64_t bits)
+{
+	return (unsigned)((bits & EMAP_NODE_MASK) >> EMAP_NODE_SHIFT);
+}
+
+static inline bool
+emap_bits_sampled(uint64_t bits)
+{
+	return (bits & EMAP_SAMPLED_BIT) != 0;
 }
 
 static inline bool
@@ -94,6 +123,14 @@ emap_lookup(const void *ptr)
 	return slot != NULL ? atomic_load_relaxed(slot) : 0;
 }
 
+/* emap_lookup with acquire order: for reading another arena's entries. */
+static inline uint64_t
+emap_lookup_acquire(const void *ptr)
+{
+	_Atomic uint64_t *slot = emap_find_slot(ptr);
+	return slot != NULL ? atomic_load_acquire(slot) : 0;
+}
+
 /* Starts loading the entry emap_lookup(ptr) will read, so that a batch of
  * lookups waits for memory once rather than once per pointer. */
 static ALWAYS_INLINE void
@@ -108,9 +145,5 @@ emap_prefetch(const void *ptr)
 void emap_set_range(const void *addr, size_t size, uint64_t bits);
 /* Writes bits for the first and last page of [addr, addr + size). */
 void emap_set_boundary(const void *addr, size_t size, uint64_t bits);
-
-void emap_prefork(void);
-void emap_postfork_parent(void);
-void emap_postfork_child(void);
 
 #endif

@@ -32,7 +32,9 @@ typedef struct extent extent_t;
 struct extent {
 	void *addr;
 	size_t size;            /* bytes, a PAGE multiple */
-	uint16_t arena_ind;     /* owning arena (immutable while allocated) */
+	uint16_t arena_ind;     /* owning arena: set when the descriptor is created
+	                         * and never changed (descriptors are recycled only
+	                         * within their arena), so another arena may read it */
 	uint8_t state;          /* extent_state_t */
 	uint8_t szind;          /* size class when active, EMAP_SZIND_NONE otherwise */
 	bool slab;              /* active slab of small regions */
@@ -44,6 +46,7 @@ struct extent {
 	uint32_t nfree;
 	uint64_t bitmap[EXTENT_BITMAP_WORDS]; /* 1 = region free */
 } __attribute__((aligned(CACHELINE)));
+STATIC_ASSERT(CACHELINE >= 64, "page-map entries keep 6 low bits beside the descriptor");
 
 typedef struct extent_heap {
 	extent_t *root;

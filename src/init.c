@@ -3,11 +3,17 @@
  *
  * Bootstrap, under init_mtx, with no allocation until the arenas exist:
  *   size classes → MALLOC_CONF → global base → emap → arenas → stats → tsd
- *   key; then, re-entrantly (these may call malloc): pthread_atfork and the
- *   atexit actions.
- * Fork: the parent takes every allocator lock in the global order before
- * fork() and releases it after; the child re-initializes them (it is the
- * only thread, and no lock can be held by a thread that no longer exists).
+ *   key; then the messages held back meanwhile (a bad MALLOC_CONF) are
+ *   written, and pthread_atfork and the atexit actions registered.  The
+ *   initializing thread may re-enter (a malloc_message hook that calls
+ *   printf, pthread_atfork and atexit call malloc): init_slow returns at once
+ *   for it, and its allocations are served once the arenas exist (before
+ *   that, only msg_fatal's hook can run, and its allocations fail cleanly).
+ * Fork: the handlers are the lock registry's (mutex.h): the parent takes
+ * every registered allocator lock in rank order before fork() and releases
+ * them after; the child re-initializes them (it is the only thread, and no
+ * lock can be held by a thread that no longer exists) and runs each lock's
+ * recovery of work that other threads had in flight.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -20,6 +26,7 @@
 #include "decay.h"
 #include "emap.h"
 #include "init.h"
+#include "msg.h"
 #include "os.h"
 #include "stats.h"
 #include "sz.h"
@@ -28,40 +35,10 @@
 
 _Atomic bool init_done;
 
-static mutex_t init_mtx = MUTEX_INITIALIZER;
+static mutex_t init_mtx = MUTEX_INITIALIZER("init", MUTEX_RANK_INIT);
 /* Set while this thread runs the re-entrant part of the bootstrap. */
 static __thread bool init_reentrant_here __attribute__((tls_model("initial-exec")));
 static base_t init_global_base;
-
-static void
-init_prefork(void)
-{
-	ctl_prefork();
-	tcache_prefork();
-	arena_prefork();
-	emap_prefork();
-	base_prefork(&init_global_base);
-}
-
-static void
-init_postfork_parent(void)
-{
-	base_postfork_parent(&init_global_base);
-	emap_postfork_parent();
-	arena_postfork_parent();
-	tcache_postfork_parent();
-	ctl_postfork_parent();
-}
-
-static void
-init_postfork_child(void)
-{
-	base_postfork_child(&init_global_base);
-	emap_postfork_child();
-	arena_postfork_child();
-	tcache_postfork_child();
-	ctl_postfork_child();
-}
 
 static void
 init_stats_print_atexit(void)
@@ -72,10 +49,13 @@ init_stats_print_atexit(void)
 static int
 init_core(void)
 {
+	mutex_register(&init_mtx, NULL);
 	sz_boot();
 	decay_boot();
 	conf_init();
-	base_init(&init_global_base);
+	base_init(&init_global_base, MUTEX_RANK_GLOBAL_BASE);
+	mutex_register(&init_global_base.mtx, NULL);
+	ctl_boot();
 	emap_boot(&init_global_base);
 	unsigned narenas = arena_select_narenas(opt_narenas, os_ncpus());
 	if (arena_boot(&init_global_base, narenas) != 0)
@@ -83,6 +63,18 @@ init_core(void)
 	stats_boot(&init_global_base);
 	tcache_boot();
 	return tsd_boot();
+}
+
+static void
+init_hook_enter(void)
+{
+	tsd_reentrancy_raise(tsd_get_raw());
+}
+
+static void
+init_hook_leave(void)
+{
+	tsd_reentrancy_lower(tsd_get_raw());
 }
 
 int
@@ -95,15 +87,18 @@ init_slow(void)
 		mutex_unlock(&init_mtx);
 		return 0;
 	}
+	init_reentrant_here = true;
+	msg_set_hook_guard(init_hook_enter, init_hook_leave);
+	msg_defer_begin();
 	int err = init_core();
+	msg_defer_end();
 	if (err == 0) {
-		init_reentrant_here = true;
-		pthread_atfork(init_prefork, init_postfork_parent, init_postfork_child);
+		pthread_atfork(mutex_prefork_all, mutex_postfork_parent_all, mutex_postfork_child_all);
 		if (opt_stats_print)
 			atexit(init_stats_print_atexit);
-		init_reentrant_here = false;
 		atomic_store_release(&init_done, true);
 	}
+	init_reentrant_here = false;
 	mutex_unlock(&init_mtx);
 	return err;
 }

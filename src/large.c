@@ -6,7 +6,8 @@
 void
 large_init(large_t *large, bool track_live)
 {
-	*large = (large_t){.mtx = MUTEX_INITIALIZER, .track_live = track_live};
+	*large = (large_t){.track_live = track_live};
+	mutex_init(&large->mtx, "large", MUTEX_RANK_LARGE);
 }
 
 static void
@@ -39,11 +40,11 @@ large_list_remove(large_t *large, extent_t *e)
 }
 
 void *
-large_malloc(pages_t *pages, large_t *large, size_t usize, size_t alignment, bool zero)
+large_malloc(pai_t *pai, large_t *large, size_t usize, size_t alignment, bool zero)
 {
 	if (alignment < PAGE)
 		alignment = PAGE;
-	extent_t *e = pages_alloc(pages, usize, alignment, zero, sz_size2index(usize), false);
+	extent_t *e = pai_alloc(pai, usize, alignment, zero, sz_size2index(usize), false);
 	if (e == NULL)
 		return NULL;
 	large_list_insert(large, e);
@@ -53,31 +54,31 @@ large_malloc(pages_t *pages, large_t *large, size_t usize, size_t alignment, boo
 }
 
 void
-large_free(pages_t *pages, large_t *large, extent_t *e)
+large_free(pai_t *pai, large_t *large, extent_t *e)
 {
 	large_list_remove(large, e);
 	atomic_add_relaxed(&large->ndalloc, 1);
 	atomic_sub_relaxed(&large->allocated, e->size);
-	pages_free(pages, e);
+	pai_free(pai, e);
 }
 
 bool
-large_resize_in_place(pages_t *pages, large_t *large, extent_t *e, size_t usize, bool zero)
+large_resize_in_place(pai_t *pai, large_t *large, extent_t *e, size_t usize, bool zero)
 {
 	size_t old = e->size;
 	unsigned szind = sz_size2index(usize);
 	if (usize == old)
 		return true;
-	if (usize < old)
-		pages_shrink_in_place(pages, e, usize, szind);
-	else if (!pages_grow_in_place(pages, e, usize, szind, zero))
+	bool resized = usize < old ? pai_shrink(pai, e, usize, szind)
+	                           : pai_expand(pai, e, usize, szind, zero);
+	if (!resized)
 		return false;
 	atomic_add_relaxed(&large->allocated, usize - old); /* wraps correctly when shrinking */
 	return true;
 }
 
 void
-large_reset(pages_t *pages, large_t *large)
+large_reset(pai_t *pai, large_t *large)
 {
 	mutex_lock(&large->mtx);
 	extent_t *list = large->list;
@@ -87,25 +88,7 @@ large_reset(pages_t *pages, large_t *large)
 		extent_t *next = list->heap_next;
 		atomic_add_relaxed(&large->ndalloc, 1);
 		atomic_sub_relaxed(&large->allocated, list->size);
-		pages_free(pages, list);
+		pai_free(pai, list);
 		list = next;
 	}
-}
-
-void
-large_prefork(large_t *large)
-{
-	mutex_prefork(&large->mtx);
-}
-
-void
-large_postfork_parent(large_t *large)
-{
-	mutex_postfork_parent(&large->mtx);
-}
-
-void
-large_postfork_child(large_t *large)
-{
-	mutex_postfork_child(&large->mtx);
 }

@@ -13,7 +13,8 @@
 #ifndef STRATA_LARGE_H
 #define STRATA_LARGE_H
 
-#include "pages.h"
+#include "mutex.h"
+#include "pai.h"
 
 typedef struct large {
 	mutex_t mtx;
@@ -26,16 +27,13 @@ typedef struct large {
 
 void large_init(large_t *large, bool track_live);
 /* usize must be a large class; NULL when out of memory. */
-void *large_malloc(pages_t *pages, large_t *large, size_t usize, size_t alignment, bool zero);
-void large_free(pages_t *pages, large_t *large, extent_t *e);
+void *large_malloc(pai_t *pai, large_t *large, size_t usize, size_t alignment, bool zero);
+void large_free(pai_t *pai, large_t *large, extent_t *e);
 /* Resizes e to usize (a large class) without moving it; false if it cannot. */
-bool large_resize_in_place(pages_t *pages, large_t *large, extent_t *e, size_t usize,
+bool large_resize_in_place(pai_t *pai, large_t *large, extent_t *e, size_t usize,
                            bool zero);
 /* Frees every live large extent (arena reset). */
-void large_reset(pages_t *pages, large_t *large);
+void large_reset(pai_t *pai, large_t *large);
 
-void large_prefork(large_t *large);
-void large_postfork_parent(large_t *large);
-void large_postfork_child(large_t *large);
 
 #endif

@@ -10,7 +10,11 @@
  * opt.zero_realloc.  A pointer strata did not hand out aborts with a message.
  *
  * Every allocation adds its usable size to the thread's allocated counter,
- * every free to its deallocated counter.
+ * every free to its deallocated counter, through the thread events
+ * (event.h): the fast paths inline the add and compare, the slow paths call
+ * malloc_count_alloc/malloc_count_dalloc, allocations before choosing
+ * memory.  While the thread's reentrancy level is raised (tsd.h) nothing is
+ * cached: allocations come straight from the arena.
  */
 #include "public_names.h"
 #include <malloc.h>
@@ -22,6 +26,7 @@
 #include "arena.h"
 #include "conf.h"
 #include "emap.h"
+#include "event.h"
 #include "init.h"
 #include "msg.h"
 #include "stats.h"
@@ -83,16 +88,38 @@ typedef struct malloc_route {
 static inline tcache_t *
 malloc_thread_tcache(tsd_t *tsd)
 {
-	return tsd->tcache.enabled ? &tsd->tcache : NULL;
+	return tsd->tcache.enabled && tsd->reentrancy == 0 ? &tsd->tcache : NULL;
+}
+
+/* Counts an allocation of usize bytes, running the events that are due.
+ * No event asks for special placement yet (the profiler's sample will). */
+static inline void
+malloc_count_alloc(tsd_t *tsd, size_t usize)
+{
+	uint64_t allocated = tsd->allocated + usize;
+	if (LIKELY(allocated < tsd->alloc_event))
+		tsd->allocated = allocated;
+	else
+		(void)event_alloc(tsd, usize);
+}
+
+static inline void
+malloc_count_dalloc(tsd_t *tsd, size_t usize)
+{
+	uint64_t deallocated = tsd->deallocated + usize;
+	if (LIKELY(deallocated < tsd->dalloc_event))
+		tsd->deallocated = deallocated;
+	else
+		event_dalloc(tsd, usize);
 }
 
 /*
- * The general allocation path: usize computed, alignment 0 or a power of
- * two.  Counts the bytes, runs due events, fills as the options say.
- * errno ENOMEM on failure.
+ * Allocation once counted: usize computed, alignment 0 or a power of two.
+ * Fills as the options say.  NULL with errno ENOMEM on failure.
  */
 static void *
-malloc_alloc(tsd_t *tsd, size_t usize, size_t alignment, bool zero, malloc_route_t route)
+malloc_alloc_counted(tsd_t *tsd, size_t usize, size_t alignment, bool zero,
+                     malloc_route_t route)
 {
 	unsigned ind = sz_size2index(usize);
 	zero = zero || opt_zero;
@@ -113,9 +140,18 @@ malloc_alloc(tsd_t *tsd, size_t usize, size_t alignment, bool zero, malloc_route
 	}
 	if (!zero && (opt_junk == CONF_JUNK_TRUE || opt_junk == CONF_JUNK_ALLOC))
 		memset(p, JUNK_ALLOC_BYTE, usize);
-	tsd->allocated += usize;
-	if (UNLIKELY(tsd->allocated >= tsd->alloc_event))
-		tsd_event_alloc(tsd);
+	return p;
+}
+
+/* The general allocation path: counts, then allocates (a failed allocation
+ * is not counted). */
+static void *
+malloc_alloc(tsd_t *tsd, size_t usize, size_t alignment, bool zero, malloc_route_t route)
+{
+	malloc_count_alloc(tsd, usize);
+	void *p = malloc_alloc_counted(tsd, usize, alignment, zero, route);
+	if (UNLIKELY(p == NULL))
+		tsd->allocated -= usize;
 	return p;
 }
 
@@ -133,11 +169,8 @@ malloc_dalloc(tsd_t *tsd, void *ptr, uint64_t bits, tcache_t *tcache)
 	} else {
 		arena_dalloc(ptr, bits);
 	}
-	if (LIKELY(tsd != NULL)) {
-		tsd->deallocated += usize;
-		if (UNLIKELY(tsd->deallocated >= tsd->dalloc_event))
-			tsd_event_dalloc(tsd);
-	}
+	if (LIKELY(tsd != NULL))
+		malloc_count_dalloc(tsd, usize);
 	errno = saved_errno;
 }
 
@@ -176,6 +209,8 @@ free_default(void *ptr)
 /*
  * Resizes ptr to size (alignment 0 or a power of two): in place when the
  * class is unchanged or a large extent can grow or shrink, else by moving.
+ * As in jemalloc, an arena named by the flags only says where a moved
+ * allocation goes: resizing in place is tried first whatever it is.
  * NULL with errno ENOMEM (ptr untouched) on failure.
  */
 static void *
@@ -192,18 +227,19 @@ malloc_realloc(const char *func, void *ptr, size_t size, size_t alignment, bool 
 	}
 	if (!explicit_route)
 		route.tcache = malloc_thread_tcache(tsd);
+	malloc_count_alloc(tsd, usize);
 	bool aligned = alignment == 0 || ((uintptr_t)ptr & (alignment - 1)) == 0;
-	if (aligned && route.arena == NULL) {
-		if (usize == old_usize ||
-		    (usize >= SZ_LARGE_MINCLASS && arena_resize_in_place(ptr, bits, usize, zero))) {
-			tsd->allocated += usize;
-			tsd->deallocated += old_usize;
-			return ptr;
-		}
+	if (aligned &&
+	    (usize == old_usize ||
+	     (usize >= SZ_LARGE_MINCLASS && arena_resize_in_place(ptr, bits, usize, zero)))) {
+		malloc_count_dalloc(tsd, old_usize);
+		return ptr;
 	}
-	void *p = malloc_alloc(tsd, usize, alignment, false, route);
-	if (p == NULL)
+	void *p = malloc_alloc_counted(tsd, usize, alignment, false, route);
+	if (p == NULL) {
+		tsd->allocated -= usize;
 		return NULL;
+	}
 	size_t keep = old_usize < usize ? old_usize : usize;
 	memcpy(p, ptr, keep);
 	if (zero && usize > keep)
@@ -537,8 +573,8 @@ xallocx(void *ptr, size_t size, size_t extra, int flags)
 	if (target != old_usize) {
 		tsd_t *tsd = malloc_tsd();
 		if (tsd != NULL) {
-			tsd->allocated += target;
-			tsd->deallocated += old_usize;
+			malloc_count_alloc(tsd, target);
+			malloc_count_dalloc(tsd, old_usize);
 		}
 	}
 	return target;

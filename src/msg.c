@@ -13,11 +13,21 @@
 #include <unistd.h>
 #include <errno.h>
 
+#include "debug.h"
 #include "msg.h"
 
 #define MSG_BUFSIZE 4096
 
 EXPORT void (*malloc_message)(void *cbopaque, const char *s);
+
+static void (*msg_guard_enter)(void);
+static void (*msg_guard_leave)(void);
+
+/* Bootstrap deferral, written only by the initializing thread. */
+static bool msg_deferring;
+static char msg_deferred[MSG_DEFER_BYTES];
+static size_t msg_deferred_len;
+static size_t msg_deferred_dropped;
 
 struct msg_out {
 	char *buf;
@@ -276,10 +286,57 @@ msg_format(char *buf, size_t size, const char *fmt, ...)
 }
 
 void
+msg_set_hook_guard(void (*enter)(void), void (*leave)(void))
+{
+	msg_guard_enter = enter;
+	msg_guard_leave = leave;
+}
+
+static void
+msg_keep(const char *s)
+{
+	size_t len = strlen(s);
+	if (len > sizeof(msg_deferred) - 1 - msg_deferred_len) {
+		msg_deferred_dropped++;
+		return;
+	}
+	memcpy(msg_deferred + msg_deferred_len, s, len + 1);
+	msg_deferred_len += len;
+}
+
+void
+msg_defer_begin(void)
+{
+	msg_deferring = true;
+	msg_deferred_len = 0;
+	msg_deferred_dropped = 0;
+}
+
+void
+msg_defer_end(void)
+{
+	msg_deferring = false;
+	if (msg_deferred_len != 0)
+		msg_write(msg_deferred);
+	if (msg_deferred_dropped != 0)
+		msg_error("%zu more messages dropped during bootstrap\n", msg_deferred_dropped);
+	msg_deferred_len = 0;
+	msg_deferred_dropped = 0;
+}
+
+void
 msg_write(const char *s)
 {
+	if (msg_deferring) {
+		msg_keep(s);
+		return;
+	}
 	if (malloc_message != NULL) {
+		if (msg_guard_enter != NULL)
+			msg_guard_enter();
 		malloc_message(NULL, s);
+		if (msg_guard_leave != NULL)
+			msg_guard_leave();
 		return;
 	}
 	int saved_errno = errno;
@@ -317,9 +374,17 @@ msg_error(const char *fmt, ...)
 void
 msg_fatal(const char *fmt, ...)
 {
+	if (msg_deferring)
+		msg_defer_end();
 	va_list ap;
 	va_start(ap, fmt);
 	msg_verror(fmt, ap);
 	va_end(ap);
 	abort();
+}
+
+void
+debug_assert_fail(const char *file, int line, const char *cond)
+{
+	msg_fatal("%s:%d: assertion failed: %s\n", file, line, cond);
 }

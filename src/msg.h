@@ -26,8 +26,28 @@ size_t msg_vformat(char *buf, size_t size, const char *fmt, va_list ap);
 size_t msg_format(char *buf, size_t size, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Writes s through malloc_message if the program set one, else to stderr. */
+/* Writes s through malloc_message if the program set one, else to stderr.
+ * The hook runs between the guard's enter and leave calls (below). */
 void msg_write(const char *s);
+
+/*
+ * The hook guard: init sets functions that raise and lower the thread's
+ * reentrancy level, so that what a malloc_message hook allocates (printf
+ * does) takes the allocator's re-entrant path.
+ */
+void msg_set_hook_guard(void (*enter)(void), void (*leave)(void));
+
+/*
+ * Bootstrap deferral: between msg_defer_begin and msg_defer_end, messages
+ * are kept (up to MSG_DEFER_BYTES; the rest is counted as dropped) and
+ * msg_defer_end writes them.  init defers while the arenas do not exist, so
+ * a hook that allocates never runs before allocation can be served.
+ * msg_fatal writes what was kept before its own message.  Only the
+ * initializing thread writes messages while they are deferred.
+ */
+#define MSG_DEFER_BYTES 8192
+void msg_defer_begin(void);
+void msg_defer_end(void);
 
 /* "<strata>: " + formatted text; the caller supplies the newline. */
 void msg_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,5 +1,12 @@
 /*
- * mutex.c — contended paths of the futex mutex.  See mutex.h.
+ * mutex.c — contended paths of the futex mutex, the lock registry and the
+ * debug witness.  See mutex.h.
+ *
+ * The registry is one singly linked list per rank, pushed with a
+ * compare-and-swap and never shrunk (registered locks live as long as the
+ * process).  The witness is a per-thread stack of the locks the thread
+ * holds; it exists only in debug builds (config_debug), where every
+ * mutex_lock and mutex_unlock reports to it.
  */
 #include <errno.h>
 #include <linux/futex.h>
@@ -7,9 +14,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "msg.h"
 #include "mutex.h"
 
 #define MUTEX_SPIN_LIMIT 100
+/* More locks than any path holds at once (init holds four at most). */
+#define MUTEX_WITNESS_DEPTH 16
+
+static _Atomic(mutex_t *) mutex_registry[MUTEX_RANK_COUNT];
+
+static __thread const mutex_t *mutex_witness_held[MUTEX_WITNESS_DEPTH]
+	__attribute__((tls_model("initial-exec")));
+static __thread unsigned mutex_witness_nheld __attribute__((tls_model("initial-exec")));
 
 /* futex(2); errno is preserved, since free() and friends must not change it. */
 static void
@@ -29,9 +45,9 @@ mutex_now_ns(void)
 }
 
 void
-mutex_init(mutex_t *m)
+mutex_init(mutex_t *m, const char *name, mutex_rank_t rank)
 {
-	*m = (mutex_t)MUTEX_INITIALIZER;
+	*m = (mutex_t)MUTEX_INITIALIZER(name, rank);
 }
 
 void
@@ -62,19 +78,111 @@ mutex_wake(mutex_t *m)
 }
 
 void
-mutex_prefork(mutex_t *m)
+mutex_witness_acquire(const mutex_t *m)
 {
-	mutex_lock(m);
+	for (unsigned i = 0; i < mutex_witness_nheld; i++) {
+		const mutex_t *held = mutex_witness_held[i];
+		if (held->rank >= m->rank)
+			msg_fatal("lock order violation: taking \"%s\" (rank %u) while holding "
+			          "\"%s\" (rank %u)\n",
+			          m->name, m->rank, held->name, held->rank);
+	}
+	if (mutex_witness_nheld == MUTEX_WITNESS_DEPTH)
+		msg_fatal("lock witness: more than %d locks held\n", MUTEX_WITNESS_DEPTH);
+	mutex_witness_held[mutex_witness_nheld++] = m;
 }
 
 void
-mutex_postfork_parent(mutex_t *m)
+mutex_witness_release(const mutex_t *m)
 {
-	mutex_unlock(m);
+	for (unsigned i = mutex_witness_nheld; i-- > 0;) {
+		if (mutex_witness_held[i] == m) {
+			for (unsigned j = i + 1; j < mutex_witness_nheld; j++)
+				mutex_witness_held[j - 1] = mutex_witness_held[j];
+			mutex_witness_nheld--;
+			return;
+		}
+	}
+	msg_fatal("lock witness: releasing \"%s\", which this thread does not hold\n", m->name);
 }
 
 void
-mutex_postfork_child(mutex_t *m)
+mutex_register(mutex_t *m, void (*recover)(mutex_t *m))
 {
+	if (m->registered)
+		return;
+	m->registered = true;
+	m->fork_child_recover = recover;
+	_Atomic(mutex_t *) *head = &mutex_registry[m->rank];
+	mutex_t *first = atomic_load_relaxed(head);
+	do
+		m->registry_next = first;
+	while (!atomic_compare_exchange_weak_explicit(head, &first, m, memory_order_release,
+	                                              memory_order_relaxed));
+}
+
+void
+mutex_registry_foreach(void (*visit)(mutex_t *m, void *arg), void *arg)
+{
+	for (unsigned rank = 0; rank < MUTEX_RANK_COUNT; rank++)
+		for (mutex_t *m = atomic_load_acquire(&mutex_registry[rank]); m != NULL;
+		     m = m->registry_next)
+			visit(m, arg);
+}
+
+/* The fork handlers bypass the witness: prefork holds every lock at once,
+ * several of the same rank, which no other path may do. */
+static void
+mutex_fork_take(mutex_t *m, void *arg)
+{
+	(void)arg;
+	uint32_t expected = 0;
+	if (!atomic_compare_exchange_strong_explicit(&m->state, &expected, 1,
+	                                             memory_order_acquire, memory_order_relaxed))
+		mutex_lock_slow(m);
+}
+
+static void
+mutex_fork_release(mutex_t *m, void *arg)
+{
+	(void)arg;
+	if (atomic_exchange_explicit(&m->state, 0, memory_order_release) == 2)
+		mutex_wake(m);
+}
+
+static void
+mutex_fork_reinit(mutex_t *m, void *arg)
+{
+	(void)arg;
 	atomic_store_relaxed(&m->state, 0);
+}
+
+static void
+mutex_fork_recover(mutex_t *m, void *arg)
+{
+	(void)arg;
+	if (m->fork_child_recover != NULL)
+		m->fork_child_recover(m);
+}
+
+void
+mutex_prefork_all(void)
+{
+	mutex_registry_foreach(mutex_fork_take, NULL);
+}
+
+void
+mutex_postfork_parent_all(void)
+{
+	mutex_registry_foreach(mutex_fork_release, NULL);
+}
+
+void
+mutex_postfork_child_all(void)
+{
+	/* The forking thread is the child's only thread: whatever the others
+	 * held is free now, and so is every lock the witness saw them take. */
+	mutex_witness_nheld = 0;
+	mutex_registry_foreach(mutex_fork_reinit, NULL);
+	mutex_registry_foreach(mutex_fork_recover, NULL);
 }

@@ -1,5 +1,6 @@
 /*
- * mutex.h — a futex-backed mutex that never allocates.  L0.
+ * mutex.h — a futex-backed mutex that never allocates, the registry of the
+ * allocator's locks, and the lock-order witness.  L0.
  *
  * Three states (0 unlocked, 1 locked, 2 locked with waiters): the uncontended
  * lock is one compare-and-swap, the uncontended unlock one atomic exchange.
@@ -7,32 +8,72 @@
  * (acquisitions, waits, longest wait) are written only by the holder, so
  * they need no atomics; readers (stats) see approximate values.
  *
- * Fork: mutex_prefork takes the lock, mutex_postfork_parent releases it and
- * mutex_postfork_child re-initializes it in the child (the only thread).
- * An all-zero mutex_t is a valid unlocked mutex (MUTEX_INITIALIZER).
+ * Every lock has a name and a rank (docs/design.md, "Locks").  A thread may
+ * take a lock only if its rank is above the rank of every lock it holds; in
+ * a debug build a per-thread witness checks this and aborts naming both
+ * locks.  Release builds compile the witness out.
+ *
+ * Registry: locks that live as long as the process (module locks, and the
+ * locks of every arena) are registered once with mutex_register.  Fork
+ * walks the registry instead of each module writing its own handlers:
+ * mutex_prefork_all takes every registered lock in rank order,
+ * mutex_postfork_parent_all releases them, and mutex_postfork_child_all
+ * re-initializes them and then runs each lock's recovery callback (which
+ * puts back what a thread of the parent had in flight with that lock
+ * dropped).  Registrations after boot happen only during arena creation
+ * with the arenas lock held, and a fork takes that lock before any lock of
+ * a higher rank, so the walk always sees a stable list.
  */
 #ifndef STRATA_MUTEX_H
 #define STRATA_MUTEX_H
 
 #include "atomic.h"
 
-typedef struct mutex {
+/* Lock ranks, in the order a thread may acquire them. */
+typedef enum mutex_rank {
+	MUTEX_RANK_INIT = 1,
+	MUTEX_RANK_CTL,
+	MUTEX_RANK_TCACHE_LIST,
+	MUTEX_RANK_ARENAS,
+	MUTEX_RANK_BIN,
+	MUTEX_RANK_LARGE,
+	MUTEX_RANK_PAGES,
+	MUTEX_RANK_ARENA_BASE,
+	MUTEX_RANK_EMAP,
+	MUTEX_RANK_GLOBAL_BASE,
+	MUTEX_RANK_COUNT
+} mutex_rank_t;
+
+typedef struct mutex mutex_t;
+struct mutex {
 	_Atomic uint32_t state;
+	uint8_t rank;       /* mutex_rank_t */
+	bool registered;
+	const char *name;
 	/* Protected by the mutex itself. */
 	uint64_t n_lock_ops;
 	uint64_t n_waits;
 	uint64_t max_wait_ns;
-} mutex_t;
+	/* Registry: the next lock of the same rank; set once at registration. */
+	mutex_t *registry_next;
+	/* Run in a fork child after every lock is re-initialized; NULL if none. */
+	void (*fork_child_recover)(mutex_t *m);
+};
 
-#define MUTEX_INITIALIZER {0, 0, 0, 0}
+#define MUTEX_INITIALIZER(lock_name, lock_rank) \
+	{.state = 0, .rank = (lock_rank), .name = (lock_name)}
 
-void mutex_init(mutex_t *m);
+void mutex_init(mutex_t *m, const char *name, mutex_rank_t rank);
 void mutex_lock_slow(mutex_t *m);
 void mutex_wake(mutex_t *m);
+void mutex_witness_acquire(const mutex_t *m);
+void mutex_witness_release(const mutex_t *m);
 
 static inline void
 mutex_lock(mutex_t *m)
 {
+	if (config_debug)
+		mutex_witness_acquire(m);
 	uint32_t expected = 0;
 	if (UNLIKELY(!atomic_compare_exchange_strong_explicit(
 		    &m->state, &expected, 1, memory_order_acquire, memory_order_relaxed)))
@@ -43,12 +84,22 @@ mutex_lock(mutex_t *m)
 static inline void
 mutex_unlock(mutex_t *m)
 {
+	if (config_debug)
+		mutex_witness_release(m);
 	if (UNLIKELY(atomic_exchange_explicit(&m->state, 0, memory_order_release) == 2))
 		mutex_wake(m);
 }
 
-void mutex_prefork(mutex_t *m);
-void mutex_postfork_parent(mutex_t *m);
-void mutex_postfork_child(mutex_t *m);
+/* Adds a long-lived lock to the registry (once; later calls do nothing).
+ * recover, if not NULL, runs in a fork child (see above). */
+void mutex_register(mutex_t *m, void (*recover)(mutex_t *m));
+
+/* The fork handlers: every registered lock, in rank order. */
+void mutex_prefork_all(void);
+void mutex_postfork_parent_all(void);
+void mutex_postfork_child_all(void);
+
+/* Calls visit on every registered lock, in rank order (tests, stats). */
+void mutex_registry_foreach(void (*visit)(mutex_t *m, void *arg), void *arg);
 
 #endif

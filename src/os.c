@@ -3,7 +3,8 @@
  *
  * Aligned mappings over-map by (alignment - PAGE) and unmap the excess on
  * both sides, so the result is exactly [addr, addr + size).  No locks, no
- * allocation.
+ * allocation.  Each exported call goes to os_test_hooks first when the
+ * build has test hooks and a test set one.
  */
 #include <errno.h>
 #include <sched.h>
@@ -12,8 +13,10 @@
 
 #include "os.h"
 
-void *
-os_pages_map(size_t size, size_t alignment)
+os_hooks_t os_test_hooks;
+
+static void *
+os_real_pages_map(size_t size, size_t alignment)
 {
 	size_t alloc = size + (alignment > PAGE ? alignment - PAGE : 0);
 	if (alloc < size) {
@@ -36,8 +39,8 @@ os_pages_map(size_t size, size_t alignment)
 	return (void *)aligned;
 }
 
-void
-os_pages_unmap(void *addr, size_t size)
+static void
+os_real_pages_unmap(void *addr, size_t size)
 {
 	int saved_errno = errno;
 	munmap(addr, size);
@@ -54,10 +57,42 @@ os_madvise(void *addr, size_t size, int advice)
 	return err;
 }
 
+static int
+os_real_purge_forced(void *addr, size_t size)
+{
+	return os_madvise(addr, size, MADV_DONTNEED);
+}
+
+const os_hooks_t os_real_hooks = {
+	.pages_map = os_real_pages_map,
+	.pages_unmap = os_real_pages_unmap,
+	.purge_forced = os_real_purge_forced,
+};
+
+void *
+os_pages_map(size_t size, size_t alignment)
+{
+	if (config_test_hooks && os_test_hooks.pages_map != NULL)
+		return os_test_hooks.pages_map(size, alignment);
+	return os_real_pages_map(size, alignment);
+}
+
+void
+os_pages_unmap(void *addr, size_t size)
+{
+	if (config_test_hooks && os_test_hooks.pages_unmap != NULL) {
+		os_test_hooks.pages_unmap(addr, size);
+		return;
+	}
+	os_real_pages_unmap(addr, size);
+}
+
 int
 os_purge_forced(void *addr, size_t size)
 {
-	return os_madvise(addr, size, MADV_DONTNEED);
+	if (config_test_hooks && os_test_hooks.purge_forced != NULL)
+		return os_test_hooks.purge_forced(addr, size);
+	return os_real_purge_forced(addr, size);
 }
 
 

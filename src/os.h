@@ -18,6 +18,21 @@ void *os_pages_map(size_t size, size_t alignment);
 void os_pages_unmap(void *addr, size_t size);
 /* MADV_DONTNEED: the range reads back as zeroes and leaves RSS. */
 int os_purge_forced(void *addr, size_t size);
+/*
+ * Test injection (docs/design.md, "Injection"): in the internal test archive
+ * (config_test_hooks) a test may point any of these at its own function to
+ * make mappings fail, count purges or hand out chosen addresses; NULL means
+ * the real call.  os_real_hooks holds the real calls, for hooks that fail
+ * only some of the time.  Other builds never read os_test_hooks.
+ */
+typedef struct os_hooks {
+	void *(*pages_map)(size_t size, size_t alignment);
+	void (*pages_unmap)(void *addr, size_t size);
+	int (*purge_forced)(void *addr, size_t size);
+} os_hooks_t;
+extern os_hooks_t os_test_hooks;
+extern const os_hooks_t os_real_hooks;
+
 /* Number of CPUs this process may run on (at least 1). */
 unsigned os_ncpus(void);
 /* The CPU the calling thread runs on now (0 if unknown). */

@@ -12,21 +12,25 @@
 #include <string.h>
 
 #include "clock.h"
+#include "debug.h"
 #include "os.h"
 #include "pages.h"
 
 static void pages_decay(pages_t *p);
+static const pai_t pages_pai;
 
 void
 pages_init(pages_t *p, unsigned arena_ind, base_t *base, ssize_t dirty_decay_ms)
 {
-	mutex_init(&p->mtx);
+	p->pai = pages_pai;
+	mutex_init(&p->mtx, "pages", MUTEX_RANK_PAGES);
 	p->arena_ind = arena_ind;
 	p->base = base;
 	eset_init(&p->dirty);
 	eset_init(&p->retained);
 	decay_init(&p->decay, dirty_decay_ms, clock_coarse_ns());
 	p->spare = NULL;
+	p->busy = NULL;
 	p->active_pages = 0;
 	p->mapped = 0;
 	p->grow_next = PAGES_GROW_MIN;
@@ -34,17 +38,32 @@ pages_init(pages_t *p, unsigned arena_ind, base_t *base, ssize_t dirty_decay_ms)
 	p->npurged = 0;
 }
 
-/* A zeroed descriptor.  Lock held. */
+/*
+ * A blank descriptor of this arena.  Lock held.  A recycled descriptor's
+ * arena_ind is never written again (another arena may be reading it as a
+ * neighbour, see pages_free_neighbor); everything else is reset.
+ */
 static extent_t *
 pages_extent_new(pages_t *p)
 {
 	extent_t *e = p->spare;
-	if (e != NULL)
+	if (e != NULL) {
 		p->spare = e->heap_next;
-	else
+		DEBUG_ASSERT(e->arena_ind == p->arena_ind);
+	} else {
 		e = base_alloc(p->base, sizeof(extent_t), CACHELINE);
-	if (e != NULL)
-		memset(e, 0, sizeof(*e));
+		if (e == NULL)
+			return NULL;
+		e->arena_ind = (uint16_t)p->arena_ind;
+	}
+	e->addr = NULL;
+	e->size = 0;
+	e->state = EXTENT_ACTIVE;
+	e->szind = EMAP_SZIND_NONE;
+	e->slab = false;
+	e->zeroed = false;
+	e->heap_child = e->heap_next = e->heap_prev = NULL;
+	e->nfree = 0;
 	return e;
 }
 
@@ -77,11 +96,15 @@ pages_register_active(extent_t *e)
 		emap_set_boundary(e->addr, e->size, bits);
 }
 
-/* The free extent of this arena in `state` whose boundary page holds addr. */
+/*
+ * The free extent of this arena in `state` whose boundary page holds addr.
+ * The page may belong to another arena, whose lock we do not hold: only the
+ * descriptor's immutable arena_ind is read before we know it is ours.
+ */
 static extent_t *
 pages_free_neighbor(pages_t *p, const void *addr, extent_state_t state)
 {
-	extent_t *n = emap_bits_extent(emap_lookup(addr));
+	extent_t *n = emap_bits_extent(emap_lookup_acquire(addr));
 	if (n == NULL || n->arena_ind != p->arena_ind || n->state != state)
 		return NULL;
 	return n;
@@ -94,6 +117,8 @@ pages_free_neighbor(pages_t *p, const void *addr, extent_state_t state)
 static void
 pages_insert_coalesced(pages_t *p, extent_t *e)
 {
+	DEBUG_ASSERT(e->state == EXTENT_DIRTY || e->state == EXTENT_RETAINED);
+	DEBUG_ASSERT(e->arena_ind == p->arena_ind && (e->size & PAGE_MASK) == 0);
 	eset_t *set = pages_set_of(p, e->state);
 	char *addr = e->addr;
 	extent_t *prev = (uintptr_t)addr > PAGE ? pages_free_neighbor(p, addr - PAGE, e->state) : NULL;
@@ -117,6 +142,8 @@ pages_insert_coalesced(pages_t *p, extent_t *e)
 	}
 	pages_register_free(e);
 	eset_insert(set, e);
+	DEBUG_ASSERT(emap_bits_extent(emap_lookup(e->addr)) == e);
+	DEBUG_ASSERT(emap_bits_extent(emap_lookup((char *)e->addr + e->size - PAGE)) == e);
 }
 
 /*
@@ -132,9 +159,7 @@ pages_split_free(pages_t *p, extent_t *e, size_t size)
 		return NULL;
 	tail->addr = (char *)e->addr + size;
 	tail->size = e->size - size;
-	tail->arena_ind = e->arena_ind;
 	tail->state = e->state;
-	tail->szind = EMAP_SZIND_NONE;
 	tail->zeroed = e->zeroed;
 	e->size = size;
 	pages_register_free(e);
@@ -206,9 +231,7 @@ pages_grow(pages_t *p, size_t size, size_t alignment)
 	}
 	e->addr = addr;
 	e->size = map_size;
-	e->arena_ind = (uint16_t)p->arena_ind;
 	e->state = EXTENT_RETAINED;
-	e->szind = EMAP_SZIND_NONE;
 	e->zeroed = true;
 	p->mapped += map_size;
 	if (map_size >= p->grow_next && p->grow_next < PAGES_GROW_MAX)
@@ -233,6 +256,7 @@ pages_alloc(pages_t *p, size_t size, size_t alignment, bool zero, unsigned szind
 		if (pages_grow(p, size, alignment) != 0)
 			return NULL;
 	}
+	DEBUG_ASSERT(e->state == EXTENT_DIRTY || e->state == EXTENT_RETAINED);
 	e->state = EXTENT_ACTIVE;
 	e->szind = (uint8_t)szind;
 	e->slab = slab;
@@ -246,23 +270,79 @@ pages_alloc(pages_t *p, size_t size, size_t alignment, bool zero, unsigned szind
 	return e;
 }
 
-/* Purges dirty extents, largest first, until at most `target` pages are dirty. */
+static void
+pages_busy_link(pages_t *p, extent_t *e)
+{
+	e->heap_prev = NULL;
+	e->heap_next = p->busy;
+	if (p->busy != NULL)
+		p->busy->heap_prev = e;
+	p->busy = e;
+}
+
+static void
+pages_busy_unlink(pages_t *p, extent_t *e)
+{
+	if (e->heap_prev != NULL)
+		e->heap_prev->heap_next = e->heap_next;
+	else
+		p->busy = e->heap_next;
+	if (e->heap_next != NULL)
+		e->heap_next->heap_prev = e->heap_prev;
+}
+
+/*
+ * Purges dirty extents, largest first, until at most `target` pages are
+ * dirty.  The lock is dropped around each madvise; the extent meanwhile is
+ * BUSY and on the busy list.  A failed purge leaves the extent dirty.
+ */
 static void
 pages_purge_to(pages_t *p, size_t target)
 {
 	while (p->dirty.npages > target) {
 		extent_t *e = eset_find_largest(&p->dirty);
+		DEBUG_ASSERT(e->state == EXTENT_DIRTY);
 		eset_remove(&p->dirty, e);
 		e->state = EXTENT_BUSY;
+		pages_busy_link(p, e);
 		mutex_unlock(&p->mtx);
-		os_purge_forced(e->addr, e->size);
+		int err = os_purge_forced(e->addr, e->size);
 		mutex_lock(&p->mtx);
+		pages_busy_unlink(p, e);
+		if (err != 0) {
+			e->state = EXTENT_DIRTY;
+			pages_insert_coalesced(p, e);
+			return;
+		}
 		p->npurge++;
 		p->npurged += e->size >> LG_PAGE;
 		e->state = EXTENT_RETAINED;
 		e->zeroed = true;
 		pages_insert_coalesced(p, e);
 	}
+}
+
+/* Fork child: purges that other threads had in flight never finish here;
+ * their extents may or may not have been purged, so they are dirty. */
+static void
+pages_fork_child_recover(mutex_t *m)
+{
+	pages_t *p = (pages_t *)((char *)m - offsetof(pages_t, mtx));
+	mutex_lock(&p->mtx);
+	while (p->busy != NULL) {
+		extent_t *e = p->busy;
+		pages_busy_unlink(p, e);
+		e->state = EXTENT_DIRTY;
+		e->zeroed = false;
+		pages_insert_coalesced(p, e);
+	}
+	mutex_unlock(&p->mtx);
+}
+
+void
+pages_register_locks(pages_t *p)
+{
+	mutex_register(&p->mtx, pages_fork_child_recover);
 }
 
 /* Purges what the decay curve no longer allows to stay dirty.  Lock held. */
@@ -280,6 +360,7 @@ void
 pages_free(pages_t *p, extent_t *e)
 {
 	mutex_lock(&p->mtx);
+	DEBUG_ASSERT(e->state == EXTENT_ACTIVE && e->arena_ind == p->arena_ind);
 	if (e->slab)
 		emap_set_range(e->addr, e->size, 0);
 	p->active_pages -= e->size >> LG_PAGE;
@@ -330,30 +411,27 @@ pages_grow_in_place(pages_t *p, extent_t *e, size_t new_size, unsigned szind, bo
 	return true;
 }
 
-void
+bool
 pages_shrink_in_place(pages_t *p, extent_t *e, size_t new_size, unsigned szind)
 {
 	mutex_lock(&p->mtx);
+	DEBUG_ASSERT(e->state == EXTENT_ACTIVE && !e->slab && new_size < e->size);
 	extent_t *tail = pages_extent_new(p);
 	if (tail == NULL) {
-		/* No descriptor for the tail: keep the extent whole, only relabel it. */
-		e->szind = (uint8_t)szind;
-		pages_register_active(e);
 		mutex_unlock(&p->mtx);
-		return;
+		return false;
 	}
 	emap_set_boundary((char *)e->addr + e->size - PAGE, PAGE, 0);
 	tail->addr = (char *)e->addr + new_size;
 	tail->size = e->size - new_size;
-	tail->arena_ind = e->arena_ind;
 	tail->state = EXTENT_DIRTY;
-	tail->szind = EMAP_SZIND_NONE;
 	e->size = new_size;
 	e->szind = (uint8_t)szind;
 	pages_register_active(e);
 	p->active_pages -= tail->size >> LG_PAGE;
 	pages_insert_coalesced(p, tail);
 	mutex_unlock(&p->mtx);
+	return true;
 }
 
 size_t
@@ -383,20 +461,41 @@ pages_stats_read(pages_t *p, pages_stats_t *out)
 	mutex_unlock(&p->mtx);
 }
 
-void
-pages_prefork(pages_t *p)
+/* The pai.h operations of this backend. */
+static extent_t *
+pages_pai_alloc(pai_t *self, size_t size, size_t alignment, bool zero, unsigned szind, bool slab)
 {
-	mutex_prefork(&p->mtx);
+	return pages_alloc((pages_t *)self, size, alignment, zero, szind, slab);
 }
 
-void
-pages_postfork_parent(pages_t *p)
+static bool
+pages_pai_expand(pai_t *self, extent_t *e, size_t new_size, unsigned szind, bool zero)
 {
-	mutex_postfork_parent(&p->mtx);
+	return pages_grow_in_place((pages_t *)self, e, new_size, szind, zero);
 }
 
-void
-pages_postfork_child(pages_t *p)
+static bool
+pages_pai_shrink(pai_t *self, extent_t *e, size_t new_size, unsigned szind)
 {
-	mutex_postfork_child(&p->mtx);
+	return pages_shrink_in_place((pages_t *)self, e, new_size, szind);
 }
+
+static void
+pages_pai_free(pai_t *self, extent_t *e)
+{
+	pages_free((pages_t *)self, e);
+}
+
+static size_t
+pages_pai_purge(pai_t *self)
+{
+	return pages_purge_all((pages_t *)self);
+}
+
+static const pai_t pages_pai = {
+	.alloc = pages_pai_alloc,
+	.expand = pages_pai_expand,
+	.shrink = pages_pai_shrink,
+	.free = pages_pai_free,
+	.purge = pages_pai_purge,
+};

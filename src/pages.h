@@ -14,9 +14,17 @@
  * excess is purged (MADV_DONTNEED), largest extents first, and becomes
  * retained.
  *
+ * This is the extent page backend: it implements pai.h, and the objects
+ * layer reaches it only through that interface.
+ *
  * Lock: pages->mtx protects everything here.  Order: bin locks → pages->mtx
  * → arena base → emap → global base.  It is never held across mmap or
- * madvise: extents in flight are marked EXTENT_BUSY so nobody merges them.
+ * madvise: extents in flight are marked EXTENT_BUSY so nobody merges them,
+ * and are kept on the busy list so that a fork child, where the purging
+ * thread does not exist, puts them back into the dirty set (recovery
+ * callback of pages->mtx, docs/design.md "Fork").  A mapping in flight (made,
+ * not yet recorded) is lost to such a child but was never counted, so
+ * active + dirty + retained pages always equals mapped.
  */
 #ifndef STRATA_PAGES_H
 #define STRATA_PAGES_H
@@ -26,11 +34,13 @@
 #include "emap.h"
 #include "extent.h"
 #include "mutex.h"
+#include "pai.h"
 
 #define PAGES_GROW_MIN HUGEPAGE
 #define PAGES_GROW_MAX ((size_t)1 << 30)
 
 typedef struct pages {
+	pai_t pai; /* first: the backend interface (pai.h) */
 	mutex_t mtx;
 	unsigned arena_ind;
 	base_t *base; /* where extent descriptors come from */
@@ -39,6 +49,7 @@ typedef struct pages {
 	eset_t retained;
 	decay_t decay;       /* how long dirty pages may stay */
 	extent_t *spare;     /* unused descriptors, linked by heap_next */
+	extent_t *busy;      /* extents being purged, linked by heap_next/prev */
 	size_t active_pages; /* pages in active extents */
 	size_t mapped;       /* bytes of address space mapped from the OS */
 	size_t grow_next;    /* size of the next mapping */
@@ -52,6 +63,9 @@ typedef struct pages_stats {
 } pages_stats_t;
 
 void pages_init(pages_t *p, unsigned arena_ind, base_t *base, ssize_t dirty_decay_ms);
+/* Registers the lock (and its fork recovery) for a page allocator that lives
+ * as long as the process. */
+void pages_register_locks(pages_t *p);
 
 /*
  * An active extent of size bytes (a PAGE multiple) aligned to alignment (a
@@ -66,15 +80,13 @@ void pages_free(pages_t *p, extent_t *e);
 /* Grows an active large extent in place to new_size; false if the pages
  * after it are not free.  New bytes are zeroed when zero is set. */
 bool pages_grow_in_place(pages_t *p, extent_t *e, size_t new_size, unsigned szind, bool zero);
-/* Shrinks an active large extent in place to new_size (a PAGE multiple). */
-void pages_shrink_in_place(pages_t *p, extent_t *e, size_t new_size, unsigned szind);
+/* Shrinks an active large extent in place to new_size (a PAGE multiple);
+ * false (nothing changed) when no descriptor is left for the freed tail. */
+bool pages_shrink_in_place(pages_t *p, extent_t *e, size_t new_size, unsigned szind);
 /* Purges every dirty extent; returns the bytes purged. */
 size_t pages_purge_all(pages_t *p);
 
 void pages_stats_read(pages_t *p, pages_stats_t *out);
 
-void pages_prefork(pages_t *p);
-void pages_postfork_parent(pages_t *p);
-void pages_postfork_child(pages_t *p);
 
 #endif

@@ -28,7 +28,7 @@ unsigned tcache_nbins;
 static uint16_t tcache_capacity[TCACHE_NBINS_MAX];
 static size_t tcache_block_slots; /* sum of capacities */
 
-static mutex_t tcache_list_mtx = MUTEX_INITIALIZER;
+static mutex_t tcache_list_mtx = MUTEX_INITIALIZER("tcache list", MUTEX_RANK_TCACHE_LIST);
 static tcache_t *tcache_list;       /* live caches, for stats */
 static void **tcache_spare_blocks;  /* released slot blocks, linked by slot 0 */
 static _Atomic(tcache_t *) tcaches_table[TCACHES_MAX]; /* read without the lock */
@@ -58,6 +58,7 @@ tcache_small_capacity(unsigned binind)
 void
 tcache_boot(void)
 {
+	mutex_register(&tcache_list_mtx, NULL);
 	/* jemalloc's rounding: the class of tcache_max is the last one cached, and
 	 * the 8-byte class always is. */
 	size_t maxclass = opt_tcache_max > TCACHE_MAXCLASS_LIMIT ? TCACHE_MAXCLASS_LIMIT
@@ -204,7 +205,7 @@ tcache_flush_small(unsigned binind, void *const *objs, unsigned n)
 		one_arena &= slabs[i]->arena_ind == slabs[0]->arena_ind;
 	if (LIKELY(one_arena)) {
 		arena_t *arena = arena_get(slabs[0]->arena_ind, false);
-		bin_free_batch(&arena->bins[binind], binind, &arena->pages, slabs, objs, n);
+		bin_free_batch(&arena->bins[binind], binind, arena->pai, slabs, objs, n);
 		return;
 	}
 	void *pending[TCACHE_FLUSH_CHUNK];
@@ -225,7 +226,7 @@ tcache_flush_small(unsigned binind, void *const *objs, unsigned n)
 				slabs[rest++] = slabs[i];
 			}
 		}
-		bin_free_batch(&arena->bins[binind], binind, &arena->pages, group_slabs, group,
+		bin_free_batch(&arena->bins[binind], binind, arena->pai, group_slabs, group,
 		               mine);
 		n = rest;
 	}
@@ -271,7 +272,7 @@ tcache_alloc_refill(tcache_t *tcache, unsigned binind)
 	arena_t *arena = tcache->arena;
 	if (binind >= SZ_NBINS)
 		return arena_malloc(arena, sz_index2size(binind), binind, 0, false);
-	unsigned n = bin_malloc_batch(&arena->bins[binind], binind, &arena->pages, bin->stack,
+	unsigned n = bin_malloc_batch(&arena->bins[binind], binind, arena->pai, bin->stack,
 	                              bin->nfill);
 	if (n == 0)
 		return NULL;
@@ -409,22 +410,4 @@ tcaches_destroy(unsigned id)
 	tcaches_spare = t;
 	mutex_unlock(&tcache_list_mtx);
 	return 0;
-}
-
-void
-tcache_prefork(void)
-{
-	mutex_prefork(&tcache_list_mtx);
-}
-
-void
-tcache_postfork_parent(void)
-{
-	mutex_postfork_parent(&tcache_list_mtx);
-}
-
-void
-tcache_postfork_child(void)
-{
-	mutex_postfork_child(&tcache_list_mtx);
 }

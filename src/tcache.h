@@ -127,9 +127,4 @@ int tcaches_destroy(unsigned id);
 /* Bytes cached by every cache whose refill arena is arena_ind. */
 size_t tcache_bytes_of_arena(unsigned arena_ind);
 
-/* Fork: tcache_list_mtx, taken after ctl's lock and before the arenas'. */
-void tcache_prefork(void);
-void tcache_postfork_parent(void);
-void tcache_postfork_child(void);
-
 #endif

@@ -18,25 +18,6 @@ __thread tsd_t tsd_tls __attribute__((tls_model("initial-exec")));
 
 static pthread_key_t tsd_key;
 
-/* Whether every allocation must take the slow path (fill options). */
-static bool
-tsd_always_slow(void)
-{
-	return opt_zero || opt_junk != CONF_JUNK_FALSE;
-}
-
-static void
-tsd_events_arm(tsd_t *tsd)
-{
-	if (tsd->state != TSD_NOMINAL || tsd_always_slow()) {
-		tsd->alloc_event = 0;
-		tsd->dalloc_event = 0;
-		return;
-	}
-	tsd->alloc_event = tsd->allocated + opt_tcache_gc_incr_bytes;
-	tsd->dalloc_event = tsd->deallocated + opt_tcache_gc_incr_bytes;
-}
-
 static void
 tsd_thread_exit(void *arg)
 {
@@ -46,7 +27,7 @@ tsd_thread_exit(void *arg)
 	tcache_destroy(&tsd->tcache);
 	arena_select_unbind(tsd->arena);
 	tsd->state = TSD_EXITED;
-	tsd_events_arm(tsd);
+	event_arm(tsd);
 }
 
 int
@@ -70,16 +51,14 @@ tsd_fetch_slow(void)
 	/* A cache that cannot get its slots just stays off. */
 	tcache_init(&tsd->tcache, arena);
 	tsd->state = TSD_NOMINAL;
-	tsd_events_arm(tsd);
+	event_init(tsd);
 	pthread_setspecific(tsd_key, tsd);
 	return tsd;
 }
 
-/* Follows the thread to its CPU's arena (percpu_arena), unless thread.arena
- * bound it to a manual arena; cached objects stay cached, refills come from
- * the new arena. */
-static void
-tsd_percpu_follow(tsd_t *tsd)
+/* Cached objects stay cached; refills come from the new arena. */
+void
+tsd_arena_recheck(tsd_t *tsd)
 {
 	if (tsd->arena->ind >= arena_narenas_auto())
 		return;
@@ -92,22 +71,17 @@ tsd_percpu_follow(tsd_t *tsd)
 }
 
 void
-tsd_event_alloc(tsd_t *tsd)
+tsd_reentrancy_raise(tsd_t *tsd)
 {
-	if (tsd->state == TSD_NOMINAL) {
-		tsd_percpu_follow(tsd);
-		if (tsd->tcache.enabled)
-			tcache_gc_step(&tsd->tcache);
-	}
-	tsd_events_arm(tsd);
+	tsd->reentrancy++;
+	event_arm(tsd);
 }
 
 void
-tsd_event_dalloc(tsd_t *tsd)
+tsd_reentrancy_lower(tsd_t *tsd)
 {
-	if (tsd->state == TSD_NOMINAL && tsd->tcache.enabled)
-		tcache_gc_step(&tsd->tcache);
-	tsd_events_arm(tsd);
+	tsd->reentrancy--;
+	event_arm(tsd);
 }
 
 uint64_t *

@@ -8,9 +8,15 @@
  * the cache is flushed and off, allocation still works through the arena).
  *
  * Events: allocated and deallocated count usable bytes; when one passes its
- * threshold (alloc_event, dalloc_event) the slow path runs the thread's
- * periodic work (cache GC now; profiler sampling and decay ticks later).
+ * fast threshold (alloc_event, dalloc_event) the slow path runs the thread's
+ * periodic work (event.h owns the counters' meaning and the thresholds).
  * One add and one compare on each fast path covers all of them.
+ *
+ * Reentrancy: while the level is raised (the allocator is running code that
+ * may allocate: a malloc_message hook now; libunwind, libnuma, zlib or an
+ * internal thread's creation later), the fast thresholds are 0 and the slow
+ * path serves allocations straight from the arena, bypassing the cache, and
+ * fires no events (docs/design.md, "Reentrancy").
  *
  * Only the owning thread writes its block; other threads read the counters
  * only through the pointers handed out by thread.allocatedp.
@@ -19,6 +25,7 @@
 #define STRATA_TSD_H
 
 #include "arena_select.h"
+#include "event.h"
 #include "tcache.h"
 
 enum tsd_state { TSD_UNINIT = 0, TSD_NOMINAL = 1, TSD_EXITED = 2 };
@@ -26,13 +33,15 @@ enum tsd_state { TSD_UNINIT = 0, TSD_NOMINAL = 1, TSD_EXITED = 2 };
 typedef struct tsd {
 	/* Hot: read and written by every fast-path allocation and free. */
 	uint64_t allocated;    /* usable bytes allocated, ever (wraps) */
-	uint64_t alloc_event;  /* run tsd_event_alloc when allocated reaches it */
+	uint64_t alloc_event;  /* fast threshold: call event_alloc when allocated reaches it */
 	uint64_t deallocated;
 	uint64_t dalloc_event;
 	tcache_t tcache;
 	/* Cold. */
-	arena_t *arena; /* the arena this thread allocates from */
-	uint8_t state;  /* enum tsd_state */
+	event_state_t events;
+	arena_t *arena;     /* the arena this thread allocates from */
+	uint8_t state;      /* enum tsd_state */
+	uint8_t reentrancy; /* nesting level of allocator code that may allocate */
 } tsd_t;
 
 extern __thread tsd_t tsd_tls __attribute__((tls_model("initial-exec")));
@@ -52,10 +61,21 @@ tsd_fetch(void)
 	return tsd;
 }
 
-/* The periodic work due when allocated passed alloc_event (or deallocated
- * passed dalloc_event); re-arms the threshold. */
-void tsd_event_alloc(tsd_t *tsd);
-void tsd_event_dalloc(tsd_t *tsd);
+/* The calling thread's block, set up or not (for the reentrancy level,
+ * which may be raised before the thread is set up). */
+static ALWAYS_INLINE tsd_t *
+tsd_get_raw(void)
+{
+	return &tsd_tls;
+}
+
+/* Raises and lowers the thread's reentrancy level (see above). */
+void tsd_reentrancy_raise(tsd_t *tsd);
+void tsd_reentrancy_lower(tsd_t *tsd);
+
+/* The arena re-check event: follows the thread to its CPU's arena
+ * (percpu_arena) unless thread.arena bound it to a manual arena. */
+void tsd_arena_recheck(tsd_t *tsd);
 
 uint64_t *tsd_thread_allocatedp(void);
 uint64_t *tsd_thread_deallocatedp(void);

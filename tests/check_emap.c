@@ -13,7 +13,7 @@ static base_t test_base;
 static void
 setup(void)
 {
-	base_init(&test_base);
+	base_init(&test_base, MUTEX_RANK_GLOBAL_BASE);
 	emap_boot(&test_base);
 }
 

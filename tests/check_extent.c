@@ -18,7 +18,7 @@ static void
 setup(void)
 {
 	sz_boot();
-	base_init(&test_base);
+	base_init(&test_base, MUTEX_RANK_GLOBAL_BASE);
 	emap_boot(&test_base);
 	pages_init(&test_pages, TEST_ARENA, &test_base, -1); /* no purging unless asked */
 }
@@ -191,7 +191,7 @@ START_TEST(test_grow_and_shrink_in_place)
 	ck_assert_ptr_eq(blocker->addr, a + 10 * PAGE);
 	ck_assert(!pages_grow_in_place(&test_pages, e, 12 * PAGE, SZ_NBINS, false));
 
-	pages_shrink_in_place(&test_pages, e, 6 * PAGE, SZ_NBINS + 1);
+	ck_assert(pages_shrink_in_place(&test_pages, e, 6 * PAGE, SZ_NBINS + 1));
 	ck_assert_uint_eq(e->size, 6 * PAGE);
 	ck_assert_ptr_eq(lookup(a + 5 * PAGE), e);
 	extent_t *tail = lookup(a + 6 * PAGE);

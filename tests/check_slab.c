@@ -9,6 +9,7 @@
 
 #include "bin.h"
 #include "emap.h"
+#include "pages.h"
 
 static base_t test_base;
 static pages_t test_pages;
@@ -17,7 +18,7 @@ static void
 setup(void)
 {
 	sz_boot();
-	base_init(&test_base);
+	base_init(&test_base, MUTEX_RANK_GLOBAL_BASE);
 	emap_boot(&test_base);
 	pages_init(&test_pages, 3, &test_base, -1);
 }
@@ -83,7 +84,7 @@ START_TEST(test_bin_turnover_and_counters)
 	enum { N = 32 * 10 + 5 };
 	static void *p[N];
 	for (unsigned i = 0; i < N; i++) {
-		ck_assert_uint_eq(bin_malloc_batch(&bin, b, &test_pages, &p[i], 1), 1);
+		ck_assert_uint_eq(bin_malloc_batch(&bin, b, &test_pages.pai, &p[i], 1), 1);
 		uint64_t bits = emap_lookup(p[i]);
 		ck_assert(emap_bits_slab(bits));
 		ck_assert_uint_eq(emap_bits_szind(bits), b);
@@ -96,22 +97,22 @@ START_TEST(test_bin_turnover_and_counters)
 
 	/* Free one region of slab 2: the next allocation reuses it (non-full heap). */
 	extent_t *s2 = emap_bits_extent(emap_lookup(p[64]));
-	bin_free(&bin, b, &test_pages, s2, p[64]);
+	bin_free(&bin, b, &test_pages.pai, s2, p[64]);
 	void *q;
 	/* slabcur still has room: it serves first, then the non-full slab. */
 	unsigned left = info->nregs - 5;
 	for (unsigned i = 0; i < left; i++)
-		ck_assert_uint_eq(bin_malloc_batch(&bin, b, &test_pages, &q, 1), 1);
-	ck_assert_uint_eq(bin_malloc_batch(&bin, b, &test_pages, &q, 1), 1);
+		ck_assert_uint_eq(bin_malloc_batch(&bin, b, &test_pages.pai, &q, 1), 1);
+	ck_assert_uint_eq(bin_malloc_batch(&bin, b, &test_pages.pai, &q, 1), 1);
 	ck_assert_ptr_eq(q, p[64]);
 
 	/* Freeing everything returns every slab but slabcur to the pages. */
 	for (unsigned i = 0; i < N; i++) {
 		if (i == 64)
 			continue;
-		bin_free(&bin, b, &test_pages, emap_bits_extent(emap_lookup(p[i])), p[i]);
+		bin_free(&bin, b, &test_pages.pai, emap_bits_extent(emap_lookup(p[i])), p[i]);
 	}
-	bin_free(&bin, b, &test_pages, s2, q);
+	bin_free(&bin, b, &test_pages.pai, s2, q);
 	bin_stats_read(&bin, &st);
 	ck_assert_uint_eq(st.curregs, left);
 	ck_assert_uint_le(st.curslabs, 2);
@@ -124,10 +125,10 @@ START_TEST(test_bin_double_free_aborts)
 	bin_t bin;
 	bin_init(&bin, true);
 	void *p;
-	ck_assert_uint_eq(bin_malloc_batch(&bin, 0, &test_pages, &p, 1), 1);
+	ck_assert_uint_eq(bin_malloc_batch(&bin, 0, &test_pages.pai, &p, 1), 1);
 	extent_t *slab = emap_bits_extent(emap_lookup(p));
-	bin_free(&bin, 0, &test_pages, slab, p);
-	bin_free(&bin, 0, &test_pages, slab, p);
+	bin_free(&bin, 0, &test_pages.pai, slab, p);
+	bin_free(&bin, 0, &test_pages.pai, slab, p);
 }
 END_TEST
 
@@ -137,7 +138,7 @@ START_TEST(test_bin_batch_spans_slabs)
 	bin_init(&bin, true);
 	unsigned b = 28; /* 4096 bytes: one region per slab */
 	void *p[10];
-	ck_assert_uint_eq(bin_malloc_batch(&bin, b, &test_pages, p, 10), 10);
+	ck_assert_uint_eq(bin_malloc_batch(&bin, b, &test_pages.pai, p, 10), 10);
 	for (unsigned i = 0; i < 10; i++)
 		for (unsigned j = i + 1; j < 10; j++)
 			ck_assert_ptr_ne(p[i], p[j]);

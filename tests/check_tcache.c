@@ -90,7 +90,7 @@ START_TEST(test_overflow_flushes_cold_half)
 	void *objs[256];
 	unsigned n = 0;
 	while (n < cap + 1)
-		n += bin_malloc_batch(&arena0->bins[b], b, &arena0->pages, objs + n, cap + 1 - n);
+		n += bin_malloc_batch(&arena0->bins[b], b, arena0->pai, objs + n, cap + 1 - n);
 	size_t before = bin_curregs(arena0, b);
 	for (unsigned i = 0; i < cap; i++)
 		ck_assert(tcache_dalloc_easy(&t, b, objs[i]));
@@ -147,8 +147,8 @@ START_TEST(test_flush_groups_by_arena)
 	ck_assert_int_eq(tcache_init(&t, arena0), 0);
 	unsigned b = 6; /* 96 bytes */
 	void *a[10], *o[10];
-	ck_assert_uint_eq(bin_malloc_batch(&arena0->bins[b], b, &arena0->pages, a, 10), 10);
-	ck_assert_uint_eq(bin_malloc_batch(&other->bins[b], b, &other->pages, o, 10), 10);
+	ck_assert_uint_eq(bin_malloc_batch(&arena0->bins[b], b, arena0->pai, a, 10), 10);
+	ck_assert_uint_eq(bin_malloc_batch(&other->bins[b], b, other->pai, o, 10), 10);
 	size_t before0 = bin_curregs(arena0, b), before1 = bin_curregs(other, b);
 	for (unsigned i = 0; i < 10; i++) {
 		ck_assert(tcache_dalloc_easy(&t, b, o[i]));
@@ -218,7 +218,7 @@ START_TEST(test_thread_exit_loses_nothing)
 	arena_t *main_arena = tsd->arena;
 	unsigned b = 3; /* 48 bytes */
 	struct exit_job job;
-	ck_assert_uint_eq(bin_malloc_batch(&main_arena->bins[b], b, &main_arena->pages,
+	ck_assert_uint_eq(bin_malloc_batch(&main_arena->bins[b], b, main_arena->pai,
 	                                   job.from_main, 64), 64);
 	size_t main_before = bin_curregs(main_arena, b);
 	pthread_t th;

@@ -1,0 +1,60 @@
+/*
+ * event.h — thread events: periodic per-thread work triggered by the bytes a
+ * thread allocates and frees.  L4.
+ *
+ * The thread's block (tsd.h) holds two byte counters, allocated and
+ * deallocated, and for each a fast threshold (alloc_event, dalloc_event).
+ * The fast paths add the size to the counter and compare it with the
+ * threshold: one add and one compare cover every event.  Only when the
+ * threshold is reached does the slow path call event_alloc/event_dalloc,
+ * which runs each event whose own threshold (next[]) has been reached and
+ * re-arms it; the fast threshold is the minimum of the armed ones.
+ *
+ * The slow path calls event_alloc before the allocation is chosen, so an
+ * event can ask for the allocation to be placed specially (the profiler's
+ * sample will: its object gets its own page-map marking).  Every path that
+ * changes a thread's allocated bytes goes through here, in-place resizing
+ * included.
+ *
+ * The fast threshold is 0 (every call takes the slow path, which still
+ * fires events only when they are due) while the thread is not set up,
+ * while its reentrancy level is raised (then no event fires at all: see
+ * tsd.h), and when a fill option (junk, zero) needs the slow path.
+ *
+ * To add an event: a kind below, and a row in event.c's table with its
+ * counter, the bytes until it is next due, and its handler.
+ */
+#ifndef STRATA_EVENT_H
+#define STRATA_EVENT_H
+
+#include "config.h"
+
+typedef enum event_kind {
+	EVENT_TCACHE_GC_ALLOC,  /* incremental cache GC, on allocated bytes */
+	EVENT_TCACHE_GC_DALLOC, /* the same, on deallocated bytes */
+	EVENT_ARENA_RECHECK,    /* follow the thread's CPU (percpu_arena) */
+	EVENT_COUNT
+} event_kind_t;
+
+struct tsd;
+
+/* The counter value at which each event is next due.  Owned by the thread. */
+typedef struct event_state {
+	uint64_t next[EVENT_COUNT];
+} event_state_t;
+
+/*
+ * The slow-path halves of the counter updates.  event_alloc adds usize to
+ * the thread's allocated bytes, runs the events that are due and re-arms
+ * them; it returns true when the allocation must be placed specially.
+ * event_dalloc does the same for a free.
+ */
+bool event_alloc(struct tsd *tsd, size_t usize);
+void event_dalloc(struct tsd *tsd, size_t usize);
+/* Arms every event from the thread's counters (a new thread). */
+void event_init(struct tsd *tsd);
+/* Recomputes the fast thresholds after the thread's state, reentrancy level
+ * or the fill options changed. */
+void event_arm(struct tsd *tsd);
+
+#endif
