@@ -3,6 +3,11 @@
 # Build outputs live in build/ (objects), lib/ (libraries) and bin/ (tools);
 # none of them is tracked.  Missing Debian build dependencies are installed
 # by the `deps` step, only when a pkg-config or header check says so.
+#
+# make DEBUG=1 builds lib/ with assertions and the lock-order witness
+# (docs/design.md, "Debug build"); its objects live apart from the release
+# ones, and switching modes relinks.  make check also runs the unit and API
+# suites against such a build (check-debug).
 
 CC      ?= cc
 PREFIX  ?= /usr/local
@@ -22,14 +27,26 @@ TEST_LIB_CFLAGS := $(CSTD) -O1 -g $(WARN) -fvisibility=hidden -D_GNU_SOURCE \
 	-DSTRATA_INTERNAL_TEST $(SAN) $(INCS)
 LIB_LDLIBS := -lpthread
 
+DEBUG   ?= 0
+DEBUG_FLAGS := -DSTRATA_DEBUG
+ifeq ($(DEBUG),1)
+LIB_CFLAGS += $(DEBUG_FLAGS)
+PIC_DIR := build/pic-debug
+else
+PIC_DIR := build/pic
+endif
+
 SRC_C   := $(sort $(wildcard src/*.c) $(wildcard prof/*.c))
-PIC_OBJ := $(SRC_C:%.c=build/pic/%.o)
+PIC_OBJ := $(SRC_C:%.c=$(PIC_DIR)/%.o)
 TST_OBJ := $(SRC_C:%.c=build/test/%.o)
+# check-debug: the same sources with assertions, as a .so and a test archive.
+DBG_PIC_OBJ := $(SRC_C:%.c=build/pic-debug/%.o)
+DBG_TST_OBJ := $(SRC_C:%.c=build/test-debug/%.o)
 
 all: deps lib/libstrata.so lib/libstrata.a lib/pkgconfig/strata.pc tools
 
 .PHONY: all deps test-deps demo check check-unit check-api check-programs \
-	check-layers bench bench-quick install clean tools
+	check-layers check-debug check-install bench bench-quick install clean tools FORCE
 
 # ---------------------------------------------------------------- deps
 BUILD_PKGS := libunwind-dev libdw-dev zlib1g-dev libnuma-dev check pkg-config
@@ -74,29 +91,56 @@ build/pic/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_CFLAGS) -MMD -MP -c $< -o $@
 
+build/pic-debug/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_CFLAGS) $(DEBUG_FLAGS) -MMD -MP -c $< -o $@
+
 build/test/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_LIB_CFLAGS) -MMD -MP -c $< -o $@
 
-lib/libstrata.so: $(PIC_OBJ)
+build/test-debug/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_LIB_CFLAGS) $(DEBUG_FLAGS) -MMD -MP -c $< -o $@
+
+# The mode lib/ was last built in; rewritten (so lib/ relinks) only when it changes.
+build/.mode: FORCE
+	@mkdir -p build
+	@[ "$$(cat $@ 2>/dev/null)" = "DEBUG=$(DEBUG)" ] || echo "DEBUG=$(DEBUG)" > $@
+
+lib/libstrata.so: $(PIC_OBJ) build/.mode
 	@mkdir -p lib
 	$(CC) -shared -Wl,-soname,libstrata.so -Wl,-z,now -o $@ $(PIC_OBJ) $(LIB_LDLIBS)
 
-lib/libstrata.a: $(PIC_OBJ)
+lib/libstrata.a: $(PIC_OBJ) build/.mode
 	@mkdir -p lib
 	rm -f $@ && ar rcs $@ $(PIC_OBJ)
 
 build/libstrata_internal.a: $(TST_OBJ)
 	rm -f $@ && ar rcs $@ $(TST_OBJ)
 
-lib/pkgconfig/strata.pc: Makefile
-	@mkdir -p lib/pkgconfig
-	@printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
+build/debug/lib/libstrata.so: $(DBG_PIC_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -shared -Wl,-soname,libstrata.so -Wl,-z,now -o $@ $(DBG_PIC_OBJ) $(LIB_LDLIBS)
+
+build/debug/libstrata_internal.a: $(DBG_TST_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $(DBG_TST_OBJ)
+
+# strata.pc for a prefix: `make` writes lib/pkgconfig/strata.pc for PREFIX,
+# and `make install` writes the installed one for the PREFIX it is given.
+define write_pc
+	@mkdir -p $(dir $(2))
+	@printf '%s\n' 'prefix=$(1)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
 		'Name: strata' 'Description: drop-in malloc with a sampling heap profiler' \
 		'Version: 0.1.0' 'Libs: -L$${libdir} -lstrata' 'Libs.private: -lpthread' \
-		'Cflags: -I$${includedir}' > $@
+		'Cflags: -I$${includedir}' > $(2)
+endef
 
--include $(PIC_OBJ:.o=.d) $(TST_OBJ:.o=.d)
+lib/pkgconfig/strata.pc: Makefile FORCE
+	$(call write_pc,$(PREFIX),$@)
+
+-include $(PIC_OBJ:.o=.d) $(TST_OBJ:.o=.d) $(DBG_PIC_OBJ:.o=.d) $(DBG_TST_OBJ:.o=.d)
 
 # ---------------------------------------------------------------- tests
 # tests/check_<module>.c: one Check suite each, all run by tests/check_main.c in
@@ -118,11 +162,30 @@ build/api/%: tests/%.c tests/check_main.c tests/api_util.h lib/libstrata.so | de
 	$(CC) $(CSTD) -O1 -g $(WARN) -D_GNU_SOURCE -Iinclude $(CHECK_CFLAGS) -o $@ $< tests/check_main.c \
 		-Llib -Wl,-rpath,'$$ORIGIN/../../lib' -lstrata $(CHECK_LIBS) -lpthread
 
+build/debug/tests/%: tests/%.c tests/check_main.c build/debug/libstrata_internal.a | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) -O1 -g $(WARN) -D_GNU_SOURCE -DSTRATA_INTERNAL_TEST $(DEBUG_FLAGS) $(SAN) $(INCS) \
+		$(CHECK_CFLAGS) -o $@ $< tests/check_main.c build/debug/libstrata_internal.a $(CHECK_LIBS) -lpthread
+
+build/debug/api/%: tests/%.c tests/check_main.c tests/api_util.h build/debug/lib/libstrata.so | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) -O1 -g $(WARN) -D_GNU_SOURCE -Iinclude $(CHECK_CFLAGS) -o $@ $< tests/check_main.c \
+		-Lbuild/debug/lib -Wl,-rpath,'$$ORIGIN/../lib' -lstrata $(CHECK_LIBS) -lpthread
+
 check-unit: $(INTERNAL_TESTS:tests/%.c=build/tests/%)
 	@set -e; for t in $^; do echo "== $$t"; ASAN_OPTIONS=detect_leaks=0 $$t; done
 
 check-api: $(API_TESTS:tests/%.c=build/api/%)
 	@set -e; for t in $^; do echo "== $$t"; $$t; done
+
+# The unit and API suites against the debug build: assertions and the
+# lock-order witness on, so a broken invariant aborts the test that broke it.
+check-debug: $(INTERNAL_TESTS:tests/%.c=build/debug/tests/%) $(API_TESTS:tests/%.c=build/debug/api/%)
+	@set -e; for t in $^; do echo "== $$t"; ASAN_OPTIONS=detect_leaks=0 $$t; done
+
+# make install writes strata.pc for the PREFIX it installs to.
+check-install: lib/libstrata.so
+	tests/install_pc.sh
 
 check-programs: lib/libstrata.so test-deps
 	tests/real_programs.sh
@@ -130,7 +193,8 @@ check-programs: lib/libstrata.so test-deps
 check-layers:
 	@tests/check_layers.sh
 
-check: all test-deps check-layers check-unit check-api check-programs check-jeprof
+check: all test-deps check-layers check-unit check-api check-debug check-install \
+	check-programs check-jeprof
 	@echo "make check: all tests passed"
 
 # ---------------------------------------------------------------- demo, bench
@@ -150,7 +214,7 @@ install: all
 		$(DESTDIR)$(PREFIX)/share/man/man3 $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/bin
 	install -m 755 lib/libstrata.so $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 lib/libstrata.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 lib/pkgconfig/strata.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	$(call write_pc,$(PREFIX),$(DESTDIR)$(PREFIX)/lib/pkgconfig/strata.pc)
 	install -m 644 include/strata.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 include/jemalloc/jemalloc.h $(DESTDIR)$(PREFIX)/include/jemalloc/
 	install -m 644 man/strata.3 $(DESTDIR)$(PREFIX)/share/man/man3/
