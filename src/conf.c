@@ -7,7 +7,7 @@
  * messages go through msg.  Single threaded: conf_init runs once before the
  * first allocation; nothing here takes a lock.
  *
- * Parsing follows jemalloc 5.3 (reference §1): a conf string is
+ * Parsing follows jemalloc 5.3 (docs/compat.md, "MALLOC_CONF"): a conf string is
  * `key:value[,key:value]...`; keys are [A-Za-z0-9_]+, a value runs to the
  * next comma.  The sources are applied in order, each pair overriding the
  * earlier value of its key.  A first, silent pass reads only confirm_conf,

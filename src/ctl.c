@@ -2,7 +2,7 @@
  * ctl.c — the mallctl tree and the exported mallctl, mallctlnametomib and
  * mallctlbymib.  L5.  See ctl.h for the tree's shape and how to add nodes.
  *
- * Semantics and return codes are jemalloc's (reference §2.1): ENOENT for an
+ * Semantics and return codes are jemalloc's (docs/compat.md, "mallctl"): ENOENT for an
  * unknown name, an inner node, an index out of range or a MIB longer than
  * its path; EPERM for writing a read-only node or reading a write-only or
  * void one; EINVAL for a newlen or *oldlenp that is not the node's size (a

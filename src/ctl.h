@@ -37,7 +37,7 @@
 /*
  * A leaf's reader/writer, with mallctl's semantics: mib[0..miblen) is the
  * resolved path (indexed components hold their integer), the rest as
- * mallctl.  Returns 0 or an errno value (reference §2.1).
+ * mallctl.  Returns 0 or an errno value (docs/compat.md, "mallctl return codes").
  */
 typedef int ctl_handler_t(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
                           void *newp, size_t newlen);

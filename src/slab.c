@@ -15,6 +15,7 @@ slab_init(extent_t *slab, const bin_info_t *info)
 	if (info->nregs % 64 != 0)
 		slab->bitmap[full_words] = ((uint64_t)1 << (info->nregs % 64)) - 1;
 	slab->nfree = info->nregs;
+	DEBUG_ASSERT(slab_nfree_consistent(slab));
 }
 
 unsigned
@@ -32,5 +33,6 @@ slab_alloc_batch(extent_t *slab, const bin_info_t *info, void **out, unsigned n)
 		slab->bitmap[w] = bits;
 	}
 	slab->nfree -= got;
+	DEBUG_ASSERT(slab_nfree_consistent(slab));
 	return got;
 }

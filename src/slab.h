@@ -10,6 +10,7 @@
 #ifndef STRATA_SLAB_H
 #define STRATA_SLAB_H
 
+#include "debug.h"
 #include "extent.h"
 
 typedef enum slab_free_result {
@@ -19,6 +20,16 @@ typedef enum slab_free_result {
 } slab_free_result_t;
 
 void slab_init(extent_t *slab, const bin_info_t *info);
+
+/* The invariant above (debug assertions). */
+static inline bool
+slab_nfree_consistent(const extent_t *slab)
+{
+	unsigned n = 0;
+	for (unsigned w = 0; w < EXTENT_BITMAP_WORDS; w++)
+		n += (unsigned)__builtin_popcountll(slab->bitmap[w]);
+	return n == slab->nfree;
+}
 
 /* Index of the region at ptr, or UINT32_MAX if ptr is not a region start. */
 static inline uint32_t
@@ -47,6 +58,7 @@ slab_free_reg(extent_t *slab, const bin_info_t *info, void *ptr)
 		return SLAB_FREE_DOUBLE;
 	slab->bitmap[ind / 64] |= bit;
 	slab->nfree++;
+	DEBUG_ASSERT(slab->nfree <= info->nregs && slab_nfree_consistent(slab));
 	return SLAB_FREE_OK;
 }
 

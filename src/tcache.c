@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "debug.h"
 #include "emap.h"
 #include "msg.h"
 #include "tcache.h"
@@ -263,10 +264,19 @@ tcache_flush(tcache_t *tcache)
 	}
 }
 
+/* The low-water mark never exceeds what is cached, nor that the capacity. */
+static bool
+tcache_bin_consistent(const cache_bin_t *bin)
+{
+	return bin->low_water <= bin->ncached && bin->ncached <= bin->ncached_max &&
+	       (bin->ncached_max == 0 || bin->stack[-1] == NULL);
+}
+
 void *
 tcache_alloc_refill(tcache_t *tcache, unsigned binind)
 {
 	cache_bin_t *bin = &tcache->bins[binind];
+	DEBUG_ASSERT(bin->ncached == 0 && tcache_bin_consistent(bin));
 	if (bin->ncached_max == 0)
 		return NULL;
 	arena_t *arena = tcache->arena;
@@ -283,6 +293,7 @@ tcache_alloc_refill(tcache_t *tcache, unsigned binind)
 		bin->stack[j] = t;
 	}
 	bin->ncached = (uint16_t)(n - 1);
+	DEBUG_ASSERT(tcache_bin_consistent(bin));
 	return bin->stack[n - 1];
 }
 
@@ -290,11 +301,13 @@ void
 tcache_dalloc_flush(tcache_t *tcache, unsigned binind, void *ptr)
 {
 	cache_bin_t *bin = &tcache->bins[binind];
+	DEBUG_ASSERT(bin->ncached == bin->ncached_max && tcache_bin_consistent(bin));
 	unsigned div = binind < SZ_NBINS ? opt_lg_tcache_flush_small_div
 	                                 : opt_lg_tcache_flush_large_div;
 	unsigned keep = bin->ncached_max >> div; /* jemalloc's rule: keep 1/2^div */
 	tcache_bin_flush_bottom(tcache, binind, bin->ncached - keep);
 	bin->stack[bin->ncached++] = ptr;
+	DEBUG_ASSERT(tcache_bin_consistent(bin));
 }
 
 void
@@ -305,6 +318,7 @@ tcache_gc_step(tcache_t *tcache)
 	unsigned binind = tcache->gc_next;
 	tcache->gc_next = binind + 1 < tcache_nbins ? binind + 1 : 0;
 	cache_bin_t *bin = &tcache->bins[binind];
+	DEBUG_ASSERT(tcache_bin_consistent(bin));
 	if (bin->low_water > 0) {
 		/* Unused since the last visit: return 3/4 of it, refill less. */
 		tcache_bin_flush_bottom(tcache, binind, bin->low_water - bin->low_water / 4);
