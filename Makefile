@@ -193,8 +193,8 @@ check-programs: lib/libstrata.so test-deps
 check-layers:
 	@tests/check_layers.sh
 
-check: all test-deps check-layers check-unit check-api check-debug check-install \
-	check-programs check-jeprof
+check: all test-deps check-layers check-unit check-api check-stress-single check-debug \
+	check-install check-programs check-jeprof
 	@echo "make check: all tests passed"
 
 # ---------------------------------------------------------------- demo, bench
@@ -226,3 +226,4 @@ clean:
 
 # jeprof-c owns its build rules: bin/jeprof, check-jeprof, bench-jeprof.
 include jeprof-c/jeprof.mk
+include tests/stress.mk
