@@ -200,6 +200,16 @@ arena_is_initialized(unsigned ind)
 	return arena_get(ind, false) != NULL;
 }
 
+void
+arena_nthreads_reset(void)
+{
+	for (unsigned i = 0; i < arena_narenas_total(); i++) {
+		arena_t *a = atomic_load_acquire(&arenas[i]);
+		if (a != NULL)
+			atomic_store_relaxed(&a->nthreads, 0);
+	}
+}
+
 unsigned
 arena_nthreads(unsigned ind)
 {

@@ -61,6 +61,9 @@ int arena_reset(unsigned ind);
  * automatic, missing, or threads are still bound to it). */
 int arena_destroy(unsigned ind);
 bool arena_is_initialized(unsigned ind);
+/* Fork child: no thread is bound to any arena (tsd counts the forking
+ * thread again). */
+void arena_nthreads_reset(void);
 unsigned arena_nthreads(unsigned ind);
 
 /* Purges all dirty pages of arena ind (nothing if it does not exist), or of

@@ -13,7 +13,8 @@
  * every registered allocator lock in rank order before fork() and releases
  * them after; the child re-initializes them (it is the only thread, and no
  * lock can be held by a thread that no longer exists) and runs each lock's
- * recovery of work that other threads had in flight.
+ * recovery of work that other threads had in flight, then forgets the other
+ * threads (arena thread counts, the list of live caches).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -65,6 +66,15 @@ init_core(void)
 	return tsd_boot();
 }
 
+/* The fork child: locks first (mutex.h), then the per-thread state that
+ * names threads the child does not have. */
+static void
+init_postfork_child(void)
+{
+	mutex_postfork_child_all();
+	tsd_postfork_child();
+}
+
 static void
 init_hook_enter(void)
 {
@@ -93,7 +103,7 @@ init_slow(void)
 	int err = init_core();
 	msg_defer_end();
 	if (err == 0) {
-		pthread_atfork(mutex_prefork_all, mutex_postfork_parent_all, mutex_postfork_child_all);
+		pthread_atfork(mutex_prefork_all, mutex_postfork_parent_all, init_postfork_child);
 		if (opt_stats_print)
 			atexit(init_stats_print_atexit);
 		atomic_store_release(&init_done, true);

@@ -330,6 +330,19 @@ tcache_gc_step(tcache_t *tcache)
 	bin->low_water = bin->ncached;
 }
 
+void
+tcache_postfork_child(tcache_t *survivor)
+{
+	tcache_list = NULL;
+	if (survivor != NULL)
+		tcache_list_insert(survivor);
+	for (unsigned id = 0; id < TCACHES_MAX; id++) {
+		tcache_t *t = atomic_load_relaxed(&tcaches_table[id]);
+		if (t != NULL)
+			tcache_list_insert(t);
+	}
+}
+
 size_t
 tcache_bytes_of_arena(unsigned arena_ind)
 {

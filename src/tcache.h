@@ -124,6 +124,12 @@ tcache_t *tcaches_get(unsigned id);
 int tcaches_flush(unsigned id);
 int tcaches_destroy(unsigned id);
 
+/* Fork child: the list of live caches keeps only survivor (the forking
+ * thread's cache, or NULL) and the explicit caches.  The other threads'
+ * caches live in their thread-local storage, which the child's next threads
+ * reuse. */
+void tcache_postfork_child(tcache_t *survivor);
+
 /* Bytes cached by every cache whose refill arena is arena_ind. */
 size_t tcache_bytes_of_arena(unsigned arena_ind);
 

@@ -71,6 +71,17 @@ tsd_arena_recheck(tsd_t *tsd)
 }
 
 void
+tsd_postfork_child(void)
+{
+	tsd_t *tsd = &tsd_tls;
+	bool bound = tsd->state == TSD_NOMINAL;
+	arena_nthreads_reset();
+	if (bound)
+		atomic_add_relaxed(&tsd->arena->nthreads, 1);
+	tcache_postfork_child(bound ? &tsd->tcache : NULL);
+}
+
+void
 tsd_reentrancy_raise(tsd_t *tsd)
 {
 	tsd->reentrancy++;

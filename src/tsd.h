@@ -73,6 +73,11 @@ tsd_get_raw(void)
 void tsd_reentrancy_raise(tsd_t *tsd);
 void tsd_reentrancy_lower(tsd_t *tsd);
 
+/* Fork child: only the forking thread exists; the arenas' thread counts and
+ * the list of live caches are rebuilt to say so.  Called by init's fork
+ * handler after the locks are re-initialized. */
+void tsd_postfork_child(void);
+
 /* The arena re-check event: follows the thread to its CPU's arena
  * (percpu_arena) unless thread.arena bound it to a manual arena. */
 void tsd_arena_recheck(tsd_t *tsd);

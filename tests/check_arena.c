@@ -275,7 +275,7 @@ START_TEST(test_manual_reset_frees_everything)
 		unsigned want = 2 * sz_bin_info[b].nregs + 1;
 		ck_assert_uint_le(n + want, MAXP - 16);
 		while (want > 0) {
-			unsigned got = bin_malloc_batch(&m->bins[b], b, &m->pages, ptrs + n, want);
+			unsigned got = bin_malloc_batch(&m->bins[b], b, m->pai, ptrs + n, want);
 			ck_assert_uint_gt(got, 0);
 			n += got;
 			want -= got;

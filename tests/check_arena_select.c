@@ -293,6 +293,14 @@ struct cpu_job {
 	bool moved_null_on_same;
 };
 
+/* Makes the arena re-check event due and runs the thread's events. */
+static void
+fire_arena_recheck(tsd_t *tsd)
+{
+	tsd->events.next[EVENT_ARENA_RECHECK] = tsd->allocated;
+	event_alloc(tsd, 0);
+}
+
 static void *
 cpu_worker(void *arg)
 {
@@ -308,7 +316,7 @@ cpu_worker(void *arg)
 	j->pin1 = pin(j->c1);
 	j->cpu_seen1 = os_getcpu();
 	/* The next periodic event follows the thread to its new CPU. */
-	tsd_event_alloc(tsd);
+	fire_arena_recheck(tsd);
 	j->followed_ind = tsd->arena->ind;
 	j->tcache_ind = tsd->tcache.arena->ind;
 	j->nthreads_followed_from = arena_nthreads(j->bound_ind);
@@ -316,7 +324,7 @@ cpu_worker(void *arg)
 	/* Bound to a manual arena by thread.arena: no following. */
 	tsd_thread_arena_set(j->manual_ind);
 	j->pin2 = pin(j->c0);
-	tsd_event_alloc(tsd);
+	fire_arena_recheck(tsd);
 	j->after_manual_ind = tsd->arena->ind;
 	return NULL;
 }

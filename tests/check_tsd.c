@@ -9,8 +9,9 @@
  * still works, without a cache; a thread whose first allocation comes from
  * a TLS destructor is still torn down.
  *
- * Two fork tests expose known src bugs (their FAILS comments say which) and
- * are registered only when STRATA_TEST_KNOWN_FAILING is set.
+ * In a fork child only the forking thread is counted as bound to an arena,
+ * and the list of live caches forgets the parent's other threads (both
+ * tests failed before the fork handler rebuilt that state).
  *
  * The public entry points are the internal archive's strata_test_* names.
  * Threads are waited for with pthread_timedjoin_np and a 10 s deadline,
@@ -642,8 +643,8 @@ child_threads_then_stats(void *arg)
 	return 0;
 }
 
-/* FAILS: the fork child keeps the parent's list of thread caches
- * (tcache_postfork_child only reinitializes tcache_list_mtx).  The caches of
+/* A fork child must not keep the parent's list of thread caches (it did:
+ * the fork handler only re-initialized tcache_list_mtx).  The caches of
  * the parent's other threads live in those threads' TLS, which glibc hands
  * to the child's next threads (their stacks are reclaimed into the stack
  * cache); the new thread's TLS setup zeroes the listed tcache_t and its
@@ -680,8 +681,8 @@ child_destroy(void *arg)
 	return 0;
 }
 
-/* FAILS: arena nthreads counts are not reset in a fork child
- * (arena_postfork_child only reinitializes locks), so the threads of the
+/* Arena nthreads counts must be reset in a fork child (they were not: the
+ * fork handler only re-initialized locks), else the threads of the
  * parent that do not exist in the child stay counted: least-loaded binding
  * there is skewed, and a manual arena that one of them was bound to can
  * never be destroyed in the child (arena_destroy / arena.<i>.destroy:
@@ -722,12 +723,8 @@ test_suite(void)
 	tcase_add_test(tc, test_exit_flushes_cache);
 	tcase_add_test(tc, test_allocation_after_exit);
 	tcase_add_test(tc, test_first_allocation_in_destructor);
-	/* Known src bugs (see their FAILS comments): left out of the suite;
-	 * STRATA_TEST_KNOWN_FAILING=1 runs them. */
-	if (getenv("STRATA_TEST_KNOWN_FAILING") != NULL) {
-		tcase_add_test(tc, test_fork_child_cache_list);
-		tcase_add_test(tc, test_fork_child_nthreads);
-	}
+	tcase_add_test(tc, test_fork_child_cache_list);
+	tcase_add_test(tc, test_fork_child_nthreads);
 	suite_add_tcase(s, tc);
 	return s;
 }
