@@ -23,30 +23,12 @@
 #include "init.h"
 #include "os.h"
 #include "tsd.h"
-
-#define WAIT_TIMEOUT_S 10
+#include "thread_util.h"
 
 static void
 setup(void)
 {
 	ck_assert_int_eq(init_ensure(), 0);
-}
-
-static struct timespec
-deadline_in(int seconds)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_REALTIME, &t);
-	t.tv_sec += seconds;
-	return t;
-}
-
-static void
-join_bounded(pthread_t th)
-{
-	struct timespec deadline = deadline_in(WAIT_TIMEOUT_S);
-	int err = pthread_timedjoin_np(th, NULL, &deadline);
-	ck_assert_msg(err == 0, "thread did not exit within %d s (error %d)", WAIT_TIMEOUT_S, err);
 }
 
 /* ------------------------------------------------------------ narenas */
@@ -97,42 +79,6 @@ START_TEST(test_narenas_phycpu)
 END_TEST
 
 /* ------------------------------------------------------------ least loaded */
-
-struct gate {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool open;
-};
-
-static void
-gate_init(struct gate *g)
-{
-	pthread_mutex_init(&g->mu, NULL);
-	pthread_cond_init(&g->cv, NULL);
-	g->open = false;
-}
-
-static void
-gate_open(struct gate *g)
-{
-	pthread_mutex_lock(&g->mu);
-	g->open = true;
-	pthread_cond_broadcast(&g->cv);
-	pthread_mutex_unlock(&g->mu);
-}
-
-static bool
-gate_wait(struct gate *g)
-{
-	struct timespec deadline = deadline_in(WAIT_TIMEOUT_S);
-	pthread_mutex_lock(&g->mu);
-	int err = 0;
-	while (!g->open && err == 0)
-		err = pthread_cond_timedwait(&g->cv, &g->mu, &deadline);
-	bool open = g->open;
-	pthread_mutex_unlock(&g->mu);
-	return open;
-}
 
 struct bound_thread {
 	pthread_t th;

@@ -32,6 +32,7 @@
 #include "conf.h"
 #include "emap.h"
 #include "init.h"
+#include "thread_util.h"
 #include "tsd.h"
 
 void *strata_test_malloc(size_t size);
@@ -41,23 +42,10 @@ int strata_test_posix_memalign(void **memptr, size_t alignment, size_t size);
 void strata_test_free(void *ptr);
 size_t strata_test_malloc_usable_size(void *ptr);
 
-#define JOIN_TIMEOUT_S 10
-
 static void
 setup(void)
 {
 	ck_assert_int_eq(init_ensure(), 0);
-}
-
-/* Joins th, failing the test if it has not exited within the deadline. */
-static void
-join_bounded(pthread_t th)
-{
-	struct timespec deadline;
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += JOIN_TIMEOUT_S;
-	int err = pthread_timedjoin_np(th, NULL, &deadline);
-	ck_assert_msg(err == 0, "thread did not exit within %d s (error %d)", JOIN_TIMEOUT_S, err);
 }
 
 static size_t
@@ -74,39 +62,6 @@ owner(const void *p)
 	unsigned ind = UINT_MAX;
 	ck_assert_int_eq(arena_lookup(p, &ind), 0);
 	return ind;
-}
-
-/* A one-shot gate between the test thread and a worker. */
-struct gate {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool open;
-};
-#define GATE_INIT {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false}
-
-static void
-gate_open(struct gate *g)
-{
-	pthread_mutex_lock(&g->mu);
-	g->open = true;
-	pthread_cond_broadcast(&g->cv);
-	pthread_mutex_unlock(&g->mu);
-}
-
-/* Waits for the gate to open, at most JOIN_TIMEOUT_S; true if it did. */
-static bool
-gate_wait(struct gate *g)
-{
-	struct timespec deadline;
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += JOIN_TIMEOUT_S;
-	pthread_mutex_lock(&g->mu);
-	int err = 0;
-	while (!g->open && err == 0)
-		err = pthread_cond_timedwait(&g->cv, &g->mu, &deadline);
-	bool open = g->open;
-	pthread_mutex_unlock(&g->mu);
-	return open;
 }
 
 /* ------------------------------------------------------------ fetch, bind */
