@@ -1,6 +1,6 @@
 /*
  * main.c — the jeprof command line: options compatible with jemalloc's perl
- * jeprof for what users type (jemalloc-compat §9.1), then the pipeline
+ * jeprof for what users type (docs/compat.md, "jeprof command line"), then the pipeline
  * read -> symbolize -> graph -> one output format.
  *
  *   jeprof [options] <program> <profile>...

@@ -1,6 +1,6 @@
 /*
  * out.h — what every output format shares: the report options and jeprof's
- * number formatting (jemalloc-compat §9.2): MB with one decimal by default,
+ * number formatting (docs/compat.md, "jeprof output"): MB with one decimal by default,
  * integer bytes with --show_bytes, integer counts for the object modes, and
  * percentages with one decimal.
  */

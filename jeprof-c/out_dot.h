@@ -1,7 +1,7 @@
 /*
  * out_dot.h — the call graph in graphviz dot (--dot), and rendered through
  * graphviz's `dot` program (--svg, --pdf).  Layout and pruning follow the
- * perl jeprof (jemalloc-compat §9.2).
+ * perl jeprof (docs/compat.md, "jeprof output").
  */
 #ifndef JEPROF_OUT_DOT_H
 #define JEPROF_OUT_DOT_H

@@ -6,7 +6,7 @@
  * an address was in), return addresses restored (+1 on every frame but the
  * first, which already is the call instruction) and each
  * count line pre-biased with jemalloc's inverse of the unsampling formula
- * (jemalloc-compat §3.4) for the first input's rate, so that reading the
+ * (docs/compat.md, "Unbiasing") for the first input's rate, so that reading the
  * file back unbiases to the same values, up to integer rounding.
  */
 #include "out_raw.h"

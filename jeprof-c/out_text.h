@@ -1,6 +1,6 @@
 /*
  * out_text.h — the --text report, line for line as the perl jeprof prints it
- * (jemalloc-compat §9.2) so scripts that parse it keep working.
+ * (docs/compat.md, "jeprof output") so scripts that parse it keep working.
  */
 #ifndef JEPROF_OUT_TEXT_H
 #define JEPROF_OUT_TEXT_H

@@ -5,7 +5,7 @@
  * every string lives once in the string table.
  *
  * Invariants:
- * - sample values are already unbiased (jemalloc §3.4: each dump line scaled
+ * - sample values are already unbiased (docs/compat.md "Unbiasing": each dump line scaled
  *   on its own, before anything is summed) and base samples (--base) are
  *   stored negated, so any sum over samples is the diff.
  * - a sample's stack is innermost frame first; every frame but the first
@@ -65,7 +65,7 @@ typedef struct profile_line {
 	uint32_t line; /* 0 when unknown */
 } profile_line_t;
 
-/* Why a location belongs to the allocator (jeprof §9.4). */
+/* Why a location belongs to the allocator (docs/compat.md, "Allocator frames"). */
 enum profile_trim {
 	PROFILE_TRIM_NO,      /* an application frame */
 	PROFILE_TRIM_NAME,    /* its function is an allocator entry point (malloc, ...) */
@@ -133,7 +133,7 @@ void profile_unbias(double *objs, double *bytes, uint64_t period);
 
 /*
  * The number of innermost frames of a sample that belong to the allocator
- * (jeprof §9.4): everything up to and including the outermost frame whose
+ * (docs/compat.md "Allocator frames"): everything up to and including the outermost frame whose
  * function is an allocator entry point, and the innermost run of frames that
  * lie in the allocator's library.
  */

@@ -4,7 +4,7 @@
  * The whole file is inflated into memory first (zlib's gzread passes plain
  * files through unchanged), then parsed line by line.  Invariants: the
  * parser never reads past buf + len, every number is checked for overflow,
- * and each count line is unbiased on its own (jemalloc-compat §3.4) before
+ * and each count line is unbiased on its own (docs/compat.md, "Unbiasing") before
  * it reaches the model.
  */
 #include "read.h"

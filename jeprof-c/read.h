@@ -1,8 +1,8 @@
 /*
  * read.h — reads heap profiles into the profile model.
  *
- * Accepted input: jemalloc's / strata's `heap_v2/<R>` text (jemalloc-compat
- * §3.1), plain or gzip-compressed, and jeprof's symbolized form (a
+ * Accepted input: jemalloc's / strata's `heap_v2/<R>` text (docs/compat.md,
+ * "heap_v2 grammar"), plain or gzip-compressed, and jeprof's symbolized form (a
  * `--- symbol` section, `---`, `--- heap`, then a heap_v2 text) as written by
  * `jeprof --raw`.  Any other input, a truncated file or a malformed line is an
  * error naming the file and the line; it never crashes and never hangs.

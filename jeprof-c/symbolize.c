@@ -537,7 +537,7 @@ symbolize_mark_entry_points(profile_t *p)
 		profile_location_t *l = &p->locs[id];
 		if (l->nlines == 0)
 			continue;
-		/* The outermost line decides (jeprof §9.4); inlined ones are counted. */
+		/* Outermost line decides (docs/compat.md "Allocator frames"); inlines counted. */
 		uint32_t n = 0;
 		while (n < l->nlines && symbolize_is_allocator_line(p, l, n))
 			n++;

@@ -18,7 +18,7 @@ char *symname_demangle(const char *name);
  */
 char *symname_shorten(const char *name);
 
-/* Whether a short name is one of the allocator's entry points (§9.4). */
+/* Whether a short name is an allocator entry point (docs/compat.md, "Allocator frames"). */
 bool symname_is_allocator(const char *short_name);
 
 #endif

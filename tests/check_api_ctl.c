@@ -1,7 +1,7 @@
 /*
  * check_api_ctl.c — mallctl, mallctlnametomib and mallctlbymib through the
  * public API of lib/libstrata.so: jemalloc's return codes and length rules
- * (reference §2.1), MIBs (full, partial, indexed), every node of the tree
+ * (docs/compat.md, "mallctl return codes"), MIBs (full, partial, indexed), every node of the tree
  * with its type and a plausible value, and opt.* reflecting MALLOC_CONF
  * (the thread-cache nodes' behaviour is in check_api_tcache.c).
  *

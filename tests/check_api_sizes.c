@@ -3,10 +3,10 @@
  * size classes: for every size 1..70000, at every class boundary up to
  * 2^47, for every alignment from 1 B to 2 MiB (both MALLOCX_LG_ALIGN and
  * MALLOCX_ALIGN), the values verified on Debian's jemalloc 5.3.0
- * (reference §7), and 0 beyond the largest class.
+ * (docs/compat.md, "Size classes"), and 0 beyond the largest class.
  *
  * The expected classes are computed here, independently, from the formula
- * in reference §7 (2^lg_base + k * 2^(lg_base-2)) and jemalloc's sz_sa2u
+ * in docs/compat.md "Size classes" (2^lg_base + k * 2^(lg_base-2)) and jemalloc's sz_sa2u
  * rule for aligned requests, never from strata's own tables.
  */
 #include <strata.h>
@@ -105,7 +105,7 @@ END_TEST
 
 START_TEST(test_nallocx_reference_values)
 {
-	/* Verified on Debian's jemalloc 5.3.0 (reference §7). */
+	/* Verified on Debian's jemalloc 5.3.0 (docs/compat.md, "Size classes"). */
 	static const size_t pairs[][2] = {
 	    {1, 8},
 	    {9, 16},

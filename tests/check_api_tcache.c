@@ -5,7 +5,7 @@
  * arenas.lookup, arena.<i>.initialized/reset/destroy, arenas.tcache_max,
  * arenas.nhbins and stats.arenas.<i>.nthreads/tcache_bytes.
  *
- * Return codes and length rules are jemalloc 5.3's (reference §2, and
+ * Return codes and length rules are jemalloc 5.3's (docs/compat.md, "mallctl", and
  * Debian's libjemalloc 5.3.0 observed where the reference is silent);
  * behaviour is checked through what a program can see: where a pointer's
  * memory comes from (arenas.lookup, the LIFO order of a cache), the bytes

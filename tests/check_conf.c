@@ -1,6 +1,6 @@
 /*
  * check_conf.c — MALLOC_CONF parsing (src/conf.c) against jemalloc 5.3's
- * rules and messages (reference §1), with strata's "<strata>: " prefix.
+ * rules and messages (docs/compat.md, "MALLOC_CONF"), with strata's "<strata>: " prefix.
  *
  * Messages are captured through the malloc_message hook (named
  * strata_test_malloc_message in the internal archive).  Every test runs in
@@ -67,7 +67,7 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(opt_zero_realloc, CONF_ZERO_REALLOC_FREE);
 	ck_assert_int_eq(opt_junk, CONF_JUNK_FALSE);
 	ck_assert_str_eq(opt_stats_print_opts, "");
-	/* Thread caches: jemalloc 5.3's defaults (reference §1.3). */
+	/* Thread caches: jemalloc 5.3's defaults (docs/compat.md, "MALLOC_CONF options"). */
 	ck_assert(opt_tcache);
 	ck_assert_uint_eq(opt_tcache_max, 32768);
 	ck_assert_uint_eq(opt_tcache_nslots_small_min, 20);
@@ -448,7 +448,7 @@ END_TEST
 
 START_TEST(test_jemalloc_keys_strata_lacks)
 {
-	/* Options of jemalloc 5.3 (reference §1.3): those not in the table are
+	/* jemalloc 5.3's options (docs/compat.md "MALLOC_CONF options"): those not in the table are
 	 * reported as jemalloc reports compiled-out ones, the others accepted. */
 	static const char *const pairs[] = {
 		"xmalloc:true",        "utrace:true",          "dirty_decay_ms:5",

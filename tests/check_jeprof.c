@@ -67,7 +67,7 @@ END_TEST
 
 START_TEST(test_unbias_matches_jeprof)
 {
-	/* jemalloc-compat §3.2: 161 sampled 48-byte objects at R=1024 ~ 3522. */
+	/* docs/compat.md "Unbiasing": 161 sampled 48-byte objects at R=1024 ~ 3522. */
 	double n = 161, s = 7712;
 	profile_unbias(&n, &s, 1024);
 	ck_assert_double_eq_tol(n, 161.0 / (1.0 - exp(-47.9006 / 1024)), 0.05);

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # check_layers.sh — fails when a file includes a header from a higher layer
-# than its own (the layer table of DESIGN.md), or when prof/ is reached from
+# than its own (the layer table of docs/design.md), or when prof/ is reached from
 # anywhere but malloc.c, tsd.c, ctl.c and init.c.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# module -> layer (src/), from DESIGN.md "Layers of src/".
+# module -> layer (src/), from docs/design.md "Layers of src/".
 declare -A layer=(
 	[config]=0 [bits]=0 [atomic]=0 [os]=0 [numa]=0 [mutex]=0 [msg]=0 [conf]=0
 	[prng]=0 [clock]=0 [public_names]=0 [debug]=0

@@ -1,6 +1,6 @@
 /*
  * check_sz.c — size classes against jemalloc 5.3's published table
- * (reference §7), the size→class lookups, aligned usable sizes, page-size
+ * (docs/compat.md, "Size classes"), the size→class lookups, aligned usable sizes, page-size
  * classes and the region-index division.
  */
 #include <check.h>
