@@ -194,7 +194,7 @@ check-layers:
 	@tests/check_layers.sh
 
 check: all test-deps check-layers check-unit check-api check-stress-single check-debug \
-	check-install check-programs check-jeprof
+	check-tsan check-install check-programs check-jeprof
 	@echo "make check: all tests passed"
 
 # ---------------------------------------------------------------- demo, bench
@@ -227,3 +227,4 @@ clean:
 # jeprof-c owns its build rules: bin/jeprof, check-jeprof, bench-jeprof.
 include jeprof-c/jeprof.mk
 include tests/stress.mk
+include tests/tsan.mk

@@ -1,0 +1,73 @@
+# tests/tsan.mk — `make check-tsan`: the multi-threaded unit and API suites
+# under ThreadSanitizer.  Included at the end of the top Makefile, which owns
+# CC, CSTD, WARN, INCS, SRC_C, CHECK_CFLAGS, CHECK_LIBS, INTERNAL_TESTS,
+# API_TESTS and the deps step.
+#
+#   build/tsan/src/*.o, build/tsan/libstrata_tsan.a
+#       the allocator under -fsanitize=thread with -DSTRATA_INTERNAL_TEST:
+#       every exported name is strata_test_* (src/public_names.h), so the
+#       archive links into a program whose TSan runtime owns malloc.
+#   build/tsan/tests/check_<module>
+#       unit suites that start threads, linked with the archive.
+#   build/tsan/api/check_<suite>
+#       API suites that start threads, compiled with
+#       -include src/public_names.h so that their malloc/free/mallocx/
+#       mallctl calls go to the same archive (not to TSan's malloc, not to
+#       lib/libstrata.so).
+#
+# Which suites: those that call pthread_create (selected by grep below, so a
+# new multi-threaded suite is picked up); single-threaded ones cannot race.
+# Today: check_tcache; check_api_process, check_api_tcache, check_stress.
+#
+# -DSTRATA_TSAN tells a suite it runs here.  check_api_process does not
+# start a thread in the child of a multi-threaded fork(), which TSan does
+# not support (fork itself, and malloc/free in the child, still run), and
+# check_api_tcache leaves out test_arena_purge_returns_dirty_pages, which
+# is single-threaded and timing-dependent (TSan's slowdown breaks it).  -DSTRATA_INTERNAL_TEST marks the prefixed build: there libc's own
+# allocations (strdup, Check's) do not reach strata, and check_api_process
+# and check_api_tcache adapt the two places that depended on it.
+#
+# TSan's options: halt_on_error=1 (the first report fails the test), the
+# suppressions in tests/tsan.supp (each one explained there), and a longer
+# per-thread history (history_size=4) so that both stacks of a report are
+# restored and a suppression matches whichever access came second.
+
+.PHONY: check-tsan
+
+TSAN_CFLAGS     := $(CSTD) -O1 -g $(WARN) -D_GNU_SOURCE -fsanitize=thread \
+	-DSTRATA_INTERNAL_TEST -DSTRATA_TSAN
+TSAN_LIB_CFLAGS := $(TSAN_CFLAGS) -fvisibility=hidden $(INCS)
+TSAN_OBJ        := $(SRC_C:%.c=build/tsan/%.o)
+TSAN_LIB        := build/tsan/libstrata_tsan.a
+
+TSAN_UNIT_TESTS := $(shell grep -l pthread_create $(INTERNAL_TESTS) /dev/null)
+TSAN_API_TESTS  := $(shell grep -l pthread_create $(API_TESTS) /dev/null)
+TSAN_CHECKS     := $(TSAN_UNIT_TESTS:tests/%.c=build/tsan/tests/%) \
+	$(TSAN_API_TESTS:tests/%.c=build/tsan/api/%)
+
+TSAN_RUN_OPTIONS := halt_on_error=1 history_size=4 \
+	suppressions=$(CURDIR)/tests/tsan.supp
+
+build/tsan/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(TSAN_LIB_CFLAGS) -MMD -MP -c $< -o $@
+
+$(TSAN_LIB): $(TSAN_OBJ)
+	rm -f $@ && ar rcs $@ $(TSAN_OBJ)
+
+build/tsan/tests/%: tests/%.c tests/check_main.c $(TSAN_LIB) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(TSAN_CFLAGS) $(INCS) $(CHECK_CFLAGS) -o $@ $< tests/check_main.c \
+		$(TSAN_LIB) $(CHECK_LIBS) -lpthread
+
+build/tsan/api/%: tests/%.c tests/check_main.c tests/api_util.h src/public_names.h \
+		$(TSAN_LIB) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(TSAN_CFLAGS) -include src/public_names.h -Iinclude $(CHECK_CFLAGS) -o $@ $< \
+		tests/check_main.c $(TSAN_LIB) $(CHECK_LIBS) -lpthread
+
+check-tsan: $(TSAN_CHECKS) tests/tsan.supp
+	@set -e; for t in $(TSAN_CHECKS); do echo "== $$t"; \
+		TSAN_OPTIONS="$(TSAN_RUN_OPTIONS)" $$t; done
+
+-include $(TSAN_OBJ:.o=.d)
