@@ -46,13 +46,15 @@ decay_limit(const decay_t *decay)
 }
 
 size_t
-decay_update(decay_t *decay, uint64_t now, size_t npages)
+decay_update(decay_t *decay, uint64_t now, size_t npages, size_t nfresh)
 {
 	if (decay->decay_ms <= 0)
 		return decay->decay_ms < 0 ? SIZE_MAX : 0;
+	/* The fresh pages belong to the current epoch, whatever ends now. */
+	size_t nolder = npages - nfresh;
 	/* Dirty pages reused since the epoch began were old ones: no longer owed. */
-	if (npages < decay->nunpurged)
-		decay->nunpurged = npages;
+	if (nolder < decay->nunpurged)
+		decay->nunpurged = nolder;
 	if (now >= decay->deadline) {
 		uint64_t nadvance = (now - decay->deadline) / decay->epoch_ns + 1;
 		decay->deadline += nadvance * decay->epoch_ns;
@@ -64,8 +66,8 @@ decay_update(decay_t *decay, uint64_t now, size_t npages)
 		 * that update (the page allocator updates as it dirties them): the
 		 * first of the epochs that just ended, or older than the curve. */
 		if (shift < DECAY_NSTEPS)
-			decay->backlog[DECAY_NSTEPS - shift] = npages - decay->nunpurged;
-		decay->nunpurged = npages;
+			decay->backlog[DECAY_NSTEPS - shift] = nolder - decay->nunpurged;
+		decay->nunpurged = nolder;
 		decay->npages_limit = decay_limit(decay);
 	}
 	/* Pages dirtied in the current epoch are all kept (weight 1). */

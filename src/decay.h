@@ -38,11 +38,12 @@ typedef struct decay {
 void decay_boot(void);
 void decay_init(decay_t *decay, ssize_t decay_ms, uint64_t now);
 /*
- * Advances the epochs to now, given the pages dirty now (npages), and
- * returns how many of them may stay dirty (SIZE_MAX for decay_ms -1); the
- * caller purges the rest and reports what remains with decay_purged.
+ * Advances the epochs to now, given the pages dirty now (npages, of which
+ * nfresh were dirtied just now), and returns how many of them may stay
+ * dirty (SIZE_MAX for decay_ms -1); the caller purges the rest and reports
+ * what remains with decay_purged.
  */
-size_t decay_update(decay_t *decay, uint64_t now, size_t npages);
+size_t decay_update(decay_t *decay, uint64_t now, size_t npages, size_t nfresh);
 void decay_purged(decay_t *decay, size_t npages_left);
 
 #endif

@@ -16,7 +16,7 @@
 #include "os.h"
 #include "pages.h"
 
-static void pages_decay(pages_t *p);
+static void pages_decay(pages_t *p, size_t nfresh);
 static const pai_t pages_pai;
 
 void
@@ -262,7 +262,7 @@ pages_alloc(pages_t *p, size_t size, size_t alignment, bool zero, unsigned szind
 	e->slab = slab;
 	pages_register_active(e);
 	p->active_pages += size >> LG_PAGE;
-	pages_decay(p);
+	pages_decay(p, 0);
 	mutex_unlock(&p->mtx);
 	if (zero && !e->zeroed)
 		memset(e->addr, 0, size);
@@ -345,11 +345,12 @@ pages_register_locks(pages_t *p)
 	mutex_register(&p->mtx, pages_fork_child_recover);
 }
 
-/* Purges what the decay curve no longer allows to stay dirty.  Lock held. */
+/* Purges what the decay curve no longer allows to stay dirty, nfresh of the
+ * dirty pages having been dirtied just now.  Lock held. */
 static void
-pages_decay(pages_t *p)
+pages_decay(pages_t *p, size_t nfresh)
 {
-	size_t allowed = decay_update(&p->decay, clock_coarse_ns(), p->dirty.npages);
+	size_t allowed = decay_update(&p->decay, clock_coarse_ns(), p->dirty.npages, nfresh);
 	if (p->dirty.npages <= allowed)
 		return;
 	pages_purge_to(p, allowed);
@@ -368,8 +369,9 @@ pages_free(pages_t *p, extent_t *e)
 	e->szind = EMAP_SZIND_NONE;
 	e->slab = false;
 	e->zeroed = false;
+	size_t nfresh = e->size >> LG_PAGE;
 	pages_insert_coalesced(p, e);
-	pages_decay(p);
+	pages_decay(p, nfresh);
 	mutex_unlock(&p->mtx);
 }
 

@@ -930,16 +930,7 @@ test_suite(void)
 	tcase_add_test(tc, test_arena_initialized);
 	tcase_add_test(tc, test_arena_reset_frees_allocations);
 	tcase_add_test(tc, test_arena_reset_destroy_errors);
-#ifndef STRATA_TSAN
-	/* Not under ThreadSanitizer (make check-tsan): it assumes its 4 MiB
-	 * block is freed within one decay epoch (dirty_decay_ms / 200 = 50 ms)
-	 * of being allocated, or the free itself purges it.  TSan's slow
-	 * memset on a loaded machine breaks that; the test starts no thread,
-	 * so TSan has nothing to check in it.  The plain build runs it. */
 	tcase_add_test(tc, test_arena_purge_returns_dirty_pages);
-#else
-	(void)test_arena_purge_returns_dirty_pages;
-#endif
 	tcase_add_test(tc, test_arena_destroy_and_reuse);
 	suite_add_tcase(s, tc);
 

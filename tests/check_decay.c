@@ -20,9 +20,9 @@ START_TEST(test_never_and_immediate)
 {
 	decay_t d;
 	decay_init(&d, -1, 0);
-	ck_assert_uint_eq(decay_update(&d, 5000 * MS, 12345), SIZE_MAX);
+	ck_assert_uint_eq(decay_update(&d, 5000 * MS, 12345, 0), SIZE_MAX);
 	decay_init(&d, 0, 0);
-	ck_assert_uint_eq(decay_update(&d, 1, 12345), 0);
+	ck_assert_uint_eq(decay_update(&d, 1, 12345, 0), 0);
 }
 END_TEST
 
@@ -31,11 +31,11 @@ START_TEST(test_burst_decays_on_smootherstep)
 	decay_t d;
 	decay_init(&d, 10000, 0);
 	/* 1000 pages freed in the first epoch: all kept while it lasts. */
-	ck_assert_uint_ge(decay_update(&d, 10 * MS, 1000), 1000);
+	ck_assert_uint_ge(decay_update(&d, 10 * MS, 1000, 0), 1000);
 	size_t prev = SIZE_MAX;
 	size_t at_1s = 0, at_5s = 0, at_9s = 0, at_11s = 0;
 	for (uint64_t t = 60; t <= 11000; t += 50) {
-		size_t allowed = decay_update(&d, t * MS, 1000);
+		size_t allowed = decay_update(&d, t * MS, 1000, 0);
 		ck_assert_uint_le(allowed, prev); /* never rises without new frees */
 		prev = allowed;
 		if (t == 1010) at_1s = allowed;
@@ -55,15 +55,15 @@ START_TEST(test_purge_then_new_frees)
 {
 	decay_t d;
 	decay_init(&d, 1000, 0);
-	decay_update(&d, 1 * MS, 400);
+	decay_update(&d, 1 * MS, 400, 0);
 	/* Long after: nothing may stay; the owner purges everything. */
-	ck_assert_uint_eq(decay_update(&d, 5000 * MS, 400), 0);
+	ck_assert_uint_eq(decay_update(&d, 5000 * MS, 400, 0), 0);
 	decay_purged(&d, 0);
 	/* Pages freed now are kept for the rest of this epoch. */
-	ck_assert_uint_eq(decay_update(&d, 5001 * MS, 300), 300);
+	ck_assert_uint_eq(decay_update(&d, 5001 * MS, 300, 0), 300);
 	/* Reusing dirty pages lowers what is owed; freeing again counts anew. */
-	ck_assert_uint_eq(decay_update(&d, 5002 * MS, 100), 100);
-	ck_assert_uint_eq(decay_update(&d, 5003 * MS, 250), 250);
+	ck_assert_uint_eq(decay_update(&d, 5002 * MS, 100, 0), 100);
+	ck_assert_uint_eq(decay_update(&d, 5003 * MS, 250, 0), 250);
 }
 END_TEST
 

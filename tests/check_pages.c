@@ -11,7 +11,8 @@
  *   - free extents of two arenas side by side are never merged, also with
  *     both arenas busy at once;
  *   - decay follows the (injected) clock: nothing is purged before its
- *     time, everything after dirty_decay_ms;
+ *     time, everything after dirty_decay_ms, and pages freed after an idle
+ *     spell count as freed now;
  *   - arena creation and large allocations fail cleanly when mapping fails.
  */
 #include <check.h>
@@ -188,17 +189,19 @@ END_TEST
 
 /* Two arenas on adjacent address ranges: the hook hands out consecutive
  * 2 MiB slices of one reservation. */
-static char *slice_next, *slice_end;
+static _Atomic(char *) slice_next;
+static char *slice_end;
 
 static void *
 map_adjacent(size_t size, size_t alignment)
 {
 	if (alignment != HUGEPAGE) /* metadata (bases): elsewhere */
 		return os_real_hooks.pages_map(size, alignment);
-	if (slice_next + size > slice_end)
-		return NULL;
-	void *p = slice_next;
-	slice_next += size;
+	char *p = atomic_load(&slice_next);
+	do {
+		if (p + size > slice_end)
+			return NULL;
+	} while (!atomic_compare_exchange_weak(&slice_next, &p, p + size));
 	return p;
 }
 
@@ -206,9 +209,10 @@ static void
 use_adjacent_slices(void)
 {
 	size_t total = 8 * HUGEPAGE;
-	slice_next = os_real_hooks.pages_map(total, HUGEPAGE);
-	ck_assert_ptr_nonnull(slice_next);
-	slice_end = slice_next + total;
+	char *region = os_real_hooks.pages_map(total, HUGEPAGE);
+	ck_assert_ptr_nonnull(region);
+	slice_end = region + total;
+	atomic_store(&slice_next, region);
 	os_test_hooks.pages_map = map_adjacent;
 }
 
@@ -325,6 +329,23 @@ START_TEST(test_decay_follows_the_clock)
 }
 END_TEST
 
+/* Pages freed after the arena idled are freed now: the curve keeps them
+ * whole (they were counted in an older epoch and purged at once). */
+START_TEST(test_pages_freed_after_idle_are_kept)
+{
+	static pages_t p;
+	uint64_t t0 = 1000ull * 1000000000u, ms = 1000000u;
+	atomic_store(&clock_test_now_ns, t0);
+	pages_init(&p, ARENA_A, &test_base, 1000);
+	extent_t *e = pages_alloc(&p, 1024 * PAGE, PAGE, false, SZ_NBINS, false);
+	ck_assert_ptr_nonnull(e);
+	atomic_store(&clock_test_now_ns, t0 + 150 * ms);
+	pages_free(&p, e);
+	ck_assert_uint_eq(stats_of(&p).dirty_pages, 1024);
+	ck_assert_uint_eq(stats_of(&p).npurged, 0);
+}
+END_TEST
+
 START_TEST(test_mapping_failure_through_the_api)
 {
 	os_test_hooks.pages_map = map_fails;
@@ -362,6 +383,7 @@ test_suite(void)
 	tcase_add_test(tc, test_adjacent_arenas_never_merge);
 	tcase_add_test(tc, test_adjacent_arenas_churn_concurrently);
 	tcase_add_test(tc, test_decay_follows_the_clock);
+	tcase_add_test(tc, test_pages_freed_after_idle_are_kept);
 	tcase_add_test(tc, test_mapping_failure_through_the_api);
 	suite_add_tcase(s, tc);
 	return s;

@@ -17,13 +17,14 @@
 #
 # Which suites: those that call pthread_create (selected by grep below, so a
 # new multi-threaded suite is picked up); single-threaded ones cannot race.
-# Today: check_tcache; check_api_process, check_api_tcache, check_stress.
+# Today: the unit suites arena_select, base, mutex, pages, tcache and tsd;
+# the API suites api_process, api_tcache and stress.
 #
 # -DSTRATA_TSAN tells a suite it runs here.  check_api_process does not
 # start a thread in the child of a multi-threaded fork(), which TSan does
 # not support (fork itself, and malloc/free in the child, still run), and
-# check_api_tcache leaves out test_arena_purge_returns_dirty_pages, which
-# is single-threaded and timing-dependent (TSan's slowdown breaks it).  -DSTRATA_INTERNAL_TEST marks the prefixed build: there libc's own
+# check_tsd leaves out the one test whose fork child starts threads.
+# -DSTRATA_INTERNAL_TEST marks the prefixed build: there libc's own
 # allocations (strdup, Check's) do not reach strata, and check_api_process
 # and check_api_tcache adapt the two places that depended on it.
 #
@@ -41,7 +42,11 @@ TSAN_OBJ        := $(SRC_C:%.c=build/tsan/%.o)
 TSAN_LIB        := build/tsan/libstrata_tsan.a
 
 TSAN_UNIT_TESTS := $(shell grep -l pthread_create $(INTERNAL_TESTS) /dev/null)
-TSAN_API_TESTS  := $(shell grep -l pthread_create $(API_TESTS) /dev/null)
+# check_api_fixes defines malloc_message and malloc_conf, which only a shared
+# library lets a program interpose; its fork-during-purge case runs here
+# through check_pages instead.
+TSAN_API_TESTS  := $(filter-out tests/check_api_fixes.c,\
+	$(shell grep -l pthread_create $(API_TESTS) /dev/null))
 TSAN_CHECKS     := $(TSAN_UNIT_TESTS:tests/%.c=build/tsan/tests/%) \
 	$(TSAN_API_TESTS:tests/%.c=build/tsan/api/%)
 
