@@ -38,6 +38,9 @@ typedef enum event_kind {
 
 struct tsd;
 
+/* The interval of an event that is not armed (never due). */
+#define EVENT_NEVER UINT64_MAX
+
 /* The counter value at which each event is next due.  Owned by the thread. */
 typedef struct event_state {
 	uint64_t next[EVENT_COUNT];
@@ -51,6 +54,8 @@ typedef struct event_state {
  */
 bool event_alloc(struct tsd *tsd, size_t usize);
 void event_dalloc(struct tsd *tsd, size_t usize);
+/* Computes the intervals from the options.  Called once by init. */
+void event_boot(void);
 /* Arms every event from the thread's counters (a new thread). */
 void event_init(struct tsd *tsd);
 /* Recomputes the fast thresholds after the thread's state, reentrancy level

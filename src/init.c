@@ -63,6 +63,7 @@ init_core(void)
 		return ENOMEM;
 	stats_boot(&init_global_base);
 	tcache_boot();
+	event_boot();
 	return tsd_boot();
 }
 

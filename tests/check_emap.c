@@ -1,12 +1,17 @@
 /*
  * check_emap.c — the page map: leaves created on demand over sparse
  * addresses, range and boundary writes, lookups of unknown and
- * out-of-range addresses, and the packing of extent, class and slab bit.
+ * out-of-range addresses, the packing of extent, class and slab bit, and
+ * the entry layout itself (docs/design.md, "Page-map entry"): bit
+ * positions, the reserved node and sampled fields, and the one compare of
+ * the free fast path rejecting free extents, unknown pages and sampled
+ * objects.
  */
 #include <check.h>
 
 #include "emap.h"
 #include "extent.h"
+#include "tcache.h"
 
 static base_t test_base;
 
@@ -39,6 +44,60 @@ START_TEST(test_pack_roundtrip)
 	uint64_t none = emap_pack(&e, EMAP_SZIND_NONE, false);
 	ck_assert_uint_ge(emap_bits_szind(none), SZ_NSIZES);
 	ck_assert_uint_ge(emap_bits_szind(0), SZ_NSIZES);
+}
+END_TEST
+
+/* The layout is a contract with the free fast path and with the profiler
+ * and NUMA code to come: pin every field's position. */
+START_TEST(test_entry_layout_is_pinned)
+{
+	static extent_t e;
+	uintptr_t ep = (uintptr_t)&e;
+	ck_assert_uint_eq(ep & 63, 0); /* descriptors leave bits 0..5 free */
+	ck_assert_uint_eq(emap_pack(&e, 0, false), (uint64_t)ep | ((uint64_t)1 << 48));
+	ck_assert_uint_eq(emap_pack(&e, 5, true), (uint64_t)ep | ((uint64_t)6 << 48) | 1);
+	ck_assert_uint_eq(emap_pack(&e, EMAP_SZIND_NONE, false), (uint64_t)ep);
+	ck_assert_uint_eq(EMAP_NODE_MASK, (uint64_t)0x3e);
+	ck_assert_uint_eq(EMAP_SAMPLED_BIT, (uint64_t)1 << 63);
+	ck_assert_uint_eq(EMAP_EXTENT_MASK, (((uint64_t)1 << 48) - 1) & ~(uint64_t)63);
+	STATIC_ASSERT(SZ_NSIZES < 255, "class + 1 fits in bits 48..55");
+}
+END_TEST
+
+/* The reserved fields do not disturb the others, and each reads back. */
+START_TEST(test_reserved_fields_coexist)
+{
+	static extent_t e;
+	for (unsigned node = 0; node < 32; node++) {
+		uint64_t bits = emap_pack(&e, 9, true) | ((uint64_t)node << EMAP_NODE_SHIFT);
+		ck_assert_uint_eq(emap_bits_node(bits), node);
+		ck_assert_ptr_eq(emap_bits_extent(bits), &e);
+		ck_assert_uint_eq(emap_bits_szind(bits), 9);
+		ck_assert(emap_bits_slab(bits));
+		ck_assert(!emap_bits_sampled(bits));
+		ck_assert(emap_bits_sampled(bits | EMAP_SAMPLED_BIT));
+		ck_assert_ptr_eq(emap_bits_extent(bits | EMAP_SAMPLED_BIT), &e);
+	}
+}
+END_TEST
+
+/* free's fast path takes the cache only when emap_bits_szind() is below
+ * TCACHE_NBINS_MAX: the same compare must turn away every entry that is not
+ * a live, unsampled, cacheable allocation. */
+START_TEST(test_fast_path_compare_rejects)
+{
+	static extent_t e;
+	ck_assert_uint_ge(emap_bits_szind(0), TCACHE_NBINS_MAX);
+	ck_assert_uint_ge(emap_bits_szind(emap_pack(&e, EMAP_SZIND_NONE, false)), TCACHE_NBINS_MAX);
+	for (unsigned szind = 0; szind < SZ_NSIZES; szind++) {
+		uint64_t bits = emap_pack(&e, szind, szind < SZ_NBINS);
+		ck_assert_int_eq(emap_bits_szind(bits) < TCACHE_NBINS_MAX, szind < TCACHE_NBINS_MAX);
+		uint64_t sampled = bits | EMAP_SAMPLED_BIT;
+		ck_assert_uint_ge(emap_bits_szind(sampled), TCACHE_NBINS_MAX);
+		ck_assert_uint_ge(emap_bits_szind(sampled), SZ_NSIZES);
+		uint64_t on_node = bits | EMAP_NODE_MASK;
+		ck_assert_uint_eq(emap_bits_szind(on_node), szind);
+	}
 }
 END_TEST
 
@@ -114,6 +173,9 @@ test_suite(void)
 	TCase *tc = tcase_create("emap");
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, test_pack_roundtrip);
+	tcase_add_test(tc, test_entry_layout_is_pinned);
+	tcase_add_test(tc, test_reserved_fields_coexist);
+	tcase_add_test(tc, test_fast_path_compare_rejects);
 	tcase_add_test(tc, test_sparse_insert_lookup_remove);
 	tcase_add_test(tc, test_boundary_only);
 	tcase_add_test(tc, test_range_crossing_leaves);
