@@ -30,12 +30,23 @@ pages_init(pages_t *p, unsigned arena_ind, base_t *base, ssize_t dirty_decay_ms)
 	eset_init(&p->retained);
 	decay_init(&p->decay, dirty_decay_ms, clock_coarse_ns());
 	p->spare = NULL;
+	atomic_store_relaxed(&p->nspare, 0);
 	p->busy = NULL;
 	p->active_pages = 0;
 	p->mapped = 0;
 	p->grow_next = PAGES_GROW_MIN;
 	p->npurge = 0;
 	p->npurged = 0;
+}
+
+/* A descriptor of this arena, fresh from its base. */
+static extent_t *
+pages_extent_from_base(pages_t *p)
+{
+	extent_t *e = base_alloc(p->base, sizeof(extent_t), CACHELINE);
+	if (e != NULL)
+		e->arena_ind = (uint16_t)p->arena_ind;
+	return e;
 }
 
 /*
@@ -49,12 +60,12 @@ pages_extent_new(pages_t *p)
 	extent_t *e = p->spare;
 	if (e != NULL) {
 		p->spare = e->heap_next;
+		atomic_store_relaxed(&p->nspare, atomic_load_relaxed(&p->nspare) - 1);
 		DEBUG_ASSERT(e->arena_ind == p->arena_ind);
 	} else {
-		e = base_alloc(p->base, sizeof(extent_t), CACHELINE);
+		e = pages_extent_from_base(p); /* the reserve ran out: a race */
 		if (e == NULL)
 			return NULL;
-		e->arena_ind = (uint16_t)p->arena_ind;
 	}
 	e->addr = NULL;
 	e->size = 0;
@@ -72,6 +83,25 @@ pages_extent_release(pages_t *p, extent_t *e)
 {
 	e->heap_next = p->spare;
 	p->spare = e;
+	atomic_store_relaxed(&p->nspare, atomic_load_relaxed(&p->nspare) + 1);
+}
+
+/* Tops the spare descriptors up to PAGES_SPARE_RESERVE, with the lock not
+ * held (the base may map memory).  Lock not held. */
+static void
+pages_reserve_descriptors(pages_t *p)
+{
+	size_t have = atomic_load_relaxed(&p->nspare);
+	if (LIKELY(have >= PAGES_SPARE_RESERVE))
+		return;
+	extent_t *got[PAGES_SPARE_RESERVE];
+	size_t n = 0;
+	while (n < PAGES_SPARE_RESERVE - have && (got[n] = pages_extent_from_base(p)) != NULL)
+		n++;
+	mutex_lock(&p->mtx);
+	for (size_t i = 0; i < n; i++)
+		pages_extent_release(p, got[i]);
+	mutex_unlock(&p->mtx);
 }
 
 static eset_t *
@@ -222,6 +252,7 @@ pages_grow(pages_t *p, size_t size, size_t alignment)
 		os_pages_unmap(addr, map_size);
 		return ENOMEM;
 	}
+	pages_reserve_descriptors(p);
 	mutex_lock(&p->mtx);
 	extent_t *e = pages_extent_new(p);
 	if (e == NULL) {
@@ -246,6 +277,7 @@ pages_alloc(pages_t *p, size_t size, size_t alignment, bool zero, unsigned szind
 {
 	extent_t *e;
 	for (;;) {
+		pages_reserve_descriptors(p);
 		mutex_lock(&p->mtx);
 		e = pages_take(p, &p->dirty, size, alignment);
 		if (e == NULL)
@@ -380,6 +412,7 @@ pages_grow_in_place(pages_t *p, extent_t *e, size_t new_size, unsigned szind, bo
 {
 	size_t extra = new_size - e->size;
 	char *end = (char *)e->addr + e->size;
+	pages_reserve_descriptors(p);
 	mutex_lock(&p->mtx);
 	extent_t *next = pages_free_neighbor(p, end, EXTENT_DIRTY);
 	if (next == NULL)
@@ -416,6 +449,7 @@ pages_grow_in_place(pages_t *p, extent_t *e, size_t new_size, unsigned szind, bo
 bool
 pages_shrink_in_place(pages_t *p, extent_t *e, size_t new_size, unsigned szind)
 {
+	pages_reserve_descriptors(p);
 	mutex_lock(&p->mtx);
 	DEBUG_ASSERT(e->state == EXTENT_ACTIVE && !e->slab && new_size < e->size);
 	extent_t *tail = pages_extent_new(p);

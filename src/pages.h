@@ -17,6 +17,11 @@
  * This is the extent page backend: it implements pai.h, and the objects
  * layer reaches it only through that interface.
  *
+ * Descriptors: every operation first makes sure a few spare descriptors are
+ * on hand (PAGES_SPARE_RESERVE), taking them from the arena's base without
+ * the pages lock, so that the base never maps a new chunk while that lock
+ * is held (unless racing threads used the reserve up in between).
+ *
  * Lock: pages->mtx protects everything here.  Order: bin locks → pages->mtx
  * → arena base → emap → global base.  It is never held across mmap or
  * madvise: extents in flight are marked EXTENT_BUSY so nobody merges them,
@@ -36,6 +41,9 @@
 #include "mutex.h"
 #include "pai.h"
 
+/* Descriptors one operation may need: the lead and trail of a split, a
+ * new mapping, a shrink's tail. */
+#define PAGES_SPARE_RESERVE 4
 #define PAGES_GROW_MIN HUGEPAGE
 #define PAGES_GROW_MAX ((size_t)1 << 30)
 
@@ -49,6 +57,7 @@ typedef struct pages {
 	eset_t retained;
 	decay_t decay;       /* how long dirty pages may stay */
 	extent_t *spare;     /* unused descriptors, linked by heap_next */
+	_Atomic size_t nspare; /* their number (written under mtx, read without) */
 	extent_t *busy;      /* extents being purged, linked by heap_next/prev */
 	size_t active_pages; /* pages in active extents */
 	size_t mapped;       /* bytes of address space mapped from the OS */

@@ -8,6 +8,8 @@
  *     extent comes back as dirty;
  *   - a shrink with no descriptor left for the tail fails and leaves the
  *     extent and the large counters as they were;
+ *   - descriptors come from the base without the pages lock held, so a new
+ *     metadata chunk is never mapped under it;
  *   - free extents of two arenas side by side are never merged, also with
  *     both arenas busy at once;
  *   - decay follows the (injected) clock: nothing is purged before its
@@ -173,8 +175,10 @@ START_TEST(test_shrink_without_descriptor_changes_nothing)
 	void *ptr = large_malloc(&p.pai, &large, usize, PAGE, false);
 	ck_assert_ptr_nonnull(ptr);
 	extent_t *e = emap_bits_extent(emap_lookup(ptr));
-	ck_assert_ptr_null(p.spare);
-	/* Use up the descriptor chunk, then make the next chunk fail. */
+	/* Take the spare descriptors away, use up the descriptor chunk, then
+	 * make the next chunk fail. */
+	p.spare = NULL;
+	atomic_store(&p.nspare, 0);
 	base_alloc(&test_base, (size_t)(test_base.end - test_base.cur), 1);
 	os_test_hooks.pages_map = map_fails;
 	ck_assert(!large_resize_in_place(&p.pai, &large, e, smaller, false));
@@ -183,6 +187,50 @@ START_TEST(test_shrink_without_descriptor_changes_nothing)
 	ck_assert_uint_eq(atomic_load(&large.allocated), usize);
 	large_free(&p.pai, &large, e);
 	ck_assert_uint_eq(atomic_load(&large.allocated), 0);
+	assert_accounted(&p);
+}
+END_TEST
+
+/* The base's chunk mappings are PAGE-aligned (the page allocator's own are
+ * HUGEPAGE-aligned and made without its lock): note any made while the
+ * watched page allocator's lock is held. */
+static pages_t *watched;
+static unsigned base_maps, base_maps_locked;
+
+static void *
+map_watching_lock(size_t size, size_t alignment)
+{
+	if (alignment == PAGE) {
+		base_maps++;
+		base_maps_locked += atomic_load(&watched->mtx.state) != 0;
+	}
+	return os_real_hooks.pages_map(size, alignment);
+}
+
+START_TEST(test_descriptors_never_mapped_under_the_lock)
+{
+	static base_t fresh; /* no chunk yet: the first descriptor maps one */
+	static pages_t p;
+	base_init(&fresh, MUTEX_RANK_ARENA_BASE);
+	pages_init(&p, ARENA_A, &fresh, -1);
+	watched = &p;
+	os_test_hooks.pages_map = map_watching_lock;
+	extent_t *held[64];
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 64; i++) {
+			held[i] = pages_alloc(&p, (size_t)(1 + i % 7) * PAGE, PAGE, false, SZ_NBINS,
+			                      false);
+			ck_assert_ptr_nonnull(held[i]);
+		}
+		for (int i = 0; i < 64; i += 2)
+			pages_free(&p, held[i]);
+		/* Use up the chunk: the next descriptors need a new one. */
+		base_alloc(&fresh, (size_t)(fresh.end - fresh.cur), 1);
+		for (int i = 1; i < 64; i += 2)
+			pages_free(&p, held[i]);
+	}
+	ck_assert_uint_ge(base_maps, 2);
+	ck_assert_uint_eq(base_maps_locked, 0);
 	assert_accounted(&p);
 }
 END_TEST
@@ -380,6 +428,7 @@ test_suite(void)
 	tcase_add_test(tc, test_purge_failure_keeps_dirty);
 	tcase_add_test(tc, test_fork_during_purge_keeps_every_page);
 	tcase_add_test(tc, test_shrink_without_descriptor_changes_nothing);
+	tcase_add_test(tc, test_descriptors_never_mapped_under_the_lock);
 	tcase_add_test(tc, test_adjacent_arenas_never_merge);
 	tcase_add_test(tc, test_adjacent_arenas_churn_concurrently);
 	tcase_add_test(tc, test_decay_follows_the_clock);
