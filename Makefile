@@ -152,7 +152,7 @@ API_TESTS      := $(sort $(wildcard tests/check_api*.c) $(wildcard tests/check_s
 JEPROF_TESTS   := $(wildcard tests/check_jeprof*.c)
 INTERNAL_TESTS := $(filter-out tests/check_main.c $(API_TESTS) $(JEPROF_TESTS),$(wildcard tests/check_*.c))
 
-build/tests/%: tests/%.c tests/check_main.c tests/thread_util.h build/libstrata_internal.a | deps
+build/tests/%: tests/%.c tests/check_main.c tests/thread_util.h tests/child_util.h build/libstrata_internal.a | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) -O1 -g $(WARN) -D_GNU_SOURCE -DSTRATA_INTERNAL_TEST $(SAN) $(INCS) $(CHECK_CFLAGS) \
 		-o $@ $< tests/check_main.c build/libstrata_internal.a $(CHECK_LIBS) -lpthread
@@ -162,7 +162,7 @@ build/api/%: tests/%.c tests/check_main.c tests/api_util.h lib/libstrata.so | de
 	$(CC) $(CSTD) -O1 -g $(WARN) -D_GNU_SOURCE -Iinclude $(CHECK_CFLAGS) -o $@ $< tests/check_main.c \
 		-Llib -Wl,-rpath,'$$ORIGIN/../../lib' -lstrata $(CHECK_LIBS) -lpthread
 
-build/debug/tests/%: tests/%.c tests/check_main.c tests/thread_util.h build/debug/libstrata_internal.a | deps
+build/debug/tests/%: tests/%.c tests/check_main.c tests/thread_util.h tests/child_util.h build/debug/libstrata_internal.a | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) -O1 -g $(WARN) -D_GNU_SOURCE -DSTRATA_INTERNAL_TEST $(DEBUG_FLAGS) $(SAN) $(INCS) \
 		$(CHECK_CFLAGS) -o $@ $< tests/check_main.c build/debug/libstrata_internal.a $(CHECK_LIBS) -lpthread

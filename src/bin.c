@@ -14,26 +14,15 @@ bin_init(bin_t *bin, bool track_full)
 static void
 bin_full_insert(bin_t *bin, extent_t *slab)
 {
-	if (!bin->track_full)
-		return;
-	slab->heap_prev = NULL;
-	slab->heap_next = bin->full;
-	if (bin->full != NULL)
-		bin->full->heap_prev = slab;
-	bin->full = slab;
+	if (bin->track_full)
+		extent_list_push(&bin->full, slab);
 }
 
 static void
 bin_full_remove(bin_t *bin, extent_t *slab)
 {
-	if (!bin->track_full)
-		return;
-	if (slab->heap_prev != NULL)
-		slab->heap_prev->heap_next = slab->heap_next;
-	else
-		bin->full = slab->heap_next;
-	if (slab->heap_next != NULL)
-		slab->heap_next->heap_prev = slab->heap_prev;
+	if (bin->track_full)
+		extent_list_remove(&bin->full, slab);
 }
 
 /* Makes slabcur a slab with a free region; false when out of memory.  Lock held

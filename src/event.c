@@ -1,11 +1,13 @@
 /*
- * event.c — the event table and the slow path of the thread counters.  See
- * event.h.
+ * event.c — the thread events and the slow path of the thread counters.
+ * See event.h.
  *
- * The slow path runs whenever a counter reaches its fast threshold, which
- * for a program that resizes multi-MiB blocks in place is nearly every call
- * (each counts the block's whole size, as jemalloc does): it stays a short
- * loop over the counter's events, with the intervals computed once at boot.
+ * The slow path runs whenever a counter reaches its fast threshold: every
+ * 64 KiB or so of traffic, and for a program that resizes multi-MiB blocks
+ * in place nearly every call (each counts the block's whole size, as
+ * jemalloc does).  So each counter's events are checked by straight-line
+ * code, with the intervals computed once at boot: a call that fires the
+ * cache GC costs about as much as the GC step itself.
  *
  * Owned by the thread; no locks.  Handlers run with no allocator lock held
  * and may allocate only through the reentrancy guard.
@@ -14,141 +16,114 @@
 #include "event.h"
 #include "tsd.h"
 
-typedef struct event_desc {
-	bool on_dalloc;           /* counted against deallocated, not allocated */
-	uint64_t (*wait)(void);   /* bytes from one firing to the next (options) */
-	/* The work; true asks for the allocation being made to be placed
-	 * specially (allocation events only). */
-	bool (*handler)(tsd_t *tsd);
-} event_desc_t;
-
-static uint64_t
-event_tcache_gc_wait(void)
-{
-	return opt_tcache_gc_incr_bytes;
-}
-
-static bool
-event_tcache_gc(tsd_t *tsd)
-{
-	if (tsd->tcache.enabled)
-		tcache_gc_step(&tsd->tcache);
-	return false;
-}
-
-/* The re-check rides on the cache GC's interval: often enough to follow a
- * migrated thread, rare enough to cost nothing.  Without percpu_arena there
- * is nothing to follow, and it never fires. */
-static uint64_t
-event_arena_recheck_wait(void)
-{
-	if (opt_percpu_arena == CONF_PERCPU_ARENA_DISABLED)
-		return EVENT_NEVER;
-	return opt_tcache_gc_incr_bytes;
-}
-
-static bool
-event_arena_recheck(tsd_t *tsd)
-{
-	tsd_arena_recheck(tsd);
-	return false;
-}
-
-static const event_desc_t event_table[EVENT_COUNT] = {
-	[EVENT_TCACHE_GC_ALLOC] = {false, event_tcache_gc_wait, event_tcache_gc},
-	[EVENT_TCACHE_GC_DALLOC] = {true, event_tcache_gc_wait, event_tcache_gc},
-	[EVENT_ARENA_RECHECK] = {false, event_arena_recheck_wait, event_arena_recheck},
-};
-
-/* Each event's interval, from the options; set by event_boot. */
-static uint64_t event_wait[EVENT_COUNT];
+/* Set by event_boot. */
+static uint64_t event_wait[EVENT_COUNT]; /* bytes from one firing to the next */
+static bool event_fill_on;               /* junk or zero: always the slow path */
 
 void
 event_boot(void)
 {
-	for (unsigned k = 0; k < EVENT_COUNT; k++)
-		event_wait[k] = event_table[k].wait();
+	event_wait[EVENT_TCACHE_GC_ALLOC] = opt_tcache_gc_incr_bytes;
+	event_wait[EVENT_TCACHE_GC_DALLOC] = opt_tcache_gc_incr_bytes;
+	/* The re-check rides on the GC's interval: often enough to follow a
+	 * migrated thread, rare enough to cost nothing.  Without percpu_arena
+	 * there is nothing to follow. */
+	event_wait[EVENT_ARENA_RECHECK] = opt_percpu_arena == CONF_PERCPU_ARENA_DISABLED
+	                                          ? EVENT_NEVER
+	                                          : opt_tcache_gc_incr_bytes;
+	event_fill_on = opt_zero || opt_junk != CONF_JUNK_FALSE;
 }
 
 /* now + wait, saturating: an event with wait EVENT_NEVER stays unarmed. */
-static uint64_t
+static inline uint64_t
 event_due_at(uint64_t now, uint64_t wait)
 {
 	return wait > EVENT_NEVER - now ? EVENT_NEVER : now + wait;
 }
 
-static uint64_t
-event_counter(const tsd_t *tsd, bool on_dalloc)
+static inline void
+event_schedule(tsd_t *tsd, event_kind_t k, uint64_t now)
 {
-	return on_dalloc ? tsd->deallocated : tsd->allocated;
+	tsd->events.next[k] = event_due_at(now, event_wait[k]);
 }
 
-static bool
+static inline bool
 event_fast_path_off(const tsd_t *tsd)
 {
-	return tsd->state != TSD_NOMINAL || tsd->reentrancy != 0 || opt_zero ||
-	       opt_junk != CONF_JUNK_FALSE;
+	return tsd->state != TSD_NOMINAL || tsd->reentrancy != 0 || event_fill_on;
 }
 
-/* The nearest threshold among one counter's events. */
-static uint64_t
-event_nearest(const tsd_t *tsd, bool on_dalloc)
+/* The fast thresholds: the nearest event of each counter. */
+static inline void
+event_set_thresholds(tsd_t *tsd)
 {
-	uint64_t min = UINT64_MAX;
-	for (unsigned k = 0; k < EVENT_COUNT; k++)
-		if (event_table[k].on_dalloc == on_dalloc && tsd->events.next[k] < min)
-			min = tsd->events.next[k];
-	return min;
+	uint64_t gc = tsd->events.next[EVENT_TCACHE_GC_ALLOC];
+	uint64_t recheck = tsd->events.next[EVENT_ARENA_RECHECK];
+	tsd->alloc_event = gc < recheck ? gc : recheck;
+	tsd->dalloc_event = tsd->events.next[EVENT_TCACHE_GC_DALLOC];
 }
 
 void
 event_arm(tsd_t *tsd)
 {
-	bool off = event_fast_path_off(tsd);
-	tsd->alloc_event = off ? 0 : event_nearest(tsd, false);
-	tsd->dalloc_event = off ? 0 : event_nearest(tsd, true);
+	if (event_fast_path_off(tsd)) {
+		tsd->alloc_event = 0;
+		tsd->dalloc_event = 0;
+		return;
+	}
+	event_set_thresholds(tsd);
 }
 
 void
 event_init(tsd_t *tsd)
 {
-	for (unsigned k = 0; k < EVENT_COUNT; k++)
-		tsd->events.next[k] =
-			event_due_at(event_counter(tsd, event_table[k].on_dalloc), event_wait[k]);
+	event_schedule(tsd, EVENT_TCACHE_GC_ALLOC, tsd->allocated);
+	event_schedule(tsd, EVENT_TCACHE_GC_DALLOC, tsd->deallocated);
+	event_schedule(tsd, EVENT_ARENA_RECHECK, tsd->allocated);
 	event_arm(tsd);
 }
 
-/* Runs the events of one counter that are due and re-arms that counter's
- * fast threshold.  An event only fires for a set-up thread whose reentrancy
- * level is 0 (else the threshold stays 0 and the counter just counts). */
-static bool
-event_run_due(tsd_t *tsd, bool on_dalloc)
+/* One GC step per interval of the thread's traffic, allocations and frees
+ * together: a step postpones both GC events (the cadence the cache's GC was
+ * tuned with; two independent events would step twice as often). */
+static void
+event_tcache_gc(tsd_t *tsd)
 {
-	if (event_fast_path_off(tsd))
-		return false;
-	bool place_specially = false;
-	uint64_t now = event_counter(tsd, on_dalloc);
-	for (unsigned k = 0; k < EVENT_COUNT; k++) {
-		if (event_table[k].on_dalloc != on_dalloc || now < tsd->events.next[k])
-			continue;
-		tsd->events.next[k] = event_due_at(now, event_wait[k]);
-		place_specially |= event_table[k].handler(tsd);
-	}
-	uint64_t nearest = event_nearest(tsd, on_dalloc);
-	*(on_dalloc ? &tsd->dalloc_event : &tsd->alloc_event) = nearest;
-	return place_specially;
+	event_schedule(tsd, EVENT_TCACHE_GC_ALLOC, tsd->allocated);
+	event_schedule(tsd, EVENT_TCACHE_GC_DALLOC, tsd->deallocated);
+	if (tsd->tcache.enabled)
+		tcache_gc_step(&tsd->tcache);
 }
 
+/*
+ * The slow paths.  An event only fires for a set-up thread whose
+ * reentrancy level is 0 (else the thresholds stay 0 and the counters just
+ * count).  No allocation event asks for special placement yet; the
+ * profiler's sample will.
+ */
 bool
 event_alloc(tsd_t *tsd, size_t usize)
 {
-	tsd->allocated += usize;
-	return event_run_due(tsd, false);
+	uint64_t now = tsd->allocated += usize;
+	if (event_fast_path_off(tsd))
+		return false;
+	if (now >= tsd->events.next[EVENT_TCACHE_GC_ALLOC])
+		event_tcache_gc(tsd);
+	if (now >= tsd->events.next[EVENT_ARENA_RECHECK]) {
+		event_schedule(tsd, EVENT_ARENA_RECHECK, now);
+		tsd_arena_recheck(tsd);
+	}
+	event_set_thresholds(tsd);
+	return false;
 }
 
 void
 event_dalloc(tsd_t *tsd, size_t usize)
 {
-	tsd->deallocated += usize;
-	event_run_due(tsd, true);
+	uint64_t now = tsd->deallocated += usize;
+	if (event_fast_path_off(tsd))
+		return;
+	if (now >= tsd->events.next[EVENT_TCACHE_GC_DALLOC])
+		event_tcache_gc(tsd);
+	event_set_thresholds(tsd);
 }

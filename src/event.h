@@ -21,8 +21,9 @@
  * while its reentrancy level is raised (then no event fires at all: see
  * tsd.h), and when a fill option (junk, zero) needs the slow path.
  *
- * To add an event: a kind below, and a row in event.c's table with its
- * counter, the bytes until it is next due, and its handler.
+ * To add an event: a kind below, its interval in event_boot, its check in
+ * event_alloc or event_dalloc, and its threshold in event_set_thresholds
+ * (event.c).  The cache GC is one event with a threshold on each counter.
  */
 #ifndef STRATA_EVENT_H
 #define STRATA_EVENT_H
@@ -30,8 +31,8 @@
 #include "config.h"
 
 typedef enum event_kind {
-	EVENT_TCACHE_GC_ALLOC,  /* incremental cache GC, on allocated bytes */
-	EVENT_TCACHE_GC_DALLOC, /* the same, on deallocated bytes */
+	EVENT_TCACHE_GC_ALLOC,  /* incremental cache GC: due on allocated bytes */
+	EVENT_TCACHE_GC_DALLOC, /* ... or on deallocated bytes, whichever first */
 	EVENT_ARENA_RECHECK,    /* follow the thread's CPU (percpu_arena) */
 	EVENT_COUNT
 } event_kind_t;
@@ -54,7 +55,8 @@ typedef struct event_state {
  */
 bool event_alloc(struct tsd *tsd, size_t usize);
 void event_dalloc(struct tsd *tsd, size_t usize);
-/* Computes the intervals from the options.  Called once by init. */
+/* Computes the intervals and the fill mode from the options.  Called once
+ * by init (and again by a test that changes those options). */
 void event_boot(void);
 /* Arms every event from the thread's counters (a new thread). */
 void event_init(struct tsd *tsd);

@@ -67,6 +67,30 @@ extent_heap_first(const extent_heap_t *h)
 void extent_heap_insert(extent_heap_t *h, extent_t *e);
 void extent_heap_remove(extent_heap_t *h, extent_t *e);
 
+/* Lists of extents that are in no heap (a manual arena's full slabs and
+ * live large extents, extents being purged), linked through heap_next and
+ * heap_prev.  The owner's lock protects the list. */
+static inline void
+extent_list_push(extent_t **head, extent_t *e)
+{
+	e->heap_prev = NULL;
+	e->heap_next = *head;
+	if (*head != NULL)
+		(*head)->heap_prev = e;
+	*head = e;
+}
+
+static inline void
+extent_list_remove(extent_t **head, extent_t *e)
+{
+	if (e->heap_prev != NULL)
+		e->heap_prev->heap_next = e->heap_next;
+	else
+		*head = e->heap_next;
+	if (e->heap_next != NULL)
+		e->heap_next->heap_prev = e->heap_prev;
+}
+
 #define ESET_BITMAP_WORDS ((SZ_NPSIZES + 63) / 64)
 
 typedef struct eset {

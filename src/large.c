@@ -16,11 +16,7 @@ large_list_insert(large_t *large, extent_t *e)
 	if (!large->track_live)
 		return;
 	mutex_lock(&large->mtx);
-	e->heap_prev = NULL;
-	e->heap_next = large->list;
-	if (large->list != NULL)
-		large->list->heap_prev = e;
-	large->list = e;
+	extent_list_push(&large->list, e);
 	mutex_unlock(&large->mtx);
 }
 
@@ -30,12 +26,7 @@ large_list_remove(large_t *large, extent_t *e)
 	if (!large->track_live)
 		return;
 	mutex_lock(&large->mtx);
-	if (e->heap_prev != NULL)
-		e->heap_prev->heap_next = e->heap_next;
-	else
-		large->list = e->heap_next;
-	if (e->heap_next != NULL)
-		e->heap_next->heap_prev = e->heap_prev;
+	extent_list_remove(&large->list, e);
 	mutex_unlock(&large->mtx);
 }
 

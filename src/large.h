@@ -3,12 +3,13 @@
  * of exactly its usable size (a PAGE multiple), aligned as asked.  L3.
  *
  * Resizing stays in place when the pages after the extent are free (grow)
- * or always (shrink).  In a manual arena every live large extent is on its
- * large_t list (so arena reset can free them), linked by heap_next/prev;
- * automatic arenas, which cannot be reset, keep no list.
+ * or when the page backend has a descriptor for the freed tail (shrink);
+ * the counters move only when it did.  In a manual arena every live large
+ * extent is on its large_t list (so arena reset can free them), linked by
+ * heap_next/prev; automatic arenas, which cannot be reset, keep no list.
  * Lock: large->mtx protects the list; the counters are relaxed atomics
  * (exact once quiescent).  Order: large->mtx is never held while calling
- * into pages.
+ * into the page backend (pai.h).
  */
 #ifndef STRATA_LARGE_H
 #define STRATA_LARGE_H

@@ -115,7 +115,8 @@ malloc_count_dalloc(tsd_t *tsd, size_t usize)
 
 /*
  * Allocation once counted: usize computed, alignment 0 or a power of two.
- * Fills as the options say.  NULL with errno ENOMEM on failure.
+ * Fills as the options say.  NULL with errno ENOMEM on failure, which takes
+ * the count back (a failed allocation is not counted).
  */
 static void *
 malloc_alloc_counted(tsd_t *tsd, size_t usize, size_t alignment, bool zero,
@@ -134,6 +135,7 @@ malloc_alloc_counted(tsd_t *tsd, size_t usize, size_t alignment, bool zero,
 		arena_t *arena = route.arena != NULL ? route.arena : tsd->arena;
 		p = arena_malloc(arena, usize, ind, alignment, zero);
 		if (UNLIKELY(p == NULL)) {
+			tsd->allocated -= usize;
 			errno = ENOMEM;
 			return NULL;
 		}
@@ -143,16 +145,13 @@ malloc_alloc_counted(tsd_t *tsd, size_t usize, size_t alignment, bool zero,
 	return p;
 }
 
-/* The general allocation path: counts, then allocates (a failed allocation
- * is not counted). */
+/* The general allocation path: counts (running due events first), then
+ * allocates. */
 static void *
 malloc_alloc(tsd_t *tsd, size_t usize, size_t alignment, bool zero, malloc_route_t route)
 {
 	malloc_count_alloc(tsd, usize);
-	void *p = malloc_alloc_counted(tsd, usize, alignment, zero, route);
-	if (UNLIKELY(p == NULL))
-		tsd->allocated -= usize;
-	return p;
+	return malloc_alloc_counted(tsd, usize, alignment, zero, route);
 }
 
 static void
@@ -236,10 +235,8 @@ malloc_realloc(const char *func, void *ptr, size_t size, size_t alignment, bool 
 		return ptr;
 	}
 	void *p = malloc_alloc_counted(tsd, usize, alignment, false, route);
-	if (p == NULL) {
-		tsd->allocated -= usize;
+	if (p == NULL)
 		return NULL;
-	}
 	size_t keep = old_usize < usize ? old_usize : usize;
 	memcpy(p, ptr, keep);
 	if (zero && usize > keep)

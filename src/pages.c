@@ -88,12 +88,9 @@ pages_extent_release(pages_t *p, extent_t *e)
 
 /* Tops the spare descriptors up to PAGES_SPARE_RESERVE, with the lock not
  * held (the base may map memory).  Lock not held. */
-static void
-pages_reserve_descriptors(pages_t *p)
+static NOINLINE void
+pages_reserve_refill(pages_t *p, size_t have)
 {
-	size_t have = atomic_load_relaxed(&p->nspare);
-	if (LIKELY(have >= PAGES_SPARE_RESERVE))
-		return;
 	extent_t *got[PAGES_SPARE_RESERVE];
 	size_t n = 0;
 	while (n < PAGES_SPARE_RESERVE - have && (got[n] = pages_extent_from_base(p)) != NULL)
@@ -102,6 +99,14 @@ pages_reserve_descriptors(pages_t *p)
 	for (size_t i = 0; i < n; i++)
 		pages_extent_release(p, got[i]);
 	mutex_unlock(&p->mtx);
+}
+
+static inline void
+pages_reserve_descriptors(pages_t *p)
+{
+	size_t have = atomic_load_relaxed(&p->nspare);
+	if (UNLIKELY(have < PAGES_SPARE_RESERVE))
+		pages_reserve_refill(p, have);
 }
 
 static eset_t *
@@ -302,27 +307,6 @@ pages_alloc(pages_t *p, size_t size, size_t alignment, bool zero, unsigned szind
 	return e;
 }
 
-static void
-pages_busy_link(pages_t *p, extent_t *e)
-{
-	e->heap_prev = NULL;
-	e->heap_next = p->busy;
-	if (p->busy != NULL)
-		p->busy->heap_prev = e;
-	p->busy = e;
-}
-
-static void
-pages_busy_unlink(pages_t *p, extent_t *e)
-{
-	if (e->heap_prev != NULL)
-		e->heap_prev->heap_next = e->heap_next;
-	else
-		p->busy = e->heap_next;
-	if (e->heap_next != NULL)
-		e->heap_next->heap_prev = e->heap_prev;
-}
-
 /*
  * Purges dirty extents, largest first, until at most `target` pages are
  * dirty.  The lock is dropped around each madvise; the extent meanwhile is
@@ -336,11 +320,11 @@ pages_purge_to(pages_t *p, size_t target)
 		DEBUG_ASSERT(e->state == EXTENT_DIRTY);
 		eset_remove(&p->dirty, e);
 		e->state = EXTENT_BUSY;
-		pages_busy_link(p, e);
+		extent_list_push(&p->busy, e);
 		mutex_unlock(&p->mtx);
 		int err = os_purge_forced(e->addr, e->size);
 		mutex_lock(&p->mtx);
-		pages_busy_unlink(p, e);
+		extent_list_remove(&p->busy, e);
 		if (err != 0) {
 			e->state = EXTENT_DIRTY;
 			pages_insert_coalesced(p, e);
@@ -363,7 +347,7 @@ pages_fork_child_recover(mutex_t *m)
 	mutex_lock(&p->mtx);
 	while (p->busy != NULL) {
 		extent_t *e = p->busy;
-		pages_busy_unlink(p, e);
+		extent_list_remove(&p->busy, e);
 		e->state = EXTENT_DIRTY;
 		e->zeroed = false;
 		pages_insert_coalesced(p, e);

@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "child_util.h"
 #include "conf.h"
 
 extern void (*strata_test_malloc_message)(void *cbopaque, const char *s);
@@ -684,31 +685,18 @@ END_TEST
 
 /* The child parses conf with messages going to a pipe; the parent gets the
  * messages and the child's wait status. */
+static void
+parse_conf(const void *conf)
+{
+	strata_test_malloc_message = NULL; /* msg writes to fd 2 */
+	const char *sources[CONF_NSOURCES] = {[CONF_SOURCE_ENV] = conf};
+	conf_parse_sources(sources);
+}
+
 static int
 parse_in_child(const char *conf, char *out, size_t size)
 {
-	int fds[2];
-	ck_assert_int_eq(pipe(fds), 0);
-	pid_t pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		close(fds[0]);
-		dup2(fds[1], STDERR_FILENO);
-		strata_test_malloc_message = NULL; /* msg writes to fd 2 */
-		const char *sources[CONF_NSOURCES] = {[CONF_SOURCE_ENV] = conf};
-		conf_parse_sources(sources);
-		_exit(0);
-	}
-	close(fds[1]);
-	size_t len = 0;
-	ssize_t n;
-	while (len + 1 < size && (n = read(fds[0], out + len, size - 1 - len)) > 0)
-		len += (size_t)n;
-	out[len] = '\0';
-	close(fds[0]);
-	int status;
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	return status;
+	return child_run_capture(parse_conf, conf, out, size);
 }
 
 START_TEST(test_abort_conf_message)

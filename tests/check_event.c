@@ -118,6 +118,7 @@ END_TEST
 START_TEST(test_junk_does_not_change_caching)
 {
 	opt_junk = CONF_JUNK_TRUE;
+	event_boot();
 	event_arm(tsd);
 	ck_assert_uint_eq(tsd->alloc_event, 0); /* slow path, for the fill */
 	cache_survives_traffic();
@@ -130,6 +131,7 @@ END_TEST
 START_TEST(test_zero_does_not_change_caching)
 {
 	opt_zero = true;
+	event_boot();
 	event_arm(tsd);
 	cache_survives_traffic();
 	unsigned char *p = malloc(32);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "arena.h"
+#include "child_util.h"
 #include "init.h"
 #include "mutex.h"
 /* Last: malloc and free below are strata's (strata_test_*). */
@@ -178,45 +179,19 @@ static mutex_t witness_high = MUTEX_INITIALIZER("test pages-like", MUTEX_RANK_PA
 static mutex_t witness_low = MUTEX_INITIALIZER("test bin-like", MUTEX_RANK_BIN);
 
 static void
-witness_violate(void)
+witness_violate(const void *arg)
 {
+	(void)arg;
 	mutex_lock(&witness_high);
 	mutex_lock(&witness_low);
 	mutex_unlock(&witness_low);
 	mutex_unlock(&witness_high);
 }
 
-/* Runs fn in a child with stderr on a pipe; returns its wait status and
- * what it wrote (NUL-terminated in buf). */
-static int
-run_child_capture(void (*fn)(void), char *buf, size_t size)
-{
-	int fds[2];
-	ck_assert_int_eq(pipe(fds), 0);
-	pid_t pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		dup2(fds[1], STDERR_FILENO);
-		close(fds[0]);
-		fn();
-		_exit(0);
-	}
-	close(fds[1]);
-	size_t len = 0;
-	ssize_t n;
-	while (len + 1 < size && (n = read(fds[0], buf + len, size - 1 - len)) > 0)
-		len += (size_t)n;
-	buf[len] = '\0';
-	close(fds[0]);
-	int status;
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	return status;
-}
-
 START_TEST(test_witness_names_both_locks)
 {
 	char out[1024];
-	int status = run_child_capture(witness_violate, out, sizeof(out));
+	int status = child_run_capture(witness_violate, NULL, out, sizeof(out));
 	if (config_debug) {
 		ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
 		ck_assert_msg(strstr(out, "lock order violation") != NULL, "got: %s", out);
@@ -231,8 +206,9 @@ START_TEST(test_witness_names_both_locks)
 END_TEST
 
 static void
-witness_in_order(void)
+witness_in_order(const void *arg)
 {
+	(void)arg;
 	mutex_lock(&witness_low);
 	mutex_lock(&witness_high);
 	mutex_unlock(&witness_high);
@@ -247,7 +223,7 @@ witness_in_order(void)
 START_TEST(test_witness_accepts_rank_order)
 {
 	char out[1024];
-	int status = run_child_capture(witness_in_order, out, sizeof(out));
+	int status = child_run_capture(witness_in_order, NULL, out, sizeof(out));
 	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	ck_assert_str_eq(out, "");
 }

@@ -60,7 +60,8 @@ build/tsan/%.o: %.c | deps
 $(TSAN_LIB): $(TSAN_OBJ)
 	rm -f $@ && ar rcs $@ $(TSAN_OBJ)
 
-build/tsan/tests/%: tests/%.c tests/check_main.c $(TSAN_LIB) | deps
+build/tsan/tests/%: tests/%.c tests/check_main.c tests/thread_util.h tests/child_util.h \
+		$(TSAN_LIB) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(TSAN_CFLAGS) $(INCS) $(CHECK_CFLAGS) -o $@ $< tests/check_main.c \
 		$(TSAN_LIB) $(CHECK_LIBS) -lpthread
