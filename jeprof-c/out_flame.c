@@ -4,6 +4,9 @@
  * The merged stacks become a tree (root = all, children sorted by name);
  * each tree frame has the value of the newer profile ("after", its width)
  * and the diff against the base ("delta", its colour when --base is given).
+ * The layout is an icicle: the outermost frames sit just under the title and
+ * callees hang below them, so a browser opens a deep profile (hundreds of
+ * frames) on its root and widest frames, not on an empty top.
  * Invariants: a child's width never exceeds its parent's; frames narrower
  * than OUT_FLAME_MIN_PX are not drawn; every name is XML-escaped, so the
  * document is well-formed whatever the symbols contain.
@@ -115,7 +118,6 @@ typedef struct out_flame_ctx {
 	const out_options_t *o;
 	const out_flame_tree_t *t;
 	double scale; /* pixels per unit of value */
-	double height;
 	double total;
 	double max_delta;
 } out_flame_ctx_t;
@@ -129,7 +131,7 @@ out_flame_write_frame(out_flame_ctx_t *c, uint32_t id, double x)
 		return;
 	if (id != 0) {
 		const char *name = graph_node_name(c->g, fr->node);
-		double y = c->height - OUT_FLAME_PAD - fr->depth * OUT_FLAME_FRAME;
+		double y = OUT_FLAME_TOP + (fr->depth - 1) * OUT_FLAME_FRAME;
 		char colour[32], value[64], pct[32];
 		out_flame_colour(c->o, name, fr, c->max_delta, colour, sizeof(colour));
 		out_format_value(c->o, fr->after, value, sizeof(value));
@@ -220,7 +222,6 @@ out_flame_write(FILE *f, const graph_t *g, const out_options_t *o)
 		.o = o,
 		.t = &t,
 		.scale = t.frames[0].after > 0 ? OUT_FLAME_WIDTH / t.frames[0].after : 0,
-		.height = height,
 		.total = t.frames[0].after,
 	};
 	for (size_t i = 1; i < t.n; i++)

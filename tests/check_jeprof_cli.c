@@ -321,6 +321,27 @@ START_TEST(test_flame_svg)
 	ck_assert_msg(strstr(r.out, "leak_big (8.0 MB, 68.2%)\n") != NULL, "%s", r.out);
 	ck_assert_ptr_nonnull(strstr(r.out, "leak_inline_helper (inline) ("));
 	free(r.out);
+	/* An icicle: the outermost frames are at the top, just under the title
+	 * (seen without scrolling, however deep the profile), and each level of
+	 * callees is lower than its callers. */
+	const char *layout = "python3 -c 'import sys, xml.dom.minidom as m; "
+			     "d = m.parseString(sys.stdin.buffer.read()); "
+			     "y = {}; "
+			     "[y.setdefault(int(g.getAttribute(\"data-d\")), set()).add("
+			     "float(g.getElementsByTagName(\"rect\")[0].getAttribute(\"y\"))) "
+			     "for g in d.getElementsByTagName(\"g\")]; "
+			     "print(len(y), min(y[1]), all(max(y[k]) < min(y[k + 1]) for k in "
+			     "sorted(y)[:-1]))'";
+	r = cli_run("%s --flame %s/prog.heap | %s", cli_bin(), d, layout);
+	ck_assert_int_eq(r.status, 0);
+	int depths = 0;
+	double root_y = 0;
+	char ordered[8] = "";
+	ck_assert_int_eq(sscanf(r.out, "%d %lf %7s", &depths, &root_y, ordered), 3);
+	ck_assert_int_ge(depths, 3);
+	ck_assert_msg(root_y <= 80, "outermost frames at y=%.1f", root_y);
+	ck_assert_str_eq(ordered, "True");
+	free(r.out);
 	r = cli_run("%s --flame --base=%s/prog.heap %s/prog16.heap | %s", cli_bin(), d, d, py);
 	ck_assert_int_eq(r.status, 0);
 	/* leak_big doubled: full growth colour; thread_alloc unchanged: grey. */
