@@ -184,7 +184,7 @@ check-debug: $(INTERNAL_TESTS:tests/%.c=build/debug/tests/%) $(API_TESTS:tests/%
 	@set -e; for t in $^; do echo "== $$t"; ASAN_OPTIONS=detect_leaks=0 $$t; done
 
 # make install writes strata.pc for the PREFIX it installs to.
-check-install: lib/libstrata.so
+check-install: all
 	tests/install_pc.sh
 
 check-programs: lib/libstrata.so test-deps

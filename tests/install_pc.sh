@@ -40,5 +40,7 @@ PROG
 # shellcheck disable=SC2086 # the flags are words
 cc $cflags -o "$tmp/prog" "$tmp/prog.c" $libs -Wl,-rpath,"$prefix/lib"
 out=$("$tmp/prog") || fail "a program linked with pkg-config's flags failed"
-ldd "$tmp/prog" | grep -q "$prefix/lib/libstrata.so" || fail "the program did not load the installed library"
+# Not `ldd | grep -q`: under pipefail, grep's early exit can fail ldd with SIGPIPE.
+libs_loaded=$(ldd "$tmp/prog")
+[[ "$libs_loaded" == *"$prefix/lib/libstrata.so"* ]] || fail "the program did not load the installed library"
 echo "check-install: ok (strata.pc for $prefix; linked program says version $out)"
