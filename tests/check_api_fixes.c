@@ -12,17 +12,17 @@
  */
 #include <check.h>
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <strata.h>
+
+#include "api_util.h"
 
 #define CHILD_ENV "STRATA_TEST_FIXES_CHILD"
 
@@ -52,59 +52,15 @@ child_after_init(void)
 	}
 }
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/*
- * Runs this program again with MALLOC_CONF=conf and returns its wait
- * status, with its standard output in out.  A child that does not finish
- * within the bound is killed and reported as hung.
- */
+/* Runs this program again with MALLOC_CONF=conf (bounded: a hang at start
+ * fails the test); its wait status, with its standard output in out. */
 static int
 run_self(const char *conf, char *out, size_t size)
 {
-	int fds[2];
-	ck_assert_int_eq(pipe(fds), 0);
-	pid_t pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		dup2(fds[1], STDOUT_FILENO);
-		close(fds[0]);
-		setenv("MALLOC_CONF", conf, 1);
-		setenv(CHILD_ENV, "1", 1);
-		execl("/proc/self/exe", "check_api_fixes", (char *)NULL);
-		_exit(127);
-	}
-	close(fds[1]);
-	size_t len = 0;
-	double deadline = now_s() + 20;
-	for (;;) {
-		struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
-		int left_ms = (int)((deadline - now_s()) * 1000);
-		if (left_ms <= 0 || poll(&pfd, 1, left_ms) <= 0) {
-			kill(pid, SIGKILL);
-			waitpid(pid, NULL, 0);
-			close(fds[0]);
-			ck_abort_msg("MALLOC_CONF=%s: the process hung at start; output so far: %.*s",
-			             conf, (int)len, out);
-		}
-		ssize_t n = read(fds[0], out + len, size - 1 - len);
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-		if (len + 1 == size)
-			break;
-	}
-	out[len] = '\0';
-	close(fds[0]);
-	int status;
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	return status;
+	char env_conf[256];
+	snprintf(env_conf, sizeof(env_conf), "MALLOC_CONF=%s", conf);
+	char *env[] = {env_conf, CHILD_ENV "=1", NULL};
+	return api_run_self(env, env_conf, out, size);
 }
 
 START_TEST(test_stdio_hook_with_bad_conf_starts)

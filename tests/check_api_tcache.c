@@ -849,26 +849,8 @@ run_child(const char *mode, const char *conf, char *buf, size_t size)
 	char env_mode[64], env_conf[256];
 	snprintf(env_mode, sizeof(env_mode), CHILD_ENV "=%s", mode);
 	snprintf(env_conf, sizeof(env_conf), "MALLOC_CONF=%s", conf);
-	int out[2];
-	ck_assert_int_eq(pipe(out), 0);
-	pid_t pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		dup2(out[1], STDOUT_FILENO);
-		char *argv[] = {"check_api_tcache", NULL};
-		char *envp[] = {env_conf, env_mode, NULL};
-		execve("/proc/self/exe", argv, envp);
-		_exit(127);
-	}
-	close(out[1]);
-	size_t n = 0;
-	ssize_t r;
-	while (n + 1 < size && (r = read(out[0], buf + n, size - 1 - n)) > 0)
-		n += (size_t)r;
-	buf[n] = '\0';
-	close(out[0]);
-	int status;
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	char *env[] = {env_conf, env_mode, NULL};
+	int status = api_run_self(env, env_mode, buf, size);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %s failed", mode);
 }
 
