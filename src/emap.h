@@ -81,17 +81,6 @@ emap_bits_szind(uint64_t bits)
 	return (unsigned)(bits >> EMAP_SZIND_SHIFT) - 1;
 }
 
-static inline unsigned
-emap_bits_node(uint64_t bits)
-{
-	return (unsigned)((bits & EMAP_NODE_MASK) >> EMAP_NODE_SHIFT);
-}
-
-static inline bool
-emap_bits_sampled(uint64_t bits)
-{
-	return (bits & EMAP_SAMPLED_BIT) != 0;
-}
 
 static inline bool
 emap_bits_slab(uint64_t bits)

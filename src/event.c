@@ -98,15 +98,14 @@ event_tcache_gc(tsd_t *tsd)
 /*
  * The slow paths.  An event only fires for a set-up thread whose
  * reentrancy level is 0 (else the thresholds stay 0 and the counters just
- * count).  No allocation event asks for special placement yet; the
- * profiler's sample will.
+ * count).
  */
-bool
+void
 event_alloc(tsd_t *tsd, size_t usize)
 {
 	uint64_t now = tsd->allocated += usize;
 	if (event_fast_path_off(tsd))
-		return false;
+		return;
 	if (now >= tsd->events.next[EVENT_TCACHE_GC_ALLOC])
 		event_tcache_gc(tsd);
 	if (now >= tsd->events.next[EVENT_ARENA_RECHECK]) {
@@ -114,7 +113,6 @@ event_alloc(tsd_t *tsd, size_t usize)
 		tsd_arena_recheck(tsd);
 	}
 	event_set_thresholds(tsd);
-	return false;
 }
 
 void

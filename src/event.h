@@ -10,9 +10,9 @@
  * which runs each event whose own threshold (next[]) has been reached and
  * re-arms it; the fast threshold is the minimum of the armed ones.
  *
- * The slow path calls event_alloc before the allocation is chosen, so an
- * event can ask for the allocation to be placed specially (the profiler's
- * sample will: its object gets its own page-map marking).  Every path that
+ * The slow path calls event_alloc before the allocation is chosen, so that
+ * an event will be able to have the allocation placed specially (the
+ * profiler's sample: its object gets its own page-map marking).  Every path that
  * changes a thread's allocated bytes goes through here, in-place resizing
  * included.
  *
@@ -50,10 +50,10 @@ typedef struct event_state {
 /*
  * The slow-path halves of the counter updates.  event_alloc adds usize to
  * the thread's allocated bytes, runs the events that are due and re-arms
- * them; it returns true when the allocation must be placed specially.
- * event_dalloc does the same for a free.
+ * them; event_dalloc does the same for a free.  (The profiler's sample will
+ * make event_alloc say whether the allocation must be placed specially.)
  */
-bool event_alloc(struct tsd *tsd, size_t usize);
+void event_alloc(struct tsd *tsd, size_t usize);
 void event_dalloc(struct tsd *tsd, size_t usize);
 /* Computes the intervals and the fill mode from the options.  Called once
  * by init (and again by a test that changes those options). */

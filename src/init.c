@@ -79,13 +79,13 @@ init_postfork_child(void)
 static void
 init_hook_enter(void)
 {
-	tsd_reentrancy_raise(tsd_get_raw());
+	tsd_reentrancy_raise(&tsd_tls);
 }
 
 static void
 init_hook_leave(void)
 {
-	tsd_reentrancy_lower(tsd_get_raw());
+	tsd_reentrancy_lower(&tsd_tls);
 }
 
 int

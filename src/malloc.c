@@ -91,8 +91,9 @@ malloc_thread_tcache(tsd_t *tsd)
 	return tsd->tcache.enabled && tsd->reentrancy == 0 ? &tsd->tcache : NULL;
 }
 
-/* Counts an allocation of usize bytes, running the events that are due.
- * No event asks for special placement yet (the profiler's sample will). */
+/* Counts an allocation of usize bytes, running the events that are due
+ * (before any memory is chosen, so that the profiler's sample will be able
+ * to choose it). */
 static inline void
 malloc_count_alloc(tsd_t *tsd, size_t usize)
 {
@@ -100,7 +101,7 @@ malloc_count_alloc(tsd_t *tsd, size_t usize)
 	if (LIKELY(allocated < tsd->alloc_event))
 		tsd->allocated = allocated;
 	else
-		(void)event_alloc(tsd, usize);
+		event_alloc(tsd, usize);
 }
 
 static inline void

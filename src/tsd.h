@@ -61,15 +61,8 @@ tsd_fetch(void)
 	return tsd;
 }
 
-/* The calling thread's block, set up or not (for the reentrancy level,
- * which may be raised before the thread is set up). */
-static ALWAYS_INLINE tsd_t *
-tsd_get_raw(void)
-{
-	return &tsd_tls;
-}
-
-/* Raises and lowers the thread's reentrancy level (see above). */
+/* Raises and lowers the thread's reentrancy level (see above); the block
+ * need not be set up (&tsd_tls of any thread will do). */
 void tsd_reentrancy_raise(tsd_t *tsd);
 void tsd_reentrancy_lower(tsd_t *tsd);
 

@@ -28,7 +28,7 @@ setup(void)
 {
 	ck_assert_int_eq(init_ensure(), 0);
 	free(malloc(1)); /* sets the thread up */
-	tsd = tsd_get_raw();
+	tsd = &tsd_tls;
 	ck_assert_uint_eq(tsd->state, TSD_NOMINAL);
 }
 
@@ -179,7 +179,7 @@ allocating_hook(void *opaque, const char *s)
 	(void)opaque;
 	(void)s;
 	hook_calls++;
-	hook_level = tsd_get_raw()->reentrancy;
+	hook_level = tsd_tls.reentrancy;
 	char *p = malloc(200);
 	hook_allocated = p != NULL;
 	if (p != NULL)
