@@ -30,7 +30,6 @@ LIB_LDLIBS := -lpthread
 DEBUG   ?= 0
 DEBUG_FLAGS := -DSTRATA_DEBUG
 ifeq ($(DEBUG),1)
-LIB_CFLAGS += $(DEBUG_FLAGS)
 PIC_DIR := build/pic-debug
 else
 PIC_DIR := build/pic
@@ -108,24 +107,30 @@ build/.mode: FORCE
 	@mkdir -p build
 	@[ "$$(cat $@ 2>/dev/null)" = "DEBUG=$(DEBUG)" ] || echo "DEBUG=$(DEBUG)" > $@
 
+# One recipe each for the shared library and the archives, whichever build.
+define link_so
+	@mkdir -p $(dir $@)
+	$(CC) -shared -Wl,-soname,libstrata.so -Wl,-z,now -o $@ $(filter %.o,$^) $(LIB_LDLIBS)
+endef
+define archive
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $(filter %.o,$^)
+endef
+
 lib/libstrata.so: $(PIC_OBJ) build/.mode
-	@mkdir -p lib
-	$(CC) -shared -Wl,-soname,libstrata.so -Wl,-z,now -o $@ $(PIC_OBJ) $(LIB_LDLIBS)
+	$(link_so)
 
 lib/libstrata.a: $(PIC_OBJ) build/.mode
-	@mkdir -p lib
-	rm -f $@ && ar rcs $@ $(PIC_OBJ)
+	$(archive)
 
 build/libstrata_internal.a: $(TST_OBJ)
-	rm -f $@ && ar rcs $@ $(TST_OBJ)
+	$(archive)
 
 build/debug/lib/libstrata.so: $(DBG_PIC_OBJ)
-	@mkdir -p $(dir $@)
-	$(CC) -shared -Wl,-soname,libstrata.so -Wl,-z,now -o $@ $(DBG_PIC_OBJ) $(LIB_LDLIBS)
+	$(link_so)
 
 build/debug/libstrata_internal.a: $(DBG_TST_OBJ)
-	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $(DBG_TST_OBJ)
+	$(archive)
 
 # strata.pc for a prefix: `make` writes lib/pkgconfig/strata.pc for PREFIX,
 # and `make install` writes the installed one for the PREFIX it is given.
@@ -152,25 +157,33 @@ API_TESTS      := $(sort $(wildcard tests/check_api*.c) $(wildcard tests/check_s
 JEPROF_TESTS   := $(wildcard tests/check_jeprof*.c)
 INTERNAL_TESTS := $(filter-out tests/check_main.c $(API_TESTS) $(JEPROF_TESTS),$(wildcard tests/check_*.c))
 
-build/tests/%: tests/%.c tests/check_main.c tests/thread_util.h tests/child_util.h build/libstrata_internal.a | deps
+# A unit suite links an internal archive ($(1): extra flags, $(2): the
+# archive); an API suite links a libstrata.so ($(1): its folder, $(2): the
+# same folder relative to the test binary, for the rpath).
+define link_unit_test
 	@mkdir -p $(dir $@)
-	$(CC) $(CSTD) -O1 -g $(WARN) -D_GNU_SOURCE -DSTRATA_INTERNAL_TEST $(SAN) $(INCS) $(CHECK_CFLAGS) \
-		-o $@ $< tests/check_main.c build/libstrata_internal.a $(CHECK_LIBS) -lpthread
-
-build/api/%: tests/%.c tests/check_main.c tests/api_util.h lib/libstrata.so | deps
-	@mkdir -p $(dir $@)
-	$(CC) $(CSTD) -O1 -g $(WARN) -D_GNU_SOURCE -Iinclude $(CHECK_CFLAGS) -o $@ $< tests/check_main.c \
-		-Llib -Wl,-rpath,'$$ORIGIN/../../lib' -lstrata $(CHECK_LIBS) -lpthread
-
-build/debug/tests/%: tests/%.c tests/check_main.c tests/thread_util.h tests/child_util.h build/debug/libstrata_internal.a | deps
-	@mkdir -p $(dir $@)
-	$(CC) $(CSTD) -O1 -g $(WARN) -D_GNU_SOURCE -DSTRATA_INTERNAL_TEST $(DEBUG_FLAGS) $(SAN) $(INCS) \
-		$(CHECK_CFLAGS) -o $@ $< tests/check_main.c build/debug/libstrata_internal.a $(CHECK_LIBS) -lpthread
-
-build/debug/api/%: tests/%.c tests/check_main.c tests/api_util.h build/debug/lib/libstrata.so | deps
+	$(CC) $(CSTD) -O1 -g $(WARN) -D_GNU_SOURCE -DSTRATA_INTERNAL_TEST $(1) $(SAN) $(INCS) \
+		$(CHECK_CFLAGS) -o $@ $< tests/check_main.c $(2) $(CHECK_LIBS) -lpthread
+endef
+define link_api_test
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) -O1 -g $(WARN) -D_GNU_SOURCE -Iinclude $(CHECK_CFLAGS) -o $@ $< tests/check_main.c \
-		-Lbuild/debug/lib -Wl,-rpath,'$$ORIGIN/../lib' -lstrata $(CHECK_LIBS) -lpthread
+		-L$(1) -Wl,-rpath,'$$ORIGIN/$(2)' -lstrata $(CHECK_LIBS) -lpthread
+endef
+UNIT_TEST_DEPS := tests/check_main.c tests/thread_util.h tests/child_util.h
+API_TEST_DEPS  := tests/check_main.c tests/api_util.h
+
+build/tests/%: tests/%.c $(UNIT_TEST_DEPS) build/libstrata_internal.a | deps
+	$(call link_unit_test,,build/libstrata_internal.a)
+
+build/api/%: tests/%.c $(API_TEST_DEPS) lib/libstrata.so | deps
+	$(call link_api_test,lib,../../lib)
+
+build/debug/tests/%: tests/%.c $(UNIT_TEST_DEPS) build/debug/libstrata_internal.a | deps
+	$(call link_unit_test,$(DEBUG_FLAGS),build/debug/libstrata_internal.a)
+
+build/debug/api/%: tests/%.c $(API_TEST_DEPS) build/debug/lib/libstrata.so | deps
+	$(call link_api_test,build/debug/lib,../lib)
 
 check-unit: $(INTERNAL_TESTS:tests/%.c=build/tests/%)
 	@set -e; for t in $^; do echo "== $$t"; ASAN_OPTIONS=detect_leaks=0 $$t; done

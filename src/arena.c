@@ -186,8 +186,8 @@ arena_destroy(unsigned ind)
 		return EFAULT;
 	arena_reset(ind);
 	pai_purge(a->pai);
-	/* Under arenas_mtx, like every other change of the arena table's state,
-	 * so that arenas.create and a fork never see a destruction half done. */
+	/* Under arenas_mtx, as arena.h promises for every change of the arena
+	 * table's state (arenas.create revives destroyed arenas under it). */
 	mutex_lock(&arenas_mtx);
 	atomic_store_release(&a->destroyed, true);
 	mutex_unlock(&arenas_mtx);
