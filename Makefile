@@ -157,12 +157,12 @@ API_TESTS      := $(sort $(wildcard tests/check_api*.c) $(wildcard tests/check_s
 JEPROF_TESTS   := $(wildcard tests/check_jeprof*.c)
 INTERNAL_TESTS := $(filter-out tests/check_main.c $(API_TESTS) $(JEPROF_TESTS),$(wildcard tests/check_*.c))
 
-# A unit suite links an internal archive ($(1): extra flags, $(2): the
-# archive); an API suite links a libstrata.so ($(1): its folder, $(2): the
+# A unit suite links an internal archive ($(1): its sanitizer and extra
+# flags, $(2): the archive); an API suite links a libstrata.so ($(1): its folder, $(2): the
 # same folder relative to the test binary, for the rpath).
 define link_unit_test
 	@mkdir -p $(dir $@)
-	$(CC) $(CSTD) -O1 -g $(WARN) -D_GNU_SOURCE -DSTRATA_INTERNAL_TEST $(1) $(SAN) $(INCS) \
+	$(CC) $(CSTD) -O1 -g $(WARN) -D_GNU_SOURCE -DSTRATA_INTERNAL_TEST $(1) $(INCS) \
 		$(CHECK_CFLAGS) -o $@ $< tests/check_main.c $(2) $(CHECK_LIBS) -lpthread
 endef
 define link_api_test
@@ -174,13 +174,13 @@ UNIT_TEST_DEPS := tests/check_main.c tests/thread_util.h tests/child_util.h
 API_TEST_DEPS  := tests/check_main.c tests/api_util.h
 
 build/tests/%: tests/%.c $(UNIT_TEST_DEPS) build/libstrata_internal.a | deps
-	$(call link_unit_test,,build/libstrata_internal.a)
+	$(call link_unit_test,$(SAN),build/libstrata_internal.a)
 
 build/api/%: tests/%.c $(API_TEST_DEPS) lib/libstrata.so | deps
 	$(call link_api_test,lib,../../lib)
 
 build/debug/tests/%: tests/%.c $(UNIT_TEST_DEPS) build/debug/libstrata_internal.a | deps
-	$(call link_unit_test,$(DEBUG_FLAGS),build/debug/libstrata_internal.a)
+	$(call link_unit_test,$(SAN) $(DEBUG_FLAGS),build/debug/libstrata_internal.a)
 
 build/debug/api/%: tests/%.c $(API_TEST_DEPS) build/debug/lib/libstrata.so | deps
 	$(call link_api_test,build/debug/lib,../lib)

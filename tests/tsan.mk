@@ -60,11 +60,8 @@ build/tsan/%.o: %.c | deps
 $(TSAN_LIB): $(TSAN_OBJ)
 	rm -f $@ && ar rcs $@ $(TSAN_OBJ)
 
-build/tsan/tests/%: tests/%.c tests/check_main.c tests/thread_util.h tests/child_util.h \
-		$(TSAN_LIB) | deps
-	@mkdir -p $(dir $@)
-	$(CC) $(TSAN_CFLAGS) $(INCS) $(CHECK_CFLAGS) -o $@ $< tests/check_main.c \
-		$(TSAN_LIB) $(CHECK_LIBS) -lpthread
+build/tsan/tests/%: tests/%.c $(UNIT_TEST_DEPS) $(TSAN_LIB) | deps
+	$(call link_unit_test,-fsanitize=thread -DSTRATA_TSAN,$(TSAN_LIB))
 
 build/tsan/api/%: tests/%.c tests/check_main.c tests/api_util.h src/public_names.h \
 		$(TSAN_LIB) | deps
