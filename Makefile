@@ -171,7 +171,7 @@ define link_api_test
 		-L$(1) -Wl,-rpath,'$$ORIGIN/$(2)' -lstrata $(CHECK_LIBS) -lpthread
 endef
 UNIT_TEST_DEPS := tests/check_main.c tests/thread_util.h tests/child_util.h
-API_TEST_DEPS  := tests/check_main.c tests/api_util.h
+API_TEST_DEPS  := tests/check_main.c tests/api_util.h tests/child_util.h
 
 build/tests/%: tests/%.c $(UNIT_TEST_DEPS) build/libstrata_internal.a | deps
 	$(call link_unit_test,$(SAN),build/libstrata_internal.a)

@@ -1,24 +1,21 @@
 /*
  * api_util.h — helpers shared by the public-API suites (tests/check_api*.c,
  * tests/check_stress.c): size units, a cheap assertion for byte loops,
- * optimizer barriers, byte patterns, mallctl readers, and re-running the
- * suite's own program with another environment (options are read before
- * main, so a test of an option runs a fresh process).
+ * optimizer barriers, byte patterns and mallctl readers; child_util.h
+ * re-runs the suite's own program with another environment (options are
+ * read before main, so a test of an option runs a fresh process).
  */
 #ifndef STRATA_TESTS_API_UTIL_H
 #define STRATA_TESTS_API_UTIL_H
 
 #include <check.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <strata.h>
+
+#include "child_util.h"
 
 #define KiB ((size_t)1 << 10)
 #define MiB ((size_t)1 << 20)
@@ -117,63 +114,6 @@ read_bool(const char *name)
 	ck_assert_msg(mallctl(name, &v, &len, NULL, 0) == 0, "reading %s", name);
 	ck_assert_uint_eq(len, sizeof(v));
 	return v;
-}
-
-/* Seconds a re-run child gets before it counts as hung. */
-#define API_CHILD_WAIT_S 20
-
-static inline double
-api_now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/*
- * Runs this program again (/proc/self/exe) with exactly the environment env
- * ("NAME=value" strings, NULL-terminated) and returns its wait status, with
- * its standard output NUL-terminated in out.  A child still running after
- * API_CHILD_WAIT_S is killed and fails the test as hung, naming what.
- */
-static inline int
-api_run_self(char *const env[], const char *what, char *out, size_t size)
-{
-	int fds[2];
-	ck_assert_int_eq(pipe(fds), 0);
-	pid_t pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		dup2(fds[1], STDOUT_FILENO);
-		close(fds[0]);
-		char *argv[] = {"strata-test-child", NULL};
-		execve("/proc/self/exe", argv, env);
-		_exit(127);
-	}
-	close(fds[1]);
-	size_t len = 0;
-	double deadline = api_now_s() + API_CHILD_WAIT_S;
-	for (;;) {
-		struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
-		int left_ms = (int)((deadline - api_now_s()) * 1000);
-		if (left_ms <= 0 || poll(&pfd, 1, left_ms) <= 0) {
-			kill(pid, SIGKILL);
-			waitpid(pid, NULL, 0);
-			close(fds[0]);
-			ck_abort_msg("%s: the child hung; its output so far: %.*s", what, (int)len, out);
-		}
-		ssize_t n = read(fds[0], out + len, size - 1 - len);
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-		if (len + 1 == size)
-			break;
-	}
-	out[len] = '\0';
-	close(fds[0]);
-	int status;
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	return status;
 }
 
 #endif

@@ -60,7 +60,7 @@ run_self(const char *conf, char *out, size_t size)
 	char env_conf[256];
 	snprintf(env_conf, sizeof(env_conf), "MALLOC_CONF=%s", conf);
 	char *env[] = {env_conf, CHILD_ENV "=1", NULL};
-	return api_run_self(env, env_conf, out, size);
+	return child_run_self(env, env_conf, out, size);
 }
 
 START_TEST(test_stdio_hook_with_bad_conf_starts)

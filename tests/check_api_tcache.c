@@ -850,7 +850,7 @@ run_child(const char *mode, const char *conf, char *buf, size_t size)
 	snprintf(env_mode, sizeof(env_mode), CHILD_ENV "=%s", mode);
 	snprintf(env_conf, sizeof(env_conf), "MALLOC_CONF=%s", conf);
 	char *env[] = {env_conf, env_mode, NULL};
-	int status = api_run_self(env, env_mode, buf, size);
+	int status = child_run_self(env, env_mode, buf, size);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %s failed", mode);
 }
 

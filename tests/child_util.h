@@ -1,17 +1,63 @@
 /*
- * child_util.h — runs a piece of a unit test in a child process and
- * collects what the child writes to standard error, for tests of what
- * aborts or prints (fatal messages, abort_conf, the lock witness).
+ * child_util.h — child processes for the suites: run part of a test in a
+ * forked child, or run the suite's program again, and collect what the
+ * child writes, with a bound: a child still running after CHILD_WAIT_S is
+ * killed and fails the test as hung.  For tests of what aborts or prints
+ * (fatal messages, abort_conf, the lock witness, options read at start).
  */
 #ifndef STRATA_TEST_CHILD_UTIL_H
 #define STRATA_TEST_CHILD_UTIL_H
 
 #include <check.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#define CHILD_WAIT_S 20
+
+static inline double
+child_now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Reads the child's end of the pipe fd into out (NUL-terminated) until it
+ * closes, then reaps the child; its wait status.  what names the child in
+ * the failure of a hang. */
+static inline int
+child_collect(pid_t pid, int fd, const char *what, char *out, size_t size)
+{
+	size_t len = 0;
+	double deadline = child_now_s() + CHILD_WAIT_S;
+	for (;;) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		int left_ms = (int)((deadline - child_now_s()) * 1000);
+		if (left_ms <= 0 || poll(&pfd, 1, left_ms) <= 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			close(fd);
+			ck_abort_msg("%s: the child hung; its output so far: %.*s", what, (int)len, out);
+		}
+		ssize_t n = read(fd, out + len, size - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		if (len + 1 == size)
+			break;
+	}
+	out[len] = '\0';
+	close(fd);
+	int status;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	return status;
+}
+
 /* Runs fn(arg) in a child whose stderr is a pipe, then _exit(0); returns the
- * child's wait status, with what it wrote NUL-terminated in out. */
+ * child's wait status, with what it wrote in out. */
 static inline int
 child_run_capture(void (*fn)(const void *arg), const void *arg, char *out, size_t size)
 {
@@ -26,15 +72,30 @@ child_run_capture(void (*fn)(const void *arg), const void *arg, char *out, size_
 		_exit(0);
 	}
 	close(fds[1]);
-	size_t len = 0;
-	ssize_t n;
-	while (len + 1 < size && (n = read(fds[0], out + len, size - 1 - len)) > 0)
-		len += (size_t)n;
-	out[len] = '\0';
-	close(fds[0]);
-	int status;
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	return status;
+	return child_collect(pid, fds[0], "forked child", out, size);
+}
+
+/*
+ * Runs this program again (/proc/self/exe) with exactly the environment env
+ * ("NAME=value" strings, NULL-terminated) and returns its wait status, with
+ * its standard output in out.  what names it in the failure of a hang.
+ */
+static inline int
+child_run_self(char *const env[], const char *what, char *out, size_t size)
+{
+	int fds[2];
+	ck_assert_int_eq(pipe(fds), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(fds[1], STDOUT_FILENO);
+		close(fds[0]);
+		char *argv[] = {"strata-test-child", NULL};
+		execve("/proc/self/exe", argv, env);
+		_exit(127);
+	}
+	close(fds[1]);
+	return child_collect(pid, fds[0], what, out, size);
 }
 
 #endif

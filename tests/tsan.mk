@@ -63,7 +63,7 @@ $(TSAN_LIB): $(TSAN_OBJ)
 build/tsan/tests/%: tests/%.c $(UNIT_TEST_DEPS) $(TSAN_LIB) | deps
 	$(call link_unit_test,-fsanitize=thread -DSTRATA_TSAN,$(TSAN_LIB))
 
-build/tsan/api/%: tests/%.c tests/check_main.c tests/api_util.h src/public_names.h \
+build/tsan/api/%: tests/%.c $(API_TEST_DEPS) src/public_names.h \
 		$(TSAN_LIB) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(TSAN_CFLAGS) -include src/public_names.h -Iinclude $(CHECK_CFLAGS) -o $@ $< \
