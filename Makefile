@@ -25,7 +25,8 @@ LIB_CFLAGS := $(CSTD) -O2 -g $(WARN) -fPIC -fvisibility=hidden \
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 TEST_LIB_CFLAGS := $(CSTD) -O1 -g $(WARN) -fvisibility=hidden -D_GNU_SOURCE \
 	-DSTRATA_INTERNAL_TEST $(SAN) $(INCS)
-LIB_LDLIBS := -lpthread
+# The profiler's unwinder and compressor; libm for its sampling math.
+LIB_LDLIBS := -lpthread -lunwind -lz -lm
 
 DEBUG   ?= 0
 DEBUG_FLAGS := -DSTRATA_DEBUG
@@ -138,7 +139,7 @@ define write_pc
 	@mkdir -p $(dir $(2))
 	@printf '%s\n' 'prefix=$(1)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
 		'Name: strata' 'Description: drop-in malloc with a sampling heap profiler' \
-		'Version: 0.1.0' 'Libs: -L$${libdir} -lstrata' 'Libs.private: -lpthread' \
+		'Version: 0.1.0' 'Libs: -L$${libdir} -lstrata' 'Libs.private: $(LIB_LDLIBS)' \
 		'Cflags: -I$${includedir}' > $(2)
 endef
 
@@ -163,7 +164,7 @@ INTERNAL_TESTS := $(filter-out tests/check_main.c $(API_TESTS) $(JEPROF_TESTS),$
 define link_unit_test
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) -O1 -g $(WARN) -D_GNU_SOURCE -DSTRATA_INTERNAL_TEST $(1) $(INCS) \
-		$(CHECK_CFLAGS) -o $@ $< tests/check_main.c $(2) $(CHECK_LIBS) -lpthread
+		$(CHECK_CFLAGS) -o $@ $< tests/check_main.c $(2) $(CHECK_LIBS) $(LIB_LDLIBS)
 endef
 define link_api_test
 	@mkdir -p $(dir $@)

@@ -117,11 +117,39 @@ arena_dalloc(void *ptr, uint64_t emap_bits)
 	large_free(a->pai, &a->large, e);
 }
 
+void *
+arena_malloc_sampled(arena_t *arena, size_t usize, size_t alignment, bool zero, void *record)
+{
+	size_t extent_usize = usize < SZ_LARGE_MINCLASS ? SZ_LARGE_MINCLASS : usize;
+	void *p = large_malloc(arena->pai, &arena->large, extent_usize, alignment, zero);
+	if (p == NULL)
+		return NULL;
+	/* The extent is this thread's alone until p is returned. */
+	extent_t *e = emap_bits_extent(emap_lookup(p));
+	e->sample = record;
+	emap_set_boundary(p, e->size,
+	                  emap_pack(e, sz_size2index(usize), false) | EMAP_SAMPLED_BIT);
+	return p;
+}
+
+void
+arena_dalloc_sampled(void *ptr, uint64_t emap_bits)
+{
+	extent_t *e = emap_bits_extent(emap_bits);
+	if (UNLIKELY(e->addr != ptr || e->state != EXTENT_ACTIVE))
+		msg_fatal("free(): invalid pointer %p\n", ptr);
+	arena_t *a = arena_of(e);
+	e->sample = NULL;
+	large_free(a->pai, &a->large, e);
+}
+
 bool
 arena_resize_in_place(void *ptr, uint64_t emap_bits, size_t usize, bool zero)
 {
 	extent_t *e = emap_bits_extent(emap_bits);
-	if (emap_bits_slab(emap_bits) || e->addr != ptr || usize < SZ_LARGE_MINCLASS)
+	/* A sampled object moves instead: its extent is not its size. */
+	if (emap_bits_slab(emap_bits) || emap_bits_sampled(emap_bits) || e->addr != ptr ||
+	    usize < SZ_LARGE_MINCLASS)
 		return false;
 	arena_t *a = arena_of(e);
 	return large_resize_in_place(a->pai, &a->large, e, usize, zero);
@@ -166,6 +194,21 @@ arena_lookup(const void *ptr, unsigned *ind)
 	return 0;
 }
 
+void (*arena_sampled_release)(void *record, size_t usize);
+
+/* A large extent that arena reset frees: a sampled object's record is
+ * released first. */
+static void
+arena_reset_large(extent_t *e)
+{
+	if (e->sample == NULL)
+		return;
+	unsigned szind = emap_bits_usable_szind(emap_lookup(e->addr));
+	if (arena_sampled_release != NULL)
+		arena_sampled_release(e->sample, sz_index2size(szind));
+	e->sample = NULL;
+}
+
 int
 arena_reset(unsigned ind)
 {
@@ -174,7 +217,7 @@ arena_reset(unsigned ind)
 		return EFAULT;
 	for (unsigned i = 0; i < SZ_NBINS; i++)
 		bin_reset(&a->bins[i], a->pai);
-	large_reset(a->pai, &a->large);
+	large_reset(a->pai, &a->large, arena_reset_large);
 	return 0;
 }
 

@@ -60,6 +60,7 @@ EXPORT const char *malloc_conf_2_conf_harder __attribute__((weak));
 #define CONF_DEFINE_LETTERS(name, ctype, dflt, max)                                       \
 	char opt_##name[max] = dflt;                                                      \
 	STATIC_ASSERT(sizeof(dflt) <= (max), "default of " #name " too long");
+#define CONF_DEFINE_STRING(name, ctype, dflt, max) CONF_DEFINE_LETTERS(name, ctype, dflt, max)
 #define CONF_DEFINE_LG_ALIAS(name, target, dflt, max)                                     \
 	STATIC_ASSERT((max) < sizeof(opt_##target) * CHAR_BIT, #name " exceeds " #target);    \
 	static void conf_set_##name(uintmax_t v)                                          \
@@ -84,6 +85,7 @@ CONF_OPTIONS(CONF_DEFINE_VALUES)
 #define CONF_SET_UINT_AUTO(name) conf_set_##name
 #define CONF_SET_SINT(name) conf_set_##name
 #define CONF_SET_LETTERS(name) NULL
+#define CONF_SET_STRING(name) NULL
 #define CONF_SET_LG_ALIAS(name) conf_set_##name
 #define CONF_GET_BOOL(name) conf_get_##name
 #define CONF_GET_CHOICE(name) conf_get_##name
@@ -92,6 +94,7 @@ CONF_OPTIONS(CONF_DEFINE_VALUES)
 #define CONF_GET_UINT_AUTO(name) conf_get_##name
 #define CONF_GET_SINT(name) conf_get_##name
 #define CONF_GET_LETTERS(name) NULL
+#define CONF_GET_STRING(name) NULL
 #define CONF_GET_LG_ALIAS(name) NULL
 #define CONF_BUF_BOOL(name) NULL
 #define CONF_BUF_CHOICE(name) NULL
@@ -100,6 +103,7 @@ CONF_OPTIONS(CONF_DEFINE_VALUES)
 #define CONF_BUF_UINT_AUTO(name) NULL
 #define CONF_BUF_SINT(name) NULL
 #define CONF_BUF_LETTERS(name) opt_##name
+#define CONF_BUF_STRING(name) opt_##name
 #define CONF_BUF_LG_ALIAS(name) NULL
 #define CONF_DESCRIBE(name_, kind_, ctype_, dflt_, min_, max_, values_, doc_)           \
 	[CONF_ID_##name_] = {                                                             \
@@ -111,7 +115,7 @@ CONF_OPTIONS(CONF_DEFINE_VALUES)
 		.values = conf_values_##name_,                                            \
 		.set = CONF_SET_##kind_(name_),                                           \
 		.get = CONF_GET_##kind_(name_),                                           \
-		.letters = CONF_BUF_##kind_(name_),                                       \
+		.text = CONF_BUF_##kind_(name_),                                          \
 		.doc = doc_,                                                              \
 	},
 const conf_option_t conf_options[CONF_NOPTIONS] = {CONF_OPTIONS(CONF_DESCRIBE)};
@@ -129,6 +133,7 @@ conf_reset_defaults(void)
 #define CONF_RESET_UINT_AUTO(name, dflt) opt_##name = dflt;
 #define CONF_RESET_SINT(name, dflt) opt_##name = dflt;
 #define CONF_RESET_LETTERS(name, dflt) memcpy(opt_##name, dflt, sizeof(dflt));
+#define CONF_RESET_STRING(name, dflt) memcpy(opt_##name, dflt, sizeof(dflt));
 #define CONF_RESET_LG_ALIAS(name, dflt)
 	CONF_OPTIONS(CONF_RESET)
 #undef CONF_RESET
@@ -304,7 +309,13 @@ conf_apply(const conf_option_t *opt, const char *v, size_t vlen)
 		return err;
 	}
 	case CONF_KIND_LETTERS:
-		conf_add_letters(opt->letters, (size_t)opt->max, opt->values[0], v, vlen);
+		conf_add_letters(opt->text, (size_t)opt->max, opt->values[0], v, vlen);
+		return 0;
+	case CONF_KIND_STRING:
+		if (vlen >= opt->max)
+			return ERANGE;
+		memcpy(opt->text, v, vlen);
+		opt->text[vlen] = '\0';
 		return 0;
 	}
 	return EINVAL;

@@ -29,6 +29,9 @@
  *              SINT       a signed integer (the forms of UINT, with an
  *                         optional minus sign); outside [min, max] is
  *                         "Out-of-range".
+ *              STRING     any text without a comma (a file-name prefix);
+ *                         the global is char[max], and a longer value is
+ *                         "Out-of-range"; opt.<name> is const char *.
  *              LG_ALIAS   another name for the option written in the ctype
  *                         column (the target): value v, an unsigned clipped
  *                         silently to [min, max], sets opt_<target> to 2^v.
@@ -39,11 +42,11 @@
  *                         that are in values[0] and not yet present, ignoring
  *                         the rest (jemalloc's stats_print_opts rule); the
  *                         global is char[max]; opt.<name> is const char *.
- *   ctype    the C type of opt_<name> (ignored for LETTERS: char[max];
+ *   ctype    the C type of opt_<name> (ignored for LETTERS and STRING: char[max];
  *            the target option's name for LG_ALIAS).
- *   default  the initial value (for LETTERS a string literal).
+ *   default  the initial value (for LETTERS and STRING a string literal).
  *   min,max  UINT*, SINT: the accepted range; LG_ALIAS: the accepted
- *            exponents; LETTERS: max is the buffer size.
+ *            exponents; LETTERS, STRING: max is the buffer size.
  *   values   CONF_VALUES("a", "b", ...) for CHOICE and LETTERS, else
  *            CONF_NO_VALUES.
  *   doc      one sentence for the man page (no roff requests).
@@ -79,6 +82,24 @@ enum conf_percpu_arena {
 	CONF_PERCPU_ARENA_PERCPU,
 	CONF_PERCPU_ARENA_PHYCPU
 };
+
+/* Values of opt_prof_signal: the signal that asks for a heap dump. */
+enum conf_prof_signal {
+	CONF_PROF_SIGNAL_NONE,
+	CONF_PROF_SIGNAL_HUP,
+	CONF_PROF_SIGNAL_USR1,
+	CONF_PROF_SIGNAL_USR2,
+	CONF_PROF_SIGNAL_URG,
+	CONF_PROF_SIGNAL_PWR,
+	CONF_PROF_SIGNAL_WINCH
+};
+
+/* Values of opt_prof_backtrace: how a sampled allocation's stack is read. */
+enum conf_prof_backtrace { CONF_PROF_BACKTRACE_LIBUNWIND, CONF_PROF_BACKTRACE_FP };
+
+/* Room for a dump file-name prefix, and the deepest stack a profile keeps. */
+#define CONF_PROF_PREFIX_MAX 1024
+#define CONF_PROF_BT_MAX_LIMIT 256
 
 /* Limits of the thread-cache options (jemalloc 5.3's; tcache.h relies on
  * them): the largest tcache_max, and the most slots of one cache bin. */
@@ -148,7 +169,47 @@ enum conf_percpu_arena {
 	  "(clipped to 1..16).")                                                          \
 	X(lg_tcache_flush_large_div, UINT_CLIP, unsigned, 1, 1, 16, CONF_NO_VALUES,       \
 	  "A full large-class cache bin keeps 1/2^value of its capacity and returns the rest " \
-	  "(clipped to 1..16).")
+	  "(clipped to 1..16).")                                                          \
+	X(prof, BOOL, bool, false, 0, 0, CONF_NO_VALUES,                                  \
+	  "Turn on the sampling heap profiler.")                                          \
+	X(prof_active, BOOL, bool, true, 0, 0, CONF_NO_VALUES,                            \
+	  "Initial value of prof.active: whether allocations are sampled (with prof:true).") \
+	X(prof_thread_active_init, BOOL, bool, true, 0, 0, CONF_NO_VALUES,                \
+	  "Initial thread.prof.active of new threads.")                                   \
+	X(lg_prof_sample, UINT_CLIP, size_t, 19, 0, 63, CONF_NO_VALUES,                   \
+	  "Mean distance between samples is 2^value bytes of allocation (0 samples every " \
+	  "allocation; values above 63 count as 63).")                                    \
+	X(prof_prefix, STRING, char, "strata", 0, CONF_PROF_PREFIX_MAX, CONF_NO_VALUES,   \
+	  "File-name prefix of automatic dumps (may hold a folder); empty turns automatic " \
+	  "dumps off.")                                                                   \
+	X(lg_prof_interval, SINT, ssize_t, -1, -1, 63, CONF_NO_VALUES,                    \
+	  "Dump each time the process has allocated about 2^value more bytes; -1 never.") \
+	X(prof_gdump, BOOL, bool, false, 0, 0, CONF_NO_VALUES,                            \
+	  "Dump when the heap's active pages reach a new high-water mark (rate limited).") \
+	X(prof_gdump_min_interval_ms, UINT, uint64_t, 1000, 0, UINT64_MAX / 1000000,      \
+	  CONF_NO_VALUES,                                                                 \
+	  "Fewest milliseconds between two high-water-mark dumps.")                       \
+	X(prof_final, BOOL, bool, false, 0, 0, CONF_NO_VALUES,                            \
+	  "Dump at exit.")                                                                \
+	X(prof_accum, BOOL, bool, false, 0, 0, CONF_NO_VALUES,                            \
+	  "Also count every sampled allocation ever made, freed or not (the alloc_space " \
+	  "and alloc_objects views).")                                                    \
+	X(prof_bt_max, UINT_CLIP, unsigned, 128, 1, CONF_PROF_BT_MAX_LIMIT, CONF_NO_VALUES, \
+	  "Deepest stack kept for a sampled allocation, in frames (clipped to 1..256).")  \
+	X(prof_backtrace, CHOICE, enum conf_prof_backtrace, CONF_PROF_BACKTRACE_LIBUNWIND, \
+	  0, 0, CONF_VALUES("libunwind", "fp"),                                           \
+	  "How stacks are read: libunwind's unwinder, or the frame-pointer chain (faster; " \
+	  "needs code built with frame pointers).")                                       \
+	X(prof_sys_thread_name, BOOL, bool, false, 0, 0, CONF_NO_VALUES,                  \
+	  "Name each thread in dumps by its system name, read at each sample.")           \
+	X(prof_stats, BOOL, bool, false, 0, 0, CONF_NO_VALUES,                            \
+	  "Keep per-size-class counts of sampled allocations (prof.stats.*).")            \
+	X(prof_dump_compress, BOOL, bool, true, 0, 0, CONF_NO_VALUES,                     \
+	  "Write dumps gzip-compressed (.heap.gz); false writes plain .heap files.")       \
+	X(prof_signal, CHOICE, enum conf_prof_signal, CONF_PROF_SIGNAL_NONE, 0, 0,        \
+	  CONF_VALUES("none", "HUP", "USR1", "USR2", "URG", "PWR", "WINCH"),              \
+	  "A signal that makes the profiler dump (handled by a thread, never in the "     \
+	  "handler); none installs no handler.")
 /* clang-format on */
 
 /* The globals, one per row but LG_ALIAS: opt_abort, opt_abort_conf,
@@ -157,7 +218,7 @@ enum conf_percpu_arena {
  * opt_tcache_max, opt_tcache_nslots_small_min, opt_tcache_nslots_small_max,
  * opt_tcache_nslots_large, opt_dirty_decay_ms, opt_lg_tcache_nslots_mul,
  * opt_tcache_gc_incr_bytes, opt_lg_tcache_flush_small_div,
- * opt_lg_tcache_flush_large_div. */
+ * opt_lg_tcache_flush_large_div, and opt_prof... for the profiler's rows. */
 #define CONF_DECLARE(name, kind, ctype, dflt, min, max, values, doc)                     \
 	CONF_DECLARE_##kind(name, ctype, max)
 #define CONF_DECLARE_BOOL(name, ctype, max) extern ctype opt_##name;
@@ -167,6 +228,7 @@ enum conf_percpu_arena {
 #define CONF_DECLARE_UINT_AUTO(name, ctype, max) extern ctype opt_##name;
 #define CONF_DECLARE_SINT(name, ctype, max) extern ctype opt_##name;
 #define CONF_DECLARE_LETTERS(name, ctype, max) extern char opt_##name[max];
+#define CONF_DECLARE_STRING(name, ctype, max) extern char opt_##name[max];
 #define CONF_DECLARE_LG_ALIAS(name, target, max)
 CONF_OPTIONS(CONF_DECLARE)
 #undef CONF_DECLARE
@@ -179,6 +241,7 @@ enum conf_kind {
 	CONF_KIND_UINT_AUTO,
 	CONF_KIND_SINT,
 	CONF_KIND_LETTERS,
+	CONF_KIND_STRING,
 	CONF_KIND_LG_ALIAS
 };
 
@@ -202,10 +265,11 @@ typedef struct conf_option {
 	/* Stores a parsed BOOL (0/1), CHOICE (index), UINT*, SINT (as
 	 * uintmax_t) or LG_ALIAS (the exponent) value. */
 	void (*set)(uintmax_t value);
-	/* Reads the value back the same way (NULL for LETTERS and LG_ALIAS). */
+	/* Reads the value back the same way (NULL for LETTERS, STRING and
+	 * LG_ALIAS). */
 	uintmax_t (*get)(void);
-	/* LETTERS: the global buffer (max bytes); NULL otherwise. */
-	char *letters;
+	/* LETTERS and STRING: the global buffer (max bytes); NULL otherwise. */
+	char *text;
 	const char *doc;
 } conf_option_t;
 

@@ -33,6 +33,7 @@
 #include "ctl.h"
 #include "init.h"
 #include "mutex.h"
+#include "prof/prof.h"
 #include "stats.h"
 #include "sz.h"
 #include "tcache.h"
@@ -289,6 +290,7 @@ ctl_opt_effective_narenas(void)
 #define CTL_OPT_UINT_AUTO(name, ctype) CTL_RO(ctl_opt_##name, ctype, ctl_opt_effective_##name())
 #define CTL_OPT_SINT(name, ctype) CTL_RO(ctl_opt_##name, ctype, opt_##name)
 #define CTL_OPT_LETTERS(name, ctype) CTL_RO(ctl_opt_##name, const char *, opt_##name)
+#define CTL_OPT_STRING(name, ctype) CTL_RO(ctl_opt_##name, const char *, opt_##name)
 #define CTL_OPT_LG_ALIAS(name, target)
 CONF_OPTIONS(CTL_OPT_HANDLER)
 #undef CTL_OPT_HANDLER
@@ -302,6 +304,7 @@ CONF_OPTIONS(CTL_OPT_HANDLER)
 #define CTL_OPT_NODE_UINT_AUTO(name) CTL_LEAF(name, ctl_opt_##name),
 #define CTL_OPT_NODE_SINT(name) CTL_LEAF(name, ctl_opt_##name),
 #define CTL_OPT_NODE_LETTERS(name) CTL_LEAF(name, ctl_opt_##name),
+#define CTL_OPT_NODE_STRING(name) CTL_LEAF(name, ctl_opt_##name),
 #define CTL_OPT_NODE_LG_ALIAS(name)
 static const ctl_node_t ctl_opt_nodes[] = {CONF_OPTIONS(CTL_OPT_NODE)};
 #undef CTL_OPT_NODE
@@ -545,8 +548,79 @@ static const ctl_node_t ctl_thread_tcache_nodes[] = {
 	CTL_LEAF(flush, ctl_thread_tcache_flush),
 };
 
+/* thread.prof.name: read-only or write-only in one call (jemalloc's rule:
+ * both is EPERM); a name of other than printable characters is EFAULT. */
+static int
+ctl_thread_prof_name(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, void *newp,
+                     size_t newlen)
+{
+	(void)mib;
+	(void)miblen;
+	tsd_t *tsd = tsd_fetch();
+	if (!opt_prof)
+		return ENOENT;
+	if (tsd == NULL)
+		return EAGAIN;
+	if (newp != NULL) {
+		if (!ctl_is_write_only_call(oldp, oldlenp))
+			return EPERM;
+		const char *name;
+		int err = ctl_require_write(newp, newlen, &name, sizeof(name));
+		if (err != 0)
+			return err;
+		return name == NULL ? EFAULT : prof_thread_name_set(&tsd->prof_tdata, name);
+	}
+	const char *name = prof_thread_name_get(&tsd->prof_tdata);
+	return ctl_read(oldp, oldlenp, &name, sizeof(name));
+}
+
+/* A read-write bool of the profiler: ENOENT without opt.prof; the old value
+ * is read before the new one is set (any nonzero byte is true). */
+static int
+ctl_prof_bool(void *oldp, size_t *oldlenp, void *newp, size_t newlen, bool old,
+              void (*set)(bool value))
+{
+	if (!opt_prof)
+		return ENOENT;
+	uint8_t value;
+	int err = ctl_write(newp, newlen, &value, sizeof(bool));
+	if (err != 0)
+		return err;
+	if (newp != NULL)
+		set(value != 0);
+	return ctl_read(oldp, oldlenp, &old, sizeof(old));
+}
+
+/* The calling thread's thread.prof.active, for ctl_prof_bool. */
+static void
+ctl_thread_prof_active_set(bool active)
+{
+	tsd_t *tsd = tsd_fetch();
+	if (tsd != NULL)
+		prof_thread_active_set(&tsd->prof_tdata, active);
+}
+
+static int
+ctl_thread_prof_active(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
+                       void *newp, size_t newlen)
+{
+	(void)mib;
+	(void)miblen;
+	tsd_t *tsd = tsd_fetch();
+	if (tsd == NULL)
+		return opt_prof ? EAGAIN : ENOENT;
+	bool old = opt_prof && prof_thread_active_get(&tsd->prof_tdata);
+	return ctl_prof_bool(oldp, oldlenp, newp, newlen, old, ctl_thread_prof_active_set);
+}
+
+static const ctl_node_t ctl_thread_prof_nodes[] = {
+	CTL_LEAF(name, ctl_thread_prof_name),
+	CTL_LEAF(active, ctl_thread_prof_active),
+};
+
 static const ctl_node_t ctl_thread_nodes[] = {
 	CTL_LEAF(arena, ctl_thread_arena),
+	CTL_NAMED(prof, ctl_thread_prof_nodes),
 	CTL_NAMED(tcache, ctl_thread_tcache_nodes),
 	CTL_LEAF(allocated, ctl_thread_allocated),
 	CTL_LEAF(allocatedp, ctl_thread_allocatedp),
@@ -614,17 +688,161 @@ static const ctl_node_t ctl_tcache_nodes[] = {
 	CTL_LEAF(destroy, ctl_tcache_destroy),
 };
 
+/* ------------------------------------------------------------ prof.* */
+
+static int
+ctl_prof_active(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, void *newp,
+                size_t newlen)
+{
+	(void)mib;
+	(void)miblen;
+	return ctl_prof_bool(oldp, oldlenp, newp, newlen, opt_prof && prof_active_get(),
+	                     prof_active_set);
+}
+
+static int
+ctl_prof_thread_active_init(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
+                            void *newp, size_t newlen)
+{
+	(void)mib;
+	(void)miblen;
+	return ctl_prof_bool(oldp, oldlenp, newp, newlen,
+	                     opt_prof && prof_thread_active_init_get(),
+	                     prof_thread_active_init_set);
+}
+
+static int
+ctl_prof_gdump(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, void *newp,
+               size_t newlen)
+{
+	(void)mib;
+	(void)miblen;
+	return ctl_prof_bool(oldp, oldlenp, newp, newlen, opt_prof && prof_gdump_get(),
+	                     prof_gdump_set);
+}
+
+/* A write-only const char * of the profiler (prof.dump, prof.prefix). */
+static int
+ctl_prof_string(void *oldp, size_t *oldlenp, void *newp, size_t newlen, const char **value)
+{
+	if (!opt_prof)
+		return ENOENT;
+	if (!ctl_is_write_only_call(oldp, oldlenp))
+		return EPERM;
+	*value = NULL;
+	return ctl_write(newp, newlen, value, sizeof(*value));
+}
+
+/* prof.dump: NULL (or no value) dumps to the automatic name. */
+static int
+ctl_prof_dump(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, void *newp,
+              size_t newlen)
+{
+	(void)mib;
+	(void)miblen;
+	const char *path;
+	int err = ctl_prof_string(oldp, oldlenp, newp, newlen, &path);
+	return err != 0 ? err : prof_dump_manual(path);
+}
+
+static int
+ctl_prof_prefix(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, void *newp,
+                size_t newlen)
+{
+	(void)mib;
+	(void)miblen;
+	const char *prefix;
+	int err = ctl_prof_string(oldp, oldlenp, newp, newlen, &prefix);
+	if (err != 0)
+		return err;
+	return prefix == NULL ? EFAULT : prof_prefix_set(prefix);
+}
+
+/* prof.reset: write-only; the new lg_sample (clipped to 63) or, without a
+ * value, the current one. */
+static int
+ctl_prof_reset(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, void *newp,
+               size_t newlen)
+{
+	(void)mib;
+	(void)miblen;
+	if (!opt_prof)
+		return ENOENT;
+	if (!ctl_is_write_only_call(oldp, oldlenp))
+		return EPERM;
+	size_t lg = prof_lg_sample();
+	int err = ctl_write(newp, newlen, &lg, sizeof(lg));
+	if (err != 0)
+		return err;
+	if (lg > 63)
+		lg = 63;
+	prof_reset((unsigned)lg);
+	event_set_sample_lg((int)lg);
+	return 0;
+}
+
+CTL_RO(ctl_prof_lg_sample, size_t, opt_prof ? prof_lg_sample() : 0)
+CTL_RO(ctl_prof_interval, uint64_t, opt_prof ? prof_interval() : 0)
+
+static const ctl_node_t ctl_prof_nodes[] = {
+	CTL_LEAF(thread_active_init, ctl_prof_thread_active_init),
+	CTL_LEAF(active, ctl_prof_active),
+	CTL_LEAF(dump, ctl_prof_dump),
+	CTL_LEAF(prefix, ctl_prof_prefix),
+	CTL_LEAF(gdump, ctl_prof_gdump),
+	CTL_LEAF(reset, ctl_prof_reset),
+	CTL_LEAF(lg_sample, ctl_prof_lg_sample),
+	CTL_LEAF(interval, ctl_prof_interval),
+};
+
+/* experimental.hooks.prof_dump: read the old hook, install a new one. */
+static int
+ctl_experimental_hooks_prof_dump(const size_t *mib, size_t miblen, void *oldp,
+                                 size_t *oldlenp, void *newp, size_t newlen)
+{
+	(void)mib;
+	(void)miblen;
+	if (!opt_prof)
+		return ENOENT;
+	prof_dump_hook_t old = prof_dump_hook_get(), hook;
+	int err = ctl_write(newp, newlen, &hook, sizeof(hook));
+	if (err != 0)
+		return err;
+	if (newp != NULL)
+		prof_dump_hook_set(hook);
+	return ctl_read(oldp, oldlenp, &old, sizeof(old));
+}
+
+static const ctl_node_t ctl_experimental_hooks_nodes[] = {
+	CTL_LEAF(prof_dump, ctl_experimental_hooks_prof_dump),
+};
+
+static const ctl_node_t ctl_experimental_nodes[] = {
+	CTL_NAMED(hooks, ctl_experimental_hooks_nodes),
+};
+
+/* ------------------------------------------------------------ config.* */
+
+CTL_RO(ctl_config_prof, bool, true)
+
+static const ctl_node_t ctl_config_nodes[] = {
+	CTL_LEAF(prof, ctl_config_prof),
+};
+
 /* ------------------------------------------------------------ the root */
 
 static const ctl_node_t ctl_root_nodes[] = {
 	CTL_LEAF(version, ctl_version),
 	CTL_LEAF(epoch, ctl_epoch_handler),
 	CTL_NAMED(thread, ctl_thread_nodes),
+	CTL_NAMED(config, ctl_config_nodes),
 	CTL_NAMED(opt, ctl_opt_nodes),
 	CTL_NAMED(tcache, ctl_tcache_nodes),
 	CTL_INDEXED(arena, ctl_arena_i, ctl_arena_index_valid),
 	CTL_NAMED(arenas, ctl_arenas_nodes),
 	CTL_NAMED(stats, ctl_stats_nodes),
+	CTL_NAMED(prof, ctl_prof_nodes),
+	CTL_NAMED(experimental, ctl_experimental_nodes),
 };
 static const ctl_node_t ctl_root = CTL_INNER(ctl_root_nodes);
 

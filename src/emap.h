@@ -16,8 +16,9 @@
  *   bits 6..47  the extent descriptor (descriptors are 64-byte aligned);
  *   bits 48..55 size class + 1 (0 for free extents);
  *   bits 56..62 zero;
- *   bit 63      sampled: a profiler-sampled object (reserved for the
- *               profiler).
+ *   bit 63      sampled: a profiler-sampled object, alone on a large
+ *               extent whose descriptor holds the profiler's record; the
+ *               class field is the class the caller asked for.
  * emap_bits_szind() reads bits 48..63 minus one as an unsigned class, so one
  * compare against a class count rejects "not ours" (entry 0), free extents
  * and sampled objects alike: the free fast path needs no other test.
@@ -81,6 +82,19 @@ emap_bits_szind(uint64_t bits)
 	return (unsigned)(bits >> EMAP_SZIND_SHIFT) - 1;
 }
 
+static inline bool
+emap_bits_sampled(uint64_t bits)
+{
+	return (bits & EMAP_SAMPLED_BIT) != 0;
+}
+
+/* The size class of an entry with or without the sampled bit: for a sampled
+ * object, the class its caller asked for (its extent is larger). */
+static inline unsigned
+emap_bits_usable_szind(uint64_t bits)
+{
+	return emap_bits_szind(bits & ~EMAP_SAMPLED_BIT);
+}
 
 static inline bool
 emap_bits_slab(uint64_t bits)

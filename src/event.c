@@ -14,11 +14,18 @@
  */
 #include "conf.h"
 #include "event.h"
+#include "prng.h"
 #include "tsd.h"
 
 /* Set by event_boot. */
 static uint64_t event_wait[EVENT_COUNT]; /* bytes from one firing to the next */
 static bool event_fill_on;               /* junk or zero: always the slow path */
+/* lg of the mean sampling distance; negative: no sampling.  Written by
+ * event_boot and prof.reset, read by every thread's draw. */
+static _Atomic int event_sample_lg = -1;
+/* Seeds of the threads' generators: one per thread, in the order threads
+ * start, so that a deterministic program samples deterministically. */
+static _Atomic uint64_t event_seed_counter;
 
 void
 event_boot(void)
@@ -32,6 +39,13 @@ event_boot(void)
 	                                          ? EVENT_NEVER
 	                                          : opt_tcache_gc_incr_bytes;
 	event_fill_on = opt_zero || opt_junk != CONF_JUNK_FALSE;
+	event_set_sample_lg(opt_prof ? (int)opt_lg_prof_sample : -1);
+}
+
+void
+event_set_sample_lg(int lg)
+{
+	atomic_store_relaxed(&event_sample_lg, lg);
 }
 
 /* now + wait, saturating: an event with wait EVENT_NEVER stays unarmed. */
@@ -47,6 +61,15 @@ event_schedule(tsd_t *tsd, event_kind_t k, uint64_t now)
 	tsd->events.next[k] = event_due_at(now, event_wait[k]);
 }
 
+/* The sample event: a fresh geometric distance from now. */
+static void
+event_schedule_sample(tsd_t *tsd, uint64_t now)
+{
+	int lg = atomic_load_relaxed(&event_sample_lg);
+	uint64_t wait = lg < 0 ? EVENT_NEVER : prng_geometric_bytes(&tsd->events.prng, (unsigned)lg);
+	tsd->events.next[EVENT_PROF_SAMPLE] = event_due_at(now, wait);
+}
+
 static inline bool
 event_fast_path_off(const tsd_t *tsd)
 {
@@ -59,7 +82,9 @@ event_set_thresholds(tsd_t *tsd)
 {
 	uint64_t gc = tsd->events.next[EVENT_TCACHE_GC_ALLOC];
 	uint64_t recheck = tsd->events.next[EVENT_ARENA_RECHECK];
-	tsd->alloc_event = gc < recheck ? gc : recheck;
+	uint64_t sample = tsd->events.next[EVENT_PROF_SAMPLE];
+	uint64_t first = gc < recheck ? gc : recheck;
+	tsd->alloc_event = first < sample ? first : sample;
 	tsd->dalloc_event = tsd->events.next[EVENT_TCACHE_GC_DALLOC];
 }
 
@@ -80,6 +105,9 @@ event_init(tsd_t *tsd)
 	event_schedule(tsd, EVENT_TCACHE_GC_ALLOC, tsd->allocated);
 	event_schedule(tsd, EVENT_TCACHE_GC_DALLOC, tsd->deallocated);
 	event_schedule(tsd, EVENT_ARENA_RECHECK, tsd->allocated);
+	uint64_t seed = atomic_add_relaxed(&event_seed_counter, 1);
+	tsd->events.prng = seed * 0xd1342543de82ef95ull + 1;
+	event_schedule_sample(tsd, tsd->allocated);
 	event_arm(tsd);
 }
 
@@ -100,12 +128,20 @@ event_tcache_gc(tsd_t *tsd)
  * reentrancy level is 0 (else the thresholds stay 0 and the counters just
  * count).
  */
-void
+bool
 event_alloc(tsd_t *tsd, size_t usize)
 {
 	uint64_t now = tsd->allocated += usize;
 	if (event_fast_path_off(tsd))
-		return;
+		return false;
+	bool sample = false;
+	uint64_t sample_at = tsd->events.next[EVENT_PROF_SAMPLE];
+	if (now >= sample_at) {
+		/* Inside this allocation's bytes: sampled.  Before them (counted
+		 * while events were off): the wait is simply drawn afresh. */
+		sample = now - usize < sample_at;
+		event_schedule_sample(tsd, now);
+	}
 	if (now >= tsd->events.next[EVENT_TCACHE_GC_ALLOC])
 		event_tcache_gc(tsd);
 	if (now >= tsd->events.next[EVENT_ARENA_RECHECK]) {
@@ -113,6 +149,7 @@ event_alloc(tsd_t *tsd, size_t usize)
 		tsd_arena_recheck(tsd);
 	}
 	event_set_thresholds(tsd);
+	return sample;
 }
 
 void

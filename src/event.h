@@ -11,10 +11,18 @@
  * re-arms it; the fast threshold is the minimum of the armed ones.
  *
  * The slow path calls event_alloc before the allocation is chosen, so that
- * an event will be able to have the allocation placed specially (the
- * profiler's sample: its object gets its own page-map marking).  Every path that
+ * the profiler's sample can have the allocation placed specially (its
+ * object gets its own extent and page-map marking).  Every path that
  * changes a thread's allocated bytes goes through here, in-place resizing
  * included.
+ *
+ * The profiler's sample is an event whose interval is random: after each
+ * sample the thread draws the bytes to the next one from a geometric
+ * distribution with mean 2^lg_prof_sample (prng.h), so that every byte
+ * allocated has the same chance of being sampled (docs/design.md,
+ * "Profiler").  An allocation is sampled when the threshold falls inside
+ * its own bytes; bytes counted while events could not fire (reentrancy)
+ * only make the thread draw afresh.
  *
  * The fast threshold is 0 (every call takes the slow path, which still
  * fires events only when they are due) while the thread is not set up,
@@ -34,6 +42,7 @@ typedef enum event_kind {
 	EVENT_TCACHE_GC_ALLOC,  /* incremental cache GC: due on allocated bytes */
 	EVENT_TCACHE_GC_DALLOC, /* ... or on deallocated bytes, whichever first */
 	EVENT_ARENA_RECHECK,    /* follow the thread's CPU (percpu_arena) */
+	EVENT_PROF_SAMPLE,      /* the profiler samples this allocation */
 	EVENT_COUNT
 } event_kind_t;
 
@@ -42,24 +51,30 @@ struct tsd;
 /* The interval of an event that is not armed (never due). */
 #define EVENT_NEVER UINT64_MAX
 
-/* The counter value at which each event is next due.  Owned by the thread. */
+/* The counter value at which each event is next due, and the state of the
+ * thread's sampling draws.  Owned by the thread. */
 typedef struct event_state {
 	uint64_t next[EVENT_COUNT];
+	uint64_t prng;
 } event_state_t;
 
 /*
  * The slow-path halves of the counter updates.  event_alloc adds usize to
  * the thread's allocated bytes, runs the events that are due and re-arms
- * them; event_dalloc does the same for a free.  (The profiler's sample will
- * make event_alloc say whether the allocation must be placed specially.)
+ * them; true when the profiler samples this allocation (the caller then
+ * places it as a sampled object).  event_dalloc does the same for a free.
  */
-void event_alloc(struct tsd *tsd, size_t usize);
+bool event_alloc(struct tsd *tsd, size_t usize);
 void event_dalloc(struct tsd *tsd, size_t usize);
 /* Computes the intervals and the fill mode from the options.  Called once
  * by init (and again by a test that changes those options). */
 void event_boot(void);
 /* Arms every event from the thread's counters (a new thread). */
 void event_init(struct tsd *tsd);
+/* Sampling from now on: a mean of 2^lg bytes between samples (lg 0..63),
+ * or none when lg is negative.  Threads draw their next distance at their
+ * next sample (prof.reset, the prof option at boot). */
+void event_set_sample_lg(int lg);
 /* Recomputes the fast thresholds after the thread's state, reentrancy level
  * or the fill options changed. */
 void event_arm(struct tsd *tsd);

@@ -42,11 +42,16 @@ struct extent {
 	/* Heap links: a free extent in its eset heap, or a slab in its bin's
 	 * non-full heap; the descriptor free list reuses `next`. */
 	extent_t *heap_child, *heap_next, *heap_prev;
+	/* An active large extent holding a profiler-sampled object (emap.h):
+	 * the profiler's record of it; written by the allocating thread before
+	 * the pointer is returned, read by the freeing one. */
+	void *sample;
 	/* Slab only, protected by the bin lock. */
 	uint32_t nfree;
 	uint64_t bitmap[EXTENT_BITMAP_WORDS]; /* 1 = region free */
 } __attribute__((aligned(CACHELINE)));
 STATIC_ASSERT(CACHELINE >= 64, "page-map entries keep 6 low bits beside the descriptor");
+STATIC_ASSERT(sizeof(extent_t) == 2 * CACHELINE, "a descriptor spans two cache lines");
 
 typedef struct extent_heap {
 	extent_t *root;

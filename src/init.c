@@ -2,13 +2,15 @@
  * init.c — bootstrap order, fork handlers and exit actions.  See init.h.
  *
  * Bootstrap, under init_mtx, with no allocation until the arenas exist:
- *   size classes → MALLOC_CONF → global base → emap → arenas → stats → tsd
- *   key; then the messages held back meanwhile (a bad MALLOC_CONF) are
+ *   size classes → MALLOC_CONF → global base → emap → arenas → stats →
+ *   thread events → profiler → tsd key; then the messages held back meanwhile (a bad MALLOC_CONF) are
  *   written, and pthread_atfork and the atexit actions registered.  The
  *   initializing thread may re-enter (a malloc_message hook that calls
  *   printf, pthread_atfork and atexit call malloc): init_slow returns at once
  *   for it, and its allocations are served once the arenas exist (before
  *   that, only msg_fatal's hook can run, and its allocations fail cleanly).
+ * At load time (a constructor, once threads can be made) the profiler
+ * starts its dumper thread if a trigger needs it.
  * Fork: the handlers are the lock registry's (mutex.h): the parent takes
  * every registered allocator lock in rank order before fork() and releases
  * them after; the child re-initializes them (it is the only thread, and no
@@ -29,6 +31,7 @@
 #include "init.h"
 #include "msg.h"
 #include "os.h"
+#include "prof/prof.h"
 #include "stats.h"
 #include "sz.h"
 #include "tcache.h"
@@ -45,6 +48,13 @@ static void
 init_stats_print_atexit(void)
 {
 	stats_print_to_messages(opt_stats_print_opts);
+}
+
+/* Arena reset frees a sampled object: the profiler forgets it. */
+static void
+init_sampled_release(void *record, size_t usize)
+{
+	prof_sample_free(record, usize);
 }
 
 static int
@@ -64,6 +74,10 @@ init_core(void)
 	stats_boot(&init_global_base);
 	tcache_boot();
 	event_boot();
+	int err = prof_boot();
+	if (err != 0)
+		return err;
+	arena_sampled_release = init_sampled_release;
 	return tsd_boot();
 }
 
@@ -74,6 +88,7 @@ init_postfork_child(void)
 {
 	mutex_postfork_child_all();
 	tsd_postfork_child();
+	prof_postfork_child();
 }
 
 static void
@@ -119,5 +134,6 @@ init_slow(void)
 __attribute__((constructor)) static void
 init_at_load(void)
 {
-	init_ensure();
+	if (init_ensure() == 0)
+		prof_start();
 }

@@ -69,7 +69,7 @@ large_resize_in_place(pai_t *pai, large_t *large, extent_t *e, size_t usize, boo
 }
 
 void
-large_reset(pai_t *pai, large_t *large)
+large_reset(pai_t *pai, large_t *large, void (*before_free)(extent_t *e))
 {
 	mutex_lock(&large->mtx);
 	extent_t *list = large->list;
@@ -77,6 +77,7 @@ large_reset(pai_t *pai, large_t *large)
 	mutex_unlock(&large->mtx);
 	while (list != NULL) {
 		extent_t *next = list->heap_next;
+		before_free(list);
 		atomic_add_relaxed(&large->ndalloc, 1);
 		atomic_sub_relaxed(&large->allocated, list->size);
 		pai_free(pai, list);

@@ -33,8 +33,9 @@ void large_free(pai_t *pai, large_t *large, extent_t *e);
 /* Resizes e to usize (a large class) without moving it; false if it cannot. */
 bool large_resize_in_place(pai_t *pai, large_t *large, extent_t *e, size_t usize,
                            bool zero);
-/* Frees every live large extent (arena reset). */
-void large_reset(pai_t *pai, large_t *large);
+/* Frees every live large extent (arena reset), calling before_free on each
+ * first. */
+void large_reset(pai_t *pai, large_t *large, void (*before_free)(extent_t *e));
 
 
 #endif

@@ -15,6 +15,12 @@
  * malloc_count_alloc/malloc_count_dalloc, allocations before choosing
  * memory.  While the thread's reentrancy level is raised (tsd.h) nothing is
  * cached: allocations come straight from the arena.
+ *
+ * Profiler-sampled objects (the event said so) live alone on a large extent
+ * whose page-map entries carry the sampled bit (emap.h): the free fast path
+ * rejects them with the class compare it makes anyway, and the slow paths
+ * hand their record back to the profiler.  Their usable size is the class
+ * asked for; they are never resized in place (docs/design.md, "Profiler").
  */
 #include "public_names.h"
 #include <malloc.h>
@@ -29,6 +35,7 @@
 #include "event.h"
 #include "init.h"
 #include "msg.h"
+#include "prof/prof.h"
 #include "stats.h"
 #include "tcache.h"
 #include "tsd.h"
@@ -68,7 +75,7 @@ static uint64_t
 malloc_lookup(const char *func, const void *ptr)
 {
 	uint64_t bits = emap_lookup(ptr);
-	unsigned ind = emap_bits_szind(bits);
+	unsigned ind = emap_bits_usable_szind(bits);
 	if (UNLIKELY(ind >= SZ_NSIZES)) /* also entry 0 */
 		malloc_invalid_pointer(func, ptr);
 	extent_t *e = emap_bits_extent(bits);
@@ -92,16 +99,17 @@ malloc_thread_tcache(tsd_t *tsd)
 }
 
 /* Counts an allocation of usize bytes, running the events that are due
- * (before any memory is chosen, so that the profiler's sample will be able
- * to choose it). */
-static inline void
+ * (before any memory is chosen, so that a sample can choose it); true when
+ * the profiler samples it. */
+static inline bool
 malloc_count_alloc(tsd_t *tsd, size_t usize)
 {
 	uint64_t allocated = tsd->allocated + usize;
-	if (LIKELY(allocated < tsd->alloc_event))
+	if (LIKELY(allocated < tsd->alloc_event)) {
 		tsd->allocated = allocated;
-	else
-		event_alloc(tsd, usize);
+		return false;
+	}
+	return event_alloc(tsd, usize);
 }
 
 static inline void
@@ -114,32 +122,72 @@ malloc_count_dalloc(tsd_t *tsd, size_t usize)
 		event_dalloc(tsd, usize);
 }
 
+/* The heap's active bytes, for the profiler's high-water dumps. */
+static size_t
+malloc_active_bytes(void)
+{
+	stats_global_t s;
+	stats_snapshot(&s);
+	return s.active;
+}
+
 /*
- * Allocation once counted: usize computed, alignment 0 or a power of two.
- * Fills as the options say.  NULL with errno ENOMEM on failure, which takes
- * the count back (a failed allocation is not counted).
+ * A sampled allocation: the profiler records the stack (with the thread's
+ * reentrancy raised: unwinding may allocate), then the object gets its own
+ * extent.  NULL with *sampled false when the profiler declines (sampling
+ * is off for the thread); NULL with *sampled true when out of memory.
+ */
+static NOINLINE void *
+malloc_alloc_sampled(tsd_t *tsd, size_t usize, size_t alignment, bool zero, arena_t *arena,
+                     bool *sampled)
+{
+	tsd_reentrancy_raise(tsd);
+	prof_tctx_t *tctx = prof_sample_begin(&tsd->prof_tdata, usize, tsd->allocated);
+	if (tctx != NULL && prof_gdump_wanted())
+		prof_gdump_observe(malloc_active_bytes());
+	tsd_reentrancy_lower(tsd);
+	*sampled = tctx != NULL;
+	if (tctx == NULL)
+		return NULL;
+	void *p = arena_malloc_sampled(arena, usize, alignment, zero, tctx);
+	if (p == NULL)
+		prof_sample_cancel(tctx, usize);
+	return p;
+}
+
+/*
+ * Allocation once counted: usize computed, alignment 0 or a power of two;
+ * sample: the profiler samples it.  Fills as the options say.  NULL with
+ * errno ENOMEM on failure, which takes the count back (a failed allocation
+ * is not counted).
  */
 static void *
 malloc_alloc_counted(tsd_t *tsd, size_t usize, size_t alignment, bool zero,
-                     malloc_route_t route)
+                     malloc_route_t route, bool sample)
 {
 	unsigned ind = sz_size2index(usize);
 	zero = zero || opt_zero;
+	arena_t *arena = route.arena != NULL ? route.arena : tsd->arena;
 	void *p = NULL;
+	if (UNLIKELY(sample)) {
+		bool sampled;
+		p = malloc_alloc_sampled(tsd, usize, alignment, zero, arena, &sampled);
+		if (sampled)
+			goto allocated;
+	}
 	if (route.tcache != NULL && ind < tcache_nbins && alignment <= PAGE) {
 		if (!tcache_alloc_easy(route.tcache, ind, &p))
 			p = tcache_alloc_refill(route.tcache, ind);
 		if (p != NULL && zero)
 			memset(p, 0, usize);
 	}
-	if (p == NULL) {
-		arena_t *arena = route.arena != NULL ? route.arena : tsd->arena;
+	if (p == NULL)
 		p = arena_malloc(arena, usize, ind, alignment, zero);
-		if (UNLIKELY(p == NULL)) {
-			tsd->allocated -= usize;
-			errno = ENOMEM;
-			return NULL;
-		}
+allocated:
+	if (UNLIKELY(p == NULL)) {
+		tsd->allocated -= usize;
+		errno = ENOMEM;
+		return NULL;
 	}
 	if (!zero && (opt_junk == CONF_JUNK_TRUE || opt_junk == CONF_JUNK_ALLOC))
 		memset(p, JUNK_ALLOC_BYTE, usize);
@@ -151,19 +199,29 @@ malloc_alloc_counted(tsd_t *tsd, size_t usize, size_t alignment, bool zero,
 static void *
 malloc_alloc(tsd_t *tsd, size_t usize, size_t alignment, bool zero, malloc_route_t route)
 {
-	malloc_count_alloc(tsd, usize);
-	return malloc_alloc_counted(tsd, usize, alignment, zero, route);
+	bool sample = malloc_count_alloc(tsd, usize);
+	return malloc_alloc_counted(tsd, usize, alignment, zero, route, sample);
+}
+
+/* Frees a sampled object: its record goes back to the profiler. */
+static NOINLINE void
+malloc_dalloc_sampled(void *ptr, uint64_t bits, size_t usize)
+{
+	prof_sample_free(emap_bits_extent(bits)->sample, usize);
+	arena_dalloc_sampled(ptr, bits);
 }
 
 static void
 malloc_dalloc(tsd_t *tsd, void *ptr, uint64_t bits, tcache_t *tcache)
 {
-	unsigned ind = emap_bits_szind(bits);
+	unsigned ind = emap_bits_usable_szind(bits);
 	size_t usize = sz_index2size(ind);
 	if (opt_junk == CONF_JUNK_TRUE || opt_junk == CONF_JUNK_FREE)
 		memset(ptr, JUNK_FREE_BYTE, usize);
 	int saved_errno = errno;
-	if (tcache != NULL && ind < tcache_nbins && tcache->bins[ind].ncached_max != 0) {
+	if (UNLIKELY(emap_bits_sampled(bits))) {
+		malloc_dalloc_sampled(ptr, bits, usize);
+	} else if (tcache != NULL && ind < tcache_nbins && tcache->bins[ind].ncached_max != 0) {
 		if (!tcache_dalloc_easy(tcache, ind, ptr))
 			tcache_dalloc_flush(tcache, ind, ptr);
 	} else {
@@ -218,7 +276,7 @@ malloc_realloc(const char *func, void *ptr, size_t size, size_t alignment, bool 
                malloc_route_t route, bool explicit_route)
 {
 	uint64_t bits = malloc_lookup(func, ptr);
-	size_t old_usize = sz_index2size(emap_bits_szind(bits));
+	size_t old_usize = sz_index2size(emap_bits_usable_szind(bits));
 	tsd_t *tsd = malloc_tsd();
 	size_t usize = malloc_usize(size, alignment);
 	if (UNLIKELY(tsd == NULL || usize == 0)) {
@@ -227,15 +285,16 @@ malloc_realloc(const char *func, void *ptr, size_t size, size_t alignment, bool 
 	}
 	if (!explicit_route)
 		route.tcache = malloc_thread_tcache(tsd);
-	malloc_count_alloc(tsd, usize);
+	bool sample = malloc_count_alloc(tsd, usize);
+	/* A newly sampled size moves, so that the new object is recorded. */
 	bool aligned = alignment == 0 || ((uintptr_t)ptr & (alignment - 1)) == 0;
-	if (aligned &&
+	if (aligned && !sample &&
 	    (usize == old_usize ||
 	     (usize >= SZ_LARGE_MINCLASS && arena_resize_in_place(ptr, bits, usize, zero)))) {
 		malloc_count_dalloc(tsd, old_usize);
 		return ptr;
 	}
-	void *p = malloc_alloc_counted(tsd, usize, alignment, false, route);
+	void *p = malloc_alloc_counted(tsd, usize, alignment, false, route, sample);
 	if (p == NULL)
 		return NULL;
 	size_t keep = old_usize < usize ? old_usize : usize;
@@ -412,7 +471,7 @@ pvalloc(size_t size)
 static size_t
 malloc_usable_size_of(const char *func, const void *ptr)
 {
-	unsigned ind = emap_bits_szind(emap_lookup(ptr));
+	unsigned ind = emap_bits_usable_szind(emap_lookup(ptr));
 	if (UNLIKELY(ind >= SZ_NSIZES))
 		malloc_invalid_pointer(func, ptr);
 	return sz_index2size(ind);
@@ -548,7 +607,7 @@ EXPORT size_t
 xallocx(void *ptr, size_t size, size_t extra, int flags)
 {
 	uint64_t bits = malloc_lookup("xallocx", ptr);
-	size_t old_usize = sz_index2size(emap_bits_szind(bits));
+	size_t old_usize = sz_index2size(emap_bits_usable_szind(bits));
 	size_t alignment = mallocx_alignment(flags);
 	if (alignment != 0 && ((uintptr_t)ptr & (alignment - 1)) != 0)
 		return old_usize;

@@ -125,7 +125,8 @@ stats_print_options(stats_out_t *out)
 			stats_line(out, "  opt.%s: %jd\n", o->name, (intmax_t)o->get());
 			break;
 		case CONF_KIND_LETTERS:
-			stats_line(out, "  opt.%s: \"%s\"\n", o->name, o->letters);
+		case CONF_KIND_STRING:
+			stats_line(out, "  opt.%s: \"%s\"\n", o->name, o->text);
 			break;
 		case CONF_KIND_LG_ALIAS:
 			break;

@@ -13,8 +13,8 @@
  * One add and one compare on each fast path covers all of them.
  *
  * Reentrancy: while the level is raised (the allocator is running code that
- * may allocate: a malloc_message hook now; libunwind, libnuma, zlib or an
- * internal thread's creation later), the fast thresholds are 0 and the slow
+ * may allocate: a malloc_message hook, the profiler's unwinding and its
+ * dumper thread's creation; libnuma later), the fast thresholds are 0 and the slow
  * path serves allocations straight from the arena, bypassing the cache, and
  * fires no events (docs/design.md, "Reentrancy").
  *
@@ -40,6 +40,7 @@ typedef struct tsd {
 	/* Cold. */
 	event_state_t events;
 	arena_t *arena;     /* the arena this thread allocates from */
+	struct prof_tdata *prof_tdata; /* the profiler's data of this thread, or NULL */
 	uint8_t state;      /* enum tsd_state */
 	uint8_t reentrancy; /* nesting level of allocator code that may allocate */
 } tsd_t;

@@ -760,6 +760,9 @@ man_type_and_default(size_t id, char *type, char *dflt, size_t size)
 	case CONF_KIND_LETTERS:
 		snprintf(type, size, "letters from %s", opt->values[0]);
 		break;
+	case CONF_KIND_STRING:
+		snprintf(type, size, "text");
+		break;
 	case CONF_KIND_LG_ALIAS:
 		snprintf(type, size, "unsigned; sets \\fB%s\\fP to 2^value", opt->ctype);
 		break;
@@ -781,6 +784,7 @@ man_type_and_default(size_t id, char *type, char *dflt, size_t size)
 	}
 #define MAN_DEFAULT_SINT(name) snprintf(dflt, size, "%jd", (intmax_t)opt_##name)
 #define MAN_DEFAULT_LETTERS(name) snprintf(dflt, size, "\"%s\"", opt_##name)
+#define MAN_DEFAULT_STRING(name) snprintf(dflt, size, "\"%.200s\"", opt_##name)
 #define MAN_DEFAULT_LG_ALIAS(name) dflt[0] = '\0'
 	CONF_OPTIONS(MAN_DEFAULT)
 }

@@ -67,7 +67,7 @@ build/tsan/api/%: tests/%.c $(API_TEST_DEPS) src/public_names.h \
 		$(TSAN_LIB) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(TSAN_CFLAGS) -include src/public_names.h -Iinclude $(CHECK_CFLAGS) -o $@ $< \
-		tests/check_main.c $(TSAN_LIB) $(CHECK_LIBS) -lpthread
+		tests/check_main.c $(TSAN_LIB) $(CHECK_LIBS) $(LIB_LDLIBS)
 
 check-tsan: $(TSAN_CHECKS) tests/tsan.supp
 	@set -e; for t in $(TSAN_CHECKS); do echo "== $$t"; \

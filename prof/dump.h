@@ -1,0 +1,37 @@
+/*
+ * dump.h — heap profiles in jemalloc's heap_v2 format.
+ *
+ * A dump copies the counters (each stack shard's lock held only while its
+ * counters are copied), then formats and writes the file with no lock that
+ * allocation needs.  The file is written under a temporary name in the
+ * destination's folder, fsynced and renamed (writer.h), so a reader never
+ * sees half a dump and a failed dump leaves nothing.  Dumps run one at a
+ * time (prof_dump_mtx); that lock is not taken by fork, and a fork child
+ * starts with it free (the dumping thread is not in the child).
+ *
+ * The numbers are written so that jeprof's un-sampling of each line gives
+ * back the unbiased estimates the counters hold (jemalloc 5.3's rule,
+ * docs/design.md, "Profiler").
+ */
+#ifndef STRATA_PROF_DUMP_H
+#define STRATA_PROF_DUMP_H
+
+#include "config.h"
+
+/* Kinds of automatic dumps, as jemalloc names their files. */
+#define PROF_DUMP_MANUAL 'm'
+#define PROF_DUMP_INTERVAL 'i'
+#define PROF_DUMP_GDUMP 'u'
+#define PROF_DUMP_FINAL 'f'
+
+void prof_dump_boot(void);
+void prof_dump_postfork_child(void);
+/* Writes a dump to path (gzip-compressed when gzip).  0 or an errno. */
+int prof_dump_write(const char *path, bool gzip);
+/* An automatic dump of kind: named <prefix>.<pid>.<seq>.<kind><n>.heap, plus
+ * .gz when prof_dump_compress (the final dump has no <n>).  0, ENOENT when
+ * the prefix is empty (automatic dumps are off), or the write's errno,
+ * which is also reported in one line unless quiet. */
+int prof_dump_auto(char kind, bool quiet);
+
+#endif

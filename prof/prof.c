@@ -1,0 +1,248 @@
+/*
+ * prof.c — the profiler's facade: boot, the sampled-allocation entry
+ * points, thread data and the mallctl settings.  See prof.h.
+ *
+ * Settings (prof.active, prof.thread_active_init, prof.lg_sample, the dump
+ * hook) are atomics; the dump prefix is copied under prof_prefix_mtx, a
+ * leaf lock.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "conf.h"
+#include "prof/backtrace.h"
+#include "prof/dump.h"
+#include "prof/prof.h"
+#include "prof/stacks.h"
+#include "prof/state.h"
+#include "prof/tdata.h"
+#include "prof/trigger.h"
+
+base_t prof_base;
+_Atomic unsigned prof_lg_sample_now;
+static _Atomic bool prof_active_now;
+static _Atomic bool prof_thread_active_init_now;
+static _Atomic(prof_dump_hook_t) prof_dump_hook;
+static mutex_t prof_prefix_mtx = MUTEX_INITIALIZER("prof_prefix", MUTEX_RANK_PROF_DUMP);
+static char prof_prefix[CONF_PROF_PREFIX_MAX]; /* under prof_prefix_mtx */
+
+int
+prof_boot(void)
+{
+	if (!opt_prof)
+		return 0;
+	base_init(&prof_base, MUTEX_RANK_GLOBAL_BASE);
+	mutex_register(&prof_base.mtx, NULL);
+	atomic_store_relaxed(&prof_lg_sample_now, (unsigned)opt_lg_prof_sample);
+	atomic_store_relaxed(&prof_active_now, opt_prof_active);
+	atomic_store_relaxed(&prof_thread_active_init_now, opt_prof_thread_active_init);
+	memcpy(prof_prefix, opt_prof_prefix, sizeof(prof_prefix));
+	prof_tdata_boot();
+	prof_dump_boot();
+	prof_backtrace_boot();
+	int err = prof_stacks_boot();
+	return err != 0 ? err : prof_trigger_boot();
+}
+
+void
+prof_start(void)
+{
+	if (opt_prof)
+		prof_trigger_start();
+}
+
+void
+prof_postfork_child(void)
+{
+	if (!opt_prof)
+		return;
+	mutex_init(&prof_prefix_mtx, "prof_prefix", MUTEX_RANK_PROF_DUMP);
+	prof_dump_postfork_child();
+	prof_trigger_postfork_child();
+}
+
+/* ------------------------------------------------ sampled objects */
+
+prof_tctx_t *
+prof_sample_begin(prof_tdata_t **tdatap, size_t usize, uint64_t allocated)
+{
+	if (!atomic_load_relaxed(&prof_active_now))
+		return NULL;
+	prof_tdata_t *td = prof_tdata_get(tdatap);
+	if (td == NULL || !atomic_load_relaxed(&td->active))
+		return NULL;
+	prof_trigger_interval_add(allocated - td->interval_mark);
+	td->interval_mark = allocated;
+	prof_trigger_ensure_dumper();
+	if (opt_prof_sys_thread_name)
+		prof_tdata_name_from_system(td);
+	uintptr_t pcs[CONF_PROF_BT_MAX_LIMIT + PROF_BACKTRACE_SLACK];
+	unsigned depth = prof_backtrace(pcs, opt_prof_bt_max);
+	return prof_stacks_count(td, pcs, depth, usize);
+}
+
+void
+prof_sample_cancel(prof_tctx_t *tctx, size_t usize)
+{
+	prof_stacks_uncount(tctx, usize);
+}
+
+void
+prof_sample_free(prof_tctx_t *tctx, size_t usize)
+{
+	prof_stacks_uncount(tctx, usize);
+}
+
+bool
+prof_gdump_wanted(void)
+{
+	return opt_prof && prof_trigger_gdump_wanted();
+}
+
+void
+prof_gdump_observe(size_t active_bytes)
+{
+	prof_trigger_gdump_observe(active_bytes);
+}
+
+/* ------------------------------------------------ mallctl */
+
+int
+prof_dump_manual(const char *path)
+{
+	if (!opt_prof)
+		return ENOENT;
+	int err;
+	if (path == NULL) {
+		err = prof_dump_auto(PROF_DUMP_MANUAL, true);
+	} else {
+		/* An explicit name is written as given: compressed only when
+		 * it says so (.gz) and compression is on. */
+		size_t len = strlen(path);
+		bool gz = opt_prof_dump_compress && len > 3 && strcmp(path + len - 3, ".gz") == 0;
+		err = prof_dump_write(path, gz);
+	}
+	return err == 0 ? 0 : EFAULT;
+}
+
+void
+prof_prefix_get(char *buf, size_t size)
+{
+	mutex_lock(&prof_prefix_mtx);
+	size_t len = strnlen(prof_prefix, size - 1);
+	memcpy(buf, prof_prefix, len);
+	buf[len] = '\0';
+	mutex_unlock(&prof_prefix_mtx);
+}
+
+int
+prof_prefix_set(const char *prefix)
+{
+	size_t len = strlen(prefix);
+	if (len >= sizeof(prof_prefix))
+		return EINVAL;
+	mutex_lock(&prof_prefix_mtx);
+	memcpy(prof_prefix, prefix, len + 1);
+	mutex_unlock(&prof_prefix_mtx);
+	return 0;
+}
+
+bool
+prof_active_get(void)
+{
+	return atomic_load_relaxed(&prof_active_now);
+}
+
+void
+prof_active_set(bool active)
+{
+	atomic_store_relaxed(&prof_active_now, active);
+}
+
+bool
+prof_gdump_get(void)
+{
+	return prof_trigger_gdump_get();
+}
+
+void
+prof_gdump_set(bool on)
+{
+	prof_trigger_gdump_set(on);
+}
+
+bool
+prof_thread_active_init_get(void)
+{
+	return atomic_load_relaxed(&prof_thread_active_init_now);
+}
+
+void
+prof_thread_active_init_set(bool active)
+{
+	atomic_store_relaxed(&prof_thread_active_init_now, active);
+}
+
+void
+prof_reset(unsigned lg)
+{
+	prof_stacks_reset();
+	atomic_store_relaxed(&prof_lg_sample_now, lg);
+}
+
+unsigned
+prof_lg_sample(void)
+{
+	return atomic_load_relaxed(&prof_lg_sample_now);
+}
+
+uint64_t
+prof_interval(void)
+{
+	return prof_trigger_interval();
+}
+
+const char *
+prof_thread_name_get(prof_tdata_t **tdatap)
+{
+	prof_tdata_t *td = prof_tdata_get(tdatap);
+	return td != NULL ? td->name : "";
+}
+
+int
+prof_thread_name_set(prof_tdata_t **tdatap, const char *name)
+{
+	prof_tdata_t *td = prof_tdata_get(tdatap);
+	if (td == NULL)
+		return EAGAIN;
+	return prof_tdata_name_set(td, name) == 0 ? 0 : EFAULT;
+}
+
+bool
+prof_thread_active_get(prof_tdata_t **tdatap)
+{
+	prof_tdata_t *td = prof_tdata_get(tdatap);
+	return td != NULL && atomic_load_relaxed(&td->active);
+}
+
+int
+prof_thread_active_set(prof_tdata_t **tdatap, bool active)
+{
+	prof_tdata_t *td = prof_tdata_get(tdatap);
+	if (td == NULL)
+		return EAGAIN;
+	atomic_store_relaxed(&td->active, active);
+	return 0;
+}
+
+prof_dump_hook_t
+prof_dump_hook_get(void)
+{
+	return atomic_load_relaxed(&prof_dump_hook);
+}
+
+void
+prof_dump_hook_set(prof_dump_hook_t hook)
+{
+	atomic_store_relaxed(&prof_dump_hook, hook);
+}

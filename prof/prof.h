@@ -1,0 +1,86 @@
+/*
+ * prof.h — the sampling heap profiler, as src's top layer sees it.
+ *
+ * Only malloc.c, tsd.c, ctl.c and init.c include this (tests/check_layers.sh);
+ * prof/ itself uses src layers L0 to L2 only.  docs/design.md, "Profiler",
+ * has the whole picture.
+ *
+ * What the allocator does for the profiler: the thread events decide which
+ * allocations are sampled (event.h, a geometric distance in bytes); the
+ * allocation path then calls prof_sample_begin, places a sampled object on
+ * its own extent with the page map's sampled bit, and keeps the returned
+ * record in the extent descriptor; the free path hands that record back to
+ * prof_sample_free.  Unsampled allocations and frees never call in here.
+ *
+ * Every function may be called with no allocator lock held only.  Those
+ * that can allocate (stack capture through libunwind, starting the dumper
+ * thread) must be called with the thread's reentrancy level raised, so that
+ * what they allocate is never sampled and never reaches a thread cache.
+ */
+#ifndef STRATA_PROF_PROF_H
+#define STRATA_PROF_PROF_H
+
+#include "base.h"
+
+typedef struct prof_tdata prof_tdata_t;
+typedef struct prof_tctx prof_tctx_t;
+
+/* Sets the profiler up from the options (nothing when opt_prof is false):
+ * its metadata base, the stack table, the dump signal's handler.  Called
+ * once by init, single threaded.  0 or an errno. */
+int prof_boot(void);
+/* Once the process can run threads (init's load-time constructor): starts
+ * the dumper thread when a trigger needs one, and registers the final dump. */
+void prof_start(void);
+/* Fork child: the dumper thread is gone (it is started again on demand)
+ * and the dump lock is free. */
+void prof_postfork_child(void);
+
+/*
+ * A sampled allocation of usize bytes by the thread whose profiler data is
+ * *tdatap (created here on first use); allocated is the thread's allocated
+ * bytes counter.  Captures the stack and counts it.  NULL when sampling is
+ * off for this thread or globally (prof.active, thread.prof.active): the
+ * allocation is then an ordinary one.
+ */
+prof_tctx_t *prof_sample_begin(prof_tdata_t **tdatap, size_t usize, uint64_t allocated);
+/* The sampled allocation could not be made: takes the count back. */
+void prof_sample_cancel(prof_tctx_t *tctx, size_t usize);
+/* A sampled object of usize bytes is freed. */
+void prof_sample_free(prof_tctx_t *tctx, size_t usize);
+/* High-water dumps (prof.gdump): at a sample, prof_gdump_wanted says
+ * whether the heap's size should be checked now (at most once per
+ * prof_gdump_min_interval_ms); prof_gdump_observe then asks for a dump if
+ * active_bytes is a new high. */
+bool prof_gdump_wanted(void);
+void prof_gdump_observe(size_t active_bytes);
+
+/* ------------------------------------------------ mallctl (ctl.c) */
+
+/* prof.dump: to path, or to the automatic name when path is NULL.  0 or
+ * EFAULT (jemalloc's code for every failure); ENOENT without opt.prof. */
+int prof_dump_manual(const char *path);
+/* prof.prefix (copied; EINVAL when too long). */
+int prof_prefix_set(const char *prefix);
+bool prof_active_get(void);
+void prof_active_set(bool active);
+bool prof_gdump_get(void);
+void prof_gdump_set(bool on);
+bool prof_thread_active_init_get(void);
+void prof_thread_active_init_set(bool active);
+/* prof.reset: forget every sample; lg becomes the sampling rate. */
+void prof_reset(unsigned lg);
+unsigned prof_lg_sample(void);
+/* prof.interval: bytes between interval dumps (0: none). */
+uint64_t prof_interval(void);
+/* thread.prof.name, thread.prof.active of the calling thread. */
+const char *prof_thread_name_get(prof_tdata_t **tdatap);
+int prof_thread_name_set(prof_tdata_t **tdatap, const char *name);
+bool prof_thread_active_get(prof_tdata_t **tdatap);
+int prof_thread_active_set(prof_tdata_t **tdatap, bool active);
+/* experimental.hooks.prof_dump: called with each dump's file name. */
+typedef void (*prof_dump_hook_t)(const char *filename);
+prof_dump_hook_t prof_dump_hook_get(void);
+void prof_dump_hook_set(prof_dump_hook_t hook);
+
+#endif

@@ -1,0 +1,201 @@
+/*
+ * trigger.c — the dumper thread and its triggers.  See trigger.h.
+ */
+#include <errno.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "conf.h"
+#include "prof/dump.h"
+#include "prof/trigger.h"
+
+enum {
+	PROF_TRIGGER_SIGNAL = 1u << 0,
+	PROF_TRIGGER_INTERVAL = 1u << 1,
+	PROF_TRIGGER_GDUMP = 1u << 2,
+};
+
+static _Atomic uint32_t prof_trigger_pending;
+static _Atomic bool prof_trigger_dumper_running;
+static _Atomic bool prof_trigger_started; /* prof_start ran: threads may be made */
+static uint64_t prof_trigger_interval_bytes; /* 0: no interval dumps; set at boot */
+static _Atomic uint64_t prof_trigger_interval_accum;
+static _Atomic bool prof_trigger_gdump_on;
+static _Atomic size_t prof_trigger_gdump_high;     /* highest active bytes seen */
+static _Atomic uint64_t prof_trigger_gdump_last_ns; /* time of the last high-water check */
+
+static void
+prof_trigger_request(uint32_t bits)
+{
+	atomic_fetch_or_explicit(&prof_trigger_pending, bits, memory_order_release);
+	syscall(SYS_futex, &prof_trigger_pending, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, 1, NULL,
+	        NULL, 0);
+}
+
+static void
+prof_trigger_on_signal(int sig)
+{
+	(void)sig;
+	int saved_errno = errno;
+	prof_trigger_request(PROF_TRIGGER_SIGNAL);
+	errno = saved_errno;
+}
+
+static const int prof_trigger_signals[] = {
+	[CONF_PROF_SIGNAL_NONE] = 0,      [CONF_PROF_SIGNAL_HUP] = SIGHUP,
+	[CONF_PROF_SIGNAL_USR1] = SIGUSR1, [CONF_PROF_SIGNAL_USR2] = SIGUSR2,
+	[CONF_PROF_SIGNAL_URG] = SIGURG,   [CONF_PROF_SIGNAL_PWR] = SIGPWR,
+	[CONF_PROF_SIGNAL_WINCH] = SIGWINCH,
+};
+
+int
+prof_trigger_boot(void)
+{
+	if (opt_lg_prof_interval >= 0)
+		prof_trigger_interval_bytes = (uint64_t)1 << opt_lg_prof_interval;
+	atomic_store_relaxed(&prof_trigger_gdump_on, opt_prof_gdump);
+	int sig = prof_trigger_signals[opt_prof_signal];
+	if (sig == 0)
+		return 0;
+	struct sigaction sa = {0};
+	sa.sa_handler = prof_trigger_on_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	return sigaction(sig, &sa, NULL) == 0 ? 0 : errno;
+}
+
+static bool
+prof_trigger_dumper_needed(void)
+{
+	return opt_prof_signal != CONF_PROF_SIGNAL_NONE || prof_trigger_interval_bytes != 0 ||
+	       atomic_load_relaxed(&prof_trigger_gdump_on);
+}
+
+/* Each pending request is one dump, written with the request's kind; a
+ * failure is reported in one line and the thread waits for the next. */
+static void *
+prof_trigger_dumper_main(void *arg)
+{
+	(void)arg;
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	for (;;) {
+		uint32_t bits = atomic_exchange_explicit(&prof_trigger_pending, 0,
+		                                         memory_order_acquire);
+		if (bits == 0) {
+			syscall(SYS_futex, &prof_trigger_pending, FUTEX_WAIT | FUTEX_PRIVATE_FLAG, 0,
+			        NULL, NULL, 0);
+			continue;
+		}
+		if (bits & PROF_TRIGGER_SIGNAL)
+			prof_dump_auto(PROF_DUMP_MANUAL, false);
+		if (bits & PROF_TRIGGER_INTERVAL)
+			prof_dump_auto(PROF_DUMP_INTERVAL, false);
+		if (bits & PROF_TRIGGER_GDUMP)
+			prof_dump_auto(PROF_DUMP_GDUMP, false);
+	}
+	return NULL;
+}
+
+void
+prof_trigger_ensure_dumper(void)
+{
+	if (!atomic_load_relaxed(&prof_trigger_started) ||
+	    atomic_load_relaxed(&prof_trigger_dumper_running) || !prof_trigger_dumper_needed())
+		return;
+	bool expected = false;
+	if (!atomic_compare_exchange_strong(&prof_trigger_dumper_running, &expected, true))
+		return;
+	pthread_attr_t attr;
+	pthread_t thread;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&thread, &attr, prof_trigger_dumper_main, NULL) != 0)
+		atomic_store_relaxed(&prof_trigger_dumper_running, false);
+	else
+		pthread_setname_np(thread, "strata-dumper");
+	pthread_attr_destroy(&attr);
+}
+
+static void
+prof_trigger_final(void)
+{
+	prof_dump_auto(PROF_DUMP_FINAL, false);
+}
+
+void
+prof_trigger_start(void)
+{
+	atomic_store_relaxed(&prof_trigger_started, true);
+	prof_trigger_ensure_dumper();
+	if (opt_prof_final)
+		atexit(prof_trigger_final);
+}
+
+void
+prof_trigger_interval_add(uint64_t bytes)
+{
+	if (prof_trigger_interval_bytes == 0)
+		return;
+	uint64_t before = atomic_add_relaxed(&prof_trigger_interval_accum, bytes);
+	if (before + bytes < prof_trigger_interval_bytes)
+		return;
+	/* One request per interval crossed; the accumulator keeps the rest. */
+	atomic_sub_relaxed(&prof_trigger_interval_accum, prof_trigger_interval_bytes);
+	prof_trigger_request(PROF_TRIGGER_INTERVAL);
+}
+
+uint64_t
+prof_trigger_interval(void)
+{
+	return prof_trigger_interval_bytes;
+}
+
+/* At most one check per prof_gdump_min_interval_ms, process-wide: the
+ * thread that wins the exchange makes it. */
+bool
+prof_trigger_gdump_wanted(void)
+{
+	if (!atomic_load_relaxed(&prof_trigger_gdump_on))
+		return false;
+	uint64_t last = atomic_load_relaxed(&prof_trigger_gdump_last_ns);
+	uint64_t now = clock_coarse_ns();
+	if (now - last < opt_prof_gdump_min_interval_ms * 1000000)
+		return false;
+	return atomic_compare_exchange_strong(&prof_trigger_gdump_last_ns, &last, now);
+}
+
+void
+prof_trigger_gdump_observe(size_t active_bytes)
+{
+	size_t high = atomic_load_relaxed(&prof_trigger_gdump_high);
+	do {
+		if (active_bytes <= high)
+			return;
+	} while (!atomic_compare_exchange_weak(&prof_trigger_gdump_high, &high, active_bytes));
+	prof_trigger_request(PROF_TRIGGER_GDUMP);
+}
+
+void
+prof_trigger_gdump_set(bool on)
+{
+	atomic_store_relaxed(&prof_trigger_gdump_on, on);
+}
+
+bool
+prof_trigger_gdump_get(void)
+{
+	return atomic_load_relaxed(&prof_trigger_gdump_on);
+}
+
+void
+prof_trigger_postfork_child(void)
+{
+	atomic_store_relaxed(&prof_trigger_dumper_running, false);
+}

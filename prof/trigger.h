@@ -1,0 +1,35 @@
+/*
+ * trigger.h — what makes the profiler dump on its own: the dump signal,
+ * allocation intervals, new high-water marks of the heap, and exit.
+ *
+ * Requests are bits in one word; the dumper thread sleeps on it (futex) and
+ * writes the dumps, so the signal handler only sets a bit and wakes it, and
+ * an allocating thread never writes a file.  Repeated requests before the
+ * dumper gets to them coalesce into one dump.  The dumper thread is started
+ * when the process can run threads (prof_start, at load time) if any trigger
+ * is configured, and again on demand in a fork child (at the next sample).
+ * Locks: none; the request word and the flags are atomics.
+ */
+#ifndef STRATA_PROF_TRIGGER_H
+#define STRATA_PROF_TRIGGER_H
+
+#include "config.h"
+
+/* Installs the dump signal's handler (opt.prof_signal). 0 or an errno. */
+int prof_trigger_boot(void);
+/* Threads may be started from now on; starts the dumper if needed. */
+void prof_trigger_start(void);
+/* Starts the dumper thread if a trigger needs it and it is not running.
+ * Must be called with the thread's reentrancy level raised. */
+void prof_trigger_ensure_dumper(void);
+/* A thread's sample: it has allocated bytes since its previous one. */
+void prof_trigger_interval_add(uint64_t bytes);
+/* prof.interval: bytes between interval dumps, 0 when off. */
+uint64_t prof_trigger_interval(void);
+bool prof_trigger_gdump_wanted(void);
+void prof_trigger_gdump_observe(size_t active_bytes);
+void prof_trigger_gdump_set(bool on);
+bool prof_trigger_gdump_get(void);
+void prof_trigger_postfork_child(void);
+
+#endif
