@@ -11,8 +11,7 @@
  *
  * Internal steps that can fail record their error in w->err and do nothing
  * once it is set, so a dump stops at its first error and close reports it.
- * Every exported function leaves errno as it found it: dumps may run inside
- * an allocation call, which must not change errno on success.
+ * Every exported function saves errno on entry and restores it on return.
  *
  * Locks: none; prof_writer_tmp_seq is atomic.
  */
@@ -88,7 +87,7 @@ prof_writer_put(prof_writer_t *w, const char *data, size_t len)
 	if (w->err != 0)
 		return;
 	struct rlimit lim;
-	if (getrlimit(RLIMIT_FSIZE, &lim) == 0 && 0 &&
+	if (getrlimit(RLIMIT_FSIZE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY &&
 	    (w->off > lim.rlim_cur || len > lim.rlim_cur - w->off)) {
 		prof_writer_set_error(w, EFBIG);
 		return;

@@ -21,10 +21,15 @@
  *     before each write(2) and fails with EFBIG instead, so the kernel never
  *     sends SIGXFSZ (whose default action kills the process).
  *   - Writes are retried after EINTR and continued after a short write.
+ *   - errno is as the caller left it after every call (a dump may run
+ *     inside an allocation call, which must not change errno on success).
+ *   - The file is synced before the rename; the folder is not, so after a
+ *     system crash the path may still show the previous file (or none),
+ *     but never a part of the new one.
  *
- * Locks: none.  A writer belongs to one thread from open to close or
- * abandon; separate writers are independent.  Callers must hold no
- * allocator lock: the writer blocks on file I/O and fsync.
+ * Locks: none.  A writer and all its fields belong to one thread from open
+ * to close or abandon; separate writers are independent.  Callers must hold
+ * no allocator lock: the writer blocks on file I/O and fsync.
  *
  * prof_writer_t itself is small (the buffers are mapped at open), so it may
  * live on any stack.
@@ -74,8 +79,10 @@ extern ssize_t (*prof_writer_test_write)(int fd, const void *buf, size_t n);
 /*
  * Creates the temporary file for a dump to path (O_WRONLY | O_CREAT |
  * O_EXCL | O_CLOEXEC, mode 0644 before the umask), compressed with gzip if
- * gzip.  0, or an errno value: ENOENT (missing folder), EACCES (folder not
- * writable), ENOTDIR, ENAMETOOLONG, ENOMEM...; then nothing was created and
+ * gzip.  0, or an errno value: ENOENT (missing folder, empty path), EACCES
+ * (folder not writable), ENOTDIR, EISDIR (path ends in '/'), ENAMETOOLONG
+ * (also when the temporary name would be), EEXIST (64 temporary names in a
+ * row taken), ENOMEM...; then nothing was created and
  * w is closed (writes do nothing, close returns the error, abandon does
  * nothing).  On success w must end in prof_writer_close or
  * prof_writer_abandon.
@@ -94,7 +101,9 @@ void prof_writer_copy_file(prof_writer_t *w, const char *src_path);
  * Writes what is buffered, ends the gzip stream, fsyncs and closes the
  * temporary file and renames it to the path given to open.  0, or the first
  * error since open (an errno value); then the temporary file is removed and
- * the path is as it was before open.  w is closed afterwards.
+ * the writer has left the path alone.  w is closed afterwards: writes do
+ * nothing and another close returns the error again (EBADF after a
+ * successful close).
  */
 int prof_writer_close(prof_writer_t *w);
 /* Closes and removes the temporary file; nothing happens at the path.
