@@ -220,22 +220,19 @@ int
 prof_dump_write(const char *path, bool gzip)
 {
 	prof_dump_scratch_t s = {0};
-	prof_writer_t *w = os_pages_map(PAGE_CEILING(sizeof(prof_writer_t)), PAGE);
-	if (w == NULL)
-		return ENOMEM;
+	prof_writer_t w;
 	mutex_lock(&prof_dump_mtx);
 	int err = prof_dump_copy_lines(&s);
 	if (err == 0)
 		err = prof_dump_copy_threads(&s);
 	if (err == 0)
-		err = prof_writer_open(w, path, gzip);
+		err = prof_writer_open(&w, path, gzip);
 	if (err == 0) {
-		prof_dump_format(w, &s);
-		err = prof_writer_close(w);
+		prof_dump_format(&w, &s);
+		err = prof_writer_close(&w);
 	}
 	mutex_unlock(&prof_dump_mtx);
 	prof_dump_scratch_free(&s);
-	os_pages_unmap(w, PAGE_CEILING(sizeof(prof_writer_t)));
 	if (err == 0) {
 		prof_dump_hook_t hook = prof_dump_hook_get();
 		if (hook != NULL)

@@ -759,7 +759,8 @@ ctl_prof_prefix(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, v
 }
 
 /* prof.reset: write-only; the new lg_sample (clipped to 63) or, without a
- * value, the current one. */
+ * value, the current one.  The calling thread samples at the new rate at
+ * once; the others from their next sample on. */
 static int
 ctl_prof_reset(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, void *newp,
                size_t newlen)
@@ -778,6 +779,9 @@ ctl_prof_reset(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, vo
 		lg = 63;
 	prof_reset((unsigned)lg);
 	event_set_sample_lg((int)lg);
+	tsd_t *tsd = tsd_fetch();
+	if (tsd != NULL)
+		event_sample_redraw(tsd);
 	return 0;
 }
 

@@ -100,6 +100,13 @@ event_arm(tsd_t *tsd)
 }
 
 void
+event_sample_redraw(tsd_t *tsd)
+{
+	event_schedule_sample(tsd, tsd->allocated);
+	event_arm(tsd);
+}
+
+void
 event_init(tsd_t *tsd)
 {
 	event_schedule(tsd, EVENT_TCACHE_GC_ALLOC, tsd->allocated);

@@ -75,6 +75,8 @@ void event_init(struct tsd *tsd);
  * or none when lg is negative.  Threads draw their next distance at their
  * next sample (prof.reset, the prof option at boot). */
 void event_set_sample_lg(int lg);
+/* The thread draws its next sampling distance now, at the current rate. */
+void event_sample_redraw(struct tsd *tsd);
 /* Recomputes the fast thresholds after the thread's state, reentrancy level
  * or the fill options changed. */
 void event_arm(struct tsd *tsd);
