@@ -7,15 +7,21 @@
  *     so the thread cache behaves as without them;
  *   - while the reentrancy level is raised, allocations bypass the cache
  *     and fire no events; a malloc_message hook runs at that level and may
- *     allocate.
+ *     allocate;
+ *   - the profiler's sample: an allocation is sampled when the threshold
+ *     falls inside its own bytes, an overdue threshold (passed while events
+ *     were off) is only redrawn, and the sampled fraction of z-byte
+ *     allocations is 1 - (1 - 2^-lg)^z.
  */
 #include <check.h>
+#include <math.h>
 #include <string.h>
 
 #include "conf.h"
 #include "event.h"
 #include "init.h"
 #include "msg.h"
+#include "prng.h"
 #include "tsd.h"
 /* Last: malloc and friends below are strata's (strata_test_*). */
 #include "public_names.h"
@@ -200,6 +206,77 @@ START_TEST(test_message_hook_runs_reentrant)
 }
 END_TEST
 
+/* Sampling on at one byte in 2^lg; the next sample in `in` bytes. */
+static void
+sample_at(int lg, uint64_t in)
+{
+	event_set_sample_lg(lg);
+	tsd->events.next[EVENT_PROF_SAMPLE] = tsd->allocated + in;
+	event_arm(tsd);
+}
+
+START_TEST(test_sample_when_threshold_inside_allocation)
+{
+	sample_at(10, 100);
+	ck_assert_uint_eq(tsd->alloc_event, tsd->allocated + 100);
+	ck_assert(!event_alloc(tsd, 99));
+	ck_assert(event_alloc(tsd, 2));
+	/* A fresh distance from the end of the sampled allocation. */
+	ck_assert_uint_gt(tsd->events.next[EVENT_PROF_SAMPLE], tsd->allocated);
+	event_set_sample_lg(-1);
+}
+END_TEST
+
+START_TEST(test_overdue_sample_is_redrawn_not_taken)
+{
+	sample_at(10, 10);
+	tsd_reentrancy_raise(tsd);
+	ck_assert(!event_alloc(tsd, 100)); /* counted, nothing fires */
+	tsd_reentrancy_lower(tsd);
+	uint64_t before = tsd->allocated;
+	ck_assert(!event_alloc(tsd, 8));
+	ck_assert_uint_gt(tsd->events.next[EVENT_PROF_SAMPLE], before + 8);
+	event_set_sample_lg(-1);
+}
+END_TEST
+
+START_TEST(test_sampled_fraction_matches_geometric_law)
+{
+	const unsigned lg = 10, z = 48, n = 200000;
+	sample_at((int)lg, 1000);
+	unsigned sampled = 0;
+	for (unsigned i = 0; i < n; i++)
+		sampled += event_alloc(tsd, z);
+	double expected = n * (1 - pow(1 - 1.0 / 1024, z));
+	ck_assert_msg(fabs(sampled - expected) < 0.05 * expected, "%u sampled, expected %.0f",
+	              sampled, expected);
+	sample_at(0, 1);
+	for (unsigned i = 0; i < 100; i++)
+		ck_assert(event_alloc(tsd, 1 + i % 7));
+	sample_at(-1, 1);
+	ck_assert_uint_eq(tsd->events.next[EVENT_PROF_SAMPLE], tsd->allocated + 1);
+	ck_assert(event_alloc(tsd, 8)); /* due now, then never again */
+	ck_assert_uint_eq(tsd->events.next[EVENT_PROF_SAMPLE], EVENT_NEVER);
+	ck_assert(!event_alloc(tsd, 1 << 20));
+}
+END_TEST
+
+START_TEST(test_geometric_distance_has_the_mean)
+{
+	uint64_t state = 42;
+	double sum = 0;
+	const unsigned n = 100000;
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t d = prng_geometric_bytes(&state, 12);
+		ck_assert_uint_ge(d, 1);
+		sum += (double)d;
+	}
+	ck_assert_msg(fabs(sum / n - 4096) < 0.02 * 4096, "mean %.1f", sum / n);
+	ck_assert_uint_eq(prng_geometric_bytes(&state, 0), 1);
+	ck_assert_uint_le(prng_geometric_bytes(&state, 63), (uint64_t)1 << 62);
+}
+END_TEST
+
 Suite *
 test_suite(void)
 {
@@ -214,6 +291,10 @@ test_suite(void)
 	tcase_add_test(tc, test_zero_does_not_change_caching);
 	tcase_add_test(tc, test_reentrant_allocations_bypass_cache_and_events);
 	tcase_add_test(tc, test_message_hook_runs_reentrant);
+	tcase_add_test(tc, test_sample_when_threshold_inside_allocation);
+	tcase_add_test(tc, test_overdue_sample_is_redrawn_not_taken);
+	tcase_add_test(tc, test_sampled_fraction_matches_geometric_law);
+	tcase_add_test(tc, test_geometric_distance_has_the_mean);
 	suite_add_tcase(s, tc);
 	return s;
 }
