@@ -1,0 +1,194 @@
+/*
+ * check_prof.c — the profiler's internals, driven directly:
+ *   - a stack counted from several threads gets one line per thread, and
+ *     a dump writes each line so that jeprof's un-sampling gives back the
+ *     unbiased estimate (1 / (1 - e^(-z/R)) objects per sampled z bytes);
+ *   - frees take back exactly what was counted; prof.reset expires every
+ *     counter, so frees of older objects count nothing;
+ *   - a dump with more stacks than its first buffer holds still has them
+ *     all;
+ *   - thread names: printable text only.
+ */
+#include <check.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "init.h"
+#include "prof/dump.h"
+#include "prof/prof.h"
+#include "prof/stacks.h"
+#include "prof/state.h"
+#include "prof/tdata.h"
+
+static char dir[64];
+
+static void
+setup(void)
+{
+	ck_assert_int_eq(init_ensure(), 0);
+	opt_prof = true;
+	opt_lg_prof_sample = 10;
+	ck_assert_int_eq(prof_boot(), 0);
+	snprintf(dir, sizeof(dir), "/tmp/strata-prof-unit-XXXXXX");
+	ck_assert(mkdtemp(dir) != NULL);
+}
+
+static void
+teardown(void)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Counts of the stack whose first frame is pc in a plain dump: its t*
+ * line, and how many t<uid> lines it has. */
+typedef struct stack_line {
+	unsigned long long objs, bytes;
+	int nthreads;
+	bool found;
+} stack_line_t;
+
+static stack_line_t
+dump_and_find(uintptr_t pc)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "%s/unit.heap", dir);
+	ck_assert_int_eq(prof_dump_write(path, false), 0);
+	FILE *f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	char line[4096];
+	stack_line_t out = {0};
+	bool in = false;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		unsigned long long a, b;
+		if (line[0] == '@') {
+			in = strtoull(line + 1, NULL, 16) == pc;
+			out.found = out.found || in;
+		} else if (in && sscanf(line, "  t*: %llu: %llu", &out.objs, &out.bytes) == 2) {
+			continue;
+		} else if (in && sscanf(line, "  t%*u: %llu: %llu", &a, &b) == 2) {
+			out.nthreads++;
+		}
+	}
+	fclose(f);
+	return out;
+}
+
+START_TEST(test_dump_lines_unsample_to_the_estimate)
+{
+	struct prof_tdata *t1 = NULL, *t2 = NULL;
+	ck_assert_ptr_nonnull(prof_tdata_get(&t1));
+	ck_assert_ptr_nonnull(prof_tdata_get(&t2));
+	ck_assert_uint_ne(t1->uid, t2->uid);
+	uintptr_t pcs[] = {0x401000, 0x402000, 0x403000};
+	for (int i = 0; i < 30; i++)
+		ck_assert_ptr_nonnull(prof_stacks_count(t1, pcs, 3, 48));
+	for (int i = 0; i < 10; i++)
+		ck_assert_ptr_nonnull(prof_stacks_count(t2, pcs, 3, 48));
+	stack_line_t l = dump_and_find(0x401000);
+	ck_assert(l.found);
+	ck_assert_int_eq(l.nthreads, 2);
+	/* One size on the stack: the written count is the number sampled. */
+	ck_assert_uint_eq(l.objs, 40);
+	ck_assert_uint_eq(l.bytes, 40 * 48);
+	double scale = 1.0 / (1.0 - exp(-(double)l.bytes / (double)l.objs / 1024.0));
+	double truth = 40 * prof_stacks_weight(48, 10);
+	ck_assert_msg(fabs(l.objs * scale - truth) < 1e-6 * truth, "%.3f vs %.3f", l.objs * scale,
+	              truth);
+}
+END_TEST
+
+START_TEST(test_mixed_sizes_keep_the_unbiased_bytes)
+{
+	struct prof_tdata *t = NULL;
+	prof_tdata_get(&t);
+	uintptr_t pcs[] = {0x501000};
+	prof_stacks_count(t, pcs, 1, 16);
+	prof_stacks_count(t, pcs, 1, 32 << 20);
+	stack_line_t l = dump_and_find(0x501000);
+	double x = (double)l.bytes / (double)l.objs;
+	double bytes = (double)l.bytes / (1.0 - exp(-x / 1024.0));
+	double truth = 16 * prof_stacks_weight(16, 10) + (32 << 20) * prof_stacks_weight(32 << 20, 10);
+	ck_assert_msg(fabs(bytes - truth) < 0.001 * truth, "jeprof would say %.0f, truth %.0f", bytes,
+	              truth);
+}
+END_TEST
+
+START_TEST(test_uncount_and_reset)
+{
+	struct prof_tdata *t = NULL;
+	prof_tdata_get(&t);
+	uintptr_t pcs[] = {0x601000, 0x602000};
+	struct prof_tctx *a = prof_stacks_count(t, pcs, 2, 4096);
+	struct prof_tctx *b = prof_stacks_count(t, pcs, 2, 4096);
+	ck_assert_ptr_eq(a, b);
+	prof_stacks_uncount(a, 4096);
+	ck_assert_uint_eq(a->cnt.curobjs, 1);
+	prof_stacks_uncount(a, 4096);
+	ck_assert_uint_eq(a->cnt.curobjs, 0);
+	ck_assert(a->cnt.cur_bytes_u == 0.0 && a->cnt.cur_objs_u == 0.0);
+	ck_assert(!dump_and_find(0x601000).found);
+	struct prof_tctx *old = prof_stacks_count(t, pcs, 2, 4096);
+	prof_reset(10);
+	ck_assert(!dump_and_find(0x601000).found);
+	struct prof_tctx *fresh = prof_stacks_count(t, pcs, 2, 4096);
+	ck_assert_ptr_ne(fresh, old);
+	prof_stacks_uncount(old, 4096); /* sampled before the reset: nothing */
+	ck_assert_uint_eq(fresh->cnt.curobjs, 1);
+	ck_assert_uint_eq(dump_and_find(0x601000).objs, 1);
+}
+END_TEST
+
+START_TEST(test_dump_holds_more_stacks_than_first_buffer)
+{
+	struct prof_tdata *t = NULL;
+	prof_tdata_get(&t);
+	const unsigned n = 5000;
+	for (unsigned i = 0; i < n; i++) {
+		uintptr_t pcs[] = {0x700000 + i, 0x800000};
+		prof_stacks_count(t, pcs, 2, 64);
+	}
+	prof_stacks_line_t *lines = calloc(n + 10, sizeof(*lines));
+	ck_assert_uint_eq(prof_stacks_snapshot(lines, 10), n);
+	ck_assert_uint_eq(prof_stacks_snapshot(lines, n + 10), n);
+	free(lines);
+	char path[128], cmd[256];
+	snprintf(path, sizeof(path), "%s/many.heap", dir);
+	ck_assert_int_eq(prof_dump_write(path, false), 0);
+	snprintf(cmd, sizeof(cmd), "test $(grep -c '^@' %s) -eq %u", path, n);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+START_TEST(test_thread_names_printable_only)
+{
+	struct prof_tdata *t = NULL;
+	prof_tdata_get(&t);
+	ck_assert_int_eq(prof_tdata_name_set(t, "io worker\t2"), 0);
+	ck_assert_str_eq(t->name, "io worker\t2");
+	ck_assert_int_eq(prof_tdata_name_set(t, "bad\nname"), EINVAL);
+	ck_assert_int_eq(prof_tdata_name_set(t, "0123456789012345678901234567890123"), EINVAL);
+	ck_assert_str_eq(t->name, "io worker\t2");
+}
+END_TEST
+
+Suite *
+test_suite(void)
+{
+	Suite *s = suite_create("prof");
+	TCase *tc = tcase_create("prof");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_dump_lines_unsample_to_the_estimate);
+	tcase_add_test(tc, test_mixed_sizes_keep_the_unbiased_bytes);
+	tcase_add_test(tc, test_uncount_and_reset);
+	tcase_add_test(tc, test_dump_holds_more_stacks_than_first_buffer);
+	tcase_add_test(tc, test_thread_names_printable_only);
+	suite_add_tcase(s, tc);
+	return s;
+}
