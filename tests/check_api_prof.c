@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <strata.h>
@@ -495,6 +496,44 @@ START_TEST(test_dump_read_by_both_jeprofs)
 }
 END_TEST
 
+/* In the re-executed child of the next test: one sampled allocation at
+ * site_big (1 MiB: always sampled), then the site its stack starts at, on
+ * standard output.  This program has no frame pointers; strata has, so
+ * the walk still finds the caller of malloc. */
+#define FP_CHILD_ENV "STRATA_TEST_PROF_FP_DUMP"
+
+__attribute__((constructor)) static void
+fp_child(void)
+{
+	const char *path = getenv(FP_CHILD_ENV);
+	if (path == NULL)
+		return;
+	site_big();
+	if (mallctl("prof.dump", NULL, NULL, &path, sizeof(path)) != 0)
+		_exit(3);
+	/* The first stack line (Check's assertions cannot run here). */
+	FILE *f = fopen(path, "r");
+	char line[4096];
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL && line[0] != '@')
+		continue;
+	printf("first frame in site %d\n", site_of((uintptr_t)strtoull(line + 1, NULL, 16)));
+	fflush(stdout);
+	_exit(0);
+}
+
+START_TEST(test_frame_pointer_unwinder_finds_the_caller)
+{
+	make_dump_dir();
+	char env_path[160], out[256];
+	snprintf(env_path, sizeof(env_path), FP_CHILD_ENV "=%s/fp.heap", dump_dir);
+	char *env[] = {"MALLOC_CONF=prof:true,prof_backtrace:fp", env_path, NULL};
+	int status = child_run_self(env, "prof_backtrace:fp", out, sizeof(out));
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x: %s", status, out);
+	ck_assert_str_eq(out, "first frame in site 2\n"); /* SITE_BIG */
+	remove_dump_dir();
+}
+END_TEST
+
 START_TEST(test_automatic_dump_is_gzip_and_named)
 {
 	make_dump_dir();
@@ -576,6 +615,7 @@ test_suite(void)
 	tcase_add_test(tc, test_prof_reset_forgets_samples_and_sets_rate);
 	tcase_add_test(tc, test_options_read_back);
 	tcase_add_test(tc, test_dump_read_by_both_jeprofs);
+	tcase_add_test(tc, test_frame_pointer_unwinder_finds_the_caller);
 	tcase_add_test(tc, test_automatic_dump_is_gzip_and_named);
 	tcase_add_test(tc, test_dump_racing_with_8_threads_is_complete);
 	suite_add_tcase(s, tc);
