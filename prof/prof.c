@@ -10,7 +10,9 @@
 #include <string.h>
 
 #include "conf.h"
+#include "sz.h"
 #include "prof/backtrace.h"
+#include "prof/class_stats.h"
 #include "prof/dump.h"
 #include "prof/prof.h"
 #include "prof/stacks.h"
@@ -64,7 +66,7 @@ prof_postfork_child(void)
 /* ------------------------------------------------ sampled objects */
 
 prof_tctx_t *
-prof_sample_begin(prof_tdata_t **tdatap, size_t usize, uint64_t allocated)
+prof_sample_begin(prof_tdata_t **tdatap, size_t req, size_t usize, uint64_t allocated)
 {
 	if (!atomic_load_relaxed(&prof_active_now))
 		return NULL;
@@ -78,19 +80,27 @@ prof_sample_begin(prof_tdata_t **tdatap, size_t usize, uint64_t allocated)
 		prof_tdata_name_from_system(td);
 	uintptr_t pcs[CONF_PROF_BT_MAX_LIMIT + PROF_BACKTRACE_SLACK];
 	unsigned depth = prof_backtrace(pcs, opt_prof_bt_max);
-	return prof_stacks_count(td, pcs, depth, usize);
+	prof_tctx_t *tctx = prof_stacks_count(td, pcs, depth, usize);
+	if (tctx != NULL && opt_prof_stats)
+		prof_class_stats_add(sz_size2index(usize), req);
+	return tctx;
 }
 
 void
-prof_sample_cancel(prof_tctx_t *tctx, size_t usize)
+prof_sample_free(prof_tctx_t *tctx, size_t req, size_t usize)
 {
 	prof_stacks_uncount(tctx, usize);
+	if (opt_prof_stats)
+		prof_class_stats_sub(sz_size2index(usize), req);
 }
 
-void
-prof_sample_free(prof_tctx_t *tctx, size_t usize)
+bool
+prof_stats_read(unsigned szind, prof_class_stats_t *live, prof_class_stats_t *accum)
 {
-	prof_stacks_uncount(tctx, usize);
+	if (!opt_prof || !opt_prof_stats)
+		return false;
+	prof_class_stats_read(szind, live, accum);
+	return true;
 }
 
 bool

@@ -37,17 +37,17 @@ void prof_start(void);
 void prof_postfork_child(void);
 
 /*
- * A sampled allocation of usize bytes by the thread whose profiler data is
- * *tdatap (created here on first use); allocated is the thread's allocated
- * bytes counter.  Captures the stack and counts it.  NULL when sampling is
- * off for this thread or globally (prof.active, thread.prof.active): the
- * allocation is then an ordinary one.
+ * A sampled allocation of usize bytes (req asked for) by the thread whose
+ * profiler data is *tdatap (created here on first use); allocated is the
+ * thread's allocated bytes counter.  Captures the stack and counts it.
+ * NULL when sampling is off for this thread or globally (prof.active,
+ * thread.prof.active): the allocation is then an ordinary one.
  */
-prof_tctx_t *prof_sample_begin(prof_tdata_t **tdatap, size_t usize, uint64_t allocated);
-/* The sampled allocation could not be made: takes the count back. */
-void prof_sample_cancel(prof_tctx_t *tctx, size_t usize);
-/* A sampled object of usize bytes is freed. */
-void prof_sample_free(prof_tctx_t *tctx, size_t usize);
+prof_tctx_t *prof_sample_begin(prof_tdata_t **tdatap, size_t req, size_t usize,
+                               uint64_t allocated);
+/* A sampled object of usize bytes (req asked for) is freed, or its
+ * allocation could not be made: takes the count back. */
+void prof_sample_free(prof_tctx_t *tctx, size_t req, size_t usize);
 /* High-water dumps (prof.gdump): at a sample, prof_gdump_wanted says
  * whether the heap's size should be checked now (at most once per
  * prof_gdump_min_interval_ms); prof_gdump_observe then asks for a dump if
@@ -78,6 +78,10 @@ const char *prof_thread_name_get(prof_tdata_t **tdatap);
 int prof_thread_name_set(prof_tdata_t **tdatap, const char *name);
 bool prof_thread_active_get(prof_tdata_t **tdatap);
 int prof_thread_active_set(prof_tdata_t **tdatap, bool active);
+/* prof.stats.{bins,lextents}.<i>.{live,accum} of class szind: false
+ * without opt.prof_stats. */
+typedef struct prof_class_stats prof_class_stats_t;
+bool prof_stats_read(unsigned szind, prof_class_stats_t *live, prof_class_stats_t *accum);
 /* experimental.hooks.prof_dump: called with each dump's file name. */
 typedef void (*prof_dump_hook_t)(const char *filename);
 prof_dump_hook_t prof_dump_hook_get(void);

@@ -118,7 +118,8 @@ arena_dalloc(void *ptr, uint64_t emap_bits)
 }
 
 void *
-arena_malloc_sampled(arena_t *arena, size_t usize, size_t alignment, bool zero, void *record)
+arena_malloc_sampled(arena_t *arena, size_t req, size_t usize, size_t alignment, bool zero,
+                     void *record)
 {
 	size_t extent_usize = usize < SZ_LARGE_MINCLASS ? SZ_LARGE_MINCLASS : usize;
 	void *p = large_malloc(arena->pai, &arena->large, extent_usize, alignment, zero);
@@ -127,6 +128,7 @@ arena_malloc_sampled(arena_t *arena, size_t usize, size_t alignment, bool zero, 
 	/* The extent is this thread's alone until p is returned. */
 	extent_t *e = emap_bits_extent(emap_lookup(p));
 	e->sample = record;
+	e->sample_req = req;
 	emap_set_boundary(p, e->size,
 	                  emap_pack(e, sz_size2index(usize), false) | EMAP_SAMPLED_BIT);
 	return p;
@@ -139,7 +141,6 @@ arena_dalloc_sampled(void *ptr, uint64_t emap_bits)
 	if (UNLIKELY(e->addr != ptr || e->state != EXTENT_ACTIVE))
 		msg_fatal("free(): invalid pointer %p\n", ptr);
 	arena_t *a = arena_of(e);
-	e->sample = NULL;
 	large_free(a->pai, &a->large, e);
 }
 
@@ -194,19 +195,18 @@ arena_lookup(const void *ptr, unsigned *ind)
 	return 0;
 }
 
-void (*arena_sampled_release)(void *record, size_t usize);
+void (*arena_sampled_release)(void *record, size_t req, size_t usize);
 
 /* A large extent that arena reset frees: a sampled object's record is
  * released first. */
 static void
 arena_reset_large(extent_t *e)
 {
-	if (e->sample == NULL)
+	uint64_t bits = emap_lookup(e->addr);
+	if (!emap_bits_sampled(bits) || arena_sampled_release == NULL)
 		return;
-	unsigned szind = emap_bits_usable_szind(emap_lookup(e->addr));
-	if (arena_sampled_release != NULL)
-		arena_sampled_release(e->sample, sz_index2size(szind));
-	e->sample = NULL;
+	arena_sampled_release(e->sample, e->sample_req,
+	                      sz_index2size(emap_bits_usable_szind(bits)));
 }
 
 int

@@ -33,6 +33,7 @@
 #include "ctl.h"
 #include "init.h"
 #include "mutex.h"
+#include "prof/class_stats.h"
 #include "prof/prof.h"
 #include "stats.h"
 #include "sz.h"
@@ -785,6 +786,47 @@ ctl_prof_reset(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, vo
 	return 0;
 }
 
+/* prof.stats.{bins,lextents}.<i>.{live,accum}: read-only pairs
+ * {req_sum, count}; ENOENT without opt.prof_stats. */
+static int
+ctl_prof_stats_class(unsigned szind, bool live, void *oldp, size_t *oldlenp, void *newp,
+                     size_t newlen)
+{
+	prof_class_stats_t l, a;
+	if (!prof_stats_read(szind, &l, &a))
+		return ENOENT;
+	if (!ctl_is_read_only_call(newp, newlen))
+		return EPERM;
+	return ctl_read(oldp, oldlenp, live ? &l : &a, sizeof(l));
+}
+
+#define CTL_PROF_STATS(fn, szind, live)                                                   \
+	static int fn(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,      \
+	              void *newp, size_t newlen)                                          \
+	{                                                                                 \
+		(void)miblen;                                                             \
+		return ctl_prof_stats_class(szind, live, oldp, oldlenp, newp, newlen);    \
+	}
+CTL_PROF_STATS(ctl_prof_stats_bins_i_live, (unsigned)mib[3], true)
+CTL_PROF_STATS(ctl_prof_stats_bins_i_accum, (unsigned)mib[3], false)
+CTL_PROF_STATS(ctl_prof_stats_lextents_i_live, SZ_NBINS + (unsigned)mib[3], true)
+CTL_PROF_STATS(ctl_prof_stats_lextents_i_accum, SZ_NBINS + (unsigned)mib[3], false)
+
+static const ctl_node_t ctl_prof_stats_bins_i_nodes[] = {
+	CTL_LEAF(live, ctl_prof_stats_bins_i_live),
+	CTL_LEAF(accum, ctl_prof_stats_bins_i_accum),
+};
+static const ctl_node_t ctl_prof_stats_bins_i = CTL_INNER(ctl_prof_stats_bins_i_nodes);
+static const ctl_node_t ctl_prof_stats_lextents_i_nodes[] = {
+	CTL_LEAF(live, ctl_prof_stats_lextents_i_live),
+	CTL_LEAF(accum, ctl_prof_stats_lextents_i_accum),
+};
+static const ctl_node_t ctl_prof_stats_lextents_i = CTL_INNER(ctl_prof_stats_lextents_i_nodes);
+static const ctl_node_t ctl_prof_stats_nodes[] = {
+	CTL_INDEXED(bins, ctl_prof_stats_bins_i, ctl_arenas_bin_index_valid),
+	CTL_INDEXED(lextents, ctl_prof_stats_lextents_i, ctl_arenas_lextent_index_valid),
+};
+
 CTL_RO(ctl_prof_lg_sample, size_t, opt_prof ? prof_lg_sample() : 0)
 CTL_RO(ctl_prof_interval, uint64_t, opt_prof ? prof_interval() : 0)
 
@@ -797,6 +839,7 @@ static const ctl_node_t ctl_prof_nodes[] = {
 	CTL_LEAF(reset, ctl_prof_reset),
 	CTL_LEAF(lg_sample, ctl_prof_lg_sample),
 	CTL_LEAF(interval, ctl_prof_interval),
+	CTL_NAMED(stats, ctl_prof_stats_nodes),
 };
 
 /* experimental.hooks.prof_dump: read the old hook, install a new one. */

@@ -42,13 +42,22 @@ struct extent {
 	/* Heap links: a free extent in its eset heap, or a slab in its bin's
 	 * non-full heap; the descriptor free list reuses `next`. */
 	extent_t *heap_child, *heap_next, *heap_prev;
-	/* An active large extent holding a profiler-sampled object (emap.h):
-	 * the profiler's record of it; written by the allocating thread before
-	 * the pointer is returned, read by the freeing one. */
-	void *sample;
-	/* Slab only, protected by the bin lock. */
-	uint32_t nfree;
-	uint64_t bitmap[EXTENT_BITMAP_WORDS]; /* 1 = region free */
+	union {
+		/* Slab only, protected by the bin lock. */
+		struct {
+			uint32_t nfree;
+			uint64_t bitmap[EXTENT_BITMAP_WORDS]; /* 1 = region free */
+		};
+		/* An active large extent holding a profiler-sampled object
+		 * (its page-map entries have the sampled bit): the profiler's
+		 * record and the size its caller asked for; written by the
+		 * allocating thread before the pointer is returned, read by the
+		 * freeing one. */
+		struct {
+			void *sample;
+			size_t sample_req;
+		};
+	};
 } __attribute__((aligned(CACHELINE)));
 STATIC_ASSERT(CACHELINE >= 64, "page-map entries keep 6 low bits beside the descriptor");
 STATIC_ASSERT(sizeof(extent_t) == 2 * CACHELINE, "a descriptor spans two cache lines");

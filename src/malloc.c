@@ -132,37 +132,38 @@ malloc_active_bytes(void)
 }
 
 /*
- * A sampled allocation: the profiler records the stack (with the thread's
- * reentrancy raised: unwinding may allocate), then the object gets its own
- * extent.  NULL with *sampled false when the profiler declines (sampling
- * is off for the thread); NULL with *sampled true when out of memory.
+ * A sampled allocation of size bytes: the profiler records the stack (with
+ * the thread's reentrancy raised: unwinding may allocate), then the object
+ * gets its own extent.  NULL with *sampled false when the profiler declines
+ * (sampling is off for the thread); NULL with *sampled true when out of
+ * memory.
  */
 static NOINLINE void *
-malloc_alloc_sampled(tsd_t *tsd, size_t usize, size_t alignment, bool zero, arena_t *arena,
-                     bool *sampled)
+malloc_alloc_sampled(tsd_t *tsd, size_t size, size_t usize, size_t alignment, bool zero,
+                     arena_t *arena, bool *sampled)
 {
 	tsd_reentrancy_raise(tsd);
-	prof_tctx_t *tctx = prof_sample_begin(&tsd->prof_tdata, usize, tsd->allocated);
+	prof_tctx_t *tctx = prof_sample_begin(&tsd->prof_tdata, size, usize, tsd->allocated);
 	if (tctx != NULL && prof_gdump_wanted())
 		prof_gdump_observe(malloc_active_bytes());
 	tsd_reentrancy_lower(tsd);
 	*sampled = tctx != NULL;
 	if (tctx == NULL)
 		return NULL;
-	void *p = arena_malloc_sampled(arena, usize, alignment, zero, tctx);
+	void *p = arena_malloc_sampled(arena, size, usize, alignment, zero, tctx);
 	if (p == NULL)
-		prof_sample_cancel(tctx, usize);
+		prof_sample_free(tctx, size, usize);
 	return p;
 }
 
 /*
- * Allocation once counted: usize computed, alignment 0 or a power of two;
- * sample: the profiler samples it.  Fills as the options say.  NULL with
- * errno ENOMEM on failure, which takes the count back (a failed allocation
- * is not counted).
+ * Allocation once counted: size bytes asked for, usize computed, alignment
+ * 0 or a power of two; sample: the profiler samples it.  Fills as the
+ * options say.  NULL with errno ENOMEM on failure, which takes the count
+ * back (a failed allocation is not counted).
  */
 static void *
-malloc_alloc_counted(tsd_t *tsd, size_t usize, size_t alignment, bool zero,
+malloc_alloc_counted(tsd_t *tsd, size_t size, size_t usize, size_t alignment, bool zero,
                      malloc_route_t route, bool sample)
 {
 	unsigned ind = sz_size2index(usize);
@@ -171,7 +172,7 @@ malloc_alloc_counted(tsd_t *tsd, size_t usize, size_t alignment, bool zero,
 	void *p = NULL;
 	if (UNLIKELY(sample)) {
 		bool sampled;
-		p = malloc_alloc_sampled(tsd, usize, alignment, zero, arena, &sampled);
+		p = malloc_alloc_sampled(tsd, size, usize, alignment, zero, arena, &sampled);
 		if (sampled)
 			goto allocated;
 	}
@@ -197,17 +198,19 @@ allocated:
 /* The general allocation path: counts (running due events first), then
  * allocates. */
 static void *
-malloc_alloc(tsd_t *tsd, size_t usize, size_t alignment, bool zero, malloc_route_t route)
+malloc_alloc(tsd_t *tsd, size_t size, size_t usize, size_t alignment, bool zero,
+             malloc_route_t route)
 {
 	bool sample = malloc_count_alloc(tsd, usize);
-	return malloc_alloc_counted(tsd, usize, alignment, zero, route, sample);
+	return malloc_alloc_counted(tsd, size, usize, alignment, zero, route, sample);
 }
 
 /* Frees a sampled object: its record goes back to the profiler. */
 static NOINLINE void
 malloc_dalloc_sampled(void *ptr, uint64_t bits, size_t usize)
 {
-	prof_sample_free(emap_bits_extent(bits)->sample, usize);
+	extent_t *e = emap_bits_extent(bits);
+	prof_sample_free(e->sample, e->sample_req, usize);
 	arena_dalloc_sampled(ptr, bits);
 }
 
@@ -251,7 +254,7 @@ malloc_default(size_t size, size_t alignment, bool zero)
 		return NULL;
 	}
 	malloc_route_t route = {NULL, malloc_thread_tcache(tsd)};
-	return malloc_alloc(tsd, usize, alignment, zero, route);
+	return malloc_alloc(tsd, size, usize, alignment, zero, route);
 }
 
 static NOINLINE void
@@ -294,7 +297,7 @@ malloc_realloc(const char *func, void *ptr, size_t size, size_t alignment, bool 
 		malloc_count_dalloc(tsd, old_usize);
 		return ptr;
 	}
-	void *p = malloc_alloc_counted(tsd, usize, alignment, false, route, sample);
+	void *p = malloc_alloc_counted(tsd, size, usize, alignment, false, route, sample);
 	if (p == NULL)
 		return NULL;
 	size_t keep = old_usize < usize ? old_usize : usize;
@@ -573,7 +576,7 @@ mallocx(size_t size, int flags)
 	}
 	if (UNLIKELY(!mallocx_route(tsd, flags, &route, &explicit_route)))
 		return NULL;
-	return malloc_alloc(tsd, usize, alignment, (flags & MALLOCX_ZERO_BIT) != 0, route);
+	return malloc_alloc(tsd, size, usize, alignment, (flags & MALLOCX_ZERO_BIT) != 0, route);
 }
 
 EXPORT void *

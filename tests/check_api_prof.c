@@ -29,7 +29,7 @@
 
 #define LG_SAMPLE 10
 
-const char *malloc_conf = "prof:true,lg_prof_sample:10";
+const char *malloc_conf = "prof:true,lg_prof_sample:10,prof_stats:true";
 
 /* ------------------------------------------------ allocation sites */
 
@@ -422,6 +422,62 @@ START_TEST(test_prof_reset_forgets_samples_and_sets_rate)
 }
 END_TEST
 
+typedef struct {
+	uint64_t req_sum, count;
+} class_stats_t;
+
+static class_stats_t
+read_class_stats(const char *name)
+{
+	class_stats_t v;
+	size_t len = sizeof(v);
+	ck_assert_int_eq(mallctl(name, &v, &len, NULL, 0), 0);
+	return v;
+}
+
+/* Classes nothing else in the test process allocates from (Check itself
+ * allocates, and every allocation is sampled here). */
+START_TEST(test_prof_stats_count_requested_sizes)
+{
+	prof_reset_lg(0);
+	ck_assert_uint_eq(read_size("arenas.bin.35.size"), 14336);
+	unsigned lext = 0;
+	char name[64];
+	for (;; lext++) {
+		snprintf(name, sizeof(name), "arenas.lextent.%u.size", lext);
+		if (read_size(name) == nallocx(300000, 0))
+			break;
+	}
+	snprintf(name, sizeof(name), "prof.stats.lextents.%u.live", lext);
+	class_stats_t live0 = read_class_stats("prof.stats.bins.35.live");
+	class_stats_t accum0 = read_class_stats("prof.stats.bins.35.accum");
+	class_stats_t big0 = read_class_stats(name);
+	void *p[10];
+	for (int i = 0; i < 10; i++)
+		p[i] = launder(malloc(hide(14000)));
+	void *big = launder(malloc(hide(300000)));
+	class_stats_t live1 = read_class_stats("prof.stats.bins.35.live");
+	class_stats_t big1 = read_class_stats(name);
+	ck_assert_uint_eq(live1.count - live0.count, 10);
+	ck_assert_uint_eq(live1.req_sum - live0.req_sum, 140000);
+	ck_assert_uint_eq(big1.count - big0.count, 1);
+	ck_assert_uint_eq(big1.req_sum - big0.req_sum, 300000);
+	for (int i = 0; i < 10; i++)
+		free(p[i]);
+	free(big);
+	class_stats_t live2 = read_class_stats("prof.stats.bins.35.live");
+	class_stats_t accum2 = read_class_stats("prof.stats.bins.35.accum");
+	ck_assert_uint_eq(live2.count, live0.count);
+	ck_assert_uint_eq(live2.req_sum, live0.req_sum);
+	ck_assert_uint_eq(accum2.count - accum0.count, 10);
+	ck_assert_uint_eq(read_class_stats(name).count, big0.count);
+	class_stats_t v;
+	size_t len = sizeof(v);
+	ck_assert_int_eq(mallctl("prof.stats.bins.36.live", &v, &len, NULL, 0), ENOENT);
+	ck_assert_int_eq(mallctl("prof.stats.bins.3.live", &v, &len, &v, sizeof(v)), EPERM);
+}
+END_TEST
+
 START_TEST(test_options_read_back)
 {
 	ck_assert(read_bool("opt.prof"));
@@ -613,6 +669,7 @@ test_suite(void)
 	tcase_add_test(tc, test_prof_active_false_samples_nothing);
 	tcase_add_test(tc, test_thread_names_in_dump_header);
 	tcase_add_test(tc, test_prof_reset_forgets_samples_and_sets_rate);
+	tcase_add_test(tc, test_prof_stats_count_requested_sizes);
 	tcase_add_test(tc, test_options_read_back);
 	tcase_add_test(tc, test_dump_read_by_both_jeprofs);
 	tcase_add_test(tc, test_frame_pointer_unwinder_finds_the_caller);
