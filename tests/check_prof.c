@@ -7,11 +7,15 @@
  *     counter, so frees of older objects count nothing;
  *   - a dump with more stacks than its first buffer holds still has them
  *     all;
- *   - thread names: printable text only.
+ *   - thread names: printable text only;
+ *   - threads counting and uncounting on shared stacks while another dumps
+ *     and renames threads leave every counter exact (also run under TSan).
  */
 #include <check.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +28,7 @@
 #include "prof/stacks.h"
 #include "prof/state.h"
 #include "prof/tdata.h"
+#include "thread_util.h"
 
 static char dir[64];
 
@@ -178,6 +183,61 @@ START_TEST(test_thread_names_printable_only)
 }
 END_TEST
 
+#define RACE_THREADS 8
+#define RACE_ROUNDS 2000
+
+static void *
+race_counter(void *arg)
+{
+	struct prof_tdata *t = NULL;
+	prof_tdata_get(&t);
+	unsigned seed = (unsigned)(uintptr_t)arg;
+	struct prof_tctx *held[16];
+	for (int r = 0; r < RACE_ROUNDS; r++) {
+		for (int i = 0; i < 16; i++) {
+			seed = seed * 1103515245u + 12345u;
+			uintptr_t pcs[] = {0x900000 + (seed >> 16) % 16, 0x910000};
+			held[i] = prof_stacks_count(t, pcs, 2, 64 + i);
+		}
+		for (int i = 0; i < 16; i++)
+			prof_stacks_uncount(held[i], 64 + i);
+		if (r % 256 == 0)
+			prof_tdata_name_set(t, r % 512 == 0 ? "even" : "odd");
+	}
+	return NULL;
+}
+
+static _Atomic bool race_done;
+
+static void *
+race_dumper(void *arg)
+{
+	(void)arg;
+	char path[128];
+	snprintf(path, sizeof(path), "%s/race.heap", dir);
+	int dumps = 0;
+	while (!atomic_load(&race_done) || dumps == 0) {
+		ck_assert_int_eq(prof_dump_write(path, dumps % 2 == 0), 0);
+		dumps++;
+	}
+	return NULL;
+}
+
+START_TEST(test_concurrent_counting_and_dumps_stay_exact)
+{
+	pthread_t counters[RACE_THREADS], dumper;
+	ck_assert_int_eq(pthread_create(&dumper, NULL, race_dumper, NULL), 0);
+	for (uintptr_t i = 0; i < RACE_THREADS; i++)
+		ck_assert_int_eq(pthread_create(&counters[i], NULL, race_counter, (void *)(i + 1)), 0);
+	for (int i = 0; i < RACE_THREADS; i++)
+		join_bounded(counters[i]);
+	atomic_store(&race_done, true);
+	join_bounded(dumper);
+	prof_stacks_line_t line;
+	ck_assert_uint_eq(prof_stacks_snapshot(&line, 1), 0);
+}
+END_TEST
+
 Suite *
 test_suite(void)
 {
@@ -189,6 +249,7 @@ test_suite(void)
 	tcase_add_test(tc, test_uncount_and_reset);
 	tcase_add_test(tc, test_dump_holds_more_stacks_than_first_buffer);
 	tcase_add_test(tc, test_thread_names_printable_only);
+	tcase_add_test(tc, test_concurrent_counting_and_dumps_stay_exact);
 	suite_add_tcase(s, tc);
 	return s;
 }
