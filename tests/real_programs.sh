@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # real_programs.sh — real programs under LD_PRELOAD=lib/libstrata.so.
 #
-# Each program runs twice on the same input: once on the system allocator
-# and once with strata preloaded (MALLOC_CONF empty both times).  Its
-# output must be identical byte for byte, it must exit the same way, and
-# the preloaded run must print no "<strata>: " message.  Programs: python3
+# Each program runs three times on the same input: on the system allocator,
+# with strata preloaded (MALLOC_CONF empty), and with strata preloaded and
+# the heap profiler on (one sample per 16 KiB, a final dump at exit).  Its
+# output must be identical byte for byte, it must exit the same way, the
+# preloaded runs must print no "<strata>: " message, and every process of
+# the profiled run must leave a complete gzip dump (python3's is also read
+# by bin/jeprof).  Programs: python3
 # (dicts, lists, strings, big ints, PYTHONMALLOC=malloc), sqlite3 (100k-row
 # table, indexes, queries), perl (a large hash sorted), git (a repository
 # with two commits, gc, fsck), cc (compiling a generated C file), sort (a
@@ -57,7 +60,9 @@ now() {
 run_pair() {
 	local name=$1 fn=$2 mode t0 t1
 	local -A secs rc
-	for mode in plain strata; do
+	local dumps="$TMP/$name.dumps"
+	mkdir -p "$dumps"
+	for mode in plain strata prof; do
 		local dir="$TMP/$name.$mode"
 		mkdir -p "$dir"
 		t0=$(now)
@@ -65,31 +70,67 @@ run_pair() {
 			cd "$dir" || exit 99
 			set -o pipefail # a crash anywhere in a pipeline fails the run
 			export MALLOC_CONF=
-			[ "$mode" = strata ] && export LD_PRELOAD="$LIB"
+			[ "$mode" != plain ] && export LD_PRELOAD="$LIB"
+			[ "$mode" = prof ] &&
+				export MALLOC_CONF="prof:true,lg_prof_sample:14,prof_final:true,prof_prefix:$dumps/heap"
 			"$fn"
 		) >"$TMP/$name.$mode.out" 2>"$TMP/$name.$mode.err"
 		rc[$mode]=$?
 		t1=$(now)
 		secs[$mode]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
 	done
-	local times="(plain ${secs[plain]} s, strata ${secs[strata]} s)"
+	local times="(plain ${secs[plain]} s, strata ${secs[strata]} s, profiled ${secs[prof]} s)"
 	if [ "${rc[plain]}" != 0 ]; then
 		fail "$name: the plain run itself failed (exit ${rc[plain]}) $times"
 		excerpt "$TMP/$name.plain.err"
-	elif [ "${rc[strata]}" != 0 ]; then
-		fail "$name: exit ${rc[strata]} under strata, 0 without $times"
-		excerpt "$TMP/$name.strata.err"
-	elif ! cmp -s "$TMP/$name.plain.out" "$TMP/$name.strata.out"; then
-		fail "$name: output differs under strata $times"
-		diff "$TMP/$name.plain.out" "$TMP/$name.strata.out" | head -n 15 | sed 's/^/      | /'
-	elif grep -q '<strata>: ' "$TMP/$name.strata.err"; then
-		fail "$name: strata printed messages $times"
-		grep '<strata>: ' "$TMP/$name.strata.err" | head -n 10 | sed 's/^/      | /'
-	elif [ ! -s "$TMP/$name.plain.out" ]; then
+		return
+	fi
+	for mode in strata prof; do
+		if [ "${rc[$mode]}" != 0 ]; then
+			fail "$name: exit ${rc[$mode]} under strata ($mode run), 0 without $times"
+			excerpt "$TMP/$name.$mode.err"
+			return
+		elif ! cmp -s "$TMP/$name.plain.out" "$TMP/$name.$mode.out"; then
+			fail "$name: output differs under strata ($mode run) $times"
+			diff "$TMP/$name.plain.out" "$TMP/$name.$mode.out" | head -n 15 | sed 's/^/      | /'
+			return
+		elif grep -q '<strata>: ' "$TMP/$name.$mode.err"; then
+			fail "$name: strata printed messages ($mode run) $times"
+			grep '<strata>: ' "$TMP/$name.$mode.err" | head -n 10 | sed 's/^/      | /'
+			return
+		fi
+	done
+	if [ ! -s "$TMP/$name.plain.out" ]; then
 		fail "$name: no output to compare $times"
+	elif ! check_final_dumps "$name" "$dumps"; then
+		return
 	else
 		ok "$name $times"
 	fi
+}
+
+# check_final_dumps NAME DIR: the profiled run left at least one final dump
+# in DIR, each one a complete gzip file holding a heap_v2 profile.
+check_final_dumps() {
+	local name=$1 dir=$2 n=0 f
+	for f in "$dir"/heap.*.f.heap.gz; do
+		[ -e "$f" ] || break
+		n=$((n + 1))
+		if ! gzip -t "$f" 2>/dev/null || [ "$(zcat "$f" | head -c 8)" != "heap_v2/" ] ||
+			! zcat "$f" | grep -q '^MAPPED_LIBRARIES:$'; then
+			fail "$name: the final dump $f is not a complete heap profile"
+			return 1
+		fi
+	done
+	if [ "$n" = 0 ]; then
+		fail "$name: the profiled run left no final dump"
+		return 1
+	fi
+	if [ "$name" = python3 ] && ! "$ROOT/bin/jeprof" --text "$PY" "$f" 2>&1 | grep -q '^Total: '; then
+		fail "$name: bin/jeprof cannot read the final dump $f"
+		return 1
+	fi
+	return 0
 }
 
 # ------------------------------------------------------------ the programs
