@@ -2,9 +2,9 @@
  * check_api_prof.c — the sampling heap profiler through the public API:
  * unbiased estimates, the sampled fraction, sampled objects' sizes and
  * frees, realloc of sampled objects, the settings (prof.active,
- * thread.prof.*, prof.reset), dumps read back by a reader here, by
- * bin/jeprof and by Debian's perl jeprof, and dumps racing with
- * allocating threads.
+ * thread.prof.*, prof.reset, prof.stats), dumps read back by a reader
+ * here, by bin/jeprof and by Debian's perl jeprof, dumps racing with
+ * allocating threads, the frame-pointer unwinder and system thread names.
  *
  * The whole suite runs with the profiler on at one sample per KiB (the
  * program's malloc_conf); each test is a forked child, so a setting it
@@ -552,41 +552,75 @@ START_TEST(test_dump_read_by_both_jeprofs)
 }
 END_TEST
 
-/* In the re-executed child of the next test: one sampled allocation at
- * site_big (1 MiB: always sampled), then the site its stack starts at, on
- * standard output.  This program has no frame pointers; strata has, so
- * the walk still finds the caller of malloc. */
-#define FP_CHILD_ENV "STRATA_TEST_PROF_FP_DUMP"
+/*
+ * The re-executed child of the next tests (options are read at start):
+ * one sampled allocation at site_big (1 MiB: always sampled) from a thread
+ * whose system name is "sysnamed", a dump, then on standard output the
+ * site the dump's first stack starts at and the first header thread line's
+ * name.  Check's assertions cannot run here.
+ */
+#define CHILD_ENV "STRATA_TEST_PROF_CHILD_DUMP"
+
+static void *
+sysnamed_thread(void *arg)
+{
+	(void)arg;
+	pthread_setname_np(pthread_self(), "sysnamed");
+	site_big();
+	return NULL;
+}
 
 __attribute__((constructor)) static void
-fp_child(void)
+dump_child(void)
 {
-	const char *path = getenv(FP_CHILD_ENV);
+	const char *path = getenv(CHILD_ENV);
 	if (path == NULL)
 		return;
-	site_big();
-	if (mallctl("prof.dump", NULL, NULL, &path, sizeof(path)) != 0)
+	pthread_t t;
+	if (pthread_create(&t, NULL, sysnamed_thread, NULL) != 0 || pthread_join(t, NULL) != 0 ||
+	    mallctl("prof.dump", NULL, NULL, &path, sizeof(path)) != 0)
 		_exit(3);
-	/* The first stack line (Check's assertions cannot run here). */
 	FILE *f = fopen(path, "r");
-	char line[4096];
-	while (f != NULL && fgets(line, sizeof(line), f) != NULL && line[0] != '@')
-		continue;
-	printf("first frame in site %d\n", site_of((uintptr_t)strtoull(line + 1, NULL, 16)));
+	char line[4096], name[64] = "";
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL && line[0] != '@') {
+		const char *close = strchr(line, ']');
+		if (line[2] == 't' && line[3] != '*' && close != NULL && name[0] == '\0')
+			sscanf(close + 1, " %63[^\n]", name);
+	}
+	printf("site %d, name \"%s\"\n", site_of((uintptr_t)strtoull(line + 1, NULL, 16)), name);
 	fflush(stdout);
 	_exit(0);
 }
 
-START_TEST(test_frame_pointer_unwinder_finds_the_caller)
+/* Runs the child with MALLOC_CONF=conf; what it printed, in out. */
+static void
+run_dump_child(const char *conf, char *out, size_t size)
 {
 	make_dump_dir();
-	char env_path[160], out[256];
-	snprintf(env_path, sizeof(env_path), FP_CHILD_ENV "=%s/fp.heap", dump_dir);
-	char *env[] = {"MALLOC_CONF=prof:true,prof_backtrace:fp", env_path, NULL};
-	int status = child_run_self(env, "prof_backtrace:fp", out, sizeof(out));
+	char env_conf[128], env_path[160];
+	snprintf(env_conf, sizeof(env_conf), "MALLOC_CONF=%s", conf);
+	snprintf(env_path, sizeof(env_path), CHILD_ENV "=%s/child.heap", dump_dir);
+	char *env[] = {env_conf, env_path, NULL};
+	int status = child_run_self(env, conf, out, size);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x: %s", status, out);
-	ck_assert_str_eq(out, "first frame in site 2\n"); /* SITE_BIG */
 	remove_dump_dir();
+}
+
+/* This program has no frame pointers; strata has, so the walk still finds
+ * the caller of malloc. */
+START_TEST(test_frame_pointer_unwinder_finds_the_caller)
+{
+	char out[256];
+	run_dump_child("prof:true,prof_backtrace:fp", out, sizeof(out));
+	ck_assert_str_eq(out, "site 2, name \"\"\n"); /* SITE_BIG */
+}
+END_TEST
+
+START_TEST(test_system_thread_names_in_dump)
+{
+	char out[256];
+	run_dump_child("prof:true,prof_sys_thread_name:true", out, sizeof(out));
+	ck_assert_str_eq(out, "site 2, name \"sysnamed\"\n");
 }
 END_TEST
 
@@ -673,6 +707,7 @@ test_suite(void)
 	tcase_add_test(tc, test_options_read_back);
 	tcase_add_test(tc, test_dump_read_by_both_jeprofs);
 	tcase_add_test(tc, test_frame_pointer_unwinder_finds_the_caller);
+	tcase_add_test(tc, test_system_thread_names_in_dump);
 	tcase_add_test(tc, test_automatic_dump_is_gzip_and_named);
 	tcase_add_test(tc, test_dump_racing_with_8_threads_is_complete);
 	suite_add_tcase(s, tc);
