@@ -14,16 +14,22 @@
 #include <libunwind.h>
 
 #include "conf.h"
+#include "mutex.h"
 #include "prof/backtrace.h"
 
 extern const ElfW(Ehdr) __ehdr_start __attribute__((visibility("hidden")));
 
 /* strata's executable code: [prof_text_begin, prof_text_end). */
 static uintptr_t prof_text_begin, prof_text_end;
+static mutex_t prof_unwind_gates[PROF_UNWIND_GATES];
 
 void
 prof_backtrace_boot(void)
 {
+	for (unsigned i = 0; i < PROF_UNWIND_GATES; i++) {
+		mutex_init(&prof_unwind_gates[i], "prof_unwind", MUTEX_RANK_PROF_UNWIND);
+		mutex_register(&prof_unwind_gates[i], NULL);
+	}
 	if (config_test_hooks)
 		return;
 	const ElfW(Ehdr) *eh = &__ehdr_start;
@@ -82,7 +88,11 @@ prof_backtrace(uintptr_t *pcs, unsigned max)
 	if (opt_prof_backtrace == CONF_PROF_BACKTRACE_FP) {
 		n = prof_backtrace_fp(pcs, room);
 	} else {
+		/* Threads' stacks are at least a page apart. */
+		mutex_t *gate = &prof_unwind_gates[((uintptr_t)&room >> LG_PAGE) % PROF_UNWIND_GATES];
+		mutex_lock(gate);
 		int got = unw_backtrace((void **)pcs, (int)room);
+		mutex_unlock(gate);
 		n = got > 0 ? (unsigned)got : 0;
 	}
 	/* Drop strata's frames; keep one if nothing else is left. */

@@ -9,14 +9,24 @@
  *
  * Called with no allocator lock held and with the thread's reentrancy level
  * raised: libunwind may allocate (its caches), and those allocations must
- * not be sampled.  No locks of its own.
+ * not be sampled.
+ *
+ * Locks: libunwind keeps global caches behind its own locks and has no fork
+ * handlers, so a fork while another thread unwinds could leave the child
+ * with a lock nobody will release.  Each libunwind capture therefore holds
+ * one of PROF_UNWIND_GATES registered locks (picked by the thread's stack
+ * address, so threads rarely share one): fork takes them all, which waits
+ * for every capture in flight to finish.
  */
 #ifndef STRATA_PROF_BACKTRACE_H
 #define STRATA_PROF_BACKTRACE_H
 
 #include "config.h"
 
-/* Finds strata's own code (to drop its frames).  Called by prof_boot. */
+#define PROF_UNWIND_GATES 16
+
+/* Finds strata's own code (to drop its frames) and registers the unwind
+ * gates.  Called by prof_boot. */
 void prof_backtrace_boot(void);
 /* Frames of strata's own that a capture may see above the program's. */
 #define PROF_BACKTRACE_SLACK 16

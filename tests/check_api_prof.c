@@ -691,6 +691,53 @@ START_TEST(test_dump_racing_with_8_threads_is_complete)
 }
 END_TEST
 
+/* Threads that sample every allocation (each one unwinds) while the main
+ * thread forks: every child samples too, dumps, and exits within the bound.
+ * A fork in the middle of an unwind must not leave the child with
+ * libunwind's lock held (the unwind gates). */
+static void *
+sampling_thread(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&race_stop))
+		free(launder(site_small()));
+	return NULL;
+}
+
+START_TEST(test_fork_while_threads_unwind)
+{
+	make_dump_dir();
+	prof_reset_lg(0);
+	pthread_t t[4];
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, sampling_thread, NULL), 0);
+	for (int k = 0; k < 100; k++) {
+		int fds[2];
+		ck_assert_int_eq(pipe(fds), 0);
+		pid_t pid = fork();
+		ck_assert_int_ge(pid, 0);
+		if (pid == 0) {
+			close(fds[0]);
+			prof_reset_lg(0);
+			for (int i = 0; i < 100; i++)
+				free(launder(site_small()));
+			char path[128];
+			snprintf(path, sizeof(path), "%s/child%d.heap", dump_dir, k);
+			const char *p = path;
+			_exit(mallctl("prof.dump", NULL, NULL, &p, sizeof(p)) == 0 ? 0 : 1);
+		}
+		close(fds[1]);
+		char out[64];
+		int status = child_collect(pid, fds[0], "forked child", out, sizeof(out));
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %d: %#x", k, status);
+	}
+	atomic_store(&race_stop, true);
+	for (int i = 0; i < 4; i++)
+		join_bounded(t[i]);
+	remove_dump_dir();
+}
+END_TEST
+
 Suite *
 test_suite(void)
 {
@@ -710,6 +757,7 @@ test_suite(void)
 	tcase_add_test(tc, test_system_thread_names_in_dump);
 	tcase_add_test(tc, test_automatic_dump_is_gzip_and_named);
 	tcase_add_test(tc, test_dump_racing_with_8_threads_is_complete);
+	tcase_add_test(tc, test_fork_while_threads_unwind);
 	suite_add_tcase(s, tc);
 	return s;
 }
