@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "msg.h"
 #include "sz.h"
 #include "prof/backtrace.h"
 #include "prof/class_stats.h"
@@ -31,8 +32,15 @@ static char prof_prefix[CONF_PROF_PREFIX_MAX]; /* under prof_prefix_mtx */
 int
 prof_boot(void)
 {
-	if (!opt_prof)
-		return 0;
+	if (!opt_prof) {
+		/* The handler is installed anyway: a dump signal must not
+		 * kill a process that was merely started without prof:true. */
+		if (opt_prof_signal == CONF_PROF_SIGNAL_NONE)
+			return 0;
+		msg_error("prof_signal:%s has no effect without prof:true\n",
+		          conf_options[CONF_ID_prof_signal].values[opt_prof_signal]);
+		return prof_trigger_boot();
+	}
 	base_init(&prof_base, MUTEX_RANK_GLOBAL_BASE);
 	mutex_register(&prof_base.mtx, NULL);
 	atomic_store_relaxed(&prof_lg_sample_now, (unsigned)opt_lg_prof_sample);

@@ -15,6 +15,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -576,6 +577,12 @@ dump_child(void)
 	const char *path = getenv(CHILD_ENV);
 	if (path == NULL)
 		return;
+	if (strcmp(path, "raise") == 0) {
+		raise(SIGUSR2);
+		printf("alive\n");
+		fflush(stdout);
+		_exit(0);
+	}
 	pthread_t t;
 	if (pthread_create(&t, NULL, sysnamed_thread, NULL) != 0 || pthread_join(t, NULL) != 0 ||
 	    mallctl("prof.dump", NULL, NULL, &path, sizeof(path)) != 0)
@@ -613,6 +620,17 @@ START_TEST(test_frame_pointer_unwinder_finds_the_caller)
 	char out[256];
 	run_dump_child("prof:true,prof_backtrace:fp", out, sizeof(out));
 	ck_assert_str_eq(out, "site 2, name \"\"\n"); /* SITE_BIG */
+}
+END_TEST
+
+/* prof_signal without prof:true: the signal does not kill the process. */
+START_TEST(test_dump_signal_without_prof_is_harmless)
+{
+	char out[64];
+	char *env[] = {"MALLOC_CONF=prof:false,prof_signal:USR2", CHILD_ENV "=raise", NULL};
+	int status = child_run_self(env, "prof_signal without prof", out, sizeof(out));
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x", status);
+	ck_assert_str_eq(out, "alive\n");
 }
 END_TEST
 
@@ -755,6 +773,7 @@ test_suite(void)
 	tcase_add_test(tc, test_dump_read_by_both_jeprofs);
 	tcase_add_test(tc, test_frame_pointer_unwinder_finds_the_caller);
 	tcase_add_test(tc, test_system_thread_names_in_dump);
+	tcase_add_test(tc, test_dump_signal_without_prof_is_harmless);
 	tcase_add_test(tc, test_automatic_dump_is_gzip_and_named);
 	tcase_add_test(tc, test_dump_racing_with_8_threads_is_complete);
 	tcase_add_test(tc, test_fork_while_threads_unwind);
