@@ -172,7 +172,7 @@ endef
 define link_api_test
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) -O1 -g $(WARN) -D_GNU_SOURCE -Iinclude $(CHECK_CFLAGS) -o $@ $< tests/check_main.c \
-		-L$(1) -Wl,-rpath,'$$ORIGIN/$(2)' -lstrata $(CHECK_LIBS) -lpthread
+		-L$(1) -Wl,-rpath,'$$ORIGIN/$(2)' -lstrata $(CHECK_LIBS) -lpthread -lz
 endef
 UNIT_TEST_DEPS := tests/check_main.c tests/thread_util.h tests/child_util.h
 API_TEST_DEPS  := tests/check_main.c tests/api_util.h tests/child_util.h
