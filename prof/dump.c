@@ -30,8 +30,10 @@
 #include "prof/writer.h"
 
 static mutex_t prof_dump_mtx;
-/* Under prof_dump_mtx: the process-wide dump sequence and each kind's. */
+/* Under prof_dump_mtx: the process-wide dump sequence and each kind's, and
+ * whether dumps are over (exit). */
 static uint64_t prof_dump_seq, prof_dump_seq_m, prof_dump_seq_i, prof_dump_seq_u;
+static bool prof_dump_closed;
 
 void
 prof_dump_boot(void)
@@ -43,6 +45,14 @@ void
 prof_dump_postfork_child(void)
 {
 	mutex_init(&prof_dump_mtx, "prof_dump", MUTEX_RANK_PROF_DUMP);
+}
+
+void
+prof_dump_shutdown(void)
+{
+	mutex_lock(&prof_dump_mtx);
+	prof_dump_closed = true;
+	mutex_unlock(&prof_dump_mtx);
 }
 
 /* One thread's header line: its data and the sums of its lines. */
@@ -222,7 +232,7 @@ prof_dump_write(const char *path, bool gzip)
 	prof_dump_scratch_t s = {0};
 	prof_writer_t w;
 	mutex_lock(&prof_dump_mtx);
-	int err = prof_dump_copy_lines(&s);
+	int err = prof_dump_closed ? ECANCELED : prof_dump_copy_lines(&s);
 	if (err == 0)
 		err = prof_dump_copy_threads(&s);
 	if (err == 0)
@@ -263,7 +273,7 @@ prof_dump_auto(char kind, bool quiet)
 	size_t len = msg_format(path, sizeof(path), "%s.%d.%llu.%c%s%s", prefix, (int)getpid(),
 	                        (unsigned long long)seq, kind, number, suffix);
 	int err = len >= sizeof(path) ? ENAMETOOLONG : prof_dump_write(path, opt_prof_dump_compress);
-	if (err != 0 && !quiet)
+	if (err != 0 && err != ECANCELED && !quiet)
 		msg_error("failed to write heap profile \"%s\": %s\n", path, strerrordesc_np(err));
 	return err;
 }

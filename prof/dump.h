@@ -26,12 +26,17 @@
 
 void prof_dump_boot(void);
 void prof_dump_postfork_child(void);
+/* At exit: waits for the dump in progress to finish, then makes every later
+ * dump fail with ECANCELED, so that exit never cuts a dump short (which
+ * would leave its temporary file behind). */
+void prof_dump_shutdown(void);
 /* Writes a dump to path (gzip-compressed when gzip).  0 or an errno. */
 int prof_dump_write(const char *path, bool gzip);
 /* An automatic dump of kind: named <prefix>.<pid>.<seq>.<kind><n>.heap, plus
  * .gz when prof_dump_compress (the final dump has no <n>).  0, ENOENT when
  * the prefix is empty (automatic dumps are off), or the write's errno,
- * which is also reported in one line unless quiet. */
+ * which is also reported in one line unless quiet (or ECANCELED: the
+ * process is exiting). */
 int prof_dump_auto(char kind, bool quiet);
 
 #endif

@@ -32,8 +32,9 @@ int prof_boot(void);
 /* Once the process can run threads (init's load-time constructor): starts
  * the dumper thread when a trigger needs one, and registers the final dump. */
 void prof_start(void);
-/* Fork child: the dumper thread is gone (it is started again on demand)
- * and the dump lock is free. */
+/* Fork child: the dump lock is free and the dumper thread is gone; a new
+ * one is started if a trigger needs it.  Call with the thread's
+ * reentrancy level raised (thread creation allocates). */
 void prof_postfork_child(void);
 
 /*

@@ -76,8 +76,21 @@ prof_trigger_dumper_needed(void)
 	       atomic_load_relaxed(&prof_trigger_gdump_on);
 }
 
-/* Each pending request is one dump, written with the request's kind; a
- * failure is reported in one line and the thread waits for the next. */
+/* Takes the pending requests and writes one dump per kind; a failure is
+ * reported in one line.  false when nothing was pending. */
+static bool
+prof_trigger_serve(void)
+{
+	uint32_t bits = atomic_exchange_explicit(&prof_trigger_pending, 0, memory_order_acquire);
+	if (bits & PROF_TRIGGER_SIGNAL)
+		prof_dump_auto(PROF_DUMP_MANUAL, false);
+	if (bits & PROF_TRIGGER_INTERVAL)
+		prof_dump_auto(PROF_DUMP_INTERVAL, false);
+	if (bits & PROF_TRIGGER_GDUMP)
+		prof_dump_auto(PROF_DUMP_GDUMP, false);
+	return bits != 0;
+}
+
 static void *
 prof_trigger_dumper_main(void *arg)
 {
@@ -86,19 +99,9 @@ prof_trigger_dumper_main(void *arg)
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	for (;;) {
-		uint32_t bits = atomic_exchange_explicit(&prof_trigger_pending, 0,
-		                                         memory_order_acquire);
-		if (bits == 0) {
+		if (!prof_trigger_serve())
 			syscall(SYS_futex, &prof_trigger_pending, FUTEX_WAIT | FUTEX_PRIVATE_FLAG, 0,
 			        NULL, NULL, 0);
-			continue;
-		}
-		if (bits & PROF_TRIGGER_SIGNAL)
-			prof_dump_auto(PROF_DUMP_MANUAL, false);
-		if (bits & PROF_TRIGGER_INTERVAL)
-			prof_dump_auto(PROF_DUMP_INTERVAL, false);
-		if (bits & PROF_TRIGGER_GDUMP)
-			prof_dump_auto(PROF_DUMP_GDUMP, false);
 	}
 	return NULL;
 }
@@ -123,10 +126,15 @@ prof_trigger_ensure_dumper(void)
 	pthread_attr_destroy(&attr);
 }
 
+/* At exit: what is pending, the final dump, then no more dumps (the dumper
+ * thread may be in the middle of one: shutting down waits for it). */
 static void
-prof_trigger_final(void)
+prof_trigger_at_exit(void)
 {
-	prof_dump_auto(PROF_DUMP_FINAL, false);
+	prof_trigger_serve();
+	if (opt_prof_final)
+		prof_dump_auto(PROF_DUMP_FINAL, false);
+	prof_dump_shutdown();
 }
 
 void
@@ -134,8 +142,7 @@ prof_trigger_start(void)
 {
 	atomic_store_relaxed(&prof_trigger_started, true);
 	prof_trigger_ensure_dumper();
-	if (opt_prof_final)
-		atexit(prof_trigger_final);
+	atexit(prof_trigger_at_exit);
 }
 
 void
@@ -198,4 +205,5 @@ void
 prof_trigger_postfork_child(void)
 {
 	atomic_store_relaxed(&prof_trigger_dumper_running, false);
+	prof_trigger_ensure_dumper();
 }

@@ -7,7 +7,10 @@
  * an allocating thread never writes a file.  Repeated requests before the
  * dumper gets to them coalesce into one dump.  The dumper thread is started
  * when the process can run threads (prof_start, at load time) if any trigger
- * is configured, and again on demand in a fork child (at the next sample).
+ * is configured, again in a fork child (by the fork handler), and when a
+ * trigger is turned on later (at the next sample).  At exit, requests still
+ * pending are served by the exiting thread, the final dump is written, and
+ * dumps then stop (dump.h), so exit never cuts one short.
  * Locks: none; the request word and the flags are atomics.
  */
 #ifndef STRATA_PROF_TRIGGER_H
@@ -30,6 +33,7 @@ bool prof_trigger_gdump_wanted(void);
 void prof_trigger_gdump_observe(size_t active_bytes);
 void prof_trigger_gdump_set(bool on);
 bool prof_trigger_gdump_get(void);
+/* Fork child: the dumper thread is gone; starts a new one if needed. */
 void prof_trigger_postfork_child(void);
 
 #endif

@@ -88,7 +88,9 @@ init_postfork_child(void)
 {
 	mutex_postfork_child_all();
 	tsd_postfork_child();
+	tsd_reentrancy_raise(&tsd_tls);
 	prof_postfork_child();
+	tsd_reentrancy_lower(&tsd_tls);
 }
 
 static void

@@ -144,8 +144,6 @@ malloc_alloc_sampled(tsd_t *tsd, size_t size, size_t usize, size_t alignment, bo
 {
 	tsd_reentrancy_raise(tsd);
 	prof_tctx_t *tctx = prof_sample_begin(&tsd->prof_tdata, size, usize, tsd->allocated);
-	if (tctx != NULL && prof_gdump_wanted())
-		prof_gdump_observe(malloc_active_bytes());
 	tsd_reentrancy_lower(tsd);
 	*sampled = tctx != NULL;
 	if (tctx == NULL)
@@ -153,6 +151,8 @@ malloc_alloc_sampled(tsd_t *tsd, size_t size, size_t usize, size_t alignment, bo
 	void *p = arena_malloc_sampled(arena, size, usize, alignment, zero, tctx);
 	if (p == NULL)
 		prof_sample_free(tctx, size, usize);
+	else if (prof_gdump_wanted()) /* the heap as it is with this object */
+		prof_gdump_observe(malloc_active_bytes());
 	return p;
 }
 
