@@ -95,7 +95,12 @@ prof_backtrace(uintptr_t *pcs, unsigned max)
 		mutex_unlock(gate);
 		n = got > 0 ? (unsigned)got : 0;
 	}
-	/* Drop strata's frames; keep one if nothing else is left. */
+	/* Drop strata's frames; keep one if nothing else is left.  The first
+	 * frame left is then a return address, which jeprof (perl's and
+	 * ours) takes as the address of an instruction, as it does for a
+	 * stack's first frame: step back into the call, so that the
+	 * allocation's own line and inlined function are reported, not the
+	 * statement after the call. */
 	unsigned skip = 0;
 	while (skip + 1 < n && prof_backtrace_inside_strata(pcs[skip]))
 		skip++;
@@ -103,6 +108,7 @@ prof_backtrace(uintptr_t *pcs, unsigned max)
 		for (unsigned i = skip; i < n; i++)
 			pcs[i - skip] = pcs[i];
 		n -= skip;
+		pcs[0]--;
 	}
 	return n < max ? n : max;
 }
