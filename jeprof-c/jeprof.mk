@@ -38,7 +38,7 @@ build/jeprof/san/%.o: jeprof-c/%.c | deps
 build/jeprof/jeprof-san: $(JEPROF_SAN_OBJ)
 	$(CC) $(SAN) -o $@ $(JEPROF_SAN_OBJ) $(JEPROF_LDLIBS)
 
-build/jeprof/tests/%: tests/%.c tests/check_main.c $(JEPROF_SAN_LIB) | deps
+build/jeprof/tests/%: tests/%.c tests/check_main.c tests/jeprof_util.h $(JEPROF_SAN_LIB) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) -O1 -g $(WARN) -D_GNU_SOURCE $(SAN) -Ijeprof-c $(CHECK_CFLAGS) \
 		$(shell pkg-config --cflags libdw zlib) -o $@ $< tests/check_main.c \
