@@ -1,9 +1,10 @@
 /*
  * jeprof_util.h — helpers shared by the suites of the jeprof program
- * (tests/check_jeprof_cli.c): the program under test ($JEPROF_BIN) and the
- * data folder ($JEPROF_DATA), running a command and capturing its output,
- * the file:line of a SITE: marker, rows of a --text report, and a reader of
- * --proto's samples.
+ * (tests/check_jeprof_cli.c, tests/check_jeprof_strata.c): the program under
+ * test ($JEPROF_BIN) and the data folders ($JEPROF_DATA: jemalloc's dumps,
+ * $JEPROF_STRATA_DATA: strata's), running a command and capturing its
+ * output, the file:line of a SITE: marker, rows of a --text report, and a
+ * reader of --proto's samples.
  */
 #ifndef STRATA_TESTS_JEPROF_UTIL_H
 #define STRATA_TESTS_JEPROF_UTIL_H
@@ -29,6 +30,13 @@ cli_data(void)
 {
 	const char *d = getenv("JEPROF_DATA");
 	return d != NULL ? d : "build/jeprof/data";
+}
+
+static inline const char *
+cli_strata_data(void)
+{
+	const char *d = getenv("JEPROF_STRATA_DATA");
+	return d != NULL ? d : "build/jeprof/strata";
 }
 
 typedef struct cli_result {
