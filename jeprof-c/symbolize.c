@@ -302,6 +302,23 @@ symbolize_push(profile_t *p, symbolize_frames_t *f, const char *func, const char
 	};
 }
 
+/*
+ * A source file name as addr2line prints it (and so the perl jeprof): a name
+ * that libdw gives relative (the program was compiled by relative paths) is
+ * relative to the CU's compilation directory, so the two are joined.
+ * Returns file itself or a joined copy to free (*owned).
+ */
+static const char *
+symbolize_source_path(const char *comp_dir, const char *file, char **owned)
+{
+	*owned = NULL;
+	if (file == NULL || file[0] == '/' || comp_dir == NULL || comp_dir[0] == '\0')
+		return file;
+	size_t n = strlen(comp_dir);
+	*owned = mem_printf("%s%s%s", comp_dir, comp_dir[n - 1] == '/' ? "" : "/", file);
+	return *owned;
+}
+
 /* Appends the ranges of every function defined under parent (namespaces and classes too). */
 static void
 symbolize_index_functions(Dwarf_Die *parent, symbolize_cu_t *cu)
@@ -427,11 +444,15 @@ symbolize_add_dwarf_frames(profile_t *p, symbolize_frames_t *f, Dwfl_Module *mod
 	Dwarf *dwarf = dwfl_module_getdwarf(mod, &bias);
 	if (dwarf == NULL)
 		return false;
+	Dwarf_Attribute attr;
+	const char *comp_dir = dwarf_formstring(dwarf_attr(cudie, DW_AT_comp_dir, &attr));
 	const char *file = NULL;
 	int lineno = 0;
 	Dwfl_Line *line = dwfl_module_getsrc(mod, addr);
 	if (line != NULL)
 		file = dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL);
+	char *owned;
+	file = symbolize_source_path(comp_dir, file, &owned);
 	size_t nchain = symbolize_find_chain(dwarf, symbolize_get_cu(sm, cudie), addr - bias,
 					     &sm->chain, &sm->capchain);
 	Dwarf_Files *files = NULL;
@@ -442,25 +463,29 @@ symbolize_add_dwarf_frames(profile_t *p, symbolize_frames_t *f, Dwfl_Module *mod
 		char *name = symbolize_die_name(die);
 		symbolize_push(p, f, name, file, lineno > 0 ? (uint32_t)lineno : 0);
 		free(name);
+		free(owned);
+		owned = NULL;
+		file = NULL;
+		lineno = 0;
 		if (i + 1 == nchain)
 			break;
 		/* The caller's line is this inlined call's site. */
-		Dwarf_Attribute attr;
 		Dwarf_Word cfile = 0, cline = 0;
-		file = NULL;
-		lineno = 0;
 		if (dwarf_formudata(dwarf_attr(die, DW_AT_call_file, &attr), &cfile) == 0 &&
 		    (files != NULL || dwarf_getsrcfiles(cudie, &files, &nfiles) == 0) && cfile < nfiles)
-			file = dwarf_filesrc(files, cfile, NULL, NULL);
+			file = symbolize_source_path(comp_dir, dwarf_filesrc(files, cfile, NULL, NULL),
+						     &owned);
 		if (dwarf_formudata(dwarf_attr(die, DW_AT_call_line, &attr), &cline) == 0 &&
 		    cline <= INT32_MAX)
 			lineno = (int)cline;
 	}
-	if (f->n == before && file != NULL) {
+	bool found = f->n > before;
+	if (!found && file != NULL) {
 		symbolize_push(p, f, NULL, file, lineno > 0 ? (uint32_t)lineno : 0);
-		return true;
+		found = true;
 	}
-	return f->n > before;
+	free(owned);
+	return found;
 }
 
 static void

@@ -5,10 +5,11 @@
  * tests/jeprof/strata_prog.c).  Addresses change with every build, so
  * everything asserted is independent of them: the dump's shape (names on
  * header thread lines only), functions with their bytes and objects (exact
- * when every allocation is sampled, within tolerance at a 1 KiB rate), the
- * same report from the gzip, plain and automatically named dumps, --thread
- * on the named thread, the frame-pointer unwinder's stacks, agreement with
- * the perl jeprof, and the other outputs.
+ * when every allocation is sampled, within tolerance at a 1 KiB rate),
+ * file:line of the sites, the same report from the gzip, plain and
+ * automatically named dumps, --thread on the named thread, the
+ * frame-pointer unwinder's stacks, agreement with the perl jeprof, and the
+ * other outputs.
  */
 #include <check.h>
 #include <glob.h>
@@ -30,6 +31,7 @@ typedef struct site {
 	const char *func;   /* its --text row */
 	const char *source; /* file holding its SITE:<func> marker */
 	double bytes, objects;
+	int next_line_too; /* --lines may name the line after the marker's */
 } site_t;
 
 /*
@@ -43,11 +45,11 @@ typedef struct site {
  * so the two flats are counted together (site_small holds them all as cum).
  */
 static const site_t sites[] = {
-	{"site_big", "tests/jeprof/strata_prog.c", 8 * MiB, 8},
-	{"site_realloc", "tests/jeprof/strata_prog.c", 20 * 256 * KiB, 20},
-	{"site_thread", "tests/jeprof/strata_prog.c", 50 * 64 * KiB, 50},
-	{"site_aligned", "tests/jeprof/strata_prog.c", 40 * 16 * KiB, 40},
-	{"jp_shared_alloc", "tests/jeprof/shared.c", 100 * 4 * KiB, 100},
+	{"site_big", "tests/jeprof/strata_prog.c", 8 * MiB, 8, 0},
+	{"site_realloc", "tests/jeprof/strata_prog.c", 20 * 256 * KiB, 20, 0},
+	{"site_thread", "tests/jeprof/strata_prog.c", 50 * 64 * KiB, 50, 0},
+	{"site_aligned", "tests/jeprof/strata_prog.c", 40 * 16 * KiB, 40, 0},
+	{"jp_shared_alloc", "tests/jeprof/shared.c", 100 * 4 * KiB, 100, 1},
 };
 #define NSITES (sizeof(sites) / sizeof(sites[0]))
 
@@ -233,6 +235,42 @@ START_TEST(test_exact_functions_bytes_and_objects)
 	strata_expect_sites(r.out, true);
 	ck_assert_double_eq(strata_total(r.out, "objects"), objects);
 	free(r.out);
+	free(path);
+}
+END_TEST
+
+START_TEST(test_exact_lines_are_absolute)
+{
+	/* The program was compiled by relative paths: file names come out
+	 * joined to the compilation directory, as addr2line prints them. */
+	char *path = strata_path("exact.heap");
+	char *prog = strata_path("strata_prog");
+	cli_result_t r = cli_run("%s --text --show_bytes --lines %s %s", cli_bin(), prog, path);
+	ck_assert_int_eq(r.status, 0);
+	char name[1024];
+	for (size_t i = 0; i < NSITES; i++) {
+		char marker[64];
+		snprintf(marker, sizeof(marker), "SITE:%s", sites[i].func);
+		char *abs = cli_abs_source(sites[i].source);
+		int line = cli_site_line(sites[i].source, marker);
+		double f = -1, c = -1;
+		for (int l = line; l <= line + sites[i].next_line_too && f < 0; l++) {
+			snprintf(name, sizeof(name), "%s %s:%d", sites[i].func, abs, l);
+			strata_row(r.out, name, &f, &c);
+		}
+		ck_assert_msg(f == sites[i].bytes && c == sites[i].bytes,
+			      "no \"%s\" of %.0f B in:\n%s", name, sites[i].bytes, r.out);
+		free(abs);
+	}
+	char *abs = cli_abs_source("tests/jeprof/strata_prog.c");
+	snprintf(name, sizeof(name), "site_small %s:%d", abs,
+		 cli_site_line("tests/jeprof/strata_prog.c", "SITE:site_small"));
+	double f, c;
+	strata_row(r.out, name, &f, &c);
+	ck_assert_msg(c == SMALL_BYTES, "no \"%s\" in:\n%s", name, r.out);
+	free(abs);
+	free(r.out);
+	free(prog);
 	free(path);
 }
 END_TEST
@@ -553,6 +591,7 @@ test_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_dump_shape_and_thread_names);
 	tcase_add_test(tc, test_exact_functions_bytes_and_objects);
+	tcase_add_test(tc, test_exact_lines_are_absolute);
 	tcase_add_test(tc, test_gzip_plain_and_automatic_dumps_agree);
 	tcase_add_test(tc, test_thread_selects_the_named_thread);
 	tcase_add_test(tc, test_frame_pointer_unwinder_same_sites);
