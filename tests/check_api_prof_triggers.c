@@ -1096,12 +1096,10 @@ START_TEST(test_failed_signal_dump_prints_one_line_and_dumper_goes_on)
 END_TEST
 
 /*
- * BUG (reported, not fixed here): this test fails today.  A fork child has
- * no dumper thread until its next sampled allocation (trigger.c restarts
- * it only from prof_sample_begin), so the dump signal sent to a child that
- * allocates little (a daemon(3)ized server waiting for work: just where
- * one sends the signal) is not served: the request waits for the next
- * sample, 512 KiB of allocation away on average by default.
+ * A fork child that allocates (almost) nothing, as a daemon(3)ized server
+ * waiting for work, still answers the dump signal: the fork handler starts
+ * its dumper thread (it used to wait for the child's next sample, 512 KiB
+ * of allocation away on average).
  */
 #ifndef STRATA_TSAN /* see test_suite */
 START_TEST(test_signal_dump_in_fork_child)
@@ -1110,7 +1108,7 @@ START_TEST(test_signal_dump_in_fork_child)
 	make_dir(dir, sizeof(dir));
 	snprintf(conf, sizeof(conf), "prof:true,prof_signal:USR2,prof_prefix:%s/s", dir);
 	int status = run_child("daemon_signal", conf, dir, out, sizeof(out));
-	remove_dir(dir); /* first: this test fails while the bug is there */
+	remove_dir(dir); /* first, so a failure leaves nothing behind */
 	expect_child_ok(status, out);
 	ck_assert_msg(strstr(out, "done") != NULL, "child output:\n%s", out);
 	ck_assert_msg(strstr(out, "after_sample=yes") != NULL, "no dump at all:\n%s", out);
@@ -1222,12 +1220,10 @@ START_TEST(test_gdump_is_rate_limited)
 END_TEST
 
 /*
- * BUG (reported, not fixed here: prof/ is another engineer's): this test
- * fails today.  The dumper thread is detached and nothing at exit waits
- * for it, so a process that exits while an automatic dump (gdump,
- * interval, signal) is being written leaves that dump's temporary file
- * "<name>.tmp.<pid>.<n>" in the user's folder (writer.h promises a reader
- * sees no file or the whole dump; here a stray partial file stays forever).
+ * A process that exits while its dumper thread writes an automatic dump
+ * (gdump, interval, signal) waits for that dump: exit used to kill the
+ * thread mid-dump, leaving the temporary file "<name>.tmp.<pid>.<n>" in the
+ * user's folder for ever.
  */
 START_TEST(test_exit_during_automatic_dump_leaves_no_temporary_file)
 {
@@ -1240,7 +1236,7 @@ START_TEST(test_exit_during_automatic_dump_leaves_no_temporary_file)
 	int pid = child_pid(out);
 	dir_scan_t *s = malloc(sizeof(*s));
 	scan_dir(dir, "x", pid, s);
-	remove_dir(dir); /* first: this test fails while the bug is there */
+	remove_dir(dir); /* first, so a failure leaves nothing behind */
 	ck_assert_msg(strstr(out, "tmp=1") != NULL, "the child saw no dump begin: %s", out);
 	ck_assert_msg(s->nother == 0, "unexpected file %s", s->other);
 	ck_assert_msg(s->ntmp == 0,
