@@ -3,7 +3,8 @@
  *   - a stack counted from several threads gets one line per thread, and
  *     a dump writes each line so that jeprof's un-sampling gives back the
  *     unbiased estimate (1 / (1 - e^(-z/R)) objects per sampled z bytes);
- *   - frees take back exactly what was counted; prof.reset expires every
+ *   - frees take back exactly what was counted, but not from the
+ *     accumulated counts (prof_accum); prof.reset expires every
  *     counter, so frees of older objects count nothing;
  *   - a dump with more stacks than its first buffer holds still has them
  *     all;
@@ -150,6 +151,30 @@ START_TEST(test_uncount_and_reset)
 }
 END_TEST
 
+/* prof_accum: freed objects stay in the accumulated pair, and a stack with
+ * nothing live is still dumped for it. */
+START_TEST(test_accum_keeps_freed_objects)
+{
+	opt_prof_accum = true;
+	struct prof_tdata *t = NULL;
+	prof_tdata_get(&t);
+	uintptr_t pcs[] = {0xa01000};
+	struct prof_tctx *x = NULL;
+	for (int i = 0; i < 3; i++)
+		x = prof_stacks_count(t, pcs, 1, 1 << 20);
+	for (int i = 0; i < 3; i++)
+		prof_stacks_uncount(x, 1 << 20);
+	ck_assert_uint_eq(x->cnt.curobjs, 0);
+	ck_assert_uint_eq(x->cnt.accumobjs, 3);
+	char path[128], cmd[256];
+	snprintf(path, sizeof(path), "%s/accum.heap", dir);
+	ck_assert_int_eq(prof_dump_write(path, false), 0);
+	snprintf(cmd, sizeof(cmd), "grep -A1 '^@ 0xa01000$' %s | grep -qx '  t\\*: 0: 0 \\[3: 3145728\\]'",
+	         path);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 START_TEST(test_dump_holds_more_stacks_than_first_buffer)
 {
 	struct prof_tdata *t = NULL;
@@ -247,6 +272,7 @@ test_suite(void)
 	tcase_add_test(tc, test_dump_lines_unsample_to_the_estimate);
 	tcase_add_test(tc, test_mixed_sizes_keep_the_unbiased_bytes);
 	tcase_add_test(tc, test_uncount_and_reset);
+	tcase_add_test(tc, test_accum_keeps_freed_objects);
 	tcase_add_test(tc, test_dump_holds_more_stacks_than_first_buffer);
 	tcase_add_test(tc, test_thread_names_printable_only);
 	tcase_add_test(tc, test_concurrent_counting_and_dumps_stay_exact);
