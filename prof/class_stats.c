@@ -31,6 +31,15 @@ prof_class_stats_sub(unsigned szind, size_t req)
 }
 
 void
+prof_class_stats_move(unsigned old_szind, size_t old_req, unsigned szind, size_t req)
+{
+	prof_class_stats_sub(old_szind, old_req);
+	prof_class_counters_t *c = &prof_class_counters[szind];
+	atomic_add_relaxed(&c->live_req, req);
+	atomic_add_relaxed(&c->live_count, 1);
+}
+
+void
 prof_class_stats_read(unsigned szind, prof_class_stats_t *live, prof_class_stats_t *accum)
 {
 	prof_class_counters_t *c = &prof_class_counters[szind];

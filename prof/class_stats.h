@@ -21,6 +21,9 @@ typedef struct prof_class_stats {
 /* A sampled object of class szind, req bytes asked for, appears / is gone. */
 void prof_class_stats_add(unsigned szind, size_t req);
 void prof_class_stats_sub(unsigned szind, size_t req);
+/* A live sampled object changed class and size in place (not counted as a
+ * new allocation in the accumulated counters). */
+void prof_class_stats_move(unsigned old_szind, size_t old_req, unsigned szind, size_t req);
 void prof_class_stats_read(unsigned szind, prof_class_stats_t *live, prof_class_stats_t *accum);
 
 #endif

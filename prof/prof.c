@@ -7,10 +7,12 @@
  * leaf lock.
  */
 #include <errno.h>
+#include <math.h>
 #include <string.h>
 
 #include "conf.h"
 #include "msg.h"
+#include "prng.h"
 #include "sz.h"
 #include "prof/backtrace.h"
 #include "prof/class_stats.h"
@@ -100,6 +102,38 @@ prof_sample_free(prof_tctx_t *tctx, size_t req, size_t usize)
 	prof_stacks_uncount(tctx, usize);
 	if (opt_prof_stats)
 		prof_class_stats_sub(sz_size2index(usize), req);
+}
+
+/* The chance that an object of z bytes is sampled at rate 2^lg. */
+static double
+prof_sample_chance(size_t z, unsigned lg)
+{
+	return lg == 0 ? 1.0 : -expm1((double)z * log1p(-ldexp(1.0, -(int)lg)));
+}
+
+/* A uniform draw in [0, 1) for thinning, from a process-wide counter. */
+static double
+prof_uniform(void)
+{
+	static _Atomic uint64_t prof_uniform_counter;
+	uint64_t x = atomic_add_relaxed(&prof_uniform_counter, 1);
+	return (double)(prng_next(&x) >> 11) * 0x1p-53;
+}
+
+bool
+prof_sample_resize(prof_tctx_t *tctx, size_t old_req, size_t old_usize, size_t req,
+                   size_t usize)
+{
+	unsigned lg = atomic_load_relaxed(&prof_lg_sample_now);
+	if (usize < old_usize &&
+	    prof_uniform() >= prof_sample_chance(usize, lg) / prof_sample_chance(old_usize, lg)) {
+		prof_sample_free(tctx, old_req, old_usize);
+		return false;
+	}
+	prof_stacks_recount(tctx, old_usize, usize);
+	if (opt_prof_stats)
+		prof_class_stats_move(sz_size2index(old_usize), old_req, sz_size2index(usize), req);
+	return true;
 }
 
 bool

@@ -49,6 +49,16 @@ prof_tctx_t *prof_sample_begin(prof_tdata_t **tdatap, size_t req, size_t usize,
 /* A sampled object of usize bytes (req asked for) is freed, or its
  * allocation could not be made: takes the count back. */
 void prof_sample_free(prof_tctx_t *tctx, size_t req, size_t usize);
+/*
+ * A sampled object was resized in place from old_usize to usize (req asked
+ * for), and the new bytes were not sampled.  Grown, it stays sampled with
+ * its new size; shrunk, it stays sampled with probability
+ * p(usize) / p(old_usize), p(z) = 1 - (1 - 2^-lg)^z, so that its chance of
+ * being sampled is that of an object allocated at its new size.  false:
+ * the profiler forgot it (it is an ordinary object now).
+ */
+bool prof_sample_resize(prof_tctx_t *tctx, size_t old_req, size_t old_usize, size_t req,
+                        size_t usize);
 /* High-water dumps (prof.gdump): at a sample, prof_gdump_wanted says
  * whether the heap's size should be checked now (at most once per
  * prof_gdump_min_interval_ms); prof_gdump_observe then asks for a dump if

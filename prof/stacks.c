@@ -153,6 +153,22 @@ prof_stacks_uncount(struct prof_tctx *tctx, size_t usize)
 }
 
 void
+prof_stacks_recount(struct prof_tctx *tctx, size_t old_usize, size_t usize)
+{
+	unsigned lg = atomic_load_relaxed(&prof_lg_sample_now);
+	double w_old = prof_stacks_weight(old_usize, lg), w = prof_stacks_weight(usize, lg);
+	prof_shard_t *sh = prof_stacks_shard(tctx->stack->hash);
+	mutex_lock(&sh->mtx);
+	prof_cnt_t *c = &tctx->cnt;
+	if (!tctx->expired && c->curobjs != 0) {
+		c->curbytes += usize - old_usize; /* wraps correctly when shrinking */
+		c->cur_objs_u += w - w_old;
+		c->cur_bytes_u += w * (double)usize - w_old * (double)old_usize;
+	}
+	mutex_unlock(&sh->mtx);
+}
+
+void
 prof_stacks_reset(void)
 {
 	for (unsigned i = 0; i < PROF_SHARDS; i++) {

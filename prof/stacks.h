@@ -67,6 +67,9 @@ struct prof_tctx *prof_stacks_count(struct prof_tdata *tdata, const uintptr_t *p
 /* Takes back one object of usize bytes counted on tctx (freed, or its
  * allocation failed). */
 void prof_stacks_uncount(struct prof_tctx *tctx, size_t usize);
+/* One object counted on tctx changes size from old_usize to usize (the
+ * accumulated counts are left alone). */
+void prof_stacks_recount(struct prof_tctx *tctx, size_t old_usize, size_t usize);
 /* prof.reset: expires every tctx. */
 void prof_stacks_reset(void);
 

@@ -117,20 +117,28 @@ arena_dalloc(void *ptr, uint64_t emap_bits)
 	large_free(a->pai, &a->large, e);
 }
 
+void
+arena_set_sample(void *ptr, size_t usize, void *record, size_t req)
+{
+	/* The extent is the caller's alone, as while it was resized. */
+	extent_t *e = emap_bits_extent(emap_lookup(ptr));
+	uint64_t bits = emap_pack(e, sz_size2index(usize), false);
+	if (record != NULL) {
+		e->sample = record;
+		e->sample_req = req;
+		bits |= EMAP_SAMPLED_BIT;
+	}
+	emap_set_boundary(ptr, e->size, bits);
+}
+
 void *
 arena_malloc_sampled(arena_t *arena, size_t req, size_t usize, size_t alignment, bool zero,
                      void *record)
 {
 	size_t extent_usize = usize < SZ_LARGE_MINCLASS ? SZ_LARGE_MINCLASS : usize;
 	void *p = large_malloc(arena->pai, &arena->large, extent_usize, alignment, zero);
-	if (p == NULL)
-		return NULL;
-	/* The extent is this thread's alone until p is returned. */
-	extent_t *e = emap_bits_extent(emap_lookup(p));
-	e->sample = record;
-	e->sample_req = req;
-	emap_set_boundary(p, e->size,
-	                  emap_pack(e, sz_size2index(usize), false) | EMAP_SAMPLED_BIT);
+	if (p != NULL) /* the extent is this thread's alone until p is returned */
+		arena_set_sample(p, usize, record, req);
 	return p;
 }
 
@@ -148,9 +156,7 @@ bool
 arena_resize_in_place(void *ptr, uint64_t emap_bits, size_t usize, bool zero)
 {
 	extent_t *e = emap_bits_extent(emap_bits);
-	/* A sampled object moves instead: its extent is not its size. */
-	if (emap_bits_slab(emap_bits) || emap_bits_sampled(emap_bits) || e->addr != ptr ||
-	    usize < SZ_LARGE_MINCLASS)
+	if (emap_bits_slab(emap_bits) || e->addr != ptr || usize < SZ_LARGE_MINCLASS)
 		return false;
 	arena_t *a = arena_of(e);
 	return large_resize_in_place(a->pai, &a->large, e, usize, zero);

@@ -56,7 +56,13 @@ void *arena_malloc_sampled(arena_t *arena, size_t req, size_t usize, size_t alig
                            bool zero, void *record);
 /* Frees a sampled object (emap_bits has the sampled bit). */
 void arena_dalloc_sampled(void *ptr, uint64_t emap_bits);
-/* Resizes a large allocation in place to usize; false if it cannot. */
+/* The large object at ptr, of usable size usize, was just resized in place:
+ * it becomes a sampled object with record (req asked for), or an ordinary
+ * one when record is NULL. */
+void arena_set_sample(void *ptr, size_t usize, void *record, size_t req);
+/* Resizes a large allocation (or a sampled object) in place to usize, a
+ * large class; false if it cannot.  A sampled object's marks are then the
+ * caller's to set (arena_set_sample). */
 bool arena_resize_in_place(void *ptr, uint64_t emap_bits, size_t usize, bool zero);
 /* Creates a manual arena (arenas.create), reusing a destroyed index first.
  * 0, or EAGAIN when no index or memory is left. */

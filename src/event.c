@@ -159,6 +159,15 @@ event_alloc(tsd_t *tsd, size_t usize)
 	return sample;
 }
 
+bool
+event_alloc_resized(tsd_t *tsd, size_t usize, size_t fresh)
+{
+	/* The sample's threshold moves on by the bytes that are not new. */
+	uint64_t *sample_at = &tsd->events.next[EVENT_PROF_SAMPLE];
+	*sample_at = event_due_at(*sample_at, usize - fresh);
+	return event_alloc(tsd, usize);
+}
+
 void
 event_dalloc(tsd_t *tsd, size_t usize)
 {

@@ -65,6 +65,13 @@ typedef struct event_state {
  * places it as a sampled object).  event_dalloc does the same for a free.
  */
 bool event_alloc(struct tsd *tsd, size_t usize);
+/* event_alloc for an object resized in place to usize, of which only the
+ * last fresh bytes are new: all usize bytes count (thread.allocated, the
+ * other events, as jemalloc counts them), but only the fresh ones advance
+ * the sample's clock, so that an object's chance of being sampled depends
+ * on its size, not on how often it was resized.  true: the fresh bytes are
+ * sampled. */
+bool event_alloc_resized(struct tsd *tsd, size_t usize, size_t fresh);
 void event_dalloc(struct tsd *tsd, size_t usize);
 /* Computes the intervals and the fill mode from the options.  Called once
  * by init (and again by a test that changes those options). */

@@ -20,7 +20,9 @@
  * whose page-map entries carry the sampled bit (emap.h): the free fast path
  * rejects them with the class compare it makes anyway, and the slow paths
  * hand their record back to the profiler.  Their usable size is the class
- * asked for; they are never resized in place (docs/design.md, "Profiler").
+ * asked for.  A resize in place counts the whole new size, but only its new
+ * bytes can be sampled (event_alloc_resized); a sampled object resized in
+ * place stays sampled as the profiler decides (docs/design.md, "Profiler").
  */
 #include "public_names.h"
 #include <malloc.h>
@@ -197,6 +199,39 @@ allocated:
 
 /* The general allocation path: counts (running due events first), then
  * allocates. */
+/*
+ * A large object resized in place (from old_usize to usize, size asked for)
+ * when it was sampled or its new bytes are (sample).  Sampled: the old
+ * record goes back and the object is recorded anew, with this stack.  Not
+ * sampled: a sampled object keeps its record if the profiler says so
+ * (prof_sample_resize), else it becomes an ordinary object.
+ */
+static NOINLINE void
+malloc_resample_in_place(tsd_t *tsd, void *ptr, uint64_t bits, size_t size, size_t usize,
+                         size_t old_usize, bool sample)
+{
+	extent_t *e = emap_bits_extent(bits);
+	void *record = NULL;
+	if (sample) {
+		if (emap_bits_sampled(bits))
+			prof_sample_free(e->sample, e->sample_req, old_usize);
+		tsd_reentrancy_raise(tsd);
+		record = prof_sample_begin(&tsd->prof_tdata, size, usize, tsd->allocated);
+		tsd_reentrancy_lower(tsd);
+	} else if (prof_sample_resize(e->sample, e->sample_req, old_usize, size, usize)) {
+		record = e->sample;
+	}
+	arena_set_sample(ptr, usize, record, size);
+}
+
+/* Counts an in-place resize to usize that made fresh bytes new (see
+ * event_alloc_resized); true when they are sampled. */
+static inline bool
+malloc_count_resized(tsd_t *tsd, size_t usize, size_t old_usize)
+{
+	return event_alloc_resized(tsd, usize, usize > old_usize ? usize - old_usize : 0);
+}
+
 static void *
 malloc_alloc(tsd_t *tsd, size_t size, size_t usize, size_t alignment, bool zero,
              malloc_route_t route)
@@ -288,15 +323,21 @@ malloc_realloc(const char *func, void *ptr, size_t size, size_t alignment, bool 
 	}
 	if (!explicit_route)
 		route.tcache = malloc_thread_tcache(tsd);
-	bool sample = malloc_count_alloc(tsd, usize);
-	/* A newly sampled size moves, so that the new object is recorded. */
+	/* In place when the class stays, or when a large extent (or a sampled
+	 * small object's, alone on its extent) can be resized. */
 	bool aligned = alignment == 0 || ((uintptr_t)ptr & (alignment - 1)) == 0;
-	if (aligned && !sample &&
-	    (usize == old_usize ||
-	     (usize >= SZ_LARGE_MINCLASS && arena_resize_in_place(ptr, bits, usize, zero)))) {
+	if (aligned && (usize == old_usize || (usize >= SZ_LARGE_MINCLASS &&
+	                                       arena_resize_in_place(ptr, bits, usize, zero)))) {
+		bool sample = malloc_count_resized(tsd, usize, old_usize);
+		if (UNLIKELY(sample || emap_bits_sampled(bits)) && usize >= SZ_LARGE_MINCLASS)
+			malloc_resample_in_place(tsd, ptr, bits, size, usize, old_usize, sample);
+		/* Bytes a sampled small object's extent had beyond its size. */
+		if (zero && old_usize < usize && old_usize < SZ_LARGE_MINCLASS)
+			memset((char *)ptr + old_usize, 0, SZ_LARGE_MINCLASS - old_usize);
 		malloc_count_dalloc(tsd, old_usize);
 		return ptr;
 	}
+	bool sample = malloc_count_alloc(tsd, usize);
 	void *p = malloc_alloc_counted(tsd, size, usize, alignment, false, route, sample);
 	if (p == NULL)
 		return NULL;
@@ -633,7 +674,9 @@ xallocx(void *ptr, size_t size, size_t extra, int flags)
 	if (target != old_usize) {
 		tsd_t *tsd = malloc_tsd();
 		if (tsd != NULL) {
-			malloc_count_alloc(tsd, target);
+			bool sample = malloc_count_resized(tsd, target, old_usize);
+			if (UNLIKELY(sample || emap_bits_sampled(bits)))
+				malloc_resample_in_place(tsd, ptr, bits, size, target, old_usize, sample);
 			malloc_count_dalloc(tsd, old_usize);
 		}
 	}

@@ -10,8 +10,9 @@
  *     allocate;
  *   - the profiler's sample: an allocation is sampled when the threshold
  *     falls inside its own bytes, an overdue threshold (passed while events
- *     were off) is only redrawn, and the sampled fraction of z-byte
- *     allocations is 1 - (1 - 2^-lg)^z.
+ *     were off) is only redrawn, the sampled fraction of z-byte
+ *     allocations is 1 - (1 - 2^-lg)^z, and a resize in place can be
+ *     sampled only in its new bytes.
  */
 #include <check.h>
 #include <math.h>
@@ -261,6 +262,20 @@ START_TEST(test_sampled_fraction_matches_geometric_law)
 }
 END_TEST
 
+/* A resize in place counts its whole size, but only its new bytes move the
+ * sample's clock. */
+START_TEST(test_resize_samples_only_new_bytes)
+{
+	sample_at(10, 100);
+	uint64_t before = tsd->allocated;
+	ck_assert(!event_alloc_resized(tsd, 1 << 20, 50));
+	ck_assert_uint_eq(tsd->allocated, before + (1 << 20));
+	ck_assert(!event_alloc_resized(tsd, 1 << 20, 0));
+	ck_assert(event_alloc_resized(tsd, 1 << 20, 60)); /* 50 + 60 new bytes cross 100 */
+	event_set_sample_lg(-1);
+}
+END_TEST
+
 START_TEST(test_geometric_distance_has_the_mean)
 {
 	uint64_t state = 42;
@@ -294,6 +309,7 @@ test_suite(void)
 	tcase_add_test(tc, test_sample_when_threshold_inside_allocation);
 	tcase_add_test(tc, test_overdue_sample_is_redrawn_not_taken);
 	tcase_add_test(tc, test_sampled_fraction_matches_geometric_law);
+	tcase_add_test(tc, test_resize_samples_only_new_bytes);
 	tcase_add_test(tc, test_geometric_distance_has_the_mean);
 	suite_add_tcase(s, tc);
 	return s;
