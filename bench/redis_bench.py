@@ -54,15 +54,18 @@ def _free_port():
 
 
 class Server:
-    """One redis-server under one allocator (preload None: redis's own link)."""
+    """One redis-server under one allocator (preload None: redis's own link;
+    conf: its MALLOC_CONF, None: unset)."""
 
-    def __init__(self, name, preload, env, pin, workdir):
+    def __init__(self, name, preload, env, pin, workdir, conf=None):
         self.name, self.port = name, _free_port()
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir)
         env = dict(env)
         if preload:
             env["LD_PRELOAD"] = preload
+        if conf:
+            env["MALLOC_CONF"] = conf
         self.proc = subprocess.Popen(
             pin + ["redis-server", "--port", str(self.port), "--bind", HOST,
                    "--save", "", "--appendonly", "no", "--dir", self.dir,
@@ -140,8 +143,9 @@ def _final_figures(server):
             "malloc_stats_first": first}
 
 
-def run(preloads, env, rounds, requests, keyspace, log):
-    """preloads: allocator name -> library to preload (None: none).  Returns
+def run(preloads, env, rounds, requests, keyspace, log, confs=None):
+    """preloads: allocator name -> library to preload (None: none); confs:
+    allocator name -> MALLOC_CONF for its server (absent: unset).  Returns
     {"rps": {name: {test: [per round]}}, "final": {name: figures},
     "errors": {name: text}}; a burst that failed is None in its list."""
     pin_server, pin_client = _pins()
@@ -152,7 +156,8 @@ def run(preloads, env, rounds, requests, keyspace, log):
     servers = {}
     try:
         for a in names:
-            servers[a] = Server(a, preloads[a], env, pin_server, workdir)
+            servers[a] = Server(a, preloads[a], env, pin_server, workdir,
+                                (confs or {}).get(a))
         for a in names:
             if not servers[a].wait_up():
                 out["errors"][a] = "redis-server did not come up: " + servers[a].log_tail()
