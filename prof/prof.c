@@ -7,7 +7,6 @@
  * leaf lock.
  */
 #include <errno.h>
-#include <math.h>
 #include <string.h>
 
 #include "conf.h"
@@ -46,6 +45,7 @@ prof_boot(void)
 	base_init(&prof_base, MUTEX_RANK_GLOBAL_BASE);
 	mutex_register(&prof_base.mtx, NULL);
 	atomic_store_relaxed(&prof_lg_sample_now, (unsigned)opt_lg_prof_sample);
+	prof_stacks_set_rate((unsigned)opt_lg_prof_sample);
 	atomic_store_relaxed(&prof_active_now, opt_prof_active);
 	atomic_store_relaxed(&prof_thread_active_init_now, opt_prof_thread_active_init);
 	memcpy(prof_prefix, opt_prof_prefix, sizeof(prof_prefix));
@@ -104,13 +104,6 @@ prof_sample_free(prof_tctx_t *tctx, size_t req, size_t usize)
 		prof_class_stats_sub(sz_size2index(usize), req);
 }
 
-/* The chance that an object of z bytes is sampled at rate 2^lg. */
-static double
-prof_sample_chance(size_t z, unsigned lg)
-{
-	return lg == 0 ? 1.0 : -expm1((double)z * log1p(-ldexp(1.0, -(int)lg)));
-}
-
 /* A uniform draw in [0, 1) for thinning, from a process-wide counter. */
 static double
 prof_uniform(void)
@@ -124,9 +117,9 @@ bool
 prof_sample_resize(prof_tctx_t *tctx, size_t old_req, size_t old_usize, size_t req,
                    size_t usize)
 {
-	unsigned lg = atomic_load_relaxed(&prof_lg_sample_now);
+	/* The chance of being sampled is the inverse of the weight. */
 	if (usize < old_usize &&
-	    prof_uniform() >= prof_sample_chance(usize, lg) / prof_sample_chance(old_usize, lg)) {
+	    prof_uniform() >= prof_stacks_weight(old_usize) / prof_stacks_weight(usize)) {
 		prof_sample_free(tctx, old_req, old_usize);
 		return false;
 	}
@@ -239,6 +232,7 @@ void
 prof_reset(unsigned lg)
 {
 	prof_stacks_reset();
+	prof_stacks_set_rate(lg);
 	atomic_store_relaxed(&prof_lg_sample_now, lg);
 }
 

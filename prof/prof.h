@@ -53,7 +53,7 @@ void prof_sample_free(prof_tctx_t *tctx, size_t req, size_t usize);
  * A sampled object was resized in place from old_usize to usize (req asked
  * for), and the new bytes were not sampled.  Grown, it stays sampled with
  * its new size; shrunk, it stays sampled with probability
- * p(usize) / p(old_usize), p(z) = 1 - (1 - 2^-lg)^z, so that its chance of
+ * p(usize) / p(old_usize), p(z) = 1 - e^(-z/2^lg), so that its chance of
  * being sampled is that of an object allocated at its new size.  false:
  * the profiler forgot it (it is an ordinary object now).
  */

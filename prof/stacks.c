@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "sz.h"
 #include "prof/stacks.h"
 #include "prof/state.h"
 
@@ -15,6 +16,9 @@ typedef struct prof_shard {
 } __attribute__((aligned(CACHELINE))) prof_shard_t;
 
 static prof_shard_t prof_shards[PROF_SHARDS];
+/* The weight of each size class at the current rate: read on every count,
+ * so a table rather than an exponential each time. */
+static _Atomic double prof_weights[SZ_NSIZES];
 
 int
 prof_stacks_boot(void)
@@ -31,13 +35,21 @@ prof_stacks_boot(void)
 	return 0;
 }
 
-double
-prof_stacks_weight(size_t z, unsigned lg)
+void
+prof_stacks_set_rate(unsigned lg)
 {
-	if (lg == 0)
-		return 1.0;
-	/* -expm1(-x) is 1 - e^(-x) without cancellation for small x. */
-	return 1.0 / -expm1(-ldexp((double)z, -(int)lg));
+	for (unsigned i = 0; i < SZ_NSIZES; i++) {
+		double z = (double)sz_index2size(i);
+		/* -expm1(-x) is 1 - e^(-x) without cancellation for small x. */
+		double w = lg == 0 ? 1.0 : 1.0 / -expm1(-ldexp(z, -(int)lg));
+		atomic_store_relaxed(&prof_weights[i], w);
+	}
+}
+
+double
+prof_stacks_weight(size_t usize)
+{
+	return atomic_load_relaxed(&prof_weights[sz_size2index(usize)]);
 }
 
 /* FNV-1a over the frames' bytes, then mixed so that the shard (low bits)
@@ -112,7 +124,7 @@ prof_stacks_count(struct prof_tdata *tdata, const uintptr_t *pcs, unsigned depth
                   size_t usize)
 {
 	uint64_t hash = prof_stacks_hash(pcs, depth);
-	double w = prof_stacks_weight(usize, atomic_load_relaxed(&prof_lg_sample_now));
+	double w = prof_stacks_weight(usize);
 	prof_shard_t *sh = prof_stacks_shard(hash);
 	mutex_lock(&sh->mtx);
 	prof_stack_t *s = prof_stacks_intern(sh, hash, pcs, depth);
@@ -137,7 +149,7 @@ prof_stacks_count(struct prof_tdata *tdata, const uintptr_t *pcs, unsigned depth
 void
 prof_stacks_uncount(struct prof_tctx *tctx, size_t usize)
 {
-	double w = prof_stacks_weight(usize, atomic_load_relaxed(&prof_lg_sample_now));
+	double w = prof_stacks_weight(usize);
 	prof_shard_t *sh = prof_stacks_shard(tctx->stack->hash);
 	mutex_lock(&sh->mtx);
 	prof_cnt_t *c = &tctx->cnt;
@@ -155,8 +167,7 @@ prof_stacks_uncount(struct prof_tctx *tctx, size_t usize)
 void
 prof_stacks_recount(struct prof_tctx *tctx, size_t old_usize, size_t usize)
 {
-	unsigned lg = atomic_load_relaxed(&prof_lg_sample_now);
-	double w_old = prof_stacks_weight(old_usize, lg), w = prof_stacks_weight(usize, lg);
+	double w_old = prof_stacks_weight(old_usize), w = prof_stacks_weight(usize);
 	prof_shard_t *sh = prof_stacks_shard(tctx->stack->hash);
 	mutex_lock(&sh->mtx);
 	prof_cnt_t *c = &tctx->cnt;

@@ -88,8 +88,11 @@ typedef struct prof_stacks_line {
  */
 size_t prof_stacks_snapshot(prof_stacks_line_t *lines, size_t max);
 
-/* The unbiased weight of one sampled object of z bytes at rate 2^lg: how
- * many objects it stands for. */
-double prof_stacks_weight(size_t z, unsigned lg);
+/* Sets the sampling rate the weights are for (2^lg bytes): the table of
+ * weights per size class.  Called by prof_boot and prof.reset. */
+void prof_stacks_set_rate(unsigned lg);
+/* The unbiased weight of one sampled object of usize bytes (a size class)
+ * at the current rate: how many objects it stands for, 1 / (1 - e^(-z/R)). */
+double prof_stacks_weight(size_t usize);
 
 #endif

@@ -104,7 +104,7 @@ START_TEST(test_dump_lines_unsample_to_the_estimate)
 	ck_assert_uint_eq(l.objs, 40);
 	ck_assert_uint_eq(l.bytes, 40 * 48);
 	double scale = 1.0 / (1.0 - exp(-(double)l.bytes / (double)l.objs / 1024.0));
-	double truth = 40 * prof_stacks_weight(48, 10);
+	double truth = 40 * prof_stacks_weight(48);
 	ck_assert_msg(fabs(l.objs * scale - truth) < 1e-6 * truth, "%.3f vs %.3f", l.objs * scale,
 	              truth);
 }
@@ -120,7 +120,7 @@ START_TEST(test_mixed_sizes_keep_the_unbiased_bytes)
 	stack_line_t l = dump_and_find(0x501000);
 	double x = (double)l.bytes / (double)l.objs;
 	double bytes = (double)l.bytes / (1.0 - exp(-x / 1024.0));
-	double truth = 16 * prof_stacks_weight(16, 10) + (32 << 20) * prof_stacks_weight(32 << 20, 10);
+	double truth = 16 * prof_stacks_weight(16) + (32 << 20) * prof_stacks_weight(32 << 20);
 	ck_assert_msg(fabs(bytes - truth) < 0.001 * truth, "jeprof would say %.0f, truth %.0f", bytes,
 	              truth);
 }
