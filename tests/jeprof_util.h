@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <zlib.h>
 
 static inline const char *
 cli_bin(void)
@@ -189,6 +190,30 @@ cli_sum_samples(const uint8_t *p, const uint8_t *end, int index, int *nsamples)
 		}
 	}
 	return sum;
+}
+
+/*
+ * bin/jeprof --proto of dump, written to pb (gzip) and decoded by protoc:
+ * asserts that each of strs[0..n) (protoc's text, such as `6: "site"`)
+ * is in the decoding, then reads the profile's bytes into buf (size bytes)
+ * and returns their length.
+ */
+static inline int
+cli_proto_read(const char *dump, const char *pb, const char *const *strs, size_t n, uint8_t *buf,
+	       size_t size)
+{
+	cli_result_t r =
+		cli_run("%s --proto %s > %s && zcat %s | protoc --decode_raw", cli_bin(), dump, pb, pb);
+	ck_assert_int_eq(r.status, 0);
+	for (size_t i = 0; i < n; i++)
+		ck_assert_msg(strstr(r.out, strs[i]) != NULL, "no %s", strs[i]);
+	free(r.out);
+	gzFile gz = gzopen(pb, "rb");
+	ck_assert_ptr_nonnull(gz);
+	int len = gzread(gz, buf, (unsigned)size);
+	gzclose(gz);
+	ck_assert_int_gt(len, 0);
+	return len;
 }
 
 #endif
