@@ -225,11 +225,15 @@ malloc_resample_in_place(tsd_t *tsd, void *ptr, uint64_t bits, size_t size, size
 }
 
 /* Counts an in-place resize to usize that made fresh bytes new (see
- * event_alloc_resized); true when they are sampled. */
+ * event_alloc_resized); true when they are sampled.  Without sampling the
+ * sample's clock need not move: the inline count of any allocation. */
 static inline bool
 malloc_count_resized(tsd_t *tsd, size_t usize, size_t old_usize)
 {
-	return event_alloc_resized(tsd, usize, usize > old_usize ? usize - old_usize : 0);
+	size_t fresh = usize > old_usize ? usize - old_usize : 0;
+	if (fresh == usize || tsd->events.next[EVENT_PROF_SAMPLE] == EVENT_NEVER)
+		return malloc_count_alloc(tsd, usize);
+	return event_alloc_resized(tsd, usize, fresh);
 }
 
 static void *
