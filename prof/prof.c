@@ -138,18 +138,6 @@ prof_stats_read(unsigned szind, prof_class_stats_t *live, prof_class_stats_t *ac
 	return true;
 }
 
-bool
-prof_gdump_wanted(void)
-{
-	return opt_prof && prof_trigger_gdump_wanted();
-}
-
-void
-prof_gdump_observe(size_t active_bytes)
-{
-	prof_trigger_gdump_observe(active_bytes);
-}
-
 /* ------------------------------------------------ mallctl */
 
 int
@@ -205,18 +193,6 @@ prof_active_set(bool active)
 }
 
 bool
-prof_gdump_get(void)
-{
-	return prof_trigger_gdump_get();
-}
-
-void
-prof_gdump_set(bool on)
-{
-	prof_trigger_gdump_set(on);
-}
-
-bool
 prof_thread_active_init_get(void)
 {
 	return atomic_load_relaxed(&prof_thread_active_init_now);
@@ -240,12 +216,6 @@ unsigned
 prof_lg_sample(void)
 {
 	return atomic_load_relaxed(&prof_lg_sample_now);
-}
-
-uint64_t
-prof_interval(void)
-{
-	return prof_trigger_interval();
 }
 
 const char *

@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "conf.h"
 #include "prof/dump.h"
+#include "prof/prof.h"
 #include "prof/trigger.h"
 
 enum {
@@ -159,7 +160,7 @@ prof_trigger_interval_add(uint64_t bytes)
 }
 
 uint64_t
-prof_trigger_interval(void)
+prof_interval(void)
 {
 	return prof_trigger_interval_bytes;
 }
@@ -167,9 +168,9 @@ prof_trigger_interval(void)
 /* At most one check per prof_gdump_min_interval_ms, process-wide: the
  * thread that wins the exchange makes it. */
 bool
-prof_trigger_gdump_wanted(void)
+prof_gdump_wanted(void)
 {
-	if (!atomic_load_relaxed(&prof_trigger_gdump_on))
+	if (!opt_prof || !atomic_load_relaxed(&prof_trigger_gdump_on))
 		return false;
 	uint64_t last = atomic_load_relaxed(&prof_trigger_gdump_last_ns);
 	uint64_t now = clock_coarse_ns();
@@ -179,7 +180,7 @@ prof_trigger_gdump_wanted(void)
 }
 
 void
-prof_trigger_gdump_observe(size_t active_bytes)
+prof_gdump_observe(size_t active_bytes)
 {
 	size_t high = atomic_load_relaxed(&prof_trigger_gdump_high);
 	do {
@@ -190,13 +191,13 @@ prof_trigger_gdump_observe(size_t active_bytes)
 }
 
 void
-prof_trigger_gdump_set(bool on)
+prof_gdump_set(bool on)
 {
 	atomic_store_relaxed(&prof_trigger_gdump_on, on);
 }
 
 bool
-prof_trigger_gdump_get(void)
+prof_gdump_get(void)
 {
 	return atomic_load_relaxed(&prof_trigger_gdump_on);
 }

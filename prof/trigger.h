@@ -27,12 +27,8 @@ void prof_trigger_start(void);
 void prof_trigger_ensure_dumper(void);
 /* A thread's sample: it has allocated bytes since its previous one. */
 void prof_trigger_interval_add(uint64_t bytes);
-/* prof.interval: bytes between interval dumps, 0 when off. */
-uint64_t prof_trigger_interval(void);
-bool prof_trigger_gdump_wanted(void);
-void prof_trigger_gdump_observe(size_t active_bytes);
-void prof_trigger_gdump_set(bool on);
-bool prof_trigger_gdump_get(void);
+/* Defined here and declared in prof.h: prof_interval, prof_gdump_wanted,
+ * prof_gdump_observe, prof_gdump_get, prof_gdump_set. */
 /* Fork child: the dumper thread is gone; starts a new one if needed. */
 void prof_trigger_postfork_child(void);
 
