@@ -252,13 +252,13 @@ prof_dump_write(const char *path, bool gzip)
 }
 
 int
-prof_dump_auto(char kind, bool quiet)
+prof_dump_auto(char kind, bool quiet, char path[PROF_DUMP_PATH_MAX])
 {
+	path[0] = '\0';
 	char prefix[CONF_PROF_PREFIX_MAX];
 	prof_prefix_get(prefix, sizeof(prefix));
 	if (prefix[0] == '\0')
 		return ENOENT;
-	char path[CONF_PROF_PREFIX_MAX + 96];
 	mutex_lock(&prof_dump_mtx);
 	uint64_t seq = prof_dump_seq++;
 	uint64_t *kind_seq = kind == PROF_DUMP_MANUAL     ? &prof_dump_seq_m
@@ -270,9 +270,9 @@ prof_dump_auto(char kind, bool quiet)
 		msg_format(number, sizeof(number), "%llu", (unsigned long long)(*kind_seq)++);
 	mutex_unlock(&prof_dump_mtx);
 	const char *suffix = opt_prof_dump_compress ? ".heap.gz" : ".heap";
-	size_t len = msg_format(path, sizeof(path), "%s.%d.%llu.%c%s%s", prefix, (int)getpid(),
-	                        (unsigned long long)seq, kind, number, suffix);
-	int err = len >= sizeof(path) ? ENAMETOOLONG : prof_dump_write(path, opt_prof_dump_compress);
+	size_t len = msg_format(path, PROF_DUMP_PATH_MAX, "%s.%d.%llu.%c%s%s", prefix,
+	                        (int)getpid(), (unsigned long long)seq, kind, number, suffix);
+	int err = len >= PROF_DUMP_PATH_MAX ? ENAMETOOLONG : prof_dump_write(path, opt_prof_dump_compress);
 	if (err != 0 && err != ECANCELED && !quiet)
 		msg_error("failed to write heap profile \"%s\": %s\n", path, strerrordesc_np(err));
 	return err;

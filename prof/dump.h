@@ -16,7 +16,7 @@
 #ifndef STRATA_PROF_DUMP_H
 #define STRATA_PROF_DUMP_H
 
-#include "config.h"
+#include "conf.h"
 
 /* Kinds of automatic dumps, as jemalloc names their files. */
 #define PROF_DUMP_MANUAL 'm'
@@ -32,11 +32,13 @@ void prof_dump_postfork_child(void);
 void prof_dump_shutdown(void);
 /* Writes a dump to path (gzip-compressed when gzip).  0 or an errno. */
 int prof_dump_write(const char *path, bool gzip);
+/* Room for an automatic dump's path: the prefix and what follows it. */
+#define PROF_DUMP_PATH_MAX (CONF_PROF_PREFIX_MAX + 96)
 /* An automatic dump of kind: named <prefix>.<pid>.<seq>.<kind><n>.heap, plus
- * .gz when prof_dump_compress (the final dump has no <n>).  0, ENOENT when
- * the prefix is empty (automatic dumps are off), or the write's errno,
- * which is also reported in one line unless quiet (or ECANCELED: the
- * process is exiting). */
-int prof_dump_auto(char kind, bool quiet);
+ * .gz when prof_dump_compress (the final dump has no <n>); the name is left
+ * in path.  0, ENOENT when the prefix is empty (automatic dumps are off;
+ * path is then ""), or the write's errno, which is also reported in one
+ * line unless quiet (or ECANCELED: the process is exiting). */
+int prof_dump_auto(char kind, bool quiet, char path[PROF_DUMP_PATH_MAX]);
 
 #endif

@@ -147,7 +147,8 @@ prof_dump_manual(const char *path)
 		return ENOENT;
 	int err;
 	if (path == NULL) {
-		err = prof_dump_auto(PROF_DUMP_MANUAL, true);
+		char auto_path[PROF_DUMP_PATH_MAX];
+		err = prof_dump_auto(PROF_DUMP_MANUAL, true, auto_path);
 	} else {
 		/* An explicit name is written as given: compressed only when
 		 * it says so (.gz) and compression is on. */

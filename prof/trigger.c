@@ -83,12 +83,13 @@ static bool
 prof_trigger_serve(void)
 {
 	uint32_t bits = atomic_exchange_explicit(&prof_trigger_pending, 0, memory_order_acquire);
+	char path[PROF_DUMP_PATH_MAX];
 	if (bits & PROF_TRIGGER_SIGNAL)
-		prof_dump_auto(PROF_DUMP_MANUAL, false);
+		prof_dump_auto(PROF_DUMP_MANUAL, false, path);
 	if (bits & PROF_TRIGGER_INTERVAL)
-		prof_dump_auto(PROF_DUMP_INTERVAL, false);
+		prof_dump_auto(PROF_DUMP_INTERVAL, false, path);
 	if (bits & PROF_TRIGGER_GDUMP)
-		prof_dump_auto(PROF_DUMP_GDUMP, false);
+		prof_dump_auto(PROF_DUMP_GDUMP, false, path);
 	return bits != 0;
 }
 
@@ -133,8 +134,9 @@ static void
 prof_trigger_at_exit(void)
 {
 	prof_trigger_serve();
+	char path[PROF_DUMP_PATH_MAX];
 	if (opt_prof_final)
-		prof_dump_auto(PROF_DUMP_FINAL, false);
+		prof_dump_auto(PROF_DUMP_FINAL, false, path);
 	prof_dump_shutdown();
 }
 

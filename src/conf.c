@@ -438,6 +438,24 @@ conf_parse_string(const char *opts)
 	return had_error;
 }
 
+/*
+ * Options that imply others (jemalloc's rules, plus strata's default ring):
+ * prof_leak_error implies prof_leak; prof_leak turns the profiler on and
+ * dumps at exit; without the profiler there is no recent-allocation ring.
+ */
+static void
+conf_derive(void)
+{
+	if (opt_prof_leak_error)
+		opt_prof_leak = true;
+	if (opt_prof_leak) {
+		opt_prof = true;
+		opt_prof_final = true;
+	}
+	if (!opt_prof)
+		opt_prof_recent_alloc_max = 0;
+}
+
 void
 conf_parse_sources(const char *const sources[CONF_NSOURCES])
 {
@@ -457,6 +475,7 @@ conf_parse_sources(const char *const sources[CONF_NSOURCES])
 		if (had_error && opt_abort_conf)
 			msg_fatal("Abort (abort_conf:true) on invalid conf value (see above).\n");
 	}
+	conf_derive();
 }
 
 const char *

@@ -94,11 +94,19 @@ enum conf_prof_signal {
 	CONF_PROF_SIGNAL_WINCH
 };
 
+/* Values of opt_prof_time_resolution: the clock of prof_recent records. */
+enum conf_prof_time_resolution {
+	CONF_PROF_TIME_RESOLUTION_DEFAULT,
+	CONF_PROF_TIME_RESOLUTION_HIGH
+};
+
 /* Values of opt_prof_backtrace: how a sampled allocation's stack is read. */
 enum conf_prof_backtrace { CONF_PROF_BACKTRACE_LIBUNWIND, CONF_PROF_BACKTRACE_FP };
 
 /* Room for a dump file-name prefix, and the deepest stack a profile keeps. */
 #define CONF_PROF_PREFIX_MAX 1024
+/* Room for a file path given as an option's value. */
+#define CONF_PATH_MAX 1024
 #define CONF_PROF_BT_MAX_LIMIT 256
 
 /* Limits of the thread-cache options (jemalloc 5.3's; tcache.h relies on
@@ -209,7 +217,30 @@ enum conf_prof_backtrace { CONF_PROF_BACKTRACE_LIBUNWIND, CONF_PROF_BACKTRACE_FP
 	X(prof_signal, CHOICE, enum conf_prof_signal, CONF_PROF_SIGNAL_NONE, 0, 0,        \
 	  CONF_VALUES("none", "HUP", "USR1", "USR2", "URG", "PWR", "WINCH"),              \
 	  "A signal that makes the profiler dump (handled by a thread, never in the "     \
-	  "handler); none installs no handler.")
+	  "handler); none installs no handler.")                                          \
+	X(prof_time_resolution, CHOICE, enum conf_prof_time_resolution,                   \
+	  CONF_PROF_TIME_RESOLUTION_DEFAULT, 0, 0, CONF_VALUES("default", "high"),        \
+	  "Clock of the recent-allocation records: default is the coarse monotonic clock " \
+	  "(ns since boot, a few ms resolution), high the real-time clock (ns since 1970).") \
+	X(prof_recent_alloc_max, SINT, ssize_t, 1000, -1, SSIZE_MAX, CONF_NO_VALUES,      \
+	  "How many recent sampled allocations the profiler remembers (-1: all, 0: none); " \
+	  "0 without prof:true.")                                                         \
+	X(prof_leak, BOOL, bool, false, 0, 0, CONF_NO_VALUES,                             \
+	  "Report the heap still allocated at exit: a summary and the top leak sites; "   \
+	  "implies prof:true and prof_final:true.")                                       \
+	X(prof_leak_error, BOOL, bool, false, 0, 0, CONF_NO_VALUES,                       \
+	  "As prof_leak, and exit with status prof_leak_error_code when leaks remain "    \
+	  "after suppressions.")                                                          \
+	X(prof_leak_error_code, UINT, unsigned, 1, 1, 255, CONF_NO_VALUES,                \
+	  "Exit status of a process that prof_leak_error finds leaking.")                 \
+	X(prof_leak_top, UINT, unsigned, 10, 0, 1000, CONF_NO_VALUES,                     \
+	  "How many leak sites the exit report lists, largest first.")                    \
+	X(prof_leak_suppress, STRING, char, "", 0, CONF_PATH_MAX, CONF_NO_VALUES,         \
+	  "A file of suppressions: one pattern per line, matched against the function "   \
+	  "and library names of a leak's stack.")                                         \
+	X(prof_leak_suppress_defaults, BOOL, bool, true, 0, 0, CONF_NO_VALUES,            \
+	  "Also apply the built-in suppressions (one-time allocations of the C and C++ "  \
+	  "runtimes and the dynamic loader).")
 /* clang-format on */
 
 /* The globals, one per row but LG_ALIAS: opt_abort, opt_abort_conf,

@@ -95,6 +95,28 @@ START_TEST(test_bools)
 }
 END_TEST
 
+/* prof_leak_error implies prof_leak, which turns the profiler and the final
+ * dump on; the recent-allocation ring is 1000 with the profiler, else 0. */
+START_TEST(test_prof_implied_options)
+{
+	ck_assert_str_eq(parse_env(NULL), "");
+	ck_assert(!opt_prof && !opt_prof_leak && !opt_prof_final);
+	ck_assert_int_eq(opt_prof_recent_alloc_max, 0);
+	ck_assert_str_eq(parse_env("prof:true"), "");
+	ck_assert_int_eq(opt_prof_recent_alloc_max, 1000);
+	ck_assert_str_eq(parse_env("prof_recent_alloc_max:7"), "");
+	ck_assert_int_eq(opt_prof_recent_alloc_max, 0);
+	ck_assert_str_eq(parse_env("prof_leak_error:true,prof_recent_alloc_max:-1"), "");
+	ck_assert(opt_prof_leak && opt_prof && opt_prof_final);
+	ck_assert_int_eq(opt_prof_recent_alloc_max, -1);
+	ck_assert_str_eq(parse_env("prof_leak:true,prof_final:false"), "");
+	ck_assert(opt_prof && opt_prof_final && !opt_prof_leak_error);
+	ck_assert_uint_eq(opt_prof_leak_error_code, 1);
+	ck_assert_uint_eq(opt_prof_leak_top, 10);
+	ck_assert(opt_prof_leak_suppress_defaults);
+}
+END_TEST
+
 START_TEST(test_narenas_forms)
 {
 	static const struct {
@@ -887,6 +909,7 @@ test_suite(void)
 
 	tc = tcase_create("man");
 	tcase_add_test(tc, test_man_page_lists_every_option);
+	tcase_add_test(tc, test_prof_implied_options);
 	suite_add_tcase(s, tc);
 	return s;
 }
