@@ -17,6 +17,8 @@
 #include "prof/class_stats.h"
 #include "prof/dump.h"
 #include "prof/prof.h"
+#include "prof/recent.h"
+#include "prof/recent_json.h"
 #include "prof/stacks.h"
 #include "prof/state.h"
 #include "prof/tdata.h"
@@ -52,6 +54,8 @@ prof_boot(void)
 	prof_tdata_boot();
 	prof_dump_boot();
 	prof_backtrace_boot();
+	prof_recent_boot();
+	prof_recent_json_boot();
 	int err = prof_stacks_boot();
 	return err != 0 ? err : prof_trigger_boot();
 }
@@ -70,19 +74,22 @@ prof_postfork_child(void)
 		return;
 	mutex_init(&prof_prefix_mtx, "prof_prefix", MUTEX_RANK_PROF_DUMP);
 	prof_dump_postfork_child();
+	prof_recent_json_postfork_child();
+	prof_recent_postfork_child();
 	prof_trigger_postfork_child();
 }
 
 /* ------------------------------------------------ sampled objects */
 
-prof_tctx_t *
-prof_sample_begin(prof_tdata_t **tdatap, size_t req, size_t usize, uint64_t allocated)
+bool
+prof_sample_begin(prof_tdata_t **tdatap, size_t req, size_t usize, uint64_t allocated,
+                  extent_sample_t *s)
 {
 	if (!atomic_load_relaxed(&prof_active_now))
-		return NULL;
+		return false;
 	prof_tdata_t *td = prof_tdata_get(tdatap);
 	if (td == NULL || !atomic_load_relaxed(&td->active))
-		return NULL;
+		return false;
 	prof_trigger_interval_add(allocated - td->interval_mark);
 	td->interval_mark = allocated;
 	prof_trigger_ensure_dumper();
@@ -91,17 +98,47 @@ prof_sample_begin(prof_tdata_t **tdatap, size_t req, size_t usize, uint64_t allo
 	uintptr_t pcs[CONF_PROF_BT_MAX_LIMIT + PROF_BACKTRACE_SLACK];
 	unsigned depth = prof_backtrace(pcs, opt_prof_bt_max);
 	prof_tctx_t *tctx = prof_stacks_count(td, pcs, depth, usize);
-	if (tctx != NULL && opt_prof_stats)
+	if (tctx == NULL)
+		return false;
+	if (opt_prof_stats)
 		prof_class_stats_add(sz_size2index(usize), req);
-	return tctx;
+	s->tctx = tctx;
+	s->req = req;
+	prof_recent_alloc(s, req, usize, td, tctx->stack);
+	return true;
+}
+
+/* Takes back the counts of the object of s, usize bytes. */
+static void
+prof_sample_uncount(const extent_sample_t *s, size_t usize)
+{
+	prof_stacks_uncount(s->tctx, usize);
+	if (opt_prof_stats)
+		prof_class_stats_sub(sz_size2index(usize), s->req);
 }
 
 void
-prof_sample_free(prof_tctx_t *tctx, size_t req, size_t usize)
+prof_sample_cancel(const extent_sample_t *s, size_t usize)
 {
-	prof_stacks_uncount(tctx, usize);
-	if (opt_prof_stats)
-		prof_class_stats_sub(sz_size2index(usize), req);
+	prof_recent_cancel(s);
+	prof_sample_uncount(s, usize);
+}
+
+void
+prof_sample_free(prof_tdata_t **tdatap, const extent_sample_t *s, size_t usize)
+{
+	if (prof_recent_is_live(s)) {
+		/* Its record wants the free's thread and stack. */
+		prof_tdata_t *td = tdatap != NULL ? prof_tdata_get(tdatap) : NULL;
+		const prof_stack_t *stack = NULL;
+		if (td != NULL) {
+			uintptr_t pcs[CONF_PROF_BT_MAX_LIMIT + PROF_BACKTRACE_SLACK];
+			unsigned depth = prof_backtrace(pcs, opt_prof_bt_max);
+			stack = prof_stacks_intern(pcs, depth);
+		}
+		prof_recent_dalloc(s, td, stack);
+	}
+	prof_sample_uncount(s, usize);
 }
 
 /* A uniform draw in [0, 1) for thinning, from a process-wide counter. */
@@ -114,18 +151,20 @@ prof_uniform(void)
 }
 
 bool
-prof_sample_resize(prof_tctx_t *tctx, size_t old_req, size_t old_usize, size_t req,
+prof_sample_resize(prof_tdata_t **tdatap, extent_sample_t *s, size_t old_usize, size_t req,
                    size_t usize)
 {
 	/* The chance of being sampled is the inverse of the weight. */
 	if (usize < old_usize &&
 	    prof_uniform() >= prof_stacks_weight(old_usize) / prof_stacks_weight(usize)) {
-		prof_sample_free(tctx, old_req, old_usize);
+		prof_sample_free(tdatap, s, old_usize);
 		return false;
 	}
-	prof_stacks_recount(tctx, old_usize, usize);
+	prof_stacks_recount(s->tctx, old_usize, usize);
 	if (opt_prof_stats)
-		prof_class_stats_move(sz_size2index(old_usize), old_req, sz_size2index(usize), req);
+		prof_class_stats_move(sz_size2index(old_usize), s->req, sz_size2index(usize), req);
+	s->req = req;
+	prof_recent_resize(s, req, usize);
 	return true;
 }
 
@@ -140,6 +179,15 @@ prof_stats_read(unsigned szind, prof_class_stats_t *live, prof_class_stats_t *ac
 
 /* ------------------------------------------------ mallctl */
 
+/* An explicit name is written as given: compressed only when it says so
+ * (.gz) and compression is on. */
+static bool
+prof_path_wants_gzip(const char *path)
+{
+	size_t len = strlen(path);
+	return opt_prof_dump_compress && len > 3 && strcmp(path + len - 3, ".gz") == 0;
+}
+
 int
 prof_dump_manual(const char *path)
 {
@@ -150,13 +198,42 @@ prof_dump_manual(const char *path)
 		char auto_path[PROF_DUMP_PATH_MAX];
 		err = prof_dump_auto(PROF_DUMP_MANUAL, true, auto_path);
 	} else {
-		/* An explicit name is written as given: compressed only when
-		 * it says so (.gz) and compression is on. */
-		size_t len = strlen(path);
-		bool gz = opt_prof_dump_compress && len > 3 && strcmp(path + len - 3, ".gz") == 0;
-		err = prof_dump_write(path, gz);
+		err = prof_dump_write(path, prof_path_wants_gzip(path));
 	}
 	return err == 0 ? 0 : EFAULT;
+}
+
+int
+prof_recent_dump_path(const char *path)
+{
+	if (!opt_prof)
+		return ENOENT;
+	if (path == NULL)
+		return EINVAL;
+	return prof_recent_json_dump_file(path, prof_path_wants_gzip(path)) == 0 ? 0 : EFAULT;
+}
+
+int
+prof_recent_dump_callback(void (*write_cb)(void *, const char *), void *cbopaque)
+{
+	if (!opt_prof)
+		return ENOENT;
+	return prof_recent_json_dump_cb(write_cb, cbopaque) == 0 ? 0 : EFAULT;
+}
+
+ssize_t
+prof_recent_alloc_max_get(void)
+{
+	return prof_recent_max_get();
+}
+
+int
+prof_recent_alloc_max_set(ssize_t max)
+{
+	if (max < -1)
+		return EINVAL;
+	prof_recent_max_set(max);
+	return 0;
 }
 
 void

@@ -20,7 +20,10 @@
 #ifndef STRATA_PROF_PROF_H
 #define STRATA_PROF_PROF_H
 
+#include <sys/types.h>
+
 #include "base.h"
+#include "extent.h"
 
 typedef struct prof_tdata prof_tdata_t;
 typedef struct prof_tctx prof_tctx_t;
@@ -40,24 +43,34 @@ void prof_postfork_child(void);
 /*
  * A sampled allocation of usize bytes (req asked for) by the thread whose
  * profiler data is *tdatap (created here on first use); allocated is the
- * thread's allocated bytes counter.  Captures the stack and counts it.
- * NULL when sampling is off for this thread or globally (prof.active,
- * thread.prof.active): the allocation is then an ordinary one.
+ * thread's allocated bytes counter.  Captures the stack, counts it, makes
+ * the object's record in the ring of recent allocations, and fills *s,
+ * which the object's extent keeps.  false when sampling is off for this
+ * thread or globally (prof.active, thread.prof.active): the allocation is
+ * then an ordinary one.
  */
-prof_tctx_t *prof_sample_begin(prof_tdata_t **tdatap, size_t req, size_t usize,
-                               uint64_t allocated);
-/* A sampled object of usize bytes (req asked for) is freed, or its
- * allocation could not be made: takes the count back. */
-void prof_sample_free(prof_tctx_t *tctx, size_t req, size_t usize);
+bool prof_sample_begin(prof_tdata_t **tdatap, size_t req, size_t usize, uint64_t allocated,
+                       extent_sample_t *s);
+/* The allocation begun with s could not be made: takes it all back. */
+void prof_sample_cancel(const extent_sample_t *s, size_t usize);
 /*
- * A sampled object was resized in place from old_usize to usize (req asked
- * for), and the new bytes were not sampled.  Grown, it stays sampled with
- * its new size; shrunk, it stays sampled with probability
- * p(usize) / p(old_usize), p(z) = 1 - e^(-z/2^lg), so that its chance of
- * being sampled is that of an object allocated at its new size.  false:
- * the profiler forgot it (it is an ordinary object now).
+ * The sampled object of s, usize bytes, is freed (or forgotten): takes its
+ * counts back, and completes its recent record with the free's time, the
+ * thread of *tdatap and its stack.  tdatap NULL: the caller cannot capture
+ * a stack (no thread state, or its reentrancy level was already raised);
+ * the record then only says the object was released.
  */
-bool prof_sample_resize(prof_tctx_t *tctx, size_t old_req, size_t old_usize, size_t req,
+void prof_sample_free(prof_tdata_t **tdatap, const extent_sample_t *s, size_t usize);
+/*
+ * The sampled object of *s was resized in place from old_usize to usize
+ * (req asked for), and the new bytes were not sampled.  Grown, it stays
+ * sampled with its new size; shrunk, it stays sampled with probability
+ * p(usize) / p(old_usize), p(z) = 1 - e^(-z/2^lg), so that its chance of
+ * being sampled is that of an object allocated at its new size.  true: *s
+ * is updated; false: the profiler forgot it (prof_sample_free with
+ * tdatap), and it is an ordinary object now.
+ */
+bool prof_sample_resize(prof_tdata_t **tdatap, extent_sample_t *s, size_t old_usize, size_t req,
                         size_t usize);
 /* High-water dumps (prof.gdump): at a sample, prof_gdump_wanted says
  * whether the heap's size should be checked now (at most once per
@@ -71,6 +84,17 @@ void prof_gdump_observe(size_t active_bytes);
 /* prof.dump: to path, or to the automatic name when path is NULL.  0 or
  * EFAULT (jemalloc's code for every failure); ENOENT without opt.prof. */
 int prof_dump_manual(const char *path);
+/* prof.recent.dump: the ring of recent allocations as JSON to path
+ * (gzip-compressed when it ends in .gz and prof_dump_compress is on).
+ * experimental.prof_recent.alloc_dump: the same through write_cb (NULL:
+ * as messages are written).  0, EINVAL (no path), EFAULT (failed); ENOENT
+ * without opt.prof. */
+int prof_recent_dump_path(const char *path);
+int prof_recent_dump_callback(void (*write_cb)(void *, const char *), void *cbopaque);
+/* experimental.prof_recent.alloc_max: -1 no limit, 0 off; a smaller limit
+ * evicts the oldest records at once.  EINVAL below -1. */
+ssize_t prof_recent_alloc_max_get(void);
+int prof_recent_alloc_max_set(ssize_t max);
 /* prof.prefix (copied; EINVAL when too long). */
 int prof_prefix_set(const char *prefix);
 bool prof_active_get(void);

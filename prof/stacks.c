@@ -81,7 +81,7 @@ prof_stacks_bucket(prof_shard_t *sh, uint64_t hash)
 
 /* Under the shard lock: the interned stack, created if absent. */
 static prof_stack_t *
-prof_stacks_intern(prof_shard_t *sh, uint64_t hash, const uintptr_t *pcs, unsigned depth)
+prof_stacks_intern_locked(prof_shard_t *sh, uint64_t hash, const uintptr_t *pcs, unsigned depth)
 {
 	prof_stack_t **bucket = prof_stacks_bucket(sh, hash);
 	for (prof_stack_t *s = *bucket; s != NULL; s = s->hash_next) {
@@ -127,7 +127,7 @@ prof_stacks_count(struct prof_tdata *tdata, const uintptr_t *pcs, unsigned depth
 	double w = prof_stacks_weight(usize);
 	prof_shard_t *sh = prof_stacks_shard(hash);
 	mutex_lock(&sh->mtx);
-	prof_stack_t *s = prof_stacks_intern(sh, hash, pcs, depth);
+	prof_stack_t *s = prof_stacks_intern_locked(sh, hash, pcs, depth);
 	struct prof_tctx *t = s != NULL ? prof_stacks_tctx(s, tdata) : NULL;
 	if (t != NULL) {
 		prof_cnt_t *c = &t->cnt;
@@ -144,6 +144,17 @@ prof_stacks_count(struct prof_tdata *tdata, const uintptr_t *pcs, unsigned depth
 	}
 	mutex_unlock(&sh->mtx);
 	return t;
+}
+
+const prof_stack_t *
+prof_stacks_intern(const uintptr_t *pcs, unsigned depth)
+{
+	uint64_t hash = prof_stacks_hash(pcs, depth);
+	prof_shard_t *sh = prof_stacks_shard(hash);
+	mutex_lock(&sh->mtx);
+	const prof_stack_t *s = prof_stacks_intern_locked(sh, hash, pcs, depth);
+	mutex_unlock(&sh->mtx);
+	return s;
 }
 
 void

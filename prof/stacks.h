@@ -64,6 +64,10 @@ int prof_stacks_boot(void);
  */
 struct prof_tctx *prof_stacks_count(struct prof_tdata *tdata, const uintptr_t *pcs,
                                     unsigned depth, size_t usize);
+/* The interned stack pcs[0..depth) (for a record that needs a stack but no
+ * counter: the free of a recent allocation); NULL when out of metadata
+ * memory. */
+const prof_stack_t *prof_stacks_intern(const uintptr_t *pcs, unsigned depth);
 /* Takes back one object of usize bytes counted on tctx (freed, or its
  * allocation failed). */
 void prof_stacks_uncount(struct prof_tctx *tctx, size_t usize);

@@ -6,13 +6,17 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "conf.h"
 #include "prof/dump.h"
+#include "msg.h"
 #include "prof/prof.h"
+#include "prof/recent.h"
+#include "prof/recent_json.h"
 #include "prof/trigger.h"
 
 enum {
@@ -77,6 +81,24 @@ prof_trigger_dumper_needed(void)
 	       atomic_load_relaxed(&prof_trigger_gdump_on);
 }
 
+/* After the signal's heap dump to heap_path (<stem>.heap[.gz]), the ring of
+ * recent allocations, when it is on, to <stem>.recent.json[.gz]. */
+static void
+prof_trigger_dump_recent_beside(const char *heap_path)
+{
+	if (prof_recent_max_get() == 0)
+		return;
+	const char *heap_suffix = opt_prof_dump_compress ? ".heap.gz" : ".heap";
+	const char *suffix = opt_prof_dump_compress ? ".recent.json.gz" : ".recent.json";
+	int stem = (int)(strlen(heap_path) - strlen(heap_suffix));
+	char path[PROF_DUMP_PATH_MAX + 16];
+	msg_format(path, sizeof(path), "%.*s%s", stem, heap_path, suffix);
+	int err = prof_recent_json_dump_file(path, opt_prof_dump_compress);
+	if (err != 0 && err != ECANCELED)
+		msg_error("failed to write recent allocations \"%s\": %s\n", path,
+		          strerrordesc_np(err));
+}
+
 /* Takes the pending requests and writes one dump per kind; a failure is
  * reported in one line.  false when nothing was pending. */
 static bool
@@ -84,8 +106,8 @@ prof_trigger_serve(void)
 {
 	uint32_t bits = atomic_exchange_explicit(&prof_trigger_pending, 0, memory_order_acquire);
 	char path[PROF_DUMP_PATH_MAX];
-	if (bits & PROF_TRIGGER_SIGNAL)
-		prof_dump_auto(PROF_DUMP_MANUAL, false, path);
+	if ((bits & PROF_TRIGGER_SIGNAL) && prof_dump_auto(PROF_DUMP_MANUAL, false, path) == 0)
+		prof_trigger_dump_recent_beside(path);
 	if (bits & PROF_TRIGGER_INTERVAL)
 		prof_dump_auto(PROF_DUMP_INTERVAL, false, path);
 	if (bits & PROF_TRIGGER_GDUMP)

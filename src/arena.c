@@ -118,27 +118,26 @@ arena_dalloc(void *ptr, uint64_t emap_bits)
 }
 
 void
-arena_set_sample(void *ptr, size_t usize, void *record, size_t req)
+arena_set_sample(void *ptr, size_t usize, const extent_sample_t *sample)
 {
 	/* The extent is the caller's alone, as while it was resized. */
 	extent_t *e = emap_bits_extent(emap_lookup(ptr));
 	uint64_t bits = emap_pack(e, sz_size2index(usize), false);
-	if (record != NULL) {
-		e->sample = record;
-		e->sample_req = req;
+	if (sample != NULL) {
+		e->sample = *sample;
 		bits |= EMAP_SAMPLED_BIT;
 	}
 	emap_set_boundary(ptr, e->size, bits);
 }
 
 void *
-arena_malloc_sampled(arena_t *arena, size_t req, size_t usize, size_t alignment, bool zero,
-                     void *record)
+arena_malloc_sampled(arena_t *arena, size_t usize, size_t alignment, bool zero,
+                     const extent_sample_t *sample)
 {
 	size_t extent_usize = usize < SZ_LARGE_MINCLASS ? SZ_LARGE_MINCLASS : usize;
 	void *p = large_malloc(arena->pai, &arena->large, extent_usize, alignment, zero);
 	if (p != NULL) /* the extent is this thread's alone until p is returned */
-		arena_set_sample(p, usize, record, req);
+		arena_set_sample(p, usize, sample);
 	return p;
 }
 
@@ -201,7 +200,7 @@ arena_lookup(const void *ptr, unsigned *ind)
 	return 0;
 }
 
-void (*arena_sampled_release)(void *record, size_t req, size_t usize);
+void (*arena_sampled_release)(const extent_sample_t *sample, size_t usize);
 
 /* A large extent that arena reset frees: a sampled object's record is
  * released first. */
@@ -211,8 +210,7 @@ arena_reset_large(extent_t *e)
 	uint64_t bits = emap_lookup(e->addr);
 	if (!emap_bits_sampled(bits) || arena_sampled_release == NULL)
 		return;
-	arena_sampled_release(e->sample, e->sample_req,
-	                      sz_index2size(emap_bits_usable_szind(bits)));
+	arena_sampled_release(&e->sample, sz_index2size(emap_bits_usable_szind(bits)));
 }
 
 int

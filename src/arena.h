@@ -47,19 +47,19 @@ void *arena_malloc(arena_t *arena, size_t usize, unsigned szind, size_t alignmen
 /* Frees ptr given its emap entry; aborts on a pointer strata did not hand out. */
 void arena_dalloc(void *ptr, uint64_t emap_bits);
 /*
- * A profiler-sampled object of usable size usize (req asked for): alone on a
- * large extent (at least SZ_LARGE_MINCLASS bytes) whose page-map entries
- * carry the sampled bit and usize's class, and whose descriptor keeps record
- * and req.  NULL when out of memory.
+ * A profiler-sampled object of usable size usize: alone on a large extent
+ * (at least SZ_LARGE_MINCLASS bytes) whose page-map entries carry the
+ * sampled bit and usize's class, and whose descriptor keeps a copy of
+ * *sample.  NULL when out of memory.
  */
-void *arena_malloc_sampled(arena_t *arena, size_t req, size_t usize, size_t alignment,
-                           bool zero, void *record);
+void *arena_malloc_sampled(arena_t *arena, size_t usize, size_t alignment, bool zero,
+                           const extent_sample_t *sample);
 /* Frees a sampled object (emap_bits has the sampled bit). */
 void arena_dalloc_sampled(void *ptr, uint64_t emap_bits);
 /* The large object at ptr, of usable size usize, was just resized in place:
- * it becomes a sampled object with record (req asked for), or an ordinary
- * one when record is NULL. */
-void arena_set_sample(void *ptr, size_t usize, void *record, size_t req);
+ * it becomes a sampled object with a copy of *sample, or an ordinary one
+ * when sample is NULL. */
+void arena_set_sample(void *ptr, size_t usize, const extent_sample_t *sample);
 /* Resizes a large allocation (or a sampled object) in place to usize, a
  * large class; false if it cannot.  A sampled object's marks are then the
  * caller's to set (arena_set_sample). */
@@ -71,7 +71,7 @@ int arena_create_manual(unsigned *ind);
 int arena_lookup(const void *ptr, unsigned *ind);
 /* What arena reset does with the record of each sampled object it frees
  * (the profiler forgets the object); set once by init. */
-extern void (*arena_sampled_release)(void *record, size_t req, size_t usize);
+extern void (*arena_sampled_release)(const extent_sample_t *sample, size_t usize);
 /* Frees every allocation of a manual arena (arena.<i>.reset); EFAULT for
  * automatic or missing arenas.  Caches holding its memory must be flushed
  * first. */

@@ -746,6 +746,18 @@ ctl_prof_dump(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, voi
 	return err != 0 ? err : prof_dump_manual(path);
 }
 
+/* prof.recent.dump: the ring of recent allocations to a path (required). */
+static int
+ctl_prof_recent_dump(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, void *newp,
+                     size_t newlen)
+{
+	(void)mib;
+	(void)miblen;
+	const char *path;
+	int err = ctl_prof_string(oldp, oldlenp, newp, newlen, &path);
+	return err != 0 ? err : prof_recent_dump_path(path);
+}
+
 static int
 ctl_prof_prefix(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, void *newp,
                 size_t newlen)
@@ -830,6 +842,10 @@ static const ctl_node_t ctl_prof_stats_nodes[] = {
 CTL_RO(ctl_prof_lg_sample, size_t, opt_prof ? prof_lg_sample() : 0)
 CTL_RO(ctl_prof_interval, uint64_t, opt_prof ? prof_interval() : 0)
 
+static const ctl_node_t ctl_prof_recent_nodes[] = {
+	CTL_LEAF(dump, ctl_prof_recent_dump),
+};
+
 static const ctl_node_t ctl_prof_nodes[] = {
 	CTL_LEAF(thread_active_init, ctl_prof_thread_active_init),
 	CTL_LEAF(active, ctl_prof_active),
@@ -840,6 +856,7 @@ static const ctl_node_t ctl_prof_nodes[] = {
 	CTL_LEAF(lg_sample, ctl_prof_lg_sample),
 	CTL_LEAF(interval, ctl_prof_interval),
 	CTL_NAMED(stats, ctl_prof_stats_nodes),
+	CTL_NAMED(recent, ctl_prof_recent_nodes),
 };
 
 /* experimental.hooks.prof_dump: read the old hook, install a new one. */
@@ -864,8 +881,50 @@ static const ctl_node_t ctl_experimental_hooks_nodes[] = {
 	CTL_LEAF(prof_dump, ctl_experimental_hooks_prof_dump),
 };
 
+/* experimental.prof_recent.alloc_max: the ring's limit, read and set. */
+static int
+ctl_experimental_prof_recent_alloc_max(const size_t *mib, size_t miblen, void *oldp,
+                                       size_t *oldlenp, void *newp, size_t newlen)
+{
+	(void)mib;
+	(void)miblen;
+	if (!opt_prof)
+		return ENOENT;
+	ssize_t old = prof_recent_alloc_max_get(), max;
+	int err = ctl_write(newp, newlen, &max, sizeof(max));
+	if (err == 0 && newp != NULL)
+		err = prof_recent_alloc_max_set(max);
+	return err != 0 ? err : ctl_read(oldp, oldlenp, &old, sizeof(old));
+}
+
+/* experimental.prof_recent.alloc_dump: write-only, jemalloc's pair of a
+ * write callback and its argument. */
+static int
+ctl_experimental_prof_recent_alloc_dump(const size_t *mib, size_t miblen, void *oldp,
+                                        size_t *oldlenp, void *newp, size_t newlen)
+{
+	(void)mib;
+	(void)miblen;
+	if (!opt_prof)
+		return ENOENT;
+	if (!ctl_is_write_only_call(oldp, oldlenp))
+		return EPERM;
+	struct {
+		void (*write_cb)(void *, const char *);
+		void *cbopaque;
+	} out;
+	int err = ctl_require_write(newp, newlen, &out, sizeof(out));
+	return err != 0 ? err : prof_recent_dump_callback(out.write_cb, out.cbopaque);
+}
+
+static const ctl_node_t ctl_experimental_prof_recent_nodes[] = {
+	CTL_LEAF(alloc_max, ctl_experimental_prof_recent_alloc_max),
+	CTL_LEAF(alloc_dump, ctl_experimental_prof_recent_alloc_dump),
+};
+
 static const ctl_node_t ctl_experimental_nodes[] = {
 	CTL_NAMED(hooks, ctl_experimental_hooks_nodes),
+	CTL_NAMED(prof_recent, ctl_experimental_prof_recent_nodes),
 };
 
 /* ------------------------------------------------------------ config.* */

@@ -28,6 +28,21 @@ typedef enum extent_state {
 
 #define EXTENT_BITMAP_WORDS (SZ_SLAB_MAXREGS / 64)
 
+/*
+ * What the profiler keeps about one sampled object, in its extent's
+ * descriptor: its counters (a prof_tctx_t), its record in the ring of recent
+ * allocations and that record's id at the time (prof/recent.h), and the
+ * size its caller asked for.  Written by the allocating thread before the
+ * pointer is returned (or by a thread resizing the object in place), read
+ * by the freeing one; src treats it as opaque.
+ */
+typedef struct extent_sample {
+	void *tctx;
+	void *recent;
+	uint64_t recent_id;
+	size_t req;
+} extent_sample_t;
+
 typedef struct extent extent_t;
 struct extent {
 	void *addr;
@@ -49,14 +64,8 @@ struct extent {
 			uint64_t bitmap[EXTENT_BITMAP_WORDS]; /* 1 = region free */
 		};
 		/* An active large extent holding a profiler-sampled object
-		 * (its page-map entries have the sampled bit): the profiler's
-		 * record and the size its caller asked for; written by the
-		 * allocating thread before the pointer is returned, read by the
-		 * freeing one. */
-		struct {
-			void *sample;
-			size_t sample_req;
-		};
+		 * (its page-map entries have the sampled bit). */
+		extent_sample_t sample;
 	};
 } __attribute__((aligned(CACHELINE)));
 STATIC_ASSERT(CACHELINE >= 64, "page-map entries keep 6 low bits beside the descriptor");

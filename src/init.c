@@ -52,9 +52,9 @@ init_stats_print_atexit(void)
 
 /* Arena reset frees a sampled object: the profiler forgets it. */
 static void
-init_sampled_release(void *record, size_t req, size_t usize)
+init_sampled_release(const extent_sample_t *sample, size_t usize)
 {
-	prof_sample_free(record, req, usize);
+	prof_sample_free(NULL, sample, usize);
 }
 
 static int

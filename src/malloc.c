@@ -144,15 +144,15 @@ static NOINLINE void *
 malloc_alloc_sampled(tsd_t *tsd, size_t size, size_t usize, size_t alignment, bool zero,
                      arena_t *arena, bool *sampled)
 {
+	extent_sample_t s;
 	tsd_reentrancy_raise(tsd);
-	prof_tctx_t *tctx = prof_sample_begin(&tsd->prof_tdata, size, usize, tsd->allocated);
+	*sampled = prof_sample_begin(&tsd->prof_tdata, size, usize, tsd->allocated, &s);
 	tsd_reentrancy_lower(tsd);
-	*sampled = tctx != NULL;
-	if (tctx == NULL)
+	if (!*sampled)
 		return NULL;
-	void *p = arena_malloc_sampled(arena, size, usize, alignment, zero, tctx);
+	void *p = arena_malloc_sampled(arena, usize, alignment, zero, &s);
 	if (p == NULL)
-		prof_sample_free(tctx, size, usize);
+		prof_sample_cancel(&s, usize);
 	else if (prof_gdump_wanted()) /* the heap as it is with this object */
 		prof_gdump_observe(malloc_active_bytes());
 	return p;
@@ -197,31 +197,40 @@ allocated:
 	return p;
 }
 
-/* The general allocation path: counts (running due events first), then
- * allocates. */
+/* The profiler data of a thread that may capture a stack now: NULL when
+ * the thread has no state, or when it is already inside the allocator's
+ * own work (its reentrancy level is raised). */
+static inline prof_tdata_t **
+malloc_prof_tdata(tsd_t *tsd)
+{
+	return tsd != NULL && tsd->reentrancy == 0 ? &tsd->prof_tdata : NULL;
+}
+
 /*
  * A large object resized in place (from old_usize to usize, size asked for)
  * when it was sampled or its new bytes are (sample).  Sampled: the old
  * record goes back and the object is recorded anew, with this stack.  Not
  * sampled: a sampled object keeps its record if the profiler says so
- * (prof_sample_resize), else it becomes an ordinary object.
+ * (prof_sample_resize), else it becomes an ordinary object.  The profiler
+ * may capture stacks: the reentrancy level is raised around it.
  */
 static NOINLINE void
 malloc_resample_in_place(tsd_t *tsd, void *ptr, uint64_t bits, size_t size, size_t usize,
                          size_t old_usize, bool sample)
 {
-	extent_t *e = emap_bits_extent(bits);
-	void *record = NULL;
+	extent_sample_t s = emap_bits_extent(bits)->sample;
+	prof_tdata_t **tdatap = malloc_prof_tdata(tsd);
+	bool sampled;
+	tsd_reentrancy_raise(tsd);
 	if (sample) {
 		if (emap_bits_sampled(bits))
-			prof_sample_free(e->sample, e->sample_req, old_usize);
-		tsd_reentrancy_raise(tsd);
-		record = prof_sample_begin(&tsd->prof_tdata, size, usize, tsd->allocated);
-		tsd_reentrancy_lower(tsd);
-	} else if (prof_sample_resize(e->sample, e->sample_req, old_usize, size, usize)) {
-		record = e->sample;
+			prof_sample_free(tdatap, &s, old_usize);
+		sampled = prof_sample_begin(&tsd->prof_tdata, size, usize, tsd->allocated, &s);
+	} else {
+		sampled = prof_sample_resize(tdatap, &s, old_usize, size, usize);
 	}
-	arena_set_sample(ptr, usize, record, size);
+	tsd_reentrancy_lower(tsd);
+	arena_set_sample(ptr, usize, sampled ? &s : NULL);
 }
 
 /* Counts an in-place resize to usize that made fresh bytes new (see
@@ -236,6 +245,8 @@ malloc_count_resized(tsd_t *tsd, size_t usize, size_t old_usize)
 	return event_alloc_resized(tsd, usize, fresh);
 }
 
+/* The general allocation path: counts (running due events first), then
+ * allocates. */
 static void *
 malloc_alloc(tsd_t *tsd, size_t size, size_t usize, size_t alignment, bool zero,
              malloc_route_t route)
@@ -244,12 +255,20 @@ malloc_alloc(tsd_t *tsd, size_t size, size_t usize, size_t alignment, bool zero,
 	return malloc_alloc_counted(tsd, size, usize, alignment, zero, route, sample);
 }
 
-/* Frees a sampled object: its record goes back to the profiler. */
+/* Frees a sampled object: its record goes back to the profiler, which may
+ * capture the free's stack (with the reentrancy level raised). */
 static NOINLINE void
-malloc_dalloc_sampled(void *ptr, uint64_t bits, size_t usize)
+malloc_dalloc_sampled(tsd_t *tsd, void *ptr, uint64_t bits, size_t usize)
 {
-	extent_t *e = emap_bits_extent(bits);
-	prof_sample_free(e->sample, e->sample_req, usize);
+	const extent_sample_t *s = &emap_bits_extent(bits)->sample;
+	prof_tdata_t **tdatap = malloc_prof_tdata(tsd);
+	if (tdatap != NULL) {
+		tsd_reentrancy_raise(tsd);
+		prof_sample_free(tdatap, s, usize);
+		tsd_reentrancy_lower(tsd);
+	} else {
+		prof_sample_free(NULL, s, usize);
+	}
 	arena_dalloc_sampled(ptr, bits);
 }
 
@@ -262,7 +281,7 @@ malloc_dalloc(tsd_t *tsd, void *ptr, uint64_t bits, tcache_t *tcache)
 		memset(ptr, JUNK_FREE_BYTE, usize);
 	int saved_errno = errno;
 	if (UNLIKELY(emap_bits_sampled(bits))) {
-		malloc_dalloc_sampled(ptr, bits, usize);
+		malloc_dalloc_sampled(tsd, ptr, bits, usize);
 	} else if (tcache != NULL && ind < tcache_nbins && tcache->bins[ind].ncached_max != 0) {
 		if (!tcache_dalloc_easy(tcache, ind, ptr))
 			tcache_dalloc_flush(tcache, ind, ptr);

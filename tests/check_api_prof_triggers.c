@@ -2,7 +2,10 @@
  * check_api_prof_triggers.c — what makes the profiler write a dump, and
  * what happens when writing fails, through the public API:
  *   - the dump signal (prof_signal:USR2) sent 100 times while 4 threads
- *     allocate: complete dumps only, no temporary file left, no deadlock;
+ *     allocate: complete dumps only, each with its recent allocations
+ *     beside it, no temporary file left, no deadlock; the recent
+ *     allocations' file itself (prof_time_resolution:high) and its absence
+ *     when the ring is off;
  *   - fork while another thread dumps: every child can dump and exits;
  *   - dumps to a missing or unwritable folder, onto a folder, past
  *     RLIMIT_FSIZE: EFAULT and nothing at the path; automatic dumps that
@@ -126,10 +129,20 @@ parse_dump_name(const char *name, const char *base, int pid, dump_name_t *out)
 	return true;
 }
 
+/* The ring of recent allocations that a signal's dump writes beside it. */
+static bool
+is_recent_name(const char *name)
+{
+	size_t n = strlen(name), k = strlen(".recent.json.gz");
+	return (n > k && strcmp(name + n - k, ".recent.json.gz") == 0) ||
+	       (n > k - 3 && strcmp(name + n - (k - 3), ".recent.json") == 0);
+}
+
 /* What a folder holds: its automatic dumps of one process (up to max
- * names), and counts of temporary files and of anything else. */
+ * names), and counts of temporary files, of recent-allocation files and of
+ * anything else. */
 typedef struct dir_scan {
-	int ndumps, ntmp, nother;
+	int ndumps, ntmp, nrecent, nother;
 	char names[128][128];
 	dump_name_t dumps[128];
 	char other[128]; /* the first unexpected name */
@@ -149,6 +162,8 @@ scan_dir(const char *dir, const char *base, int pid, dir_scan_t *s)
 		dump_name_t dn;
 		if (is_tmp_name(e->d_name)) {
 			s->ntmp++;
+		} else if (is_recent_name(e->d_name)) {
+			s->nrecent++;
 		} else if (parse_dump_name(e->d_name, base, pid, &dn)) {
 			if (s->ndumps < 128) {
 				s->dumps[s->ndumps] = dn;
@@ -570,6 +585,29 @@ child_daemon_signal(const char *dir)
 	_exit(0);
 }
 
+/* -------- the signal's dump of recent allocations (prof_signal:USR2,
+ * prof_prefix:<dir>/s, lg_prof_sample:0): one allocation of 12345 bytes is
+ * kept; the child prints the real time before it signals itself. */
+
+static void
+child_signal_recent(const char *dir)
+{
+	(void)dir;
+	static void *keep;
+	keep = malloc(12345);
+	CHILD_CHECK(keep != NULL, "malloc");
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	printf("pid=%d realtime=%lld\n", (int)getpid(),
+	       (long long)now.tv_sec * 1000000000ll + now.tv_nsec);
+	fflush(stdout);
+	CHILD_CHECK(kill(getpid(), SIGUSR2) == 0, "kill");
+	CHILD_CHECK(wait_dumper_idle(), "the dumper is still busy after %.0f s", POLL_WAIT_S);
+	printf("done\n");
+	fflush(stdout);
+	_exit(0);
+}
+
 /* -------- interval dumps (lg_prof_interval:20, prof_prefix:<dir>/i) */
 
 static void
@@ -724,6 +762,8 @@ child_main(void)
 	CHILD_CHECK(dir != NULL, "no " CHILD_DIR_ENV);
 	if (strcmp(mode, "signal") == 0)
 		child_signal_storm(dir);
+	else if (strcmp(mode, "signal_recent") == 0)
+		child_signal_recent(dir);
 	else if (strcmp(mode, "signal_fail") == 0)
 		child_signal_fail(dir);
 	else if (strcmp(mode, "daemon_signal") == 0)
@@ -802,6 +842,9 @@ START_TEST(test_signal_storm_dumps_are_complete)
 	scan_dir(dir, "s", pid, s);
 	ck_assert_msg(s->ntmp == 0, "%d temporary files left in %s", s->ntmp, dir);
 	ck_assert_msg(s->nother == 0, "unexpected file %s in %s", s->other, dir);
+	/* The ring is on (prof:true's default): each dump has its recent
+	 * allocations beside it. */
+	ck_assert_int_eq(s->nrecent, s->ndumps);
 	/* Bursts coalesce, so fewer dumps than signals, but one per burst. */
 	ck_assert_msg(s->ndumps >= STORM_SIGNALS / STORM_BURST && s->ndumps <= STORM_SIGNALS,
 	              "%d dumps for %d signals", s->ndumps, STORM_SIGNALS);
@@ -1069,6 +1112,56 @@ START_TEST(test_final_dump_to_missing_folder_prints_one_line)
 }
 END_TEST
 
+/* The signal's dump writes the ring of recent allocations beside the heap
+ * profile (<stem>.recent.json.gz) when the ring is on, with real-time
+ * stamps under prof_time_resolution:high; nothing beside it when off. */
+START_TEST(test_signal_dump_writes_recent_allocations_beside)
+{
+	char dir[64], conf[320], out[8192], heap[256], recent[256], cmd[700], result[128];
+	make_dir(dir, sizeof(dir));
+	snprintf(conf, sizeof(conf),
+	         "prof:true,lg_prof_sample:0,prof_signal:USR2,prof_prefix:%s/s,"
+	         "prof_time_resolution:high,prof_recent_alloc_max:50",
+	         dir);
+	int status = run_child("signal_recent", conf, dir, out, sizeof(out));
+	expect_child_ok(status, out);
+	ck_assert_msg(strstr(out, "done") != NULL && count_strata_lines(out) == 0, "%s", out);
+	int pid = child_pid(out);
+	long long realtime = atoll(strstr(out, "realtime=") + 9);
+	snprintf(heap, sizeof(heap), "%s/s.%d.0.m0.heap.gz", dir, pid);
+	snprintf(recent, sizeof(recent), "%s/s.%d.0.m0.recent.json.gz", dir, pid);
+	ck_assert_msg(!path_missing(heap) && !path_missing(recent), "no %s or %s", heap, recent);
+	ck_assert(file_is_gzip(recent));
+	snprintf(cmd, sizeof(cmd),
+	         "python3 -c \"import gzip, json, sys; d = json.load(gzip.open(sys.argv[1], 'rt'));"
+	         " r = [x for x in d['recent_alloc'] if x['size'] == 12345];"
+	         " print(d['recent_alloc_max'], len(r), r[0]['alloc_time'] if r else 0)\" %s",
+	         recent);
+	FILE *p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	ck_assert_ptr_nonnull(fgets(result, sizeof(result), p));
+	ck_assert_int_eq(pclose(p), 0);
+	long long max, n, alloc_time;
+	ck_assert_int_eq(sscanf(result, "%lld %lld %lld", &max, &n, &alloc_time), 3);
+	ck_assert_int_eq(max, 50);
+	ck_assert_int_eq(n, 1);
+	ck_assert_msg(llabs(alloc_time - realtime) < 60000000000ll, "alloc_time %lld, now %lld",
+	              alloc_time, realtime);
+	remove_dir(dir);
+
+	make_dir(dir, sizeof(dir));
+	snprintf(conf, sizeof(conf), "prof:true,prof_signal:USR2,prof_prefix:%s/s,"
+	                             "prof_recent_alloc_max:0,prof_dump_compress:false", dir);
+	status = run_child("signal_recent", conf, dir, out, sizeof(out));
+	expect_child_ok(status, out);
+	pid = child_pid(out);
+	snprintf(heap, sizeof(heap), "%s/s.%d.0.m0.heap", dir, pid);
+	ck_assert_msg(!path_missing(heap), "no %s", heap);
+	ck_assert_int_eq(dir_entries(dir), 1);
+	remove_dir(dir);
+}
+END_TEST
+
 /* A signal dump into a missing folder: one line; the dumper goes on, and
  * after prof.prefix changes the next signal dumps. */
 START_TEST(test_failed_signal_dump_prints_one_line_and_dumper_goes_on)
@@ -1090,7 +1183,9 @@ START_TEST(test_failed_signal_dump_prints_one_line_and_dumper_goes_on)
 	char path[256];
 	snprintf(path, sizeof(path), "%s/ok.%d.1.m1.heap.gz", dir, pid);
 	expect_dump_complete(path, true, NULL);
-	ck_assert_int_eq(dir_entries(dir), 1);
+	snprintf(path, sizeof(path), "%s/ok.%d.1.m1.recent.json.gz", dir, pid);
+	ck_assert(!path_missing(path));
+	ck_assert_int_eq(dir_entries(dir), 2);
 	remove_dir(dir);
 }
 END_TEST
@@ -1473,6 +1568,7 @@ test_suite(void)
 	tcase_add_test(tc, test_dump_past_fsize_limit_fails_cleanly);
 	tcase_add_test(tc, test_final_dump_to_missing_folder_prints_one_line);
 	tcase_add_test(tc, test_failed_signal_dump_prints_one_line_and_dumper_goes_on);
+	tcase_add_test(tc, test_signal_dump_writes_recent_allocations_beside);
 #ifndef STRATA_TSAN
 	/* ThreadSanitizer (make check-tsan) refuses to start a thread in the
 	 * child of a multi-threaded fork, which serving this signal needs. */
