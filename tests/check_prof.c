@@ -10,7 +10,10 @@
  *     all;
  *   - thread names: printable text only;
  *   - threads counting and uncounting on shared stacks while another dumps
- *     and renames threads leave every counter exact (also run under TSan).
+ *     and renames threads leave every counter exact (also run under TSan);
+ *   - threads recording and releasing recent allocations while another
+ *     dumps the ring and changes its limit: the ring ends within its limit
+ *     with every record released (also run under TSan).
  */
 #include <check.h>
 #include <errno.h>
@@ -26,6 +29,8 @@
 #include "init.h"
 #include "prof/dump.h"
 #include "prof/prof.h"
+#include "prof/recent.h"
+#include "prof/recent_json.h"
 #include "prof/stacks.h"
 #include "prof/state.h"
 #include "prof/tdata.h"
@@ -263,6 +268,77 @@ START_TEST(test_concurrent_counting_and_dumps_stay_exact)
 }
 END_TEST
 
+/* Each thread records 16 allocations, then frees them, over and over; the
+ * free of an object whose record was evicted must leave the record alone. */
+static void *
+recent_recorder(void *arg)
+{
+	struct prof_tdata *t = NULL;
+	prof_tdata_get(&t);
+	uintptr_t pcs[] = {0x920000 + (uintptr_t)arg, 0x930000};
+	const prof_stack_t *stack = prof_stacks_intern(pcs, 2);
+	extent_sample_t held[16];
+	for (int r = 0; r < RACE_ROUNDS; r++) {
+		for (int i = 0; i < 16; i++)
+			prof_recent_alloc(&held[i], 100 + (size_t)i, 112, t, stack);
+		for (int i = 0; i < 16; i++) {
+			if (prof_recent_is_live(&held[i]))
+				prof_recent_dalloc(&held[i], t, stack);
+		}
+	}
+	return NULL;
+}
+
+static atomic_size_t recent_records, recent_live;
+
+/* Counts the records and the live ones in the JSON's pieces. */
+static void
+recent_count_chunk(void *opaque, const char *s)
+{
+	(void)opaque;
+	for (const char *p = s; (p = strstr(p, "\"released\":")) != NULL; p++) {
+		atomic_fetch_add(&recent_records, 1);
+		atomic_fetch_add(&recent_live, strncmp(p + 11, "false", 5) == 0);
+	}
+}
+
+static void *
+recent_dumper(void *arg)
+{
+	(void)arg;
+	char path[128];
+	snprintf(path, sizeof(path), "%s/race.recent.json", dir);
+	static const ssize_t limits[] = {5, 100, -1, 0, 1000};
+	for (int dumps = 0; !atomic_load(&race_done) || dumps == 0; dumps++) {
+		prof_recent_max_set(limits[dumps % 5]);
+		ck_assert_int_eq(prof_recent_json_dump_file(path, dumps % 2 == 0), 0);
+	}
+	return NULL;
+}
+
+START_TEST(test_concurrent_recent_records_and_dumps)
+{
+	pthread_t recorders[RACE_THREADS], dumper;
+	atomic_store(&race_done, false);
+	ck_assert_int_eq(pthread_create(&dumper, NULL, recent_dumper, NULL), 0);
+	for (uintptr_t i = 0; i < RACE_THREADS; i++)
+		ck_assert_int_eq(pthread_create(&recorders[i], NULL, recent_recorder, (void *)i), 0);
+	for (int i = 0; i < RACE_THREADS; i++)
+		join_bounded(recorders[i]);
+	atomic_store(&race_done, true);
+	join_bounded(dumper);
+	prof_recent_max_set(-1);
+	ck_assert_int_eq(prof_recent_json_dump_cb(recent_count_chunk, NULL), 0);
+	size_t all = atomic_load(&recent_records);
+	ck_assert_uint_le(all, 1000 + RACE_THREADS * 16);
+	ck_assert_uint_eq(atomic_load(&recent_live), 0);
+	prof_recent_max_set(3);
+	atomic_store(&recent_records, 0);
+	ck_assert_int_eq(prof_recent_json_dump_cb(recent_count_chunk, NULL), 0);
+	ck_assert_uint_eq(atomic_load(&recent_records), all < 3 ? all : 3);
+}
+END_TEST
+
 Suite *
 test_suite(void)
 {
@@ -276,6 +352,7 @@ test_suite(void)
 	tcase_add_test(tc, test_dump_holds_more_stacks_than_first_buffer);
 	tcase_add_test(tc, test_thread_names_printable_only);
 	tcase_add_test(tc, test_concurrent_counting_and_dumps_stay_exact);
+	tcase_add_test(tc, test_concurrent_recent_records_and_dumps);
 	suite_add_tcase(s, tc);
 	return s;
 }
