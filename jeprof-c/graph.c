@@ -289,8 +289,8 @@ graph_compute_totals(graph_builder_t *b)
 	free(stamp);
 }
 
-static int
-graph_compile(regex_t *re, const char *pattern, const char *option, diag_t *d)
+int
+graph_compile_regex(regex_t *re, const char *pattern, const char *option, diag_t *d)
 {
 	int rc = regcomp(re, pattern, REG_EXTENDED | REG_NOSUB);
 	if (rc != 0) {
@@ -308,12 +308,12 @@ graph_build(graph_t *g, const profile_t *p, const graph_options_t *o, diag_t *d)
 	strtab_init(&g->names);
 	graph_builder_t b = {.g = g, .p = p, .o = o, .nstack_hash = 256, .nedge_hash = 256};
 	if (o->focus != NULL) {
-		if (graph_compile(&b.focus, o->focus, "focus", d) != 0)
+		if (graph_compile_regex(&b.focus, o->focus, "focus", d) != 0)
 			return EINVAL;
 		b.has_focus = true;
 	}
 	if (o->ignore != NULL) {
-		if (graph_compile(&b.ignore, o->ignore, "ignore", d) != 0) {
+		if (graph_compile_regex(&b.ignore, o->ignore, "ignore", d) != 0) {
 			if (b.has_focus)
 				regfree(&b.focus);
 			return EINVAL;

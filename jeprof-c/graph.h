@@ -15,6 +15,7 @@
 #ifndef JEPROF_GRAPH_H
 #define JEPROF_GRAPH_H
 
+#include <regex.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -67,6 +68,13 @@ typedef struct graph {
 	size_t nedges, capedges;
 	double total;
 } graph_t;
+
+/*
+ * Compiles pattern, the value of --option, as --focus and --ignore are
+ * matched (extended, no sub-matches); returns 0, or EINVAL with d set to
+ * "--option=pattern: why".
+ */
+int graph_compile_regex(regex_t *re, const char *pattern, const char *option, diag_t *d);
 
 /* Builds g from p; returns 0 or EINVAL with d set (a bad regex). */
 int graph_build(graph_t *g, const profile_t *p, const graph_options_t *o, diag_t *d);

@@ -205,6 +205,14 @@ read_parse_maps(read_cursor_t *c, profile_t *p, uint32_t source)
 	return 0;
 }
 
+int
+read_mappings_buffer(profile_t *p, uint32_t source, const char *name, const char *buf, size_t len,
+		     diag_t *d)
+{
+	read_cursor_t c = {.name = name, .p = buf, .end = buf + len, .d = d};
+	return read_parse_maps(&c, p, source);
+}
+
 /* Parses "@ 0x... 0x..." into *pcs; returns the count or -1. */
 static long
 read_parse_stack(read_cursor_t *c, uint64_t **pcs, size_t *cap)
@@ -371,7 +379,7 @@ read_profile_buffer(profile_t *p, const char *name, const char *buf, size_t len,
 	return err;
 }
 
-static int
+int
 read_load_file(const char *path, char **out, size_t *outlen, diag_t *d)
 {
 	errno = 0;
@@ -405,7 +413,7 @@ read_load_file(const char *path, char **out, size_t *outlen, diag_t *d)
 		}
 		len += (size_t)n;
 		if (len > READ_MAX_BYTES) {
-			err = diag_fail(d, "%s: larger than %zu bytes, not a heap profile", path,
+			err = diag_fail(d, "%s: larger than %zu bytes, too large to be a profile", path,
 					READ_MAX_BYTES);
 			break;
 		}

@@ -28,6 +28,21 @@ int read_profile_file(profile_t *p, const char *path, long thread, bool is_base,
 int read_profile_buffer(profile_t *p, const char *name, const char *buf, size_t len, long thread,
 			bool is_base, diag_t *d);
 
+/*
+ * Adds the mappings of a /proc/<pid>/maps text (the body of a
+ * MAPPED_LIBRARIES section) to source.  Returns 0, or an errno value with d
+ * set to "name:line: why", line counted from the text's first line.
+ */
+int read_mappings_buffer(profile_t *p, uint32_t source, const char *name, const char *buf,
+			 size_t len, diag_t *d);
+
+/*
+ * Reads the whole file at path into *out (malloc'd, *outlen bytes), inflated
+ * when it is gzip-compressed (told by its magic bytes), passed through when
+ * plain.  Returns 0, or an errno value with d set to "path: why".
+ */
+int read_load_file(const char *path, char **out, size_t *outlen, diag_t *d);
+
 /* Whether path starts like a profile this reader accepts (plain or gzip). */
 bool read_is_profile(const char *path);
 
