@@ -8,8 +8,9 @@
  * when every allocation is sampled, within tolerance at a 1 KiB rate),
  * file:line of the sites, the same report from the gzip, plain and
  * automatically named dumps, --thread on the named thread, the
- * frame-pointer unwinder's stacks, agreement with the perl jeprof, and the
- * other outputs.
+ * frame-pointer unwinder's stacks, agreement with the perl jeprof, the
+ * other outputs, and --recent on the ring of recent allocations written in
+ * the same run.
  */
 #include <check.h>
 #include <glob.h>
@@ -566,6 +567,48 @@ START_TEST(test_flame_and_proto)
 }
 END_TEST
 
+/* jeprof --recent on the ring strata wrote in the same run (its last 1200
+ * samples): the newest are jp_shared_alloc's, live, in the library's
+ * source; before them site_freed's, each freed on the next line. */
+START_TEST(test_recent_allocations_from_strata)
+{
+	char *path = strata_path("exact.recent.json.gz");
+	cli_result_t r = cli_run("%s --recent --recent_max=2 %s", cli_bin(), path);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_msg(strncmp(r.out, "Recent allocations: 2 of 1200 shown (2 live, 0 freed), "
+	                             "sample_interval 1, recent_alloc_max 1200\n",
+	                      90) == 0,
+	              "%s", r.out);
+	char want[1024];
+	char *shared = cli_abs_source("tests/jeprof/shared.c");
+	char *prog = cli_abs_source("tests/jeprof/strata_prog.c");
+	snprintf(want, sizeof(want), "jp_shared_alloc %s:%d\n", shared,
+	         cli_site_line("tests/jeprof/shared.c", "SITE:jp_shared_alloc"));
+	ck_assert_msg(strstr(r.out, want) != NULL, "no %s in:\n%s", want, r.out);
+	ck_assert_msg(strstr(r.out, "4096       4096  live          t0 jp-main\n") != NULL, "%s",
+	              r.out);
+	free(r.out);
+
+	r = cli_run("%s --recent --focus=site_freed --recent_max=1 %s", cli_bin(), path);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_msg(strstr(r.out, "(0 live, 1 freed)") != NULL, "%s", r.out);
+	ck_assert_msg(strstr(r.out, " 100        112  freed ") != NULL, "%s", r.out);
+	ck_assert_msg(strstr(r.out, "freed by t0 jp-main at ") != NULL, "%s", r.out);
+	const char *freed_by = strstr(r.out, "freed by");
+	snprintf(want, sizeof(want), "site_freed %s:%d\n", prog,
+	         cli_site_line("tests/jeprof/strata_prog.c", "SITE:site_freed"));
+	const char *alloc_line = strstr(r.out, want);
+	ck_assert_msg(alloc_line != NULL && alloc_line < freed_by, "no %s in:\n%s", want, r.out);
+	snprintf(want, sizeof(want), "site_freed %s:%d\n", prog,
+	         cli_site_line("tests/jeprof/strata_prog.c", "SITE:site_freed_free"));
+	ck_assert_msg(strstr(freed_by, want) != NULL, "no %s in:\n%s", want, r.out);
+	free(r.out);
+	free(shared);
+	free(prog);
+	free(path);
+}
+END_TEST
+
 Suite *
 test_suite(void)
 {
@@ -582,6 +625,7 @@ test_suite(void)
 	tcase_add_test(tc, test_sampled_agrees_with_perl_jeprof);
 	tcase_add_test(tc, test_collapsed_callgrind_and_dot);
 	tcase_add_test(tc, test_flame_and_proto);
+	tcase_add_test(tc, test_recent_allocations_from_strata);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -11,6 +11,7 @@
 #   strata_prog, libjpshared.so
 #   exact.heap exact.heap.gz   lg_prof_sample:0 (every allocation sampled),
 #                              plain then gzip, taken one after the other
+#   exact.recent.json.gz       the same run's last 1200 sampled allocations
 #   auto/strata.<pid>.0.m0.heap.gz   the same, prof.dump's automatic name
 #   fp.heap                    lg_prof_sample:0 with prof_backtrace:fp
 #   sampled.heap               lg_prof_sample:10 (1 KiB mean interval)
@@ -31,14 +32,17 @@ flags=(-O2 -g -fno-omit-frame-pointer)
 "$cc" "${flags[@]}" -fPIE -pie -pthread "-L$out" -Wl,-rpath,"$out" -o "$out/strata_prog" \
 	tests/jeprof/strata_prog.c -ljpshared -ldl
 
-# profile <conf> <automatic dumps' folder> <plain dump> <gzip dump>
+# profile <conf> <automatic dumps' folder> <plain dump> <gzip dump> [<recent>]
 profile() {
 	mkdir -p "$2"
 	LD_PRELOAD=$lib MALLOC_CONF="prof:true,prof_prefix:$2/strata,$1" \
-		"$out/strata_prog" "$3" "$4" || { echo "make_strata_data.sh: run with $1 failed" >&2; exit 1; }
-	[ -s "$3" ] && [ -s "$4" ] || { echo "make_strata_data.sh: no dump with $1" >&2; exit 1; }
+		"$out/strata_prog" "${@:3}" || { echo "make_strata_data.sh: run with $1 failed" >&2; exit 1; }
+	for f in "${@:3}"; do
+		[ -s "$f" ] || { echo "make_strata_data.sh: no $f with $1" >&2; exit 1; }
+	done
 }
-profile lg_prof_sample:0 "$out/auto" "$out/exact.heap" "$out/exact.heap.gz"
+profile lg_prof_sample:0,prof_recent_alloc_max:1200 "$out/auto" "$out/exact.heap" \
+	"$out/exact.heap.gz" "$out/exact.recent.json.gz"
 # The other runs keep only their plain dump.
 profile lg_prof_sample:0,prof_backtrace:fp "$out/tmp" "$out/fp.heap" "$out/tmp/fp.heap.gz"
 profile lg_prof_sample:10 "$out/tmp" "$out/sampled.heap" "$out/tmp/sampled.heap.gz"

@@ -4,7 +4,7 @@
  * mallctl is looked up at run time, so the program links no allocator).
  * Each allocating line carries a SITE:<name> marker.
  *
- *   strata_prog <plain dump> <gzip dump, ends in .gz>
+ *   strata_prog <plain dump> <gzip dump, ends in .gz> [<recent allocations>]
  *
  * Live at the dumps, all leaked:
  *   site_big:        8 x 1 MiB (malloc)
@@ -16,7 +16,10 @@
  *                    alive (waiting) while the dumps are written
  * and site_freed's 10000 x 100 B are freed before the dumps.  The main thread
  * is named "jp-main".  Dumps: the plain path, the .gz path, then one under
- * the automatic name (prof.dump with NULL), with no allocation in between.
+ * the automatic name (prof.dump with NULL), with no allocation in between;
+ * then, given a third path, the ring of recent allocations
+ * (prof.recent.dump), whose newest records are jp_shared_alloc's, after
+ * site_freed's.
  */
 #include <dlfcn.h>
 #include <pthread.h>
@@ -86,7 +89,7 @@ site_freed(void)
 {
 	for (int i = 0; i < 10000; i++) {
 		jp_keep[8000] = malloc(100); /* SITE:site_freed */
-		free(jp_keep[8000]);
+		free(jp_keep[8000]); /* SITE:site_freed_free */
 	}
 }
 
@@ -103,12 +106,11 @@ site_thread(void *arg)
 }
 
 static void
-dump(const char *path)
+dump(const char *name, const char *path)
 {
-	if (ctl("prof.dump", NULL, NULL, path != NULL ? (void *)&path : NULL,
+	if (ctl(name, NULL, NULL, path != NULL ? (void *)&path : NULL,
 		path != NULL ? sizeof(path) : 0) != 0) {
-		fprintf(stderr, "strata_prog: prof.dump(%s) failed\n",
-			path != NULL ? path : "NULL");
+		fprintf(stderr, "strata_prog: %s(%s) failed\n", name, path != NULL ? path : "NULL");
 		exit(1);
 	}
 }
@@ -116,8 +118,8 @@ dump(const char *path)
 int
 main(int argc, char **argv)
 {
-	if (argc != 3) {
-		fprintf(stderr, "usage: strata_prog <plain dump> <gzip dump>\n");
+	if (argc != 3 && argc != 4) {
+		fprintf(stderr, "usage: strata_prog <plain dump> <gzip dump> [<recent allocations>]\n");
 		return 2;
 	}
 	ctl = (mallctl_fn)(uintptr_t)dlsym(RTLD_DEFAULT, "mallctl");
@@ -139,9 +141,11 @@ main(int argc, char **argv)
 	for (int i = 0; i < 100; i++)
 		jp_keep[5000 + i] = jp_shared_alloc(i);
 	pthread_barrier_wait(&allocated);
-	dump(argv[1]);
-	dump(argv[2]);
-	dump(NULL);
+	dump("prof.dump", argv[1]);
+	dump("prof.dump", argv[2]);
+	dump("prof.dump", NULL);
+	if (argc == 4)
+		dump("prof.recent.dump", argv[3]);
 	pthread_barrier_wait(&dumped);
 	return pthread_join(t, NULL) != 0;
 }
