@@ -13,7 +13,7 @@
  *   <the contents of /proc/self/maps>
  *
  * Scratch memory (the copied counters, the thread table) is mapped for the
- * dump and unmapped after it: nothing here calls malloc.
+ * dump and unmapped after it (scratch.h): nothing here calls malloc.
  */
 #include <errno.h>
 #include <math.h>
@@ -22,9 +22,9 @@
 
 #include "conf.h"
 #include "msg.h"
-#include "os.h"
 #include "prof/dump.h"
 #include "prof/prof.h"
+#include "prof/scratch.h"
 #include "prof/stacks.h"
 #include "prof/state.h"
 #include "prof/writer.h"
@@ -62,46 +62,18 @@ typedef struct prof_dump_thread {
 	prof_cnt_t sum;
 } prof_dump_thread_t;
 
-/* Scratch of one dump, mapped and unmapped with it. */
+/* Scratch of one dump, mapped and unmapped with it (scratch.h). */
 typedef struct prof_dump_scratch {
-	prof_stacks_line_t *lines;
-	size_t nlines, lines_bytes;
+	prof_scratch_lines_t lines;
 	prof_dump_thread_t *threads;
 	size_t nthreads, threads_bytes;
 } prof_dump_scratch_t;
 
-static void *
-prof_dump_map(size_t bytes)
-{
-	return os_pages_map(PAGE_CEILING(bytes == 0 ? 1 : bytes), PAGE);
-}
-
 static void
 prof_dump_scratch_free(prof_dump_scratch_t *s)
 {
-	if (s->lines != NULL)
-		os_pages_unmap(s->lines, PAGE_CEILING(s->lines_bytes));
-	if (s->threads != NULL)
-		os_pages_unmap(s->threads, PAGE_CEILING(s->threads_bytes));
-}
-
-/* Copies the counters; retries with more room while stacks appear. */
-static int
-prof_dump_copy_lines(prof_dump_scratch_t *s)
-{
-	size_t room = 1024;
-	for (;;) {
-		s->lines_bytes = room * sizeof(prof_stacks_line_t);
-		s->lines = prof_dump_map(s->lines_bytes);
-		if (s->lines == NULL)
-			return ENOMEM;
-		s->nlines = prof_stacks_snapshot(s->lines, room);
-		if (s->nlines <= room)
-			return 0;
-		os_pages_unmap(s->lines, PAGE_CEILING(s->lines_bytes));
-		s->lines = NULL;
-		room = s->nlines + s->nlines / 4 + 64;
-	}
+	prof_scratch_lines_free(&s->lines);
+	prof_scratch_unmap(s->threads, s->threads_bytes);
 }
 
 static void
@@ -126,7 +98,7 @@ prof_dump_copy_threads(prof_dump_scratch_t *s)
 	for (struct prof_tdata *t = prof_tdatas; t != NULL; t = t->next)
 		n++;
 	s->threads_bytes = n * sizeof(prof_dump_thread_t);
-	s->threads = prof_dump_map(s->threads_bytes);
+	s->threads = prof_scratch_map(s->threads_bytes);
 	if (s->threads == NULL) {
 		mutex_unlock(&prof_tdatas_mtx);
 		return ENOMEM;
@@ -140,8 +112,9 @@ prof_dump_copy_threads(prof_dump_scratch_t *s)
 	}
 	mutex_unlock(&prof_tdatas_mtx);
 	s->nthreads = n;
-	for (size_t l = 0; l < s->nlines; l++)
-		prof_dump_add(&s->threads[s->lines[l].tdata->dump_slot].sum, &s->lines[l].cnt);
+	const prof_scratch_lines_t *ls = &s->lines;
+	for (size_t l = 0; l < ls->nlines; l++)
+		prof_dump_add(&s->threads[ls->lines[l].tdata->dump_slot].sum, &ls->lines[l].cnt);
 	return 0;
 }
 
@@ -205,12 +178,13 @@ prof_dump_format(prof_writer_t *w, const prof_dump_scratch_t *s)
 		prof_writer_printf(w, t->name[0] != '\0' ? " %s\n" : "\n", t->name);
 	}
 	/* Lines come grouped by stack. */
-	for (size_t l = 0; l < s->nlines;) {
-		const prof_stack_t *stack = s->lines[l].stack;
+	const prof_stacks_line_t *lines = s->lines.lines;
+	for (size_t l = 0; l < s->lines.nlines;) {
+		const prof_stack_t *stack = lines[l].stack;
 		size_t end = l;
 		prof_cnt_t sum = {0};
-		for (; end < s->nlines && s->lines[end].stack == stack; end++)
-			prof_dump_add(&sum, &s->lines[end].cnt);
+		for (; end < s->lines.nlines && lines[end].stack == stack; end++)
+			prof_dump_add(&sum, &lines[end].cnt);
 		prof_writer_printf(w, "@");
 		for (unsigned f = 0; f < stack->depth; f++)
 			prof_writer_printf(w, " %#lx", (unsigned long)stack->pcs[f]);
@@ -218,7 +192,7 @@ prof_dump_format(prof_writer_t *w, const prof_dump_scratch_t *s)
 		prof_dump_counts(w, "t*", 0, &sum, period);
 		prof_writer_printf(w, "\n");
 		for (; l < end; l++) {
-			prof_dump_counts(w, NULL, s->lines[l].tdata->uid, &s->lines[l].cnt, period);
+			prof_dump_counts(w, NULL, lines[l].tdata->uid, &lines[l].cnt, period);
 			prof_writer_printf(w, "\n");
 		}
 	}
@@ -232,7 +206,7 @@ prof_dump_write(const char *path, bool gzip)
 	prof_dump_scratch_t s = {0};
 	prof_writer_t w;
 	mutex_lock(&prof_dump_mtx);
-	int err = prof_dump_closed ? ECANCELED : prof_dump_copy_lines(&s);
+	int err = prof_dump_closed ? ECANCELED : prof_scratch_lines_copy(&s.lines);
 	if (err == 0)
 		err = prof_dump_copy_threads(&s);
 	if (err == 0)
