@@ -2,8 +2,9 @@
  * msg.c — malloc-free formatting and the message sink.  See msg.h.
  *
  * Invariants: no allocation, no locks, no stdio; stack use bounded by
- * MSG_BUFSIZE per call.  The sink is write(2) on fd 2 unless the program
- * installed `malloc_message` (jemalloc's hook, same signature).
+ * MSG_BUFSIZE per call.  The sink is write(2) on fd 2 (or the one
+ * msg_write_fd is given) unless the program installed `malloc_message`
+ * (jemalloc's hook, same signature).
  */
 #include "public_names.h"
 #include <strata.h>
@@ -327,6 +328,12 @@ msg_defer_end(void)
 void
 msg_write(const char *s)
 {
+	msg_write_fd(STDERR_FILENO, s);
+}
+
+void
+msg_write_fd(int fd, const char *s)
+{
 	if (msg_deferring) {
 		msg_keep(s);
 		return;
@@ -342,7 +349,7 @@ msg_write(const char *s)
 	int saved_errno = errno;
 	size_t len = strlen(s);
 	while (len > 0) {
-		ssize_t n = write(STDERR_FILENO, s, len);
+		ssize_t n = write(fd, s, len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)

@@ -29,6 +29,8 @@ size_t msg_format(char *buf, size_t size, const char *fmt, ...)
 /* Writes s through malloc_message if the program set one, else to stderr.
  * The hook runs between the guard's enter and leave calls (below). */
 void msg_write(const char *s);
+/* msg_write with fd in place of stderr (the hook, when set, still gets s). */
+void msg_write_fd(int fd, const char *s);
 
 /*
  * The hook guard: init sets functions that raise and lower the thread's
