@@ -14,6 +14,7 @@
 #include "conf.h"
 #include "prof/dump.h"
 #include "msg.h"
+#include "prof/leak.h"
 #include "prof/prof.h"
 #include "prof/recent.h"
 #include "prof/recent_json.h"
@@ -151,15 +152,19 @@ prof_trigger_ensure_dumper(void)
 }
 
 /* At exit: what is pending, the final dump, then no more dumps (the dumper
- * thread may be in the middle of one: shutting down waits for it). */
+ * thread may be in the middle of one: shutting down waits for it), then
+ * the leak report, which may end the process (leak.h). */
 static void
 prof_trigger_at_exit(void)
 {
 	prof_trigger_serve();
 	char path[PROF_DUMP_PATH_MAX];
+	int err = ENOENT;
 	if (opt_prof_final)
-		prof_dump_auto(PROF_DUMP_FINAL, false, path);
+		err = prof_dump_auto(PROF_DUMP_FINAL, false, path);
 	prof_dump_shutdown();
+	if (opt_prof_leak)
+		prof_leak_report(path, err);
 }
 
 void
@@ -167,6 +172,8 @@ prof_trigger_start(void)
 {
 	atomic_store_relaxed(&prof_trigger_started, true);
 	prof_trigger_ensure_dumper();
+	if (opt_prof_leak)
+		prof_leak_start();
 	atexit(prof_trigger_at_exit);
 }
 
