@@ -1,11 +1,13 @@
 /*
  * check_msg.c — the malloc-free formatter agrees with snprintf on every
- * conversion it supports, truncates safely, and messages carry the prefix.
+ * conversion it supports, truncates safely, and messages carry the prefix
+ * and go to the hook or to the descriptor they are given.
  */
 #include <check.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "msg.h"
 
@@ -80,6 +82,26 @@ START_TEST(test_error_prefix_and_hook)
 }
 END_TEST
 
+/* msg_write_fd writes to the descriptor it is given; with a hook set, the
+ * hook gets the text and the descriptor nothing. */
+START_TEST(test_write_fd_goes_to_fd_or_hook)
+{
+	int fds[2];
+	ck_assert_int_eq(pipe(fds), 0);
+	msg_write_fd(fds[1], "to the pipe\n");
+	captured[0] = '\0';
+	strata_test_malloc_message = capture;
+	msg_write_fd(fds[1], "to the hook\n");
+	strata_test_malloc_message = NULL;
+	close(fds[1]);
+	char buf[64] = "";
+	ck_assert_int_eq(read(fds[0], buf, sizeof(buf) - 1), 12);
+	close(fds[0]);
+	ck_assert_str_eq(buf, "to the pipe\n");
+	ck_assert_str_eq(captured, "to the hook\n");
+}
+END_TEST
+
 START_TEST(test_fatal_aborts)
 {
 	msg_fatal("fatal %d\n", 1);
@@ -95,6 +117,7 @@ test_suite(void)
 	tcase_add_test(tc, test_null_string_and_pointer);
 	tcase_add_test(tc, test_truncation);
 	tcase_add_test(tc, test_error_prefix_and_hook);
+	tcase_add_test(tc, test_write_fd_goes_to_fd_or_hook);
 	tcase_add_test_raise_signal(tc, test_fatal_aborts, SIGABRT);
 	suite_add_tcase(s, tc);
 	return s;
