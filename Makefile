@@ -72,9 +72,10 @@ build/.deps-ok:
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Programs the tests drive (real programs under LD_PRELOAD, jemalloc's jeprof
-# and library for differential tests, graphviz, protoc).
+# and library for differential tests, graphviz, protoc, g++ for the C++
+# program of the leak-report tests).
 TEST_TOOLS := python3:python3 sqlite3:sqlite3 perl:perl git:git dot:graphviz \
-	protoc:protobuf-compiler jeprof:libjemalloc-dev
+	protoc:protobuf-compiler jeprof:libjemalloc-dev g++:g++
 test-deps: build/.test-deps-ok
 build/.test-deps-ok: | deps
 	@missing=""; \
@@ -245,3 +246,4 @@ clean:
 include jeprof-c/jeprof.mk
 include tests/stress.mk
 include tests/tsan.mk
+include tests/leak.mk

@@ -1,7 +1,8 @@
 /*
  * api_util.h — helpers shared by the public-API suites (tests/check_api*.c,
  * tests/check_stress.c): size units, a cheap assertion for byte loops,
- * optimizer barriers, byte patterns and mallctl readers; child_util.h
+ * optimizer barriers, byte patterns, mallctl readers, running a command
+ * and reading jeprof's text report; child_util.h
  * re-runs the suite's own program with another environment (options are
  * read before main, so a test of an option runs a fresh process).
  */
@@ -11,6 +12,7 @@
 #include <check.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <strata.h>
@@ -114,6 +116,35 @@ read_bool(const char *name)
 	ck_assert_msg(mallctl(name, &v, &len, NULL, 0) == 0, "reading %s", name);
 	ck_assert_uint_eq(len, sizeof(v));
 	return v;
+}
+
+/* Runs a shell command; its wait status, with its standard output in out. */
+static inline int
+run_capture(const char *cmd, char *out, size_t size)
+{
+	FILE *p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	size_t n = fread(out, 1, size - 1, p);
+	out[n] = '\0';
+	return pclose(p);
+}
+
+/* The flat column jeprof --text reports for func, in the unit it prints
+ * (MB; bytes with --show_bytes; objects with --inuse_objects), or -1 when
+ * func has no row. */
+static inline double
+jeprof_flat(const char *report, const char *func)
+{
+	for (const char *line = report; line != NULL && *line != '\0';) {
+		double flat;
+		char name[128];
+		if (sscanf(line, " %lf %*s %*s %*s %*s %127s", &flat, name) == 2 &&
+		    strcmp(name, func) == 0)
+			return flat;
+		line = strchr(line, '\n');
+		line = line != NULL ? line + 1 : NULL;
+	}
+	return -1;
 }
 
 #endif

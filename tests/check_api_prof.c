@@ -540,33 +540,6 @@ END_TEST
 
 /* ------------------------------------------------ dumps and readers */
 
-/* Runs a command; its exit status, with its standard output in out. */
-static int
-run_capture(const char *cmd, char *out, size_t size)
-{
-	FILE *p = popen(cmd, "r");
-	ck_assert_ptr_nonnull(p);
-	size_t n = fread(out, 1, size - 1, p);
-	out[n] = '\0';
-	return pclose(p);
-}
-
-/* The flat MB jeprof --text reports for func (-1 when absent). */
-static double
-jeprof_flat_mb(const char *report, const char *func)
-{
-	for (const char *line = report; line != NULL && *line != '\0';) {
-		double flat;
-		char name[128];
-		if (sscanf(line, " %lf %*s %*s %*s %*s %127s", &flat, name) == 2 &&
-		    strcmp(name, func) == 0)
-			return flat;
-		line = strchr(line, '\n');
-		line = line != NULL ? line + 1 : NULL;
-	}
-	return -1;
-}
-
 START_TEST(test_dump_read_by_both_jeprofs)
 {
 	make_dump_dir();
@@ -582,13 +555,13 @@ START_TEST(test_dump_read_by_both_jeprofs)
 	exe[n] = '\0';
 	snprintf(cmd, sizeof(cmd), "bin/jeprof --text %s %s 2>&1", exe, path);
 	ck_assert_int_eq(run_capture(cmd, report, sizeof(report)), 0);
-	double big = jeprof_flat_mb(report, "site_big"), small = jeprof_flat_mb(report, "site_small");
+	double big = jeprof_flat(report, "site_big"), small = jeprof_flat(report, "site_small");
 	ck_assert_msg(fabs(big - 24.0) < 0.11, "bin/jeprof site_big %.1f MB: %s", big, report);
 	ck_assert_msg(fabs(small - 6.9) < 0.35, "bin/jeprof site_small %.1f MB: %s", small, report);
 	snprintf(cmd, sizeof(cmd), "jeprof --text %s %s 2>/dev/null", exe, path);
 	ck_assert_int_eq(run_capture(cmd, report, sizeof(report)), 0);
-	ck_assert_msg(jeprof_flat_mb(report, "site_big") == big &&
-	                      jeprof_flat_mb(report, "site_small") == small,
+	ck_assert_msg(jeprof_flat(report, "site_big") == big &&
+	                      jeprof_flat(report, "site_small") == small,
 	              "perl jeprof disagrees: %s", report);
 	remove_dump_dir();
 }

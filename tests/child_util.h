@@ -1,7 +1,7 @@
 /*
  * child_util.h — child processes for the suites: run part of a test in a
- * forked child, or run the suite's program again, and collect what the
- * child writes, with a bound: a child still running after CHILD_WAIT_S is
+ * forked child, or run the suite's program again (or another one), and
+ * collect what the child writes, with a bound: a child still running after CHILD_WAIT_S is
  * killed and fails the test as hung.  For tests of what aborts or prints
  * (fatal messages, abort_conf, the lock witness, options read at start).
  */
@@ -75,13 +75,22 @@ child_run_capture(void (*fn)(const void *arg), const void *arg, char *out, size_
 	return child_collect(pid, fds[0], "forked child", out, size);
 }
 
+/* What a child run by child_run_exec gets as its standard error. */
+enum child_stderr {
+	CHILD_STDERR_KEEP,   /* the test's */
+	CHILD_STDERR_PIPE,   /* the pipe its standard output goes to */
+	CHILD_STDERR_CLOSED, /* none: descriptor 2 is closed */
+};
+
 /*
- * Runs this program again (/proc/self/exe) with exactly the environment env
- * ("NAME=value" strings, NULL-terminated) and returns its wait status, with
- * its standard output in out.  what names it in the failure of a hang.
+ * Runs the program at path with argv and exactly the environment env
+ * ("NAME=value" strings, NULL-terminated) and returns its wait status,
+ * with its standard output (and standard error, as err says) in out.
+ * what names it in the failure of a hang.
  */
 static inline int
-child_run_self(char *const env[], const char *what, char *out, size_t size)
+child_run_exec(const char *path, char *const argv[], char *const env[], enum child_stderr err,
+               const char *what, char *out, size_t size)
 {
 	int fds[2];
 	ck_assert_int_eq(pipe(fds), 0);
@@ -89,13 +98,25 @@ child_run_self(char *const env[], const char *what, char *out, size_t size)
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		dup2(fds[1], STDOUT_FILENO);
+		if (err == CHILD_STDERR_PIPE)
+			dup2(fds[1], STDERR_FILENO);
+		else if (err == CHILD_STDERR_CLOSED)
+			close(STDERR_FILENO);
 		close(fds[0]);
-		char *argv[] = {"strata-test-child", NULL};
-		execve("/proc/self/exe", argv, env);
+		execve(path, argv, env);
 		_exit(127);
 	}
 	close(fds[1]);
 	return child_collect(pid, fds[0], what, out, size);
+}
+
+/* Runs this program again (/proc/self/exe) with exactly the environment
+ * env, as child_run_exec, its standard error the test's. */
+static inline int
+child_run_self(char *const env[], const char *what, char *out, size_t size)
+{
+	char *argv[] = {"strata-test-child", NULL};
+	return child_run_exec("/proc/self/exe", argv, env, CHILD_STDERR_KEEP, what, out, size);
 }
 
 #endif

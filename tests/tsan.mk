@@ -20,12 +20,16 @@
 # Today: the unit suites arena_select, base, mutex, pages, prof, tcache and
 # tsd; the API suites api_process, api_prof_triggers, api_tcache and stress.
 #
+# check_api_prof_leak is left out: its threads run only in child processes
+# (the suite's own program and others, under LD_PRELOAD of the shared
+# library), where TSan does not look.
+#
 # check_api_prof and check_api_prof_recent are left out: they check what
 # stacks contain, and only the shared library drops strata's own frames
 # from a stack (the test archive is part of the test program); and
-# libunwind's per-thread cache destructor
-# crashes inside TSan's runtime at thread exit, so under TSan no thread but
-# the main one may sample (check_api_prof_triggers keeps to that).
+# libunwind's per-thread cache destructor crashes inside TSan's runtime at
+# thread exit, so under TSan no thread but the main one may sample
+# (check_api_prof_triggers keeps to that).
 # check_prof covers the profiler's locking under TSan, with stacks given by
 # the test instead of unwound.
 #
@@ -55,7 +59,7 @@ TSAN_UNIT_TESTS := $(shell grep -l pthread_create $(INTERNAL_TESTS) /dev/null)
 # library lets a program interpose; its fork-during-purge case runs here
 # through check_pages instead.
 TSAN_API_TESTS  := $(filter-out tests/check_api_fixes.c tests/check_api_prof.c \
-	tests/check_api_prof_recent.c,\
+	tests/check_api_prof_recent.c tests/check_api_prof_leak.c,\
 	$(shell grep -l pthread_create $(API_TESTS) /dev/null))
 TSAN_CHECKS     := $(TSAN_UNIT_TESTS:tests/%.c=build/tsan/tests/%) \
 	$(TSAN_API_TESTS:tests/%.c=build/tsan/api/%)
