@@ -1,8 +1,8 @@
 /*
  * api_util.h — helpers shared by the public-API suites (tests/check_api*.c,
  * tests/check_stress.c): size units, a cheap assertion for byte loops,
- * optimizer barriers, byte patterns, mallctl readers, running a command
- * and reading jeprof's text report; child_util.h
+ * optimizer barriers, byte patterns, mallctl readers, temporary folders,
+ * running a command and reading jeprof's text report; child_util.h
  * re-runs the suite's own program with another environment (options are
  * read before main, so a test of an option runs a fresh process).
  */
@@ -10,9 +10,11 @@
 #define STRATA_TESTS_API_UTIL_H
 
 #include <check.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <strata.h>
@@ -116,6 +118,32 @@ read_bool(const char *name)
 	ck_assert_msg(mallctl(name, &v, &len, NULL, 0) == 0, "reading %s", name);
 	ck_assert_uint_eq(len, sizeof(v));
 	return v;
+}
+
+/* A fresh folder /tmp/strata-<tag>-XXXXXX; its path in dir. */
+static inline void
+temp_dir_make(char *dir, size_t size, const char *tag)
+{
+	snprintf(dir, size, "/tmp/strata-%s-XXXXXX", tag);
+	ck_assert_msg(mkdtemp(dir) != NULL, "mkdtemp: %s", strerror(errno));
+}
+
+/* Removes a folder and what it holds, whatever their modes. */
+static inline void
+temp_dir_remove(const char *dir)
+{
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "chmod -R u+w '%s' && rm -rf '%s'", dir, dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* This program's path (/proc/self/exe), into exe. */
+static inline void
+self_exe(char *exe, size_t size)
+{
+	ssize_t n = readlink("/proc/self/exe", exe, size - 1);
+	ck_assert(n > 0);
+	exe[n] = '\0';
 }
 
 /* Runs a shell command; its wait status, with its standard output in out. */

@@ -550,9 +550,7 @@ START_TEST(test_dump_read_by_both_jeprofs)
 	char path[128], exe[512], cmd[1024], report[16384];
 	snprintf(path, sizeof(path), "%s/readers.heap", dump_dir);
 	dump_to(path);
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	ck_assert(n > 0);
-	exe[n] = '\0';
+	self_exe(exe, sizeof(exe));
 	snprintf(cmd, sizeof(cmd), "bin/jeprof --text %s %s 2>&1", exe, path);
 	ck_assert_int_eq(run_capture(cmd, report, sizeof(report)), 0);
 	double big = jeprof_flat(report, "site_big"), small = jeprof_flat(report, "site_small");
@@ -641,9 +639,7 @@ END_TEST
 START_TEST(test_dump_signal_without_prof_is_harmless)
 {
 	char exe[512], cmd[640], out[256];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	ck_assert(n > 0);
-	exe[n] = '\0';
+	self_exe(exe, sizeof(exe));
 	/* With standard error, to see strata's message. */
 	snprintf(cmd, sizeof(cmd), "MALLOC_CONF=prof:false,prof_signal:USR2 " CHILD_ENV "=raise %s 2>&1",
 	         exe);

@@ -148,28 +148,13 @@ strata_lib(void)
 	return info.dli_fname;
 }
 
-static void
-make_dir(char *dir, size_t size)
-{
-	snprintf(dir, size, "/tmp/strata-leak-XXXXXX");
-	ck_assert_msg(mkdtemp(dir) != NULL, "mkdtemp: %s", strerror(errno));
-}
-
-static void
-remove_dir(const char *dir)
-{
-	char cmd[256];
-	snprintf(cmd, sizeof(cmd), "chmod -R u+w '%s' && rm -rf '%s'", dir, dir);
-	ck_assert_int_eq(system(cmd), 0);
-}
-
 /* Runs this program in mode with MALLOC_CONF=conf (its dumps under
  * <dir>/f unless conf says otherwise), exit status status, and extra
  * ("NAME=value" or NULL) in its environment; its wait status, with its
  * output in out. */
 static int
-run_child(const char *mode, const char *conf, const char *dir, int status, const char *extra,
-          enum child_stderr err, char *out)
+run_child_env(const char *mode, const char *conf, const char *dir, int status, const char *extra,
+              enum child_stderr err, char *out)
 {
 	char env_conf[1024], env_mode[64], env_status[64];
 	snprintf(env_conf, sizeof(env_conf), "MALLOC_CONF=prof_prefix:%s/f,%s", dir, conf);
@@ -178,6 +163,14 @@ run_child(const char *mode, const char *conf, const char *dir, int status, const
 	char *env[] = {env_conf, env_mode, env_status, (char *)extra, NULL};
 	char *argv[] = {"strata-test-child", NULL};
 	return child_run_exec("/proc/self/exe", argv, env, err, env_conf, out, OUT_SIZE);
+}
+
+/* run_child_env with exit status 0, nothing more in the environment, and
+ * standard error on the pipe. */
+static int
+run_child(const char *mode, const char *conf, const char *dir, char *out)
+{
+	return run_child_env(mode, conf, dir, 0, NULL, CHILD_STDERR_PIPE, out);
 }
 
 /* Runs argv[0] (a path) under strata with MALLOC_CONF=conf (dumps under
@@ -323,9 +316,8 @@ expect_three_contexts(const char *out)
 START_TEST(test_three_leaks_exact_report)
 {
 	char dir[64], out[OUT_SIZE], want[256];
-	make_dir(dir, sizeof(dir));
-	int status = run_child("three", EXACT ",prof_leak_error:true", dir, 0, NULL,
-	                       CHILD_STDERR_PIPE, out);
+	temp_dir_make(dir, sizeof(dir), "leak");
+	int status = run_child("three", EXACT ",prof_leak_error:true", dir, out);
 	expect_exit(status, 1, out);
 	snprintf(want, sizeof(want),
 	         "<strata>: Leak approximation summary: ~%d bytes, ~%d objects, >= 3 contexts",
@@ -374,9 +366,7 @@ START_TEST(test_three_leaks_exact_report)
 	                      strcmp(path + strlen(path) - 10, ".f.heap.gz") == 0,
 	              "%s", path);
 	expect_dump_complete(path);
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	ck_assert(n > 0);
-	exe[n] = '\0';
+	self_exe(exe, sizeof(exe));
 	snprintf(cmd, sizeof(cmd), "bin/jeprof --text --show_bytes %s %s 2>&1", exe, path);
 	ck_assert_int_eq(run_capture(cmd, report, sizeof(report)), 0);
 	ck_assert_msg(jeprof_flat(report, "leak_large") == 40960, "%s", report);
@@ -387,19 +377,19 @@ START_TEST(test_three_leaks_exact_report)
 	ck_assert_msg(jeprof_flat(report, "leak_large") == 1, "%s", report);
 	ck_assert_msg(jeprof_flat(report, "leak_pages") == 3, "%s", report);
 	ck_assert_msg(jeprof_flat(report, "leak_in_thread") == 5, "%s", report);
-	remove_dir(dir);
+	temp_dir_remove(dir);
 }
 END_TEST
 
 START_TEST(test_error_code)
 {
 	char dir[64], out[OUT_SIZE];
-	make_dir(dir, sizeof(dir));
-	int status = run_child("three", EXACT ",prof_leak_error:true,prof_leak_error_code:42", dir,
-	                       0, NULL, CHILD_STDERR_PIPE, out);
+	temp_dir_make(dir, sizeof(dir), "leak");
+	int status = run_child("three", EXACT ",prof_leak_error:true,prof_leak_error_code:42",
+	                       dir, out);
 	expect_exit(status, 42, out);
 	ck_assert(has_line(out, "child: three done"));
-	remove_dir(dir);
+	temp_dir_remove(dir);
 }
 END_TEST
 
@@ -407,27 +397,26 @@ END_TEST
 START_TEST(test_report_without_error_keeps_status)
 {
 	char dir[64], out[OUT_SIZE];
-	make_dir(dir, sizeof(dir));
-	int status = run_child("three", EXACT ",prof_leak:true", dir, 7, NULL, CHILD_STDERR_PIPE,
-	                       out);
+	temp_dir_make(dir, sizeof(dir), "leak");
+	int status = run_child_env("three", EXACT ",prof_leak:true", dir, 7, NULL,
+	                           CHILD_STDERR_PIPE, out);
 	expect_exit(status, 7, out);
 	expect_three_contexts(out);
 	ck_assert_msg(strstr(out, "Exiting with error code") == NULL, "%s", out);
 	ck_assert(has_line(out, "child: three done"));
 	/* Without leaks left, the status is the program's under _error too. */
-	status = run_child("clean", EXACT ",prof_leak_error:true", dir, 6, NULL, CHILD_STDERR_PIPE,
-	                   out);
+	status = run_child_env("clean", EXACT ",prof_leak_error:true", dir, 6, NULL,
+	                       CHILD_STDERR_PIPE, out);
 	expect_exit(status, 6, out);
-	remove_dir(dir);
+	temp_dir_remove(dir);
 }
 END_TEST
 
 START_TEST(test_top_lists_the_largest)
 {
 	char dir[64], out[OUT_SIZE], want[160];
-	make_dir(dir, sizeof(dir));
-	int status = run_child("three", EXACT ",prof_leak:true,prof_leak_top:1", dir, 0, NULL,
-	                       CHILD_STDERR_PIPE, out);
+	temp_dir_make(dir, sizeof(dir), "leak");
+	int status = run_child("three", EXACT ",prof_leak:true,prof_leak_top:1", dir, out);
 	expect_exit(status, 0, out);
 	ck_assert_int_eq(count_contexts(out), 1);
 	context_t c;
@@ -438,12 +427,11 @@ START_TEST(test_top_lists_the_largest)
 	         3 * 4096 + 5 * 48, 3 + 5);
 	ck_assert_msg(has_line(out, want), "no line %s in:\n%s", want, out);
 	/* prof_leak_top:0: the summary alone. */
-	status = run_child("three", EXACT ",prof_leak:true,prof_leak_top:0", dir, 0, NULL,
-	                   CHILD_STDERR_PIPE, out);
+	status = run_child("three", EXACT ",prof_leak:true,prof_leak_top:0", dir, out);
 	expect_exit(status, 0, out);
 	ck_assert_int_eq(count_contexts(out), 0);
 	ck_assert(strstr(out, "Leak approximation summary") != NULL);
-	remove_dir(dir);
+	temp_dir_remove(dir);
 }
 END_TEST
 
@@ -451,36 +439,34 @@ END_TEST
 START_TEST(test_underscore_exit_skips_the_report)
 {
 	char dir[64], out[OUT_SIZE];
-	make_dir(dir, sizeof(dir));
-	int status = run_child("three_exit", EXACT ",prof_leak_error:true", dir, 0, NULL,
-	                       CHILD_STDERR_PIPE, out);
+	temp_dir_make(dir, sizeof(dir), "leak");
+	int status = run_child("three_exit", EXACT ",prof_leak_error:true", dir, out);
 	expect_exit(status, 5, out);
 	ck_assert_msg(out[0] == '\0', "output:\n%s", out);
 	char cmd[160], ls[256];
 	snprintf(cmd, sizeof(cmd), "ls -A '%s'", dir);
 	ck_assert_int_eq(run_capture(cmd, ls, sizeof(ls)), 0);
 	ck_assert_msg(ls[0] == '\0', "files: %s", ls);
-	remove_dir(dir);
+	temp_dir_remove(dir);
 }
 END_TEST
 
 START_TEST(test_clean_program_exits_zero)
 {
 	char dir[64], out[OUT_SIZE];
-	make_dir(dir, sizeof(dir));
-	int status = run_child("clean", EXACT ",prof_leak_error:true", dir, 0, NULL,
-	                       CHILD_STDERR_PIPE, out);
+	temp_dir_make(dir, sizeof(dir), "leak");
+	int status = run_child("clean", EXACT ",prof_leak_error:true", dir, out);
 	expect_exit(status, 0, out);
 	ck_assert_msg(strstr(out, "Leak approximation") == NULL, "%s", out);
 	ck_assert(has_line(out, "child: clean done"));
 	/* Without the built-in rules, stdio's buffer of standard output is
 	 * left: a leak. */
 	status = run_child("clean", EXACT ",prof_leak_error:true,prof_leak_suppress_defaults:false",
-	                   dir, 0, NULL, CHILD_STDERR_PIPE, out);
+	                   dir, out);
 	expect_exit(status, 1, out);
 	context_t c;
 	ck_assert_msg(find_context(out, "_IO_file_doallocate", &c), "%s", out);
-	remove_dir(dir);
+	temp_dir_remove(dir);
 }
 END_TEST
 
@@ -513,13 +499,13 @@ run_suppressed(const char *dir, const char *text, char *out)
 	char path[256], conf[512];
 	write_file(dir, "leaks.supp", text, path, sizeof(path));
 	snprintf(conf, sizeof(conf), EXACT ",prof_leak_error:true,prof_leak_suppress:%s", path);
-	return run_child("three", conf, dir, 0, NULL, CHILD_STDERR_PIPE, out);
+	return run_child("three", conf, dir, out);
 }
 
 START_TEST(test_suppression_file)
 {
 	char dir[64], out[OUT_SIZE];
-	make_dir(dir, sizeof(dir));
+	temp_dir_make(dir, sizeof(dir), "leak");
 	/* By function (leak:), by wildcard (bare), anchored at both ends;
 	 * comments and blank lines. */
 	int status = run_suppressed(dir,
@@ -547,17 +533,17 @@ START_TEST(test_suppression_file)
 	status = run_suppressed(dir, "leak:^check_api_prof_leak$\n", out);
 	expect_exit(status, 0, out);
 	ck_assert_int_ge(suppressed_by_file(out), 3);
-	remove_dir(dir);
+	temp_dir_remove(dir);
 }
 END_TEST
 
 START_TEST(test_unreadable_suppression_file)
 {
 	char dir[64], out[OUT_SIZE], conf[256], want[256];
-	make_dir(dir, sizeof(dir));
+	temp_dir_make(dir, sizeof(dir), "leak");
 	snprintf(conf, sizeof(conf), EXACT ",prof_leak_error:true,prof_leak_suppress:%s/missing",
 	         dir);
-	int status = run_child("three", conf, dir, 0, NULL, CHILD_STDERR_PIPE, out);
+	int status = run_child("three", conf, dir, out);
 	expect_exit(status, 1, out);
 	snprintf(want, sizeof(want),
 	         "<strata>: cannot read prof_leak_suppress file \"%s/missing\": No such file or "
@@ -566,11 +552,11 @@ START_TEST(test_unreadable_suppression_file)
 	ck_assert_msg(has_line(out, want), "no line %s in:\n%s", want, out);
 	expect_three_contexts(out);
 	/* Said at exit even when nothing leaks. */
-	status = run_child("clean", conf, dir, 0, NULL, CHILD_STDERR_PIPE, out);
+	status = run_child("clean", conf, dir, out);
 	expect_exit(status, 0, out);
 	ck_assert_msg(has_line(out, want), "%s", out);
 	ck_assert_msg(strstr(out, "Leak approximation") == NULL, "%s", out);
-	remove_dir(dir);
+	temp_dir_remove(dir);
 }
 END_TEST
 
@@ -582,9 +568,9 @@ END_TEST
 START_TEST(test_stderr_closed_from_start)
 {
 	char dir[64], out[OUT_SIZE], cmd[200], path[512];
-	make_dir(dir, sizeof(dir));
-	int status = run_child("three", EXACT ",prof_leak_error:true,prof_dump_compress:false", dir,
-	                       0, NULL, CHILD_STDERR_CLOSED, out);
+	temp_dir_make(dir, sizeof(dir), "leak");
+	int status = run_child_env("three", EXACT ",prof_leak_error:true,prof_dump_compress:false",
+	                           dir, 0, NULL, CHILD_STDERR_CLOSED, out);
 	expect_exit(status, 1, out);
 	ck_assert_msg(has_line(out, "child: three done"), "%s", out);
 	ck_assert_msg(strstr(out, "<strata>") == NULL, "%s", out);
@@ -592,7 +578,7 @@ START_TEST(test_stderr_closed_from_start)
 	ck_assert_int_eq(run_capture(cmd, path, sizeof(path)), 0);
 	path[strcspn(path, "\n")] = '\0';
 	expect_dump_complete(path);
-	remove_dir(dir);
+	temp_dir_remove(dir);
 }
 END_TEST
 
@@ -602,22 +588,21 @@ END_TEST
 START_TEST(test_stderr_closed_at_exit)
 {
 	char dir[64], out[OUT_SIZE];
-	make_dir(dir, sizeof(dir));
-	int status = run_child("three_close_stderr", EXACT ",prof_leak_error:true", dir, 0, NULL,
-	                       CHILD_STDERR_PIPE, out);
+	temp_dir_make(dir, sizeof(dir), "leak");
+	int status = run_child("three_close_stderr", EXACT ",prof_leak_error:true", dir, out);
 	expect_exit(status, 1, out);
 	expect_three_contexts(out);
 	ck_assert(strstr(out, "<strata>: Final dump: ") != NULL);
-	remove_dir(dir);
+	temp_dir_remove(dir);
 }
 END_TEST
 
 START_TEST(test_unwritable_dump_folder)
 {
 	char dir[64], out[OUT_SIZE], conf[256], want[512];
-	make_dir(dir, sizeof(dir));
+	temp_dir_make(dir, sizeof(dir), "leak");
 	snprintf(conf, sizeof(conf), EXACT ",prof_leak_error:true,prof_prefix:%s/missing/f", dir);
-	int status = run_child("three", conf, dir, 0, NULL, CHILD_STDERR_PIPE, out);
+	int status = run_child("three", conf, dir, out);
 	expect_exit(status, 1, out);
 	expect_three_contexts(out);
 	snprintf(want, sizeof(want), "<strata>: No final dump: writing \"%s/missing/f.", dir);
@@ -630,11 +615,10 @@ START_TEST(test_unwritable_dump_folder)
 	/* The dump's own message came first. */
 	ck_assert(strstr(out, "<strata>: failed to write heap profile") < line);
 	/* An empty prefix: no dump, said so. */
-	status = run_child("three", EXACT ",prof_leak_error:true,prof_prefix:", dir, 0, NULL,
-	                   CHILD_STDERR_PIPE, out);
+	status = run_child("three", EXACT ",prof_leak_error:true,prof_prefix:", dir, out);
 	expect_exit(status, 1, out);
 	ck_assert_msg(has_line(out, "<strata>: No final dump: prof_prefix is empty"), "%s", out);
-	remove_dir(dir);
+	temp_dir_remove(dir);
 }
 END_TEST
 
@@ -644,11 +628,11 @@ END_TEST
 START_TEST(test_without_libdw)
 {
 	char dir[64], out[OUT_SIZE], path[256], extra[320];
-	make_dir(dir, sizeof(dir));
+	temp_dir_make(dir, sizeof(dir), "leak");
 	write_file(dir, "libdw.so.1", "not a library\n", path, sizeof(path));
 	snprintf(extra, sizeof(extra), "LD_LIBRARY_PATH=%s", dir);
-	int status = run_child("three", EXACT ",prof_leak_error:true", dir, 0, extra,
-	                       CHILD_STDERR_PIPE, out);
+	int status = run_child_env("three", EXACT ",prof_leak_error:true", dir, 0, extra,
+	                           CHILD_STDERR_PIPE, out);
 	expect_exit(status, 1, out);
 	ck_assert_msg(strstr(out, "<strata>:     #0 0x") != NULL, "%s", out);
 	ck_assert_msg(strstr(out, " (strata-test-child+0x") != NULL, "%s", out);
@@ -661,7 +645,7 @@ START_TEST(test_without_libdw)
 	         LEAK_BYTES, LEAK_OBJECTS);
 	ck_assert_msg(has_line(out, want), "%s", out);
 	ck_assert(has_line(out, "<strata>: #1 ~40960 bytes in ~1 object"));
-	remove_dir(dir);
+	temp_dir_remove(dir);
 }
 END_TEST
 
@@ -672,7 +656,7 @@ END_TEST
 START_TEST(test_cxx_exceptions_in_threads)
 {
 	char dir[64], out[OUT_SIZE];
-	make_dir(dir, sizeof(dir));
+	temp_dir_make(dir, sizeof(dir), "leak");
 	char *argv[] = {"build/leak/throw_catch", NULL};
 	int status = run_program(argv, EXACT ",prof_leak_error:true", dir, out);
 	expect_exit(status, 0, out);
@@ -683,7 +667,7 @@ START_TEST(test_cxx_exceptions_in_threads)
 	expect_exit(status, 1, out);
 	ck_assert_msg(strstr(out, "(libstdc++.so") != NULL, "%s", out);
 	ck_assert_msg(strstr(out, " _dl_allocate_tls ") != NULL, "%s", out);
-	remove_dir(dir);
+	temp_dir_remove(dir);
 }
 END_TEST
 
@@ -706,7 +690,7 @@ static void
 expect_own_leaks_only(char *const argv[], const char *module, const char *output)
 {
 	char dir[64], out[OUT_SIZE], want[160];
-	make_dir(dir, sizeof(dir));
+	temp_dir_make(dir, sizeof(dir), "leak");
 	int status = run_program(argv, EXACT ",prof_leak_error:true,prof_leak_top:1000", dir, out);
 	expect_exit(status, 1, out);
 	ck_assert_msg(strstr(out, output) != NULL, "no %s in:\n%s", output, out);
@@ -724,7 +708,7 @@ expect_own_leaks_only(char *const argv[], const char *module, const char *output
 	                     "prof_leak_suppress_defaults:false", dir, out);
 	expect_exit(status, 0, out);
 	ck_assert_msg(strstr(out, " setlocale ") != NULL, "%s", out);
-	remove_dir(dir);
+	temp_dir_remove(dir);
 }
 
 START_TEST(test_ls)
@@ -760,7 +744,7 @@ END_TEST
 START_TEST(test_sample_ci_check)
 {
 	char dir[64], cmd[1024], out[OUT_SIZE];
-	make_dir(dir, sizeof(dir));
+	temp_dir_make(dir, sizeof(dir), "leak");
 	snprintf(cmd, sizeof(cmd), "make -s -C samples/leak_ci check OUT=%s STRATA_LIB=%s 2>&1",
 	         dir, strata_lib());
 	int status = run_capture(cmd, out, sizeof(out));
@@ -777,7 +761,7 @@ START_TEST(test_sample_ci_check)
 	              "%s", out);
 	context_t c;
 	ck_assert_msg(find_context(out, "handle_request", &c) && c.bytes == 256, "%s", out);
-	remove_dir(dir);
+	temp_dir_remove(dir);
 }
 END_TEST
 

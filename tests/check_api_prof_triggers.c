@@ -69,21 +69,6 @@ const char *malloc_conf = "prof:true,lg_prof_sample:14";
 
 /* ------------------------------------------------ folders and file names */
 
-static void
-make_dir(char *dir, size_t size)
-{
-	snprintf(dir, size, "/tmp/strata-trig-XXXXXX");
-	ck_assert_msg(mkdtemp(dir) != NULL, "mkdtemp: %s", strerror(errno));
-}
-
-static void
-remove_dir(const char *dir)
-{
-	char cmd[256];
-	snprintf(cmd, sizeof(cmd), "chmod -R u+w '%s' && rm -rf '%s'", dir, dir);
-	ck_assert_int_eq(system(cmd), 0);
-}
-
 static bool
 is_tmp_name(const char *name)
 {
@@ -830,7 +815,7 @@ count_strata_lines(const char *out)
 START_TEST(test_signal_storm_dumps_are_complete)
 {
 	char dir[64], conf[256], out[8192];
-	make_dir(dir, sizeof(dir));
+	temp_dir_make(dir, sizeof(dir), "trig");
 	snprintf(conf, sizeof(conf), "prof:true,prof_signal:USR2,prof_prefix:%s/s", dir);
 	double start = child_now_s();
 	int status = run_child("signal", conf, dir, out, sizeof(out));
@@ -862,7 +847,7 @@ START_TEST(test_signal_storm_dumps_are_complete)
 		expect_dump_complete(path, true, NULL);
 	}
 	free(s);
-	remove_dir(dir);
+	temp_dir_remove(dir);
 	/* The process finished well within the bound (child_run_self kills
 	 * it after CHILD_WAIT_S). */
 	ck_assert_msg(child_now_s() - start < CHILD_WAIT_S, "took %.1f s", child_now_s() - start);
@@ -893,7 +878,7 @@ dump_loop(void *arg)
 
 START_TEST(test_fork_while_dumping_children_dump_and_exit)
 {
-	make_dir(fork_dir, sizeof(fork_dir));
+	temp_dir_make(fork_dir, sizeof(fork_dir), "trig");
 	/* Some sampled objects, so that dumps have stacks to copy. */
 	void *keep[32];
 	for (int i = 0; i < 32; i++)
@@ -946,7 +931,7 @@ START_TEST(test_fork_while_dumping_children_dump_and_exit)
 	ck_assert_int_eq(dir_entries(fork_dir), dumps + FORKS);
 	for (int i = 0; i < 32; i++)
 		free(keep[i]);
-	remove_dir(fork_dir);
+	temp_dir_remove(fork_dir);
 }
 END_TEST
 
@@ -972,7 +957,7 @@ expect_alive_after_failure(const char *dir)
 START_TEST(test_dump_to_missing_folder_fails_cleanly)
 {
 	char dir[64], path[128];
-	make_dir(dir, sizeof(dir));
+	temp_dir_make(dir, sizeof(dir), "trig");
 	ck_assert_int_eq(dump_to("/nonexistent/x.heap"), EFAULT);
 	ck_assert(path_missing("/nonexistent"));
 	snprintf(path, sizeof(path), "%s/missing/x.heap.gz", dir);
@@ -982,14 +967,14 @@ START_TEST(test_dump_to_missing_folder_fails_cleanly)
 	ck_assert_int_eq(dump_to(""), EFAULT);
 	expect_alive_after_failure(dir);
 	ck_assert_int_eq(dir_entries(dir), 0);
-	remove_dir(dir);
+	temp_dir_remove(dir);
 }
 END_TEST
 
 START_TEST(test_dump_to_unwritable_folder_fails_cleanly)
 {
 	char dir[64], path[160];
-	make_dir(dir, sizeof(dir));
+	temp_dir_make(dir, sizeof(dir), "trig");
 	/* A path under a regular file (ENOTDIR inside), root or not. */
 	snprintf(path, sizeof(path), "%s/file", dir);
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
@@ -1019,7 +1004,7 @@ START_TEST(test_dump_to_unwritable_folder_fails_cleanly)
 	ck_assert_int_eq(dir_entries(path), 0);
 	ck_assert_int_eq(dir_entries(dir), 3); /* file, ro, sub: no temporary file */
 	expect_alive_after_failure(dir);
-	remove_dir(dir);
+	temp_dir_remove(dir);
 }
 END_TEST
 
@@ -1072,7 +1057,7 @@ fsize_child(const void *arg)
 START_TEST(test_dump_past_fsize_limit_fails_cleanly)
 {
 	char dir[64], out[4096];
-	make_dir(dir, sizeof(dir));
+	temp_dir_make(dir, sizeof(dir), "trig");
 	int status = child_run_capture(fsize_child, dir, out, sizeof(out));
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	              "child status %#x (signal %d: SIGXFSZ is %d): %s", status,
@@ -1081,7 +1066,7 @@ START_TEST(test_dump_past_fsize_limit_fails_cleanly)
 	char path[128];
 	snprintf(path, sizeof(path), "%s/limited.heap", dir);
 	expect_dump_complete(path, false, NULL);
-	remove_dir(dir);
+	temp_dir_remove(dir);
 }
 END_TEST
 
@@ -1089,7 +1074,7 @@ END_TEST
 START_TEST(test_final_dump_to_missing_folder_prints_one_line)
 {
 	char dir[64], conf[256], out[8192], want[256];
-	make_dir(dir, sizeof(dir));
+	temp_dir_make(dir, sizeof(dir), "trig");
 	snprintf(conf, sizeof(conf), "prof:true,prof_final:true,prof_prefix:%s/missing/f", dir);
 	int status = run_child("final", conf, dir, out, sizeof(out));
 	expect_child_ok(status, out);
@@ -1108,7 +1093,7 @@ START_TEST(test_final_dump_to_missing_folder_prints_one_line)
 	/* It came after the program's last output: at exit. */
 	ck_assert(strstr(out, "exiting\n") != NULL && line > strstr(out, "exiting\n"));
 	ck_assert_int_eq(dir_entries(dir), 0);
-	remove_dir(dir);
+	temp_dir_remove(dir);
 }
 END_TEST
 
@@ -1118,7 +1103,7 @@ END_TEST
 START_TEST(test_signal_dump_writes_recent_allocations_beside)
 {
 	char dir[64], conf[320], out[8192], heap[256], recent[256], cmd[700], result[128];
-	make_dir(dir, sizeof(dir));
+	temp_dir_make(dir, sizeof(dir), "trig");
 	snprintf(conf, sizeof(conf),
 	         "prof:true,lg_prof_sample:0,prof_signal:USR2,prof_prefix:%s/s,"
 	         "prof_time_resolution:high,prof_recent_alloc_max:50",
@@ -1147,9 +1132,9 @@ START_TEST(test_signal_dump_writes_recent_allocations_beside)
 	ck_assert_int_eq(n, 1);
 	ck_assert_msg(llabs(alloc_time - realtime) < 60000000000ll, "alloc_time %lld, now %lld",
 	              alloc_time, realtime);
-	remove_dir(dir);
+	temp_dir_remove(dir);
 
-	make_dir(dir, sizeof(dir));
+	temp_dir_make(dir, sizeof(dir), "trig");
 	snprintf(conf, sizeof(conf), "prof:true,prof_signal:USR2,prof_prefix:%s/s,"
 	                             "prof_recent_alloc_max:0,prof_dump_compress:false", dir);
 	status = run_child("signal_recent", conf, dir, out, sizeof(out));
@@ -1158,7 +1143,7 @@ START_TEST(test_signal_dump_writes_recent_allocations_beside)
 	snprintf(heap, sizeof(heap), "%s/s.%d.0.m0.heap", dir, pid);
 	ck_assert_msg(!path_missing(heap), "no %s", heap);
 	ck_assert_int_eq(dir_entries(dir), 1);
-	remove_dir(dir);
+	temp_dir_remove(dir);
 }
 END_TEST
 
@@ -1167,7 +1152,7 @@ END_TEST
 START_TEST(test_failed_signal_dump_prints_one_line_and_dumper_goes_on)
 {
 	char dir[64], conf[256], out[8192], want[256];
-	make_dir(dir, sizeof(dir));
+	temp_dir_make(dir, sizeof(dir), "trig");
 	snprintf(conf, sizeof(conf), "prof:true,prof_signal:USR2,prof_prefix:%s/missing/s", dir);
 	int status = run_child("signal_fail", conf, dir, out, sizeof(out));
 	expect_child_ok(status, out);
@@ -1186,7 +1171,7 @@ START_TEST(test_failed_signal_dump_prints_one_line_and_dumper_goes_on)
 	snprintf(path, sizeof(path), "%s/ok.%d.1.m1.recent.json.gz", dir, pid);
 	ck_assert(!path_missing(path));
 	ck_assert_int_eq(dir_entries(dir), 2);
-	remove_dir(dir);
+	temp_dir_remove(dir);
 }
 END_TEST
 
@@ -1200,10 +1185,10 @@ END_TEST
 START_TEST(test_signal_dump_in_fork_child)
 {
 	char dir[64], conf[256], out[4096];
-	make_dir(dir, sizeof(dir));
+	temp_dir_make(dir, sizeof(dir), "trig");
 	snprintf(conf, sizeof(conf), "prof:true,prof_signal:USR2,prof_prefix:%s/s", dir);
 	int status = run_child("daemon_signal", conf, dir, out, sizeof(out));
-	remove_dir(dir); /* first, so a failure leaves nothing behind */
+	temp_dir_remove(dir); /* first, so a failure leaves nothing behind */
 	expect_child_ok(status, out);
 	ck_assert_msg(strstr(out, "done") != NULL, "child output:\n%s", out);
 	ck_assert_msg(strstr(out, "after_sample=yes") != NULL, "no dump at all:\n%s", out);
@@ -1220,7 +1205,7 @@ END_TEST
 START_TEST(test_interval_dumps)
 {
 	char dir[64], conf[256], out[8192];
-	make_dir(dir, sizeof(dir));
+	temp_dir_make(dir, sizeof(dir), "trig");
 	snprintf(conf, sizeof(conf), "prof:true,lg_prof_interval:20,prof_prefix:%s/i", dir);
 	int status = run_child("interval", conf, dir, out, sizeof(out));
 	expect_child_ok(status, out);
@@ -1249,7 +1234,7 @@ START_TEST(test_interval_dumps)
 	}
 	ck_assert_msg(have_i0, "no %s/i.%d.<seq>.i0.heap.gz", dir, pid);
 	free(s);
-	remove_dir(dir);
+	temp_dir_remove(dir);
 }
 END_TEST
 
@@ -1259,7 +1244,7 @@ static void
 run_gdump(const char *extra, int *pid, int *elapsed_ms, char *dir, size_t dir_size, dir_scan_t *s)
 {
 	char conf[256], out[8192];
-	make_dir(dir, dir_size);
+	temp_dir_make(dir, dir_size, "trig");
 	snprintf(conf, sizeof(conf), "prof:true,prof_gdump:true%s,prof_prefix:%s/u", extra, dir);
 	int status = run_child("gdump", conf, dir, out, sizeof(out));
 	expect_child_ok(status, out);
@@ -1290,7 +1275,7 @@ START_TEST(test_gdump_dumps_each_new_high)
 	ck_assert_msg(s->ndumps >= GDUMP_STEPS, "%d u dumps for %d new highs", s->ndumps,
 	              GDUMP_STEPS);
 	free(s);
-	remove_dir(dir);
+	temp_dir_remove(dir);
 }
 END_TEST
 
@@ -1310,7 +1295,7 @@ START_TEST(test_gdump_is_rate_limited)
 	              ms);
 	ck_assert_int_lt(n, GDUMP_STEPS / 2);
 	free(s);
-	remove_dir(dir);
+	temp_dir_remove(dir);
 }
 END_TEST
 
@@ -1323,7 +1308,7 @@ END_TEST
 START_TEST(test_exit_during_automatic_dump_leaves_no_temporary_file)
 {
 	char dir[64], conf[256], out[4096];
-	make_dir(dir, sizeof(dir));
+	temp_dir_make(dir, sizeof(dir), "trig");
 	snprintf(conf, sizeof(conf), "prof:true,prof_gdump:true,prof_gdump_min_interval_ms:0,"
 	         "prof_prefix:%s/x", dir);
 	int status = run_child("exit_during_dump", conf, dir, out, sizeof(out));
@@ -1331,7 +1316,7 @@ START_TEST(test_exit_during_automatic_dump_leaves_no_temporary_file)
 	int pid = child_pid(out);
 	dir_scan_t *s = malloc(sizeof(*s));
 	scan_dir(dir, "x", pid, s);
-	remove_dir(dir); /* first, so a failure leaves nothing behind */
+	temp_dir_remove(dir); /* first, so a failure leaves nothing behind */
 	ck_assert_msg(strstr(out, "tmp=1") != NULL, "the child saw no dump begin: %s", out);
 	ck_assert_msg(s->nother == 0, "unexpected file %s", s->other);
 	ck_assert_msg(s->ntmp == 0,
@@ -1346,7 +1331,7 @@ END_TEST
 START_TEST(test_final_dump_gzip)
 {
 	char dir[64], conf[256], out[8192];
-	make_dir(dir, sizeof(dir));
+	temp_dir_make(dir, sizeof(dir), "trig");
 	snprintf(conf, sizeof(conf), "prof:true,prof_final:true,prof_prefix:%s/f", dir);
 	int status = run_child("final", conf, dir, out, sizeof(out));
 	expect_child_ok(status, out);
@@ -1364,14 +1349,14 @@ START_TEST(test_final_dump_gzip)
 	/* The 8 leaked MiB, all sampled, are one stack's line. */
 	expect_dump_complete(path, true, "  t*: 8: 8388608 [0: 0]\n");
 	free(s);
-	remove_dir(dir);
+	temp_dir_remove(dir);
 }
 END_TEST
 
 START_TEST(test_final_dump_plain)
 {
 	char dir[64], conf[256], out[8192];
-	make_dir(dir, sizeof(dir));
+	temp_dir_make(dir, sizeof(dir), "trig");
 	snprintf(conf, sizeof(conf),
 	         "prof:true,prof_final:true,prof_dump_compress:false,prof_prefix:%s/f", dir);
 	int status = run_child("final", conf, dir, out, sizeof(out));
@@ -1388,7 +1373,7 @@ START_TEST(test_final_dump_plain)
 	snprintf(path, sizeof(path), "%s/%s", dir, s->names[0]);
 	expect_dump_complete(path, false, "  t*: 8: 8388608 [0: 0]\n");
 	free(s);
-	remove_dir(dir);
+	temp_dir_remove(dir);
 }
 END_TEST
 
@@ -1437,7 +1422,7 @@ read_hook(void)
 START_TEST(test_dump_hook_gets_each_file_name)
 {
 	char dir[64], path[128], prefix[128], want[256];
-	make_dir(dir, sizeof(dir));
+	temp_dir_make(dir, sizeof(dir), "trig");
 	ck_assert_ptr_null(read_hook());
 	ck_assert_ptr_null(swap_hook(hook_record));
 	ck_assert(read_hook() == hook_record);
@@ -1471,7 +1456,7 @@ START_TEST(test_dump_hook_gets_each_file_name)
 	ck_assert_int_eq(dump_to(path), 0);
 	ck_assert_int_eq(atomic_load(&hook2_calls), 1);
 	ck_assert_int_eq(atomic_load(&hook_calls), 2);
-	remove_dir(dir);
+	temp_dir_remove(dir);
 }
 END_TEST
 
@@ -1480,7 +1465,7 @@ END_TEST
 START_TEST(test_prefix_names_manual_dumps)
 {
 	char dir[64], prefix[128];
-	make_dir(dir, sizeof(dir));
+	temp_dir_make(dir, sizeof(dir), "trig");
 	snprintf(prefix, sizeof(prefix), "%s/p", dir);
 	set_prefix(prefix);
 	void *p = malloc(hide(MiB)); /* one sampled object */
@@ -1532,7 +1517,7 @@ START_TEST(test_prefix_names_manual_dumps)
 	ck_assert_int_ge(last, 2);
 	free(s);
 	free(p);
-	remove_dir(dir);
+	temp_dir_remove(dir);
 }
 END_TEST
 
@@ -1541,7 +1526,7 @@ END_TEST
 START_TEST(test_prof_false_nodes_are_enoent)
 {
 	char dir[64], out[4096], want[256];
-	make_dir(dir, sizeof(dir));
+	temp_dir_make(dir, sizeof(dir), "trig");
 	int status = run_child("off", "prof:false", dir, out, sizeof(out));
 	expect_child_ok(status, out);
 	snprintf(want, sizeof(want),
@@ -1550,7 +1535,7 @@ START_TEST(test_prof_false_nodes_are_enoent)
 	         ENOENT, ENOENT, ENOENT, ENOENT);
 	ck_assert_str_eq(out, want);
 	ck_assert_int_eq(dir_entries(dir), 0);
-	remove_dir(dir);
+	temp_dir_remove(dir);
 }
 END_TEST
 
