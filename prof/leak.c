@@ -6,12 +6,13 @@
  *   <strata>:     #0 0x<pc> <function> <file>:<line> (<library>)
  *   ...                                     the prof_leak_top largest contexts
  *   <strata>: ... C more contexts: ~B bytes in ~N objects
- *   <strata>: Suppressed: ~B bytes in ~N objects, C contexts (built-in rules C, prof_leak_suppress C)
+ *   <strata>: Suppressed: ~B bytes in ~N objects, C contexts (built-in rules C,
+ *             prof_leak_suppress C)                  (one line)
  *   <strata>: Final dump: <path>
  *   <strata>: Exiting with error code because memory leaks were detected
  *
- * The summary and the contexts are the leaks the suppressions leave; each
- * line but the summary appears only when it has something to say.
+ * The summary and the contexts are the leaks the suppressions leave; a
+ * line appears only when it has something to say.
  * Scratch memory is mapped (scratch.h); nothing here calls malloc.
  */
 #include <errno.h>

@@ -74,7 +74,7 @@ static const prof_suppress_rule_t prof_suppress_rules[] = {
 	/* libstdc++'s emergency pool for exceptions thrown when malloc
 	 * fails (81920 bytes in GCC 12), allocated by its initialisation
 	 * and never freed: every C++ program (the C++ test; jemalloc
-	 * reports it too, docs/compat.md). */
+	 * reports it, docs/compat.md, "Leak reports"). */
 	{PROF_SUPPRESS_INIT, NULL, "^libstdc++.so"},
 };
 #define PROF_SUPPRESS_NRULES (sizeof(prof_suppress_rules) / sizeof(prof_suppress_rules[0]))
