@@ -12,8 +12,8 @@
 
 #include "clock.h"
 #include "conf.h"
-#include "prof/dump.h"
 #include "msg.h"
+#include "prof/dump.h"
 #include "prof/leak.h"
 #include "prof/prof.h"
 #include "prof/recent.h"
