@@ -95,7 +95,7 @@ demo_prof() {
 	build prof_demo
 	local prog=$OUT/prof_demo prefix=$OUT/prof seconds=2
 	local conf=prof:true,prof_signal:USR2,prof_prefix:$prefix
-	rm -f "$prefix".*.heap.gz # dumps of earlier runs
+	rm -f "$prefix".*.heap.gz "$prefix".*.recent.json.gz # dumps of earlier runs
 
 	# The program runs in the background; its output comes through a FIFO
 	# so that the script can wait for its "ready" line.
@@ -160,8 +160,14 @@ demo_prof() {
 	echo
 	echo "The profile's live memory by function (estimated from the samples):"
 	show bin/jeprof --text "$prog" "$dump"
-	echo "(What is still allocated at exit is the leak: add prof_final:true to MALLOC_CONF,"
-	echo " and jeprof the .f.heap.gz dump written at exit to see session_create's leak alone.)"
+	echo "(What is still allocated at exit is the leak: add prof_leak:true to MALLOC_CONF"
+	echo " and strata reports session_create's leak at exit, with the final dump's name.)"
+	echo
+	# The signal's dump also wrote the ring of recent allocations beside it.
+	local recent=${dump%.heap.gz}.recent.json.gz
+	[ -e "$recent" ] || fail "no $recent beside the heap profile"
+	echo "The last sampled allocations, newest first (written beside the profile):"
+	show bin/jeprof --recent --recent_max=2 "$prog" "$recent"
 	echo
 	show_to "$OUT/prof_demo.flame.svg" bin/jeprof --flame "$prog" "$dump"
 	local graphs=("$OUT/prof_demo.flame.svg")
