@@ -30,10 +30,12 @@
  * signal handler, or the sampled allocation that crosses an interval or a
  * high-water mark, sets a bit and wakes the thread before it returns), and
  * the dumper sleeps in FUTEX_WAIT on its request word with the value 0 only
- * when no request is pending.  So "the thread named strata-dumper is in
- * futex(..., FUTEX_WAIT_PRIVATE, 0)" (/proc/self/task/<tid>/syscall) after
- * the last request means every request has been served, and a temporary
- * file seen then is a leftover.  Each wait is a poll with a deadline.
+ * when no request is pending.  So "the thread named strata-dumper is asleep
+ * (/proc/self/task/<tid>/stat) in futex(..., FUTEX_WAIT_PRIVATE, 0)
+ * (/proc/self/task/<tid>/syscall)" after the last request means every
+ * request has been served, and a temporary file seen then is a leftover.
+ * Both are needed: a thread just woken is runnable, but until it runs its
+ * syscall file still shows the wait.  Each wait is a poll with a deadline.
  */
 #include <check.h>
 #include <dirent.h>
@@ -307,13 +309,30 @@ dumper_tid(void)
 	return found;
 }
 
-/* Whether the dumper sleeps with no request pending: blocked in
+/* Whether thread tid is asleep (state S in /proc/self/task/<tid>/stat).  A
+ * thread that FUTEX_WAKE woke is runnable (R) at once, though until it runs
+ * its syscall file still shows the wait it is leaving. */
+static bool
+thread_sleeps(pid_t tid)
+{
+	char path[64], stat[512] = "";
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return false;
+	bool got = fgets(stat, sizeof(stat), f) != NULL;
+	fclose(f);
+	const char *state = got ? strrchr(stat, ')') : NULL;
+	return state != NULL && state[1] == ' ' && state[2] == 'S';
+}
+
+/* Whether the dumper sleeps with no request pending: asleep, blocked in
  * futex(word, FUTEX_WAIT_PRIVATE, 0) (a lock's wait passes 2). */
 static bool
 dumper_idle(void)
 {
 	pid_t tid = dumper_tid();
-	if (tid == 0)
+	if (tid == 0 || !thread_sleeps(tid))
 		return false;
 	char path[64], line[256] = "";
 	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
