@@ -18,6 +18,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -74,6 +76,36 @@ static void
 prof_leak_write(const char *line)
 {
 	msg_write_fd(prof_leak_out, line);
+}
+
+/*
+ * Writes the report with SIGPIPE held: when nobody reads standard error
+ * any more (prog 2>&1 | head -1), the writes fail instead of ending the
+ * process by the signal, which would replace the exit status the report
+ * decides.  A SIGPIPE the writes raised (sent to this thread) is taken
+ * back; one pending before is left as it was.
+ */
+static void
+prof_leak_write_text(prof_scratch_text_t *text)
+{
+	sigset_t pipe_only, old, pending;
+	sigemptyset(&pipe_only);
+	sigaddset(&pipe_only, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+	bool was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
+	prof_leak_out = prof_leak_stderr_now();
+	prof_scratch_text_each(text, prof_leak_write);
+	if (text->dropped != 0) {
+		char line[128];
+		msg_format(line, sizeof(line), "%s%zu lines of the leak report dropped: out of memory\n",
+		           MSG_PREFIX, text->dropped);
+		prof_leak_write(line);
+	}
+	if (!was_pending) {
+		const struct timespec now = {0, 0};
+		sigtimedwait(&pipe_only, NULL, &now);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 /* One context: a stack with live objects, summed over its threads. */
@@ -331,14 +363,7 @@ prof_leak_report(const char *dump_path, int dump_err)
 	prof_scratch_unmap(sites.sites, sites.bytes);
 	prof_suppress_free(&sup);
 	prof_scratch_lines_free(&lines);
-	prof_leak_out = prof_leak_stderr_now();
-	prof_scratch_text_each(&text, prof_leak_write);
-	if (text.dropped != 0) {
-		char line[128];
-		msg_format(line, sizeof(line), "%s%zu lines of the leak report dropped: out of memory\n",
-		           MSG_PREFIX, text.dropped);
-		prof_leak_write(line);
-	}
+	prof_leak_write_text(&text);
 	prof_scratch_text_free(&text);
 	if (leaking && opt_prof_leak_error) {
 		fflush(NULL);

@@ -11,7 +11,8 @@
  *   - suppression files (function, library, wildcard, anchors, comments;
  *     a file that cannot be read) and the built-in rules;
  *   - a closed standard error (from the start, and closed by the program at
- *     exit, as GNU programs do), a dump folder that cannot be written, an
+ *     exit, as GNU programs do), one whose reader has gone (no SIGPIPE
+ *     death), a dump folder that cannot be written, an
  *     empty prefix, and libdw missing (names from dladdr);
  *   - a C program and a C++ one (tests/leak/throw_catch.cpp, threads that
  *     throw) that free everything exit 0 under prof_leak_error; ls, sort,
@@ -597,6 +598,24 @@ START_TEST(test_stderr_closed_at_exit)
 }
 END_TEST
 
+/* Standard error a pipe whose reader has gone (prog 2>&1 | head -1): the
+ * report's writes fail, and the process still ends with the status the
+ * report decides, not killed by SIGPIPE. */
+START_TEST(test_stderr_reader_gone)
+{
+	char dir[64], out[OUT_SIZE];
+	temp_dir_make(dir, sizeof(dir), "leak");
+	int status = run_child_env("three", EXACT ",prof_leak_error:true", dir, 0, NULL,
+	                           CHILD_STDERR_BROKEN, out);
+	expect_exit(status, 1, out);
+	status = run_child_env("three", EXACT ",prof_leak:true", dir, 7, NULL, CHILD_STDERR_BROKEN,
+	                       out);
+	expect_exit(status, 7, out);
+	ck_assert_msg(has_line(out, "child: three done"), "%s", out);
+	temp_dir_remove(dir);
+}
+END_TEST
+
 START_TEST(test_unwritable_dump_folder)
 {
 	char dir[64], out[OUT_SIZE], conf[256], want[512];
@@ -782,6 +801,7 @@ test_suite(void)
 	tcase_add_test(tc, test_unreadable_suppression_file);
 	tcase_add_test(tc, test_stderr_closed_from_start);
 	tcase_add_test(tc, test_stderr_closed_at_exit);
+	tcase_add_test(tc, test_stderr_reader_gone);
 	tcase_add_test(tc, test_unwritable_dump_folder);
 	tcase_add_test(tc, test_without_libdw);
 	tcase_add_test(tc, test_cxx_exceptions_in_threads);

@@ -80,6 +80,7 @@ enum child_stderr {
 	CHILD_STDERR_KEEP,   /* the test's */
 	CHILD_STDERR_PIPE,   /* the pipe its standard output goes to */
 	CHILD_STDERR_CLOSED, /* none: descriptor 2 is closed */
+	CHILD_STDERR_BROKEN, /* a pipe nobody reads: writes raise SIGPIPE */
 };
 
 /*
@@ -102,6 +103,12 @@ child_run_exec(const char *path, char *const argv[], char *const env[], enum chi
 			dup2(fds[1], STDERR_FILENO);
 		else if (err == CHILD_STDERR_CLOSED)
 			close(STDERR_FILENO);
+		int broken[2];
+		if (err == CHILD_STDERR_BROKEN && pipe(broken) == 0) {
+			dup2(broken[1], STDERR_FILENO);
+			close(broken[0]);
+			close(broken[1]);
+		}
 		close(fds[0]);
 		execve(path, argv, env);
 		_exit(127);
