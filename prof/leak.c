@@ -337,8 +337,6 @@ prof_leak_report(const char *dump_path, int dump_err)
 {
 	prof_scratch_lines_t lines = {0};
 	int err = prof_scratch_lines_copy(&lines);
-	/* What the symbolizer allocates from here on is not sampled. */
-	prof_active_set(false);
 	prof_scratch_text_t text = {0};
 	prof_suppress_t sup = {.builtin = opt_prof_leak_suppress_defaults};
 	int sup_err = prof_suppress_load(&sup, opt_prof_leak_suppress);

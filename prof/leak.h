@@ -24,9 +24,9 @@
  * program's buffered output would otherwise be lost (jemalloc loses it).
  *
  * docs/design.md, "Profiler", has the picture.  Called by the exiting
- * thread only, once, with no allocator lock held; sampling is off from the
- * copy on (prof.active false), so the symbolizer's allocations are not
- * recorded.
+ * thread only, once (prof_exit), with no allocator lock held and the
+ * thread's reentrancy level raised, so the symbolizer's allocations are
+ * not sampled.
  */
 #ifndef STRATA_PROF_LEAK_H
 #define STRATA_PROF_LEAK_H

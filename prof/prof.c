@@ -97,7 +97,7 @@ prof_sample_begin(prof_tdata_t **tdatap, size_t req, size_t usize, uint64_t allo
 		prof_tdata_name_from_system(td);
 	uintptr_t pcs[CONF_PROF_BT_MAX_LIMIT + PROF_BACKTRACE_SLACK];
 	unsigned depth = prof_backtrace(pcs, opt_prof_bt_max);
-	prof_tctx_t *tctx = prof_stacks_count(td, pcs, depth, usize);
+	struct prof_tctx *tctx = prof_stacks_count(td, pcs, depth, usize);
 	if (tctx == NULL)
 		return false;
 	if (opt_prof_stats)

@@ -26,15 +26,19 @@
 #include "extent.h"
 
 typedef struct prof_tdata prof_tdata_t;
-typedef struct prof_tctx prof_tctx_t;
 
 /* Sets the profiler up from the options (nothing when opt_prof is false):
  * its metadata base, the stack table, the dump signal's handler.  Called
  * once by init, single threaded.  0 or an errno. */
 int prof_boot(void);
 /* Once the process can run threads (init's load-time constructor): starts
- * the dumper thread when a trigger needs one, and registers the final dump. */
+ * the dumper thread when a trigger needs one. */
 void prof_start(void);
+/* The exit action (init registers it): requests still pending, the final
+ * dump, then the leak report, which may end the process.  Call with the
+ * thread's reentrancy level raised: what runs here allocates (the leak
+ * report's symbolizer, a dump hook) and must not be sampled. */
+void prof_exit(void);
 /* Fork child: the dump lock is free and the dumper thread is gone; a new
  * one is started if a trigger needs it.  Call with the thread's
  * reentrancy level raised (thread creation allocates). */

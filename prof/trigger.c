@@ -151,14 +151,16 @@ prof_trigger_ensure_dumper(void)
 	pthread_attr_destroy(&attr);
 }
 
-/* At exit: what is pending, the final dump, then no more dumps (the dumper
- * thread may be in the middle of one: shutting down waits for it), then
- * the leak report, which may end the process (leak.h). */
-static void
-prof_trigger_at_exit(void)
+/* What is pending, the final dump, then no more dumps (the dumper thread
+ * may be in the middle of one: shutting down waits for it), then the leak
+ * report, which may end the process (leak.h). */
+void
+prof_exit(void)
 {
+	if (!opt_prof)
+		return;
 	prof_trigger_serve();
-	char path[PROF_DUMP_PATH_MAX];
+	char path[PROF_DUMP_PATH_MAX] = "";
 	int err = ENOENT;
 	if (opt_prof_final)
 		err = prof_dump_auto(PROF_DUMP_FINAL, false, path);
@@ -174,7 +176,6 @@ prof_trigger_start(void)
 	prof_trigger_ensure_dumper();
 	if (opt_prof_leak)
 		prof_leak_start();
-	atexit(prof_trigger_at_exit);
 }
 
 void

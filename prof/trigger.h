@@ -27,8 +27,8 @@ void prof_trigger_start(void);
 void prof_trigger_ensure_dumper(void);
 /* A thread's sample: it has allocated bytes since its previous one. */
 void prof_trigger_interval_add(uint64_t bytes);
-/* Defined here and declared in prof.h: prof_interval, prof_gdump_wanted,
- * prof_gdump_observe, prof_gdump_get, prof_gdump_set. */
+/* Defined here and declared in prof.h: prof_exit, prof_interval,
+ * prof_gdump_wanted, prof_gdump_observe, prof_gdump_get, prof_gdump_set. */
 /* Fork child: the dumper thread is gone; starts a new one if needed. */
 void prof_trigger_postfork_child(void);
 

@@ -10,7 +10,8 @@
  *   for it, and its allocations are served once the arenas exist (before
  *   that, only msg_fatal's hook can run, and its allocations fail cleanly).
  * At load time (a constructor, once threads can be made) the profiler
- * starts its dumper thread if a trigger needs it.
+ * starts its dumper thread if a trigger needs it, and its exit action (the
+ * final dump, the leak report) is registered.
  * Fork: the handlers are the lock registry's (mutex.h): the parent takes
  * every registered allocator lock in rank order before fork() and releases
  * them after; the child re-initializes them (it is the only thread, and no
@@ -131,11 +132,24 @@ init_slow(void)
 	return err;
 }
 
+/* The profiler's exit action runs as the allocator's own work: what it
+ * allocates (libdw, for the leak report) is not sampled. */
+static void
+init_prof_atexit(void)
+{
+	tsd_reentrancy_raise(&tsd_tls);
+	prof_exit();
+	tsd_reentrancy_lower(&tsd_tls);
+}
+
 /* Initialize at load time too, so that options such as stats_print act even
  * in a program that never allocates, and before any thread exists. */
 __attribute__((constructor)) static void
 init_at_load(void)
 {
-	if (init_ensure() == 0)
-		prof_start();
+	if (init_ensure() != 0)
+		return;
+	prof_start();
+	if (opt_prof)
+		atexit(init_prof_atexit);
 }
