@@ -13,7 +13,9 @@
  *
  * The summary and the contexts are the leaks the suppressions leave; a
  * line appears only when it has something to say.
- * Scratch memory is mapped (scratch.h); nothing here calls malloc.
+ * Scratch memory is mapped (scratch.h).  The report runs at exit with the
+ * thread's reentrancy level raised (leak.h), so what qsort and the
+ * symbolizer allocate takes the allocator's own path.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +23,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -150,48 +153,16 @@ prof_leak_sites_make(const prof_scratch_lines_t *l, prof_leak_sites_t *s)
 }
 
 /* Report order: unsuppressed first, then more bytes, then more objects. */
-static bool
-prof_leak_before(const prof_leak_site_t *a, const prof_leak_site_t *b)
+static int
+prof_leak_order(const void *pa, const void *pb)
 {
+	const prof_leak_site_t *a = pa, *b = pb;
 	bool a_left = a->verdict == PROF_SUPPRESS_NONE, b_left = b->verdict == PROF_SUPPRESS_NONE;
 	if (a_left != b_left)
-		return a_left;
+		return a_left ? -1 : 1;
 	if (a->bytes != b->bytes)
-		return a->bytes > b->bytes;
-	return a->objs > b->objs;
-}
-
-/* The heap's root is the context that comes last. */
-static void
-prof_leak_sift(prof_leak_site_t *s, size_t i, size_t n)
-{
-	for (;;) {
-		size_t last = i, l = 2 * i + 1, r = l + 1;
-		if (l < n && prof_leak_before(&s[last], &s[l]))
-			last = l;
-		if (r < n && prof_leak_before(&s[last], &s[r]))
-			last = r;
-		if (last == i)
-			return;
-		prof_leak_site_t t = s[i];
-		s[i] = s[last];
-		s[last] = t;
-		i = last;
-	}
-}
-
-/* Heapsort into report order (qsort may call malloc). */
-static void
-prof_leak_sort(prof_leak_site_t *s, size_t n)
-{
-	for (size_t i = n / 2; i-- > 0;)
-		prof_leak_sift(s, i, n);
-	for (size_t end = n; end-- > 1;) {
-		prof_leak_site_t t = s[0];
-		s[0] = s[end];
-		s[end] = t;
-		prof_leak_sift(s, 0, end);
-	}
+		return a->bytes > b->bytes ? -1 : 1;
+	return (a->objs < b->objs) - (a->objs > b->objs);
 }
 
 static size_t
@@ -304,7 +275,7 @@ prof_leak_compose(prof_scratch_text_t *t, prof_leak_sites_t *s, const prof_suppr
 	prof_leak_sum_t left = {0}, gone = {0}, rest = {0};
 	size_t by_builtin = 0;
 	prof_leak_filter_all(s, sup, &left, &gone, &by_builtin);
-	prof_leak_sort(s->sites, s->n);
+	qsort(s->sites, s->n, sizeof(*s->sites), prof_leak_order);
 	char amount[96];
 	if (left.contexts != 0)
 		prof_scratch_text_line(t, "%sLeak approximation summary: %s, >= %zu context%s\n",
