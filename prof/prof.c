@@ -221,21 +221,6 @@ prof_recent_dump_callback(void (*write_cb)(void *, const char *), void *cbopaque
 	return prof_recent_json_dump_cb(write_cb, cbopaque) == 0 ? 0 : EFAULT;
 }
 
-ssize_t
-prof_recent_alloc_max_get(void)
-{
-	return prof_recent_max_get();
-}
-
-int
-prof_recent_alloc_max_set(ssize_t max)
-{
-	if (max < -1)
-		return EINVAL;
-	prof_recent_max_set(max);
-	return 0;
-}
-
 void
 prof_prefix_get(char *buf, size_t size)
 {

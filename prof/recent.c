@@ -1,14 +1,16 @@
 /*
  * recent.c — the ring of recent sampled allocations.  See recent.h.
  */
+#include <errno.h>
 #include <time.h>
 
 #include "clock.h"
 #include "conf.h"
+#include "prof/prof.h"
 #include "prof/recent.h"
 #include "prof/state.h"
 
-mutex_t prof_recent_mtx;
+static mutex_t prof_recent_mtx;
 
 /* Under prof_recent_mtx. */
 static ssize_t prof_recent_max;          /* -1: no limit; 0: off */
@@ -170,7 +172,7 @@ prof_recent_resize(const extent_sample_t *s, size_t req, size_t usize)
 }
 
 ssize_t
-prof_recent_max_get(void)
+prof_recent_alloc_max_get(void)
 {
 	mutex_lock(&prof_recent_mtx);
 	ssize_t max = prof_recent_max;
@@ -178,13 +180,16 @@ prof_recent_max_get(void)
 	return max;
 }
 
-void
-prof_recent_max_set(ssize_t max)
+int
+prof_recent_alloc_max_set(ssize_t max)
 {
+	if (max < -1)
+		return EINVAL;
 	mutex_lock(&prof_recent_mtx);
 	prof_recent_max = max;
 	prof_recent_trim();
 	mutex_unlock(&prof_recent_mtx);
+	return 0;
 }
 
 const prof_recent_rec_t *

@@ -46,8 +46,6 @@ struct prof_recent_rec {
 	const prof_stack_t *dalloc_stack;
 };
 
-extern mutex_t prof_recent_mtx;
-
 /* Sets the ring up with opt.prof_recent_alloc_max.  Called by prof_boot. */
 void prof_recent_boot(void);
 void prof_recent_postfork_child(void);
@@ -74,10 +72,8 @@ void prof_recent_cancel(const extent_sample_t *s);
 /* The object was resized in place and stays sampled: its record says so. */
 void prof_recent_resize(const extent_sample_t *s, size_t req, size_t usize);
 
-/* experimental.prof_recent.alloc_max: the limit (-1 unlimited, 0 off).
- * Setting a smaller one evicts the oldest records at once. */
-ssize_t prof_recent_max_get(void);
-void prof_recent_max_set(ssize_t max);
+/* Defined here and declared in prof.h: prof_recent_alloc_max_get and
+ * prof_recent_alloc_max_set (experimental.prof_recent.alloc_max). */
 
 /*
  * For a dump: under the ring lock, takes the whole list (recording goes on

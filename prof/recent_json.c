@@ -8,6 +8,7 @@
 
 #include "msg.h"
 #include "os.h"
+#include "prof/prof.h"
 #include "prof/recent.h"
 #include "prof/recent_json.h"
 #include "prof/state.h"
@@ -173,7 +174,7 @@ prof_recent_out_document(prof_recent_out_t *o)
 {
 	unsigned lg = atomic_load_relaxed(&prof_lg_sample_now);
 	prof_recent_out_printf(o, "{\"sample_interval\":%llu,\"recent_alloc_max\":%zd",
-	                       (unsigned long long)1 << lg, prof_recent_max_get());
+	                       (unsigned long long)1 << lg, prof_recent_alloc_max_get());
 	prof_recent_out_write(o, ",\"recent_alloc\":[", 17);
 	bool first = true;
 	prof_recent_rec_t copy;

@@ -16,7 +16,6 @@
 #include "prof/dump.h"
 #include "prof/leak.h"
 #include "prof/prof.h"
-#include "prof/recent.h"
 #include "prof/recent_json.h"
 #include "prof/trigger.h"
 
@@ -87,7 +86,7 @@ prof_trigger_dumper_needed(void)
 static void
 prof_trigger_dump_recent_beside(const char *heap_path)
 {
-	if (prof_recent_max_get() == 0)
+	if (prof_recent_alloc_max_get() == 0)
 		return;
 	const char *heap_suffix = opt_prof_dump_compress ? ".heap.gz" : ".heap";
 	const char *suffix = opt_prof_dump_compress ? ".recent.json.gz" : ".recent.json";

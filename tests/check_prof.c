@@ -310,7 +310,7 @@ recent_dumper(void *arg)
 	snprintf(path, sizeof(path), "%s/race.recent.json", dir);
 	static const ssize_t limits[] = {5, 100, -1, 0, 1000};
 	for (int dumps = 0; !atomic_load(&race_done) || dumps == 0; dumps++) {
-		prof_recent_max_set(limits[dumps % 5]);
+		ck_assert_int_eq(prof_recent_alloc_max_set(limits[dumps % 5]), 0);
 		ck_assert_int_eq(prof_recent_json_dump_file(path, dumps % 2 == 0), 0);
 	}
 	return NULL;
@@ -329,12 +329,12 @@ START_TEST(test_concurrent_recent_records_and_dumps)
 	join_bounded(dumper);
 	/* The last limit the dumper set may have been any of them: a limit
 	 * of 1000 now keeps at most 1000 of what is there. */
-	prof_recent_max_set(1000);
+	ck_assert_int_eq(prof_recent_alloc_max_set(1000), 0);
 	ck_assert_int_eq(prof_recent_json_dump_cb(recent_count_chunk, NULL), 0);
 	size_t all = atomic_load(&recent_records);
 	ck_assert_uint_le(all, 1000);
 	ck_assert_uint_eq(atomic_load(&recent_live), 0);
-	prof_recent_max_set(3);
+	ck_assert_int_eq(prof_recent_alloc_max_set(3), 0);
 	atomic_store(&recent_records, 0);
 	ck_assert_int_eq(prof_recent_json_dump_cb(recent_count_chunk, NULL), 0);
 	ck_assert_uint_eq(atomic_load(&recent_records), all < 3 ? all : 3);
