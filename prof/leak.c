@@ -20,8 +20,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,21 +79,11 @@ prof_leak_write(const char *line)
 	msg_write_fd(prof_leak_out, line);
 }
 
-/*
- * Writes the report with SIGPIPE held: when nobody reads standard error
- * any more (prog 2>&1 | head -1), the writes fail instead of ending the
- * process by the signal, which would replace the exit status the report
- * decides.  A SIGPIPE the writes raised (sent to this thread) is taken
- * back; one pending before is left as it was.
- */
+/* Writes the report's lines (msg_write_fd: a reader that has gone loses
+ * them but raises no SIGPIPE, so the status stays the report's). */
 static void
 prof_leak_write_text(prof_scratch_text_t *text)
 {
-	sigset_t pipe_only, old, pending;
-	sigemptyset(&pipe_only);
-	sigaddset(&pipe_only, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
-	bool was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
 	prof_leak_out = prof_leak_stderr_now();
 	prof_scratch_text_each(text, prof_leak_write);
 	if (text->dropped != 0) {
@@ -104,11 +92,6 @@ prof_leak_write_text(prof_scratch_text_t *text)
 		           MSG_PREFIX, text->dropped);
 		prof_leak_write(line);
 	}
-	if (!was_pending) {
-		const struct timespec now = {0, 0};
-		sigtimedwait(&pipe_only, NULL, &now);
-	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 /* One context: a stack with live objects, summed over its threads. */

@@ -9,8 +9,11 @@
 #include "public_names.h"
 #include <strata.h>
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <errno.h>
 
@@ -347,6 +350,15 @@ msg_write_fd(int fd, const char *s)
 		return;
 	}
 	int saved_errno = errno;
+	/* With SIGPIPE held: a message to a reader that has gone (prog 2>&1 |
+	 * head -1) is lost, but must not end the process by the signal.  A
+	 * SIGPIPE the write raised (sent to this thread) is taken back; one
+	 * pending before is left as it was. */
+	sigset_t pipe_only, old, pending;
+	sigemptyset(&pipe_only);
+	sigaddset(&pipe_only, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+	bool was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
 	size_t len = strlen(s);
 	while (len > 0) {
 		ssize_t n = write(fd, s, len);
@@ -357,6 +369,11 @@ msg_write_fd(int fd, const char *s)
 		s += n;
 		len -= (size_t)n;
 	}
+	if (!was_pending) {
+		const struct timespec now = {0, 0};
+		sigtimedwait(&pipe_only, NULL, &now);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	errno = saved_errno;
 }
 

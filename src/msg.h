@@ -27,7 +27,9 @@ size_t msg_format(char *buf, size_t size, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* Writes s through malloc_message if the program set one, else to stderr.
- * The hook runs between the guard's enter and leave calls (below). */
+ * The hook runs between the guard's enter and leave calls (below).  A
+ * standard error nobody reads any more loses the message, and raises no
+ * SIGPIPE. */
 void msg_write(const char *s);
 /* msg_write with fd in place of stderr (the hook, when set, still gets s). */
 void msg_write_fd(int fd, const char *s);

@@ -4,6 +4,7 @@
  * and go to the hook or to the descriptor they are given.
  */
 #include <check.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -102,6 +103,33 @@ START_TEST(test_write_fd_goes_to_fd_or_hook)
 }
 END_TEST
 
+/* A message to a pipe nobody reads fails quietly: SIGPIPE, whose default
+ * action ends the process, is neither delivered nor left pending; one that
+ * was pending before stays pending. */
+START_TEST(test_write_to_broken_pipe_raises_no_sigpipe)
+{
+	int fds[2];
+	ck_assert_int_eq(pipe(fds), 0);
+	close(fds[0]);
+	msg_write_fd(fds[1], "nobody reads this\n");
+	sigset_t pending;
+	ck_assert_int_eq(sigpending(&pending), 0);
+	ck_assert(!sigismember(&pending, SIGPIPE));
+	sigset_t pipe_only, old;
+	sigemptyset(&pipe_only);
+	sigaddset(&pipe_only, SIGPIPE);
+	ck_assert_int_eq(pthread_sigmask(SIG_BLOCK, &pipe_only, &old), 0);
+	ck_assert_int_eq(raise(SIGPIPE), 0);
+	msg_write_fd(fds[1], "nor this\n");
+	ck_assert_int_eq(sigpending(&pending), 0);
+	ck_assert(sigismember(&pending, SIGPIPE));
+	const struct timespec now = {0, 0};
+	ck_assert_int_eq(sigtimedwait(&pipe_only, NULL, &now), SIGPIPE);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	close(fds[1]);
+}
+END_TEST
+
 START_TEST(test_fatal_aborts)
 {
 	msg_fatal("fatal %d\n", 1);
@@ -118,6 +146,7 @@ test_suite(void)
 	tcase_add_test(tc, test_truncation);
 	tcase_add_test(tc, test_error_prefix_and_hook);
 	tcase_add_test(tc, test_write_fd_goes_to_fd_or_hook);
+	tcase_add_test(tc, test_write_to_broken_pipe_raises_no_sigpipe);
 	tcase_add_test_raise_signal(tc, test_fatal_aborts, SIGABRT);
 	suite_add_tcase(s, tc);
 	return s;
