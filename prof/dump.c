@@ -225,6 +225,19 @@ prof_dump_write(const char *path, bool gzip)
 	return err;
 }
 
+/* What follows an automatic dump's stem. */
+static const char *
+prof_dump_auto_suffix(void)
+{
+	return opt_prof_dump_compress ? ".heap.gz" : ".heap";
+}
+
+size_t
+prof_dump_auto_stem(const char *path)
+{
+	return strlen(path) - strlen(prof_dump_auto_suffix());
+}
+
 int
 prof_dump_auto(char kind, bool quiet, char path[PROF_DUMP_PATH_MAX])
 {
@@ -243,7 +256,7 @@ prof_dump_auto(char kind, bool quiet, char path[PROF_DUMP_PATH_MAX])
 	if (kind_seq != NULL)
 		msg_format(number, sizeof(number), "%llu", (unsigned long long)(*kind_seq)++);
 	mutex_unlock(&prof_dump_mtx);
-	const char *suffix = opt_prof_dump_compress ? ".heap.gz" : ".heap";
+	const char *suffix = prof_dump_auto_suffix();
 	size_t len = msg_format(path, PROF_DUMP_PATH_MAX, "%s.%d.%llu.%c%s%s", prefix,
 	                        (int)getpid(), (unsigned long long)seq, kind, number, suffix);
 	int err = len >= PROF_DUMP_PATH_MAX ? ENAMETOOLONG : prof_dump_write(path, opt_prof_dump_compress);

@@ -40,5 +40,8 @@ int prof_dump_write(const char *path, bool gzip);
  * path is then ""), or the write's errno, which is also reported in one
  * line unless quiet (or ECANCELED: the process is exiting). */
 int prof_dump_auto(char kind, bool quiet, char path[PROF_DUMP_PATH_MAX]);
+/* The length of the stem of an automatic dump's path (all but .heap[.gz]),
+ * which files written beside the dump are named from. */
+size_t prof_dump_auto_stem(const char *path);
 
 #endif

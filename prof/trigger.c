@@ -88,13 +88,12 @@ prof_trigger_dump_recent_beside(const char *heap_path)
 {
 	if (prof_recent_alloc_max_get() == 0)
 		return;
-	const char *heap_suffix = opt_prof_dump_compress ? ".heap.gz" : ".heap";
 	const char *suffix = opt_prof_dump_compress ? ".recent.json.gz" : ".recent.json";
-	int stem = (int)(strlen(heap_path) - strlen(heap_suffix));
 	char path[PROF_DUMP_PATH_MAX + 16];
-	msg_format(path, sizeof(path), "%.*s%s", stem, heap_path, suffix);
+	msg_format(path, sizeof(path), "%.*s%s", (int)prof_dump_auto_stem(heap_path), heap_path,
+	           suffix);
 	int err = prof_recent_json_dump_file(path, opt_prof_dump_compress);
-	if (err != 0 && err != ECANCELED)
+	if (err != 0)
 		msg_error("failed to write recent allocations \"%s\": %s\n", path,
 		          strerrordesc_np(err));
 }
