@@ -722,16 +722,19 @@ ctl_prof_gdump(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, vo
 	                     prof_gdump_set);
 }
 
-/* A write-only const char * of the profiler (prof.dump, prof.prefix). */
+/* A write-only const char * of the profiler (prof.dump, prof.recent.dump,
+ * prof.prefix), handed to action. */
 static int
-ctl_prof_string(void *oldp, size_t *oldlenp, void *newp, size_t newlen, const char **value)
+ctl_prof_string(void *oldp, size_t *oldlenp, void *newp, size_t newlen,
+                int (*action)(const char *value))
 {
 	if (!opt_prof)
 		return ENOENT;
 	if (!ctl_is_write_only_call(oldp, oldlenp))
 		return EPERM;
-	*value = NULL;
-	return ctl_write(newp, newlen, value, sizeof(*value));
+	const char *value = NULL;
+	int err = ctl_write(newp, newlen, &value, sizeof(value));
+	return err != 0 ? err : action(value);
 }
 
 /* prof.dump: NULL (or no value) dumps to the automatic name. */
@@ -741,9 +744,7 @@ ctl_prof_dump(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, voi
 {
 	(void)mib;
 	(void)miblen;
-	const char *path;
-	int err = ctl_prof_string(oldp, oldlenp, newp, newlen, &path);
-	return err != 0 ? err : prof_dump_manual(path);
+	return ctl_prof_string(oldp, oldlenp, newp, newlen, prof_dump_manual);
 }
 
 /* prof.recent.dump: the ring of recent allocations to a path (required). */
@@ -753,9 +754,13 @@ ctl_prof_recent_dump(const size_t *mib, size_t miblen, void *oldp, size_t *oldle
 {
 	(void)mib;
 	(void)miblen;
-	const char *path;
-	int err = ctl_prof_string(oldp, oldlenp, newp, newlen, &path);
-	return err != 0 ? err : prof_recent_dump_path(path);
+	return ctl_prof_string(oldp, oldlenp, newp, newlen, prof_recent_dump_path);
+}
+
+static int
+ctl_prof_prefix_set(const char *prefix)
+{
+	return prefix == NULL ? EFAULT : prof_prefix_set(prefix);
 }
 
 static int
@@ -764,11 +769,7 @@ ctl_prof_prefix(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, v
 {
 	(void)mib;
 	(void)miblen;
-	const char *prefix;
-	int err = ctl_prof_string(oldp, oldlenp, newp, newlen, &prefix);
-	if (err != 0)
-		return err;
-	return prefix == NULL ? EFAULT : prof_prefix_set(prefix);
+	return ctl_prof_string(oldp, oldlenp, newp, newlen, ctl_prof_prefix_set);
 }
 
 /* prof.reset: write-only; the new lg_sample (clipped to 63) or, without a
