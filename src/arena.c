@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "clock.h"
 #include "conf.h"
 #include "msg.h"
 
@@ -14,6 +15,7 @@ static mutex_t arenas_mtx = MUTEX_INITIALIZER("arenas", MUTEX_RANK_ARENAS);
 static base_t *arenas_global_base;
 static unsigned arenas_nauto;
 static _Atomic unsigned arenas_ntotal; /* automatic + manual (protected by arenas_mtx for writes) */
+static _Atomic ssize_t arena_default_decay[2]; /* arenas.{dirty,muzzy}_decay_ms */
 
 static arena_t *
 arena_create(unsigned ind)
@@ -23,7 +25,8 @@ arena_create(unsigned ind)
 		return NULL;
 	a->ind = ind;
 	base_init(&a->base, MUTEX_RANK_ARENA_BASE);
-	pages_init(&a->pages, ind, &a->base, opt_dirty_decay_ms);
+	pages_init(&a->pages, ind, &a->base, arena_default_decay_ms(false),
+	           arena_default_decay_ms(true));
 	a->pai = &a->pages.pai;
 	/* Only manual arenas can be reset: only they list every allocation. */
 	bool manual = ind >= arenas_nauto;
@@ -32,7 +35,7 @@ arena_create(unsigned ind)
 		bin_init(&a->bins[i], manual);
 	/* Arenas live for the process; fork finds their locks in the registry. */
 	mutex_register(&a->base.mtx, NULL);
-	pages_register_locks(&a->pages);
+	pages_register(&a->pages);
 	mutex_register(&a->large.mtx, NULL);
 	for (unsigned i = 0; i < SZ_NBINS; i++)
 		mutex_register(&a->bins[i].mtx, NULL);
@@ -44,6 +47,8 @@ arena_boot(base_t *global_base, unsigned narenas_auto)
 {
 	mutex_register(&arenas_mtx, NULL);
 	arenas_global_base = global_base;
+	atomic_store_relaxed(&arena_default_decay[false], opt_dirty_decay_ms);
+	atomic_store_relaxed(&arena_default_decay[true], opt_muzzy_decay_ms);
 	arenas_nauto = narenas_auto < 1 ? 1 : narenas_auto > ARENAS_MAX ? ARENAS_MAX : narenas_auto;
 	atomic_store_relaxed(&arenas_ntotal, arenas_nauto);
 	return arena_get(0, true) != NULL ? 0 : ENOMEM;
@@ -278,4 +283,56 @@ arena_purge_all(void)
 	for (unsigned i = 0; i < arena_narenas_total(); i++)
 		purged += arena_purge(i);
 	return purged;
+}
+
+void
+arena_decay(unsigned ind)
+{
+	arena_t *a = arena_get(ind, false);
+	if (a != NULL)
+		pages_decay_run(&a->pages, clock_coarse_ns());
+}
+
+void
+arena_decay_all(void)
+{
+	for (unsigned i = 0; i < arena_narenas_total(); i++)
+		arena_decay(i);
+}
+
+ssize_t
+arena_default_decay_ms(bool muzzy)
+{
+	return atomic_load_relaxed(&arena_default_decay[muzzy]);
+}
+
+int
+arena_set_default_decay_ms(bool muzzy, ssize_t decay_ms)
+{
+	if (decay_ms < -1)
+		return EINVAL;
+	atomic_store_relaxed(&arena_default_decay[muzzy], decay_ms);
+	return 0;
+}
+
+int
+arena_decay_ms_get(unsigned ind, bool muzzy, ssize_t *decay_ms)
+{
+	arena_t *a = arena_get(ind, false);
+	if (a == NULL)
+		return EFAULT;
+	*decay_ms = pages_decay_ms(&a->pages, muzzy);
+	return 0;
+}
+
+int
+arena_decay_ms_set(unsigned ind, bool muzzy, ssize_t decay_ms)
+{
+	if (decay_ms < -1)
+		return EINVAL;
+	arena_t *a = arena_get(ind, false);
+	if (a == NULL)
+		return EFAULT;
+	pages_set_decay_ms(&a->pages, muzzy, decay_ms);
+	return 0;
 }

@@ -85,10 +85,22 @@ bool arena_is_initialized(unsigned ind);
 void arena_nthreads_reset(void);
 unsigned arena_nthreads(unsigned ind);
 
-/* Purges all dirty pages of arena ind (nothing if it does not exist), or of
- * every arena; bytes purged. */
+/* Purges all dirty and muzzy pages of arena ind (nothing if it does not
+ * exist), or of every arena; bytes purged. */
 size_t arena_purge(unsigned ind);
 size_t arena_purge_all(void);
+/* Runs the decay of arena ind (or of every arena) now (arena.<i>.decay). */
+void arena_decay(unsigned ind);
+void arena_decay_all(void);
+/* The dirty (or muzzy) decay_ms new arenas get (arenas.dirty_decay_ms,
+ * arenas.muzzy_decay_ms); opt_dirty_decay_ms and opt_muzzy_decay_ms until
+ * set.  EINVAL for a value below -1. */
+ssize_t arena_default_decay_ms(bool muzzy);
+int arena_set_default_decay_ms(bool muzzy, ssize_t decay_ms);
+/* arena.<i>.dirty_decay_ms, arena.<i>.muzzy_decay_ms: EFAULT when the arena
+ * does not exist, EINVAL for a value below -1. */
+int arena_decay_ms_get(unsigned ind, bool muzzy, ssize_t *decay_ms);
+int arena_decay_ms_set(unsigned ind, bool muzzy, ssize_t decay_ms);
 
 
 #endif

@@ -139,6 +139,22 @@ enum conf_prof_backtrace { CONF_PROF_BACKTRACE_LIBUNWIND, CONF_PROF_BACKTRACE_FP
 	X(dirty_decay_ms, SINT, ssize_t, 10000, -1, INT64_MAX / 1000000, CONF_NO_VALUES,   \
 	  "Milliseconds over which freed pages are returned to the kernel on a "          \
 	  "smootherstep curve; 0 returns them at once, -1 never.")                        \
+	X(muzzy_decay_ms, SINT, ssize_t, 0, -1, INT64_MAX / 1000000, CONF_NO_VALUES,     \
+	  "Milliseconds over which decayed pages stay muzzy (MADV_FREE) before they are "  \
+	  "released; 0 skips the muzzy state, -1 keeps them muzzy.")                       \
+	X(dirty_max_bytes, UINT, size_t, 0, 0, SIZE_MAX, CONF_NO_VALUES,                  \
+	  "Most bytes of dirty pages all arenas together may hold, whatever the decay "    \
+	  "curves allow; 0 sets no cap.")                                                 \
+	X(retain, BOOL, bool, true, 0, 0, CONF_NO_VALUES,                                 \
+	  "Keep released address space mapped (purged) for reuse instead of unmapping it.") \
+	X(lg_extent_max_active_fit, UINT_CLIP, size_t, 6, 0, 63, CONF_NO_VALUES,          \
+	  "Never split a dirty or muzzy free extent more than 2^value times a request "   \
+	  "to serve it (clipped to 0..63).")                                              \
+	X(background_thread, BOOL, bool, true, 0, 0, CONF_NO_VALUES,                      \
+	  "Purge decayed pages from background threads, also while the program is idle, " \
+	  "instead of from allocating threads.")                                          \
+	X(max_background_threads, UINT_CLIP, size_t, 4, 1, 4095, CONF_NO_VALUES,          \
+	  "Most purger threads (clipped to 1..4095); each serves every n-th arena.")      \
 	X(stats_print, BOOL, bool, false, 0, 0, CONF_NO_VALUES,                           \
 	  "Print statistics with malloc_stats_print at exit.")                            \
 	X(stats_print_opts, LETTERS, char, "", 0, 16, CONF_VALUES("Jgmdablxeh"),          \

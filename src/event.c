@@ -12,6 +12,7 @@
  * Owned by the thread; no locks.  Handlers run with no allocator lock held
  * and may allocate only through the reentrancy guard.
  */
+#include "background.h"
 #include "conf.h"
 #include "event.h"
 #include "prng.h"
@@ -128,6 +129,11 @@ event_tcache_gc(tsd_t *tsd)
 	event_schedule(tsd, EVENT_TCACHE_GC_DALLOC, tsd->deallocated);
 	if (tsd->tcache.enabled)
 		tcache_gc_step(&tsd->tcache);
+	if (UNLIKELY(background_start_pending())) {
+		tsd_reentrancy_raise(tsd);
+		background_maybe_start();
+		tsd_reentrancy_lower(tsd);
+	}
 }
 
 /*

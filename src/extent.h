@@ -3,9 +3,10 @@
  * and best-fit sets of free extents.  L2.
  *
  * An extent is a page-aligned run of pages owned by one arena, in one state:
- * active (a large allocation or a slab), dirty (freed, still backed), or
- * retained (mapped but purged: reads back zero), or busy (being purged or
- * handed between sets with the lock dropped; never merged).
+ * active (a large allocation or a slab), dirty (freed, still backed),
+ * muzzy (freed and MADV_FREE'd: backed until the kernel takes it), retained
+ * (mapped but purged: reads back zero), or busy (being purged or unmapped
+ * with the lock dropped; never merged).
  *
  * A free-extent set (eset) keeps one heap per page-size class, each ordered
  * by address, plus a bitmap of non-empty classes.  An extent is filed under
@@ -22,6 +23,7 @@
 typedef enum extent_state {
 	EXTENT_ACTIVE,
 	EXTENT_DIRTY,
+	EXTENT_MUZZY,
 	EXTENT_RETAINED,
 	EXTENT_BUSY,
 } extent_state_t;
@@ -54,6 +56,8 @@ struct extent {
 	uint8_t szind;          /* size class when active, EMAP_SZIND_NONE otherwise */
 	bool slab;              /* active slab of small regions */
 	bool zeroed;            /* every byte is known to be zero */
+	bool unmerged;          /* free, filed without merging (on its pages'
+	                         * unmerged list) */
 	/* Heap links: a free extent in its eset heap, or a slab in its bin's
 	 * non-full heap; the descriptor free list reuses `next`. */
 	extent_t *heap_child, *heap_next, *heap_prev;
@@ -66,6 +70,11 @@ struct extent {
 		/* An active large extent holding a profiler-sampled object
 		 * (its page-map entries have the sampled bit). */
 		extent_sample_t sample;
+		/* A free extent filed unmerged: its pages' list of those
+		 * (pages.h), protected by the pages lock. */
+		struct {
+			extent_t *unmerged_next, *unmerged_prev;
+		};
 	};
 } __attribute__((aligned(CACHELINE)));
 STATIC_ASSERT(CACHELINE >= 64, "page-map entries keep 6 low bits beside the descriptor");

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 
 #include "arena.h"
+#include "background.h"
 #include "base.h"
 #include "conf.h"
 #include "ctl.h"
@@ -69,6 +70,7 @@ init_core(void)
 	mutex_register(&init_global_base.mtx, NULL);
 	ctl_boot();
 	emap_boot(&init_global_base);
+	background_boot(opt_background_thread, opt_max_background_threads);
 	unsigned narenas = arena_select_narenas(opt_narenas, os_ncpus());
 	if (arena_boot(&init_global_base, narenas) != 0)
 		return ENOMEM;
@@ -89,6 +91,7 @@ init_postfork_child(void)
 {
 	mutex_postfork_child_all();
 	tsd_postfork_child();
+	background_postfork_child();
 	tsd_reentrancy_raise(&tsd_tls);
 	prof_postfork_child();
 	tsd_reentrancy_lower(&tsd_tls);
@@ -150,6 +153,7 @@ init_at_load(void)
 	if (init_ensure() != 0)
 		return;
 	prof_start();
+	background_allow_start();
 	if (opt_prof)
 		atexit(init_prof_atexit);
 }

@@ -63,10 +63,17 @@ os_real_purge_forced(void *addr, size_t size)
 	return os_madvise(addr, size, MADV_DONTNEED);
 }
 
+static int
+os_real_purge_lazy(void *addr, size_t size)
+{
+	return os_madvise(addr, size, MADV_FREE);
+}
+
 const os_hooks_t os_real_hooks = {
 	.pages_map = os_real_pages_map,
 	.pages_unmap = os_real_pages_unmap,
 	.purge_forced = os_real_purge_forced,
+	.purge_lazy = os_real_purge_lazy,
 };
 
 void *
@@ -93,6 +100,14 @@ os_purge_forced(void *addr, size_t size)
 	if (config_test_hooks && os_test_hooks.purge_forced != NULL)
 		return os_test_hooks.purge_forced(addr, size);
 	return os_real_purge_forced(addr, size);
+}
+
+int
+os_purge_lazy(void *addr, size_t size)
+{
+	if (config_test_hooks && os_test_hooks.purge_lazy != NULL)
+		return os_test_hooks.purge_lazy(addr, size);
+	return os_real_purge_lazy(addr, size);
 }
 
 

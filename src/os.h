@@ -18,6 +18,10 @@ void *os_pages_map(size_t size, size_t alignment);
 void os_pages_unmap(void *addr, size_t size);
 /* MADV_DONTNEED: the range reads back as zeroes and leaves RSS. */
 int os_purge_forced(void *addr, size_t size);
+/* MADV_FREE: the kernel may take the pages when it needs memory (they then
+ * read back as zeroes); until then they keep their contents and count in
+ * RSS (LazyFree in smaps).  A write cancels it for that page. */
+int os_purge_lazy(void *addr, size_t size);
 /*
  * Test injection (docs/design.md, "Injection"): in the internal test archive
  * (config_test_hooks) a test may point any of these at its own function to
@@ -29,6 +33,7 @@ typedef struct os_hooks {
 	void *(*pages_map)(size_t size, size_t alignment);
 	void (*pages_unmap)(void *addr, size_t size);
 	int (*purge_forced)(void *addr, size_t size);
+	int (*purge_lazy)(void *addr, size_t size);
 } os_hooks_t;
 extern os_hooks_t os_test_hooks;
 extern const os_hooks_t os_real_hooks;

@@ -11,32 +11,46 @@
 #include <errno.h>
 #include <string.h>
 
+#include "background.h"
 #include "clock.h"
+#include "conf.h"
 #include "debug.h"
 #include "os.h"
 #include "pages.h"
 
-static void pages_decay(pages_t *p, size_t nfresh);
+static void pages_decay_inline(pages_t *p, uint64_t now);
 static const pai_t pages_pai;
 
+/* Every registered page allocator, newest first (append-only). */
+static _Atomic(pages_t *) pages_registry;
+/* Dirty pages of every arena together (dirty_max_bytes). */
+static _Atomic size_t pages_dirty_total;
+
 void
-pages_init(pages_t *p, unsigned arena_ind, base_t *base, ssize_t dirty_decay_ms)
+pages_init(pages_t *p, unsigned arena_ind, base_t *base, ssize_t dirty_decay_ms,
+           ssize_t muzzy_decay_ms)
 {
+	uint64_t now = clock_coarse_ns();
 	p->pai = pages_pai;
 	mutex_init(&p->mtx, "pages", MUTEX_RANK_PAGES);
 	p->arena_ind = arena_ind;
 	p->base = base;
+	p->registry_next = NULL;
 	eset_init(&p->dirty);
+	eset_init(&p->muzzy);
 	eset_init(&p->retained);
-	decay_init(&p->decay, dirty_decay_ms, clock_coarse_ns());
+	decay_init(&p->decay_dirty, dirty_decay_ms, now);
+	decay_init(&p->decay_muzzy, muzzy_decay_ms, now);
+	burst_init(&p->burst);
 	p->spare = NULL;
 	atomic_store_relaxed(&p->nspare, 0);
 	p->busy = NULL;
+	p->unmapping = NULL;
+	p->unmerged = NULL;
 	p->active_pages = 0;
 	p->mapped = 0;
 	p->grow_next = PAGES_GROW_MIN;
-	p->npurge = 0;
-	p->npurged = 0;
+	p->dirty_stats = p->muzzy_stats = (pages_purge_stats_t){0};
 }
 
 /* A descriptor of this arena, fresh from its base. */
@@ -73,6 +87,7 @@ pages_extent_new(pages_t *p)
 	e->szind = EMAP_SZIND_NONE;
 	e->slab = false;
 	e->zeroed = false;
+	e->unmerged = false;
 	e->heap_child = e->heap_next = e->heap_prev = NULL;
 	e->nfree = 0;
 	return e;
@@ -112,7 +127,34 @@ pages_reserve_descriptors(pages_t *p)
 static eset_t *
 pages_set_of(pages_t *p, extent_state_t state)
 {
-	return state == EXTENT_DIRTY ? &p->dirty : &p->retained;
+	DEBUG_ASSERT(state == EXTENT_DIRTY || state == EXTENT_MUZZY || state == EXTENT_RETAINED);
+	return state == EXTENT_DIRTY ? &p->dirty : state == EXTENT_MUZZY ? &p->muzzy : &p->retained;
+}
+
+/* eset_insert and eset_remove, keeping pages_dirty_total. */
+static void
+pages_set_insert(pages_t *p, eset_t *set, extent_t *e)
+{
+	eset_insert(set, e);
+	if (set == &p->dirty)
+		atomic_add_relaxed(&pages_dirty_total, e->size >> LG_PAGE);
+}
+
+static void
+pages_set_remove(pages_t *p, eset_t *set, extent_t *e)
+{
+	if (e->unmerged) {
+		if (e->unmerged_prev != NULL)
+			e->unmerged_prev->unmerged_next = e->unmerged_next;
+		else
+			p->unmerged = e->unmerged_next;
+		if (e->unmerged_next != NULL)
+			e->unmerged_next->unmerged_prev = e->unmerged_prev;
+		e->unmerged = false;
+	}
+	eset_remove(set, e);
+	if (set == &p->dirty)
+		atomic_sub_relaxed(&pages_dirty_total, e->size >> LG_PAGE);
 }
 
 static void
@@ -146,19 +188,22 @@ pages_free_neighbor(pages_t *p, const void *addr, extent_state_t state)
 }
 
 /*
- * Files a free extent (state already set) in its set, merged with free
- * neighbours of the same state.  Lock held.
+ * Merges a free extent that is in no set (state already set) with its free
+ * neighbours of the same state, taking them out of their set.  Neighbours
+ * filed unmerged (freed slabs) may form a chain: it is merged whole.  Lock
+ * held.
  */
-static void
-pages_insert_coalesced(pages_t *p, extent_t *e)
+static extent_t *
+pages_coalesce(pages_t *p, extent_t *e)
 {
-	DEBUG_ASSERT(e->state == EXTENT_DIRTY || e->state == EXTENT_RETAINED);
+	DEBUG_ASSERT(e->state == EXTENT_DIRTY || e->state == EXTENT_MUZZY ||
+	             e->state == EXTENT_RETAINED);
 	DEBUG_ASSERT(e->arena_ind == p->arena_ind && (e->size & PAGE_MASK) == 0);
 	eset_t *set = pages_set_of(p, e->state);
-	char *addr = e->addr;
-	extent_t *prev = (uintptr_t)addr > PAGE ? pages_free_neighbor(p, addr - PAGE, e->state) : NULL;
-	if (prev != NULL) {
-		eset_remove(set, prev);
+	extent_t *prev;
+	while ((uintptr_t)e->addr > PAGE &&
+	       (prev = pages_free_neighbor(p, (char *)e->addr - PAGE, e->state)) != NULL) {
+		pages_set_remove(p, set, prev);
 		emap_set_boundary((char *)prev->addr + prev->size - PAGE, PAGE, 0);
 		emap_set_boundary(e->addr, PAGE, 0);
 		prev->size += e->size;
@@ -166,19 +211,58 @@ pages_insert_coalesced(pages_t *p, extent_t *e)
 		pages_extent_release(p, e);
 		e = prev;
 	}
-	extent_t *next = pages_free_neighbor(p, (char *)e->addr + e->size, e->state);
-	if (next != NULL) {
-		eset_remove(set, next);
+	extent_t *next;
+	while ((next = pages_free_neighbor(p, (char *)e->addr + e->size, e->state)) != NULL) {
+		pages_set_remove(p, set, next);
 		emap_set_boundary((char *)e->addr + e->size - PAGE, PAGE, 0);
 		emap_set_boundary(next->addr, PAGE, 0);
 		e->size += next->size;
 		e->zeroed = e->zeroed && next->zeroed;
 		pages_extent_release(p, next);
 	}
+	return e;
+}
+
+/* Files a free extent (state already set) in its set as it is.  Lock held. */
+static void
+pages_insert(pages_t *p, extent_t *e)
+{
 	pages_register_free(e);
-	eset_insert(set, e);
+	pages_set_insert(p, pages_set_of(p, e->state), e);
 	DEBUG_ASSERT(emap_bits_extent(emap_lookup(e->addr)) == e);
 	DEBUG_ASSERT(emap_bits_extent(emap_lookup((char *)e->addr + e->size - PAGE)) == e);
+}
+
+/* Files a free extent in its set, merged with its free neighbours. */
+static void
+pages_insert_coalesced(pages_t *p, extent_t *e)
+{
+	pages_insert(p, pages_coalesce(p, e));
+}
+
+/* Files a freed slab (dirty) unmerged, on the unmerged list.  Lock held. */
+static void
+pages_insert_unmerged(pages_t *p, extent_t *e)
+{
+	pages_insert(p, e);
+	e->unmerged = true;
+	e->unmerged_prev = NULL;
+	e->unmerged_next = p->unmerged;
+	if (p->unmerged != NULL)
+		p->unmerged->unmerged_prev = e;
+	p->unmerged = e;
+}
+
+/* Merges every extent filed unmerged (a request found no dirty fit: the
+ * pieces may make one).  Each is merged once.  Lock held. */
+static void
+pages_merge_unmerged(pages_t *p)
+{
+	while (p->unmerged != NULL) {
+		extent_t *e = p->unmerged;
+		pages_set_remove(p, &p->dirty, e);
+		pages_insert_coalesced(p, e);
+	}
 }
 
 /*
@@ -205,24 +289,25 @@ pages_split_free(pages_t *p, extent_t *e, size_t size)
 /*
  * Takes from `set` an extent holding an aligned run of size bytes, carves it
  * out (returning lead and trail to the set) and returns it, still in its
- * free state and unregistered as active.  Lock held.
+ * free state and unregistered as active.  An extent larger than max_fit
+ * bytes is not used.  Lock held.
  */
 static extent_t *
-pages_take(pages_t *p, eset_t *set, size_t size, size_t alignment)
+pages_take(pages_t *p, eset_t *set, size_t size, size_t alignment, size_t max_fit)
 {
 	size_t search = size + (alignment > PAGE ? alignment - PAGE : 0);
 	extent_t *e = eset_find_fit(set, search);
-	if (e == NULL)
+	if (e == NULL || e->size > max_fit)
 		return NULL;
-	eset_remove(set, e);
+	pages_set_remove(p, set, e);
 	size_t lead = ALIGNMENT_CEILING((uintptr_t)e->addr, alignment) - (uintptr_t)e->addr;
 	if (lead != 0) {
 		extent_t *rest = pages_split_free(p, e, lead);
 		if (rest == NULL) {
-			eset_insert(set, e);
+			pages_set_insert(p, set, e);
 			return NULL;
 		}
-		eset_insert(set, e);
+		pages_set_insert(p, set, e);
 		e = rest;
 	}
 	if (e->size > size) {
@@ -231,7 +316,7 @@ pages_take(pages_t *p, eset_t *set, size_t size, size_t alignment)
 			pages_insert_coalesced(p, e);
 			return NULL;
 		}
-		eset_insert(set, trail);
+		pages_set_insert(p, set, trail);
 	}
 	return e;
 }
@@ -270,36 +355,57 @@ pages_grow(pages_t *p, size_t size, size_t alignment)
 	e->state = EXTENT_RETAINED;
 	e->zeroed = true;
 	p->mapped += map_size;
-	if (map_size >= p->grow_next && p->grow_next < PAGES_GROW_MAX)
+	/* Without retain, released space is unmapped: mappings stay small. */
+	if (opt_retain && map_size >= p->grow_next && p->grow_next < PAGES_GROW_MAX)
 		p->grow_next *= 2;
 	pages_insert_coalesced(p, e);
 	mutex_unlock(&p->mtx);
 	return 0;
 }
 
+/* The largest dirty or muzzy extent a request of size bytes may split. */
+static size_t
+pages_max_fit(size_t size)
+{
+	if (opt_lg_extent_max_active_fit >= 63 || size > (SIZE_MAX >> opt_lg_extent_max_active_fit))
+		return SIZE_MAX;
+	return size << opt_lg_extent_max_active_fit;
+}
+
 extent_t *
 pages_alloc(pages_t *p, size_t size, size_t alignment, bool zero, unsigned szind, bool slab)
 {
 	extent_t *e;
+	size_t max_fit = pages_max_fit(size);
 	for (;;) {
 		pages_reserve_descriptors(p);
 		mutex_lock(&p->mtx);
-		e = pages_take(p, &p->dirty, size, alignment);
+		e = pages_take(p, &p->dirty, size, alignment, max_fit);
+		if (e == NULL && p->unmerged != NULL) {
+			pages_merge_unmerged(p);
+			e = pages_take(p, &p->dirty, size, alignment, max_fit);
+		}
 		if (e == NULL)
-			e = pages_take(p, &p->retained, size, alignment);
+			e = pages_take(p, &p->muzzy, size, alignment, max_fit);
+		if (e == NULL)
+			e = pages_take(p, &p->retained, size, alignment, SIZE_MAX);
 		if (e != NULL)
 			break;
 		mutex_unlock(&p->mtx);
 		if (pages_grow(p, size, alignment) != 0)
 			return NULL;
 	}
-	DEBUG_ASSERT(e->state == EXTENT_DIRTY || e->state == EXTENT_RETAINED);
+	DEBUG_ASSERT(e->state == EXTENT_DIRTY || e->state == EXTENT_MUZZY ||
+	             e->state == EXTENT_RETAINED);
+	uint64_t now = clock_coarse_ns();
 	e->state = EXTENT_ACTIVE;
 	e->szind = (uint8_t)szind;
 	e->slab = slab;
 	pages_register_active(e);
+	burst_take(&p->burst, now, p->active_pages, p->active_pages + (size >> LG_PAGE));
 	p->active_pages += size >> LG_PAGE;
-	pages_decay(p, 0);
+	if (!background_purging())
+		pages_decay_inline(p, now);
 	mutex_unlock(&p->mtx);
 	if (zero && !e->zeroed)
 		memset(e->addr, 0, size);
@@ -308,38 +414,189 @@ pages_alloc(pages_t *p, size_t size, size_t alignment, bool zero, unsigned szind
 }
 
 /*
- * Purges dirty extents, largest first, until at most `target` pages are
- * dirty.  The lock is dropped around each madvise; the extent meanwhile is
- * BUSY and on the busy list.  A failed purge leaves the extent dirty.
+ * Takes a free extent of `set` out for purging, merged with its neighbours
+ * of the same state (slabs are filed unmerged), and cut to at most npages:
+ * a tail of that many pages when it is larger (the head goes back).  Lock
+ * held.
  */
-static void
-pages_purge_to(pages_t *p, size_t target)
+static extent_t *
+pages_purge_candidate(pages_t *p, eset_t *set, size_t npages)
 {
-	while (p->dirty.npages > target) {
-		extent_t *e = eset_find_largest(&p->dirty);
-		DEBUG_ASSERT(e->state == EXTENT_DIRTY);
-		eset_remove(&p->dirty, e);
-		e->state = EXTENT_BUSY;
-		extent_list_push(&p->busy, e);
-		mutex_unlock(&p->mtx);
-		int err = os_purge_forced(e->addr, e->size);
-		mutex_lock(&p->mtx);
-		extent_list_remove(&p->busy, e);
-		if (err != 0) {
-			e->state = EXTENT_DIRTY;
-			pages_insert_coalesced(p, e);
-			return;
+	extent_t *e = eset_find_largest(set);
+	pages_set_remove(p, set, e);
+	e = pages_coalesce(p, e);
+	size_t keep = e->size - (npages << LG_PAGE);
+	if (npages < (e->size >> LG_PAGE)) {
+		extent_t *tail = pages_split_free(p, e, keep);
+		if (tail != NULL) {
+			pages_set_insert(p, set, e);
+			return tail;
 		}
-		p->npurge++;
-		p->npurged += e->size >> LG_PAGE;
-		e->state = EXTENT_RETAINED;
-		e->zeroed = true;
-		pages_insert_coalesced(p, e);
+	}
+	return e;
+}
+
+/*
+ * Purges one free extent (in no set) to the state `to`: muzzy (MADV_FREE),
+ * or retained (MADV_DONTNEED, or munmap without retain).  The lock is
+ * dropped around the system call; the extent meanwhile is BUSY and on a
+ * busy list.  false when the call failed (the extent goes back to its
+ * state).  Lock held.
+ */
+static bool
+pages_purge_extent(pages_t *p, extent_t *e, extent_state_t to, pages_purge_stats_t *stats,
+                   uint64_t now)
+{
+	extent_state_t from = e->state;
+	size_t npages = e->size >> LG_PAGE;
+	bool unmap = to == EXTENT_RETAINED && !opt_retain;
+	e->state = EXTENT_BUSY;
+	if (unmap) {
+		/* Before the range can be mapped again by anyone. */
+		emap_set_boundary(e->addr, e->size, 0);
+		extent_list_push(&p->unmapping, e);
+	} else {
+		extent_list_push(&p->busy, e);
+	}
+	mutex_unlock(&p->mtx);
+	int err = 0;
+	if (unmap)
+		os_pages_unmap(e->addr, e->size);
+	else if (to == EXTENT_MUZZY)
+		err = os_purge_lazy(e->addr, e->size);
+	else
+		err = os_purge_forced(e->addr, e->size);
+	mutex_lock(&p->mtx);
+	stats->nmadvise++;
+	if (unmap) {
+		extent_list_remove(&p->unmapping, e);
+		p->mapped -= e->size;
+		pages_extent_release(p, e);
+		stats->purged += npages;
+		return true;
+	}
+	extent_list_remove(&p->busy, e);
+	if (err != 0) {
+		e->state = from;
+		pages_insert(p, e);
+		return false;
+	}
+	stats->purged += npages;
+	e->state = to;
+	e->zeroed = to == EXTENT_RETAINED;
+	if (to == EXTENT_MUZZY)
+		decay_record(&p->decay_muzzy, now, npages);
+	pages_insert_coalesced(p, e);
+	return true;
+}
+
+/* Purges extents of `from` (dirty or muzzy), largest first, until at most
+ * target pages are left in it, moving them to `to`.  Lock held. */
+static void
+pages_purge_state_to(pages_t *p, extent_state_t from, extent_state_t to, size_t target,
+                     uint64_t now)
+{
+	eset_t *set = pages_set_of(p, from);
+	pages_purge_stats_t *stats = from == EXTENT_DIRTY ? &p->dirty_stats : &p->muzzy_stats;
+	decay_t *decay = from == EXTENT_DIRTY ? &p->decay_dirty : &p->decay_muzzy;
+	size_t before = set->npages;
+	while (set->npages > target) {
+		extent_t *e = pages_purge_candidate(p, set, set->npages - target);
+		if (!pages_purge_extent(p, e, to, stats, now))
+			break;
+	}
+	if (set->npages < before) {
+		stats->npurge++;
+		decay_purged(decay, before - set->npages);
 	}
 }
 
+/* Where decayed dirty pages go: muzzy unless muzzy_decay_ms is 0. */
+static extent_state_t
+pages_dirty_destination(const pages_t *p)
+{
+	return p->decay_muzzy.decay_ms != 0 ? EXTENT_MUZZY : EXTENT_RETAINED;
+}
+
+/* Purges this arena's dirty pages while all arenas together hold more than
+ * dirty_max_bytes.  Lock held. */
+static void
+pages_enforce_cap(pages_t *p, uint64_t now)
+{
+	size_t cap = opt_dirty_max_bytes >> LG_PAGE;
+	if (opt_dirty_max_bytes == 0)
+		return;
+	size_t total = atomic_load_relaxed(&pages_dirty_total);
+	if (total <= cap)
+		return;
+	size_t excess = total - cap;
+	size_t target = p->dirty.npages > excess ? p->dirty.npages - excess : 0;
+	pages_purge_state_to(p, EXTENT_DIRTY, pages_dirty_destination(p), target, now);
+}
+
+/*
+ * The decay at now: purges the dirty pages that neither the curve nor the
+ * burst model keeps, and the muzzy ones the muzzy curve lets go.  Returns
+ * when there is next something to purge.  Lock held.
+ */
+static uint64_t
+pages_decay_locked(pages_t *p, uint64_t now)
+{
+	size_t curve = decay_allowed(&p->decay_dirty, now, p->dirty.npages);
+	size_t keep = 0;
+	uint64_t advice_until;
+	burst_advice_t advice =
+	    burst_advise(&p->burst, now, p->decay_dirty.decay_ms, &keep, &advice_until);
+	size_t allowed = curve;
+	if (advice == BURST_OVERDUE)
+		allowed = 0;
+	else if (advice == BURST_EXPECTED && keep > curve)
+		allowed = keep < p->dirty.npages ? keep : p->dirty.npages;
+	if (p->dirty.npages > allowed)
+		pages_purge_state_to(p, EXTENT_DIRTY, pages_dirty_destination(p), allowed, now);
+	pages_enforce_cap(p, now);
+	uint64_t next = advice == BURST_EXPECTED && keep >= curve
+	                    ? UINT64_MAX
+	                    : decay_next_purge(&p->decay_dirty, curve, PAGES_PURGE_MIN_BATCH);
+	if (p->dirty.npages != 0 && advice_until < next)
+		next = advice_until;
+	size_t muzzy_allowed = decay_allowed(&p->decay_muzzy, now, p->muzzy.npages);
+	if (p->muzzy.npages > muzzy_allowed)
+		pages_purge_state_to(p, EXTENT_MUZZY, EXTENT_RETAINED, muzzy_allowed, now);
+	uint64_t next_muzzy =
+	    decay_next_purge(&p->decay_muzzy, muzzy_allowed, PAGES_PURGE_MIN_BATCH);
+	return next_muzzy < next ? next_muzzy : next;
+}
+
+/* What allocating and freeing threads do about decay: everything without
+ * the purger; with it, only what must happen at once (a decay_ms of 0, the
+ * cap).  Lock held. */
+static void
+pages_decay_inline(pages_t *p, uint64_t now)
+{
+	if (!background_purging()) {
+		pages_decay_locked(p, now);
+		return;
+	}
+	if (p->decay_dirty.decay_ms == 0 && p->dirty.npages != 0)
+		pages_purge_state_to(p, EXTENT_DIRTY, pages_dirty_destination(p), 0, now);
+	if (p->decay_muzzy.decay_ms == 0 && p->muzzy.npages != 0)
+		pages_purge_state_to(p, EXTENT_MUZZY, EXTENT_RETAINED, 0, now);
+	pages_enforce_cap(p, now);
+}
+
+uint64_t
+pages_decay_run(pages_t *p, uint64_t now)
+{
+	mutex_lock(&p->mtx);
+	uint64_t next = pages_decay_locked(p, now);
+	mutex_unlock(&p->mtx);
+	return next;
+}
+
 /* Fork child: purges that other threads had in flight never finish here;
- * their extents may or may not have been purged, so they are dirty. */
+ * their extents may or may not have been purged, so they are dirty.  Those
+ * being unmapped may or may not be mapped: they are forgotten. */
 static void
 pages_fork_child_recover(mutex_t *m)
 {
@@ -352,25 +609,46 @@ pages_fork_child_recover(mutex_t *m)
 		e->zeroed = false;
 		pages_insert_coalesced(p, e);
 	}
+	while (p->unmapping != NULL) {
+		extent_t *e = p->unmapping;
+		extent_list_remove(&p->unmapping, e);
+		p->mapped -= e->size;
+		pages_extent_release(p, e);
+	}
 	mutex_unlock(&p->mtx);
 }
 
 void
-pages_register_locks(pages_t *p)
+pages_register(pages_t *p)
 {
 	mutex_register(&p->mtx, pages_fork_child_recover);
+	pages_t *head = atomic_load_relaxed(&pages_registry);
+	do {
+		p->registry_next = head;
+	} while (!atomic_compare_exchange_weak_explicit(&pages_registry, &head, p,
+	                                                memory_order_release,
+	                                                memory_order_relaxed));
 }
 
-/* Purges what the decay curve no longer allows to stay dirty, nfresh of the
- * dirty pages having been dirtied just now.  Lock held. */
-static void
-pages_decay(pages_t *p, size_t nfresh)
+pages_t *
+pages_registry_first(void)
 {
-	size_t allowed = decay_update(&p->decay, clock_coarse_ns(), p->dirty.npages, nfresh);
-	if (p->dirty.npages <= allowed)
-		return;
-	pages_purge_to(p, allowed);
-	decay_purged(&p->decay, p->dirty.npages);
+	return atomic_load_acquire(&pages_registry);
+}
+
+/* A freed extent becomes dirty: recorded on the dirty curve, then decayed
+ * as the mode says.  Lock held; e in no set, state DIRTY. */
+static void
+pages_add_dirty(pages_t *p, extent_t *e, bool coalesce)
+{
+	uint64_t now = clock_coarse_ns();
+	size_t npages = e->size >> LG_PAGE;
+	if (coalesce)
+		pages_insert_coalesced(p, e);
+	else
+		pages_insert_unmerged(p, e);
+	decay_record(&p->decay_dirty, now, npages);
+	pages_decay_inline(p, now);
 }
 
 void
@@ -378,17 +656,18 @@ pages_free(pages_t *p, extent_t *e)
 {
 	mutex_lock(&p->mtx);
 	DEBUG_ASSERT(e->state == EXTENT_ACTIVE && e->arena_ind == p->arena_ind);
-	if (e->slab)
+	bool slab = e->slab;
+	if (slab)
 		emap_set_range(e->addr, e->size, 0);
 	p->active_pages -= e->size >> LG_PAGE;
 	e->state = EXTENT_DIRTY;
 	e->szind = EMAP_SZIND_NONE;
 	e->slab = false;
 	e->zeroed = false;
-	size_t nfresh = e->size >> LG_PAGE;
-	pages_insert_coalesced(p, e);
-	pages_decay(p, nfresh);
+	/* Slabs are merged only when purged (pages.h). */
+	pages_add_dirty(p, e, !slab);
 	mutex_unlock(&p->mtx);
+	background_note_dirty();
 }
 
 bool
@@ -400,21 +679,23 @@ pages_grow_in_place(pages_t *p, extent_t *e, size_t new_size, unsigned szind, bo
 	mutex_lock(&p->mtx);
 	extent_t *next = pages_free_neighbor(p, end, EXTENT_DIRTY);
 	if (next == NULL)
+		next = pages_free_neighbor(p, end, EXTENT_MUZZY);
+	if (next == NULL)
 		next = pages_free_neighbor(p, end, EXTENT_RETAINED);
 	if (next == NULL || next->addr != end || next->size < extra) {
 		mutex_unlock(&p->mtx);
 		return false;
 	}
 	eset_t *set = pages_set_of(p, next->state);
-	eset_remove(set, next);
+	pages_set_remove(p, set, next);
 	if (next->size > extra) {
 		extent_t *trail = pages_split_free(p, next, extra);
 		if (trail == NULL) {
-			eset_insert(set, next);
+			pages_set_insert(p, set, next);
 			mutex_unlock(&p->mtx);
 			return false;
 		}
-		eset_insert(set, trail);
+		pages_set_insert(p, set, trail);
 	}
 	bool next_zeroed = next->zeroed;
 	emap_set_boundary(end - PAGE, PAGE, 0);
@@ -423,6 +704,8 @@ pages_grow_in_place(pages_t *p, extent_t *e, size_t new_size, unsigned szind, bo
 	e->size = new_size;
 	e->szind = (uint8_t)szind;
 	pages_register_active(e);
+	burst_take(&p->burst, clock_coarse_ns(), p->active_pages,
+	           p->active_pages + (extra >> LG_PAGE));
 	p->active_pages += extra >> LG_PAGE;
 	mutex_unlock(&p->mtx);
 	if (zero && !next_zeroed)
@@ -449,21 +732,54 @@ pages_shrink_in_place(pages_t *p, extent_t *e, size_t new_size, unsigned szind)
 	e->szind = (uint8_t)szind;
 	pages_register_active(e);
 	p->active_pages -= tail->size >> LG_PAGE;
-	pages_insert_coalesced(p, tail);
+	pages_add_dirty(p, tail, true);
 	mutex_unlock(&p->mtx);
+	background_note_dirty();
 	return true;
 }
 
 size_t
 pages_purge_all(pages_t *p)
 {
+	uint64_t now = clock_coarse_ns();
 	mutex_lock(&p->mtx);
-	uint64_t before = p->npurged;
-	pages_purge_to(p, 0);
-	decay_purged(&p->decay, p->dirty.npages);
-	size_t purged = (size_t)(p->npurged - before) << LG_PAGE;
+	uint64_t before = p->dirty_stats.purged + p->muzzy_stats.purged;
+	pages_purge_state_to(p, EXTENT_DIRTY, EXTENT_RETAINED, 0, now);
+	pages_purge_state_to(p, EXTENT_MUZZY, EXTENT_RETAINED, 0, now);
+	decay_forget(&p->decay_dirty);
+	decay_forget(&p->decay_muzzy);
+	size_t purged = (size_t)(p->dirty_stats.purged + p->muzzy_stats.purged - before) << LG_PAGE;
 	mutex_unlock(&p->mtx);
 	return purged;
+}
+
+void
+pages_set_decay_ms(pages_t *p, bool muzzy, ssize_t decay_ms)
+{
+	uint64_t now = clock_coarse_ns();
+	mutex_lock(&p->mtx);
+	decay_init(muzzy ? &p->decay_muzzy : &p->decay_dirty, decay_ms, now);
+	if (decay_ms >= 0 && muzzy)
+		pages_purge_state_to(p, EXTENT_MUZZY, EXTENT_RETAINED, 0, now);
+	else if (decay_ms >= 0)
+		pages_purge_state_to(p, EXTENT_DIRTY, pages_dirty_destination(p), 0, now);
+	mutex_unlock(&p->mtx);
+	background_note_dirty();
+}
+
+ssize_t
+pages_decay_ms(pages_t *p, bool muzzy)
+{
+	mutex_lock(&p->mtx);
+	ssize_t ms = muzzy ? p->decay_muzzy.decay_ms : p->decay_dirty.decay_ms;
+	mutex_unlock(&p->mtx);
+	return ms;
+}
+
+size_t
+pages_dirty_bytes_total(void)
+{
+	return atomic_load_relaxed(&pages_dirty_total) << LG_PAGE;
 }
 
 void
@@ -473,10 +789,13 @@ pages_stats_read(pages_t *p, pages_stats_t *out)
 	*out = (pages_stats_t){
 		.active_pages = p->active_pages,
 		.dirty_pages = p->dirty.npages,
+		.muzzy_pages = p->muzzy.npages,
 		.retained_pages = p->retained.npages,
 		.mapped = p->mapped,
-		.npurge = p->npurge,
-		.npurged = p->npurged,
+		.dirty_decay_ms = p->decay_dirty.decay_ms,
+		.muzzy_decay_ms = p->decay_muzzy.decay_ms,
+		.dirty = p->dirty_stats,
+		.muzzy = p->muzzy_stats,
 	};
 	mutex_unlock(&p->mtx);
 }

@@ -1,21 +1,32 @@
 /*
  * pages.h — an arena's page allocator: extents carved from mapped space,
- * returned, coalesced and reused.  L2.
+ * returned, coalesced, purged and reused.  L2.  docs/design.md, "Decay".
  *
- * Free extents live in two sets: dirty (freed, pages still backed) and
- * retained (purged or never touched: reads back zero).  Allocation takes the
- * best fit from dirty, then from retained, then maps more address space in
- * HUGEPAGE-aligned steps that grow geometrically; the unused part of a new
- * mapping is retained.  Address space is never unmapped.  A freed extent is
- * coalesced with free neighbours of the same state and arena.
+ * Free extents live in three sets, by state (jemalloc's): dirty (freed,
+ * pages still backed), muzzy (MADV_FREE'd: the kernel may take the pages
+ * when it needs them) and retained (purged with MADV_DONTNEED, or never
+ * touched: reads back zero).  Allocation takes the best fit from dirty, then
+ * muzzy, then retained, then maps more address space in HUGEPAGE-aligned
+ * steps that grow geometrically; the unused part of a new mapping is
+ * retained.  From dirty and muzzy an extent more than 2^lg_extent_max_active_fit
+ * times the request is not split for it.  A freed large extent is coalesced
+ * with free neighbours of the same state and arena at once; a freed slab
+ * only when it is purged (lazily, as jemalloc does), so that slabs filled
+ * and emptied every round are not split and merged every round.
  *
- * How many dirty pages may stay is decided by the decay curve (decay.h,
- * dirty_decay_ms), checked whenever pages are allocated or freed; the
- * excess is purged (MADV_DONTNEED), largest extents first, and becomes
- * retained.
+ * Decay: dirty pages become muzzy (or retained when muzzy_decay_ms is 0)
+ * on the dirty curve, muzzy ones retained on the muzzy curve (decay.h),
+ * with the burst model's advice for dirty pages; dirty_max_bytes caps the
+ * dirty pages of all arenas together.  Without the purger (background.h)
+ * the decay runs whenever pages are allocated or freed; with it, those
+ * paths only record and the purger does the rest (pages_decay_run), except
+ * for a decay_ms of 0 and the cap, which act at once.  With retain:false,
+ * pages leaving for the retained state are unmapped instead.
  *
  * This is the extent page backend: it implements pai.h, and the objects
- * layer reaches it only through that interface.
+ * layer reaches it only through that interface.  Every page allocator that
+ * lives as long as the process is on a registry (pages_register) that the
+ * purger and the memory-limit release walk.
  *
  * Descriptors: every operation first makes sure a few spare descriptors are
  * on hand (PAGES_SPARE_RESERVE), taking them from the arena's base without
@@ -23,13 +34,14 @@
  * is held (unless racing threads used the reserve up in between).
  *
  * Lock: pages->mtx protects everything here.  Order: bin locks → pages->mtx
- * → arena base → emap → global base.  It is never held across mmap or
- * madvise: extents in flight are marked EXTENT_BUSY so nobody merges them,
- * and are kept on the busy list so that a fork child, where the purging
- * thread does not exist, puts them back into the dirty set (recovery
- * callback of pages->mtx, docs/design.md "Fork").  A mapping in flight (made,
- * not yet recorded) is lost to such a child but was never counted, so
- * active + dirty + retained pages always equals mapped.
+ * → arena base → emap → global base.  It is never held across mmap, munmap
+ * or madvise: extents in flight are marked EXTENT_BUSY so nobody merges
+ * them, and are kept on the busy list so that a fork child, where the
+ * purging thread does not exist, puts them back into the dirty set, or
+ * forgets them if they were being unmapped (recovery callback of
+ * pages->mtx, docs/design.md "Fork").  A mapping in flight (made, not yet
+ * recorded) is lost to such a child but was never counted, so active +
+ * dirty + muzzy + retained pages always equals mapped.
  */
 #ifndef STRATA_PAGES_H
 #define STRATA_PAGES_H
@@ -47,34 +59,55 @@
 #define PAGES_GROW_MIN HUGEPAGE
 #define PAGES_GROW_MAX ((size_t)1 << 30)
 
-typedef struct pages {
+/* Pages purged at once when the purger wakes without an epoch of the
+ * curve to wait for (it sleeps until at least this many are due). */
+#define PAGES_PURGE_MIN_BATCH ((size_t)256)
+
+/* What a state's purging did, ever (stats.arenas.<i>.{dirty,muzzy}_*). */
+typedef struct pages_purge_stats {
+	uint64_t npurge;   /* purge passes that purged something */
+	uint64_t nmadvise; /* madvise (or munmap) calls */
+	uint64_t purged;   /* pages purged */
+} pages_purge_stats_t;
+
+typedef struct pages pages_t;
+struct pages {
 	pai_t pai; /* first: the backend interface (pai.h) */
 	mutex_t mtx;
 	unsigned arena_ind;
-	base_t *base; /* where extent descriptors come from */
+	base_t *base;        /* where extent descriptors come from */
+	pages_t *registry_next; /* set once by pages_register */
 	/* Protected by mtx. */
 	eset_t dirty;
+	eset_t muzzy;
 	eset_t retained;
-	decay_t decay;       /* how long dirty pages may stay */
+	decay_t decay_dirty; /* how long dirty pages may stay */
+	decay_t decay_muzzy; /* how long muzzy pages may stay */
+	burst_t burst;       /* when the next burst will want dirty pages back */
 	extent_t *spare;     /* unused descriptors, linked by heap_next */
 	_Atomic size_t nspare; /* their number (written under mtx, read without) */
 	extent_t *busy;      /* extents being purged, linked by heap_next/prev */
+	extent_t *unmapping; /* extents being unmapped (retain:false), likewise */
+	extent_t *unmerged;  /* dirty extents filed without merging (freed slabs) */
 	size_t active_pages; /* pages in active extents */
 	size_t mapped;       /* bytes of address space mapped from the OS */
 	size_t grow_next;    /* size of the next mapping */
-	uint64_t npurge;     /* purge operations (madvise calls) */
-	uint64_t npurged;    /* pages purged */
-} pages_t;
+	pages_purge_stats_t dirty_stats, muzzy_stats;
+};
 
 typedef struct pages_stats {
-	size_t active_pages, dirty_pages, retained_pages, mapped;
-	uint64_t npurge, npurged;
+	size_t active_pages, dirty_pages, muzzy_pages, retained_pages, mapped;
+	ssize_t dirty_decay_ms, muzzy_decay_ms;
+	pages_purge_stats_t dirty, muzzy;
 } pages_stats_t;
 
-void pages_init(pages_t *p, unsigned arena_ind, base_t *base, ssize_t dirty_decay_ms);
-/* Registers the lock (and its fork recovery) for a page allocator that lives
- * as long as the process. */
-void pages_register_locks(pages_t *p);
+void pages_init(pages_t *p, unsigned arena_ind, base_t *base, ssize_t dirty_decay_ms,
+                ssize_t muzzy_decay_ms);
+/* Registers the lock (and its fork recovery) of a page allocator that lives
+ * as long as the process, and puts it on the registry. */
+void pages_register(pages_t *p);
+/* The registry, newest first: every registered page allocator. */
+pages_t *pages_registry_first(void);
 
 /*
  * An active extent of size bytes (a PAGE multiple) aligned to alignment (a
@@ -84,7 +117,7 @@ void pages_register_locks(pages_t *p);
  */
 extent_t *pages_alloc(pages_t *p, size_t size, size_t alignment, bool zero, unsigned szind,
                       bool slab);
-/* Returns an active extent: it becomes dirty and is coalesced. */
+/* Returns an active extent: it becomes dirty (coalesced unless a slab). */
 void pages_free(pages_t *p, extent_t *e);
 /* Grows an active large extent in place to new_size; false if the pages
  * after it are not free.  New bytes are zeroed when zero is set. */
@@ -92,10 +125,22 @@ bool pages_grow_in_place(pages_t *p, extent_t *e, size_t new_size, unsigned szin
 /* Shrinks an active large extent in place to new_size (a PAGE multiple);
  * false (nothing changed) when no descriptor is left for the freed tail. */
 bool pages_shrink_in_place(pages_t *p, extent_t *e, size_t new_size, unsigned szind);
-/* Purges every dirty extent; returns the bytes purged. */
+/* Purges every dirty and muzzy extent (arena.<i>.purge, malloc_trim, the
+ * memory limit); returns the bytes purged. */
 size_t pages_purge_all(pages_t *p);
+/*
+ * Runs the decay at now (arena.<i>.decay, the purger): purges what the
+ * curves, the burst model and the cap no longer allow.  Returns when it
+ * next has something to do (UINT64_MAX: not until pages are freed).
+ */
+uint64_t pages_decay_run(pages_t *p, uint64_t now);
+/* arena.<i>.{dirty,muzzy}_decay_ms: a new curve for the state; the pages
+ * now in it count as fully decayed (purged at once unless decay_ms is -1). */
+void pages_set_decay_ms(pages_t *p, bool muzzy, ssize_t decay_ms);
+ssize_t pages_decay_ms(pages_t *p, bool muzzy);
+/* Dirty bytes of every arena together (what dirty_max_bytes caps). */
+size_t pages_dirty_bytes_total(void);
 
 void pages_stats_read(pages_t *p, pages_stats_t *out);
-
 
 #endif

@@ -150,11 +150,20 @@ stats_print_arena(stats_out_t *out, unsigned ind, const stats_arena_t *s, bool b
 	stats_line(out, "arena[%u]:\n", ind);
 	stats_line(out, "assigned threads: %u\n", s->nthreads);
 	stats_line(out, "bytes in thread caches: %zu\n", s->tcache_bytes);
-	stats_line(out, "pactive: %zu  pdirty: %zu  retained: %zu  mapped: %zu\n",
-	           s->pages.active_pages, s->pages.dirty_pages, s->pages.retained_pages << LG_PAGE,
-	           s->pages.mapped);
-	stats_line(out, "purged: %llu pages in %llu madvise calls\n",
-	           (unsigned long long)s->pages.npurged, (unsigned long long)s->pages.npurge);
+	stats_line(out, "decay: dirty_decay_ms: %zd  muzzy_decay_ms: %zd\n",
+	           s->pages.dirty_decay_ms, s->pages.muzzy_decay_ms);
+	stats_line(out, "pactive: %zu  pdirty: %zu  pmuzzy: %zu  retained: %zu  mapped: %zu\n",
+	           s->pages.active_pages, s->pages.dirty_pages, s->pages.muzzy_pages,
+	           s->pages.retained_pages << LG_PAGE, s->pages.mapped);
+	stats_line(out, "                   npurge       nmadvise         purged\n");
+	stats_line(out, "dirty:     %12llu   %12llu   %12llu\n",
+	           (unsigned long long)s->pages.dirty.npurge,
+	           (unsigned long long)s->pages.dirty.nmadvise,
+	           (unsigned long long)s->pages.dirty.purged);
+	stats_line(out, "muzzy:     %12llu   %12llu   %12llu\n",
+	           (unsigned long long)s->pages.muzzy.npurge,
+	           (unsigned long long)s->pages.muzzy.nmadvise,
+	           (unsigned long long)s->pages.muzzy.purged);
 	stats_line(out, "metadata: %zu bytes\n", s->base.allocated);
 	stats_line(out, "small: allocated %zu\n", s->small_allocated);
 	if (large)

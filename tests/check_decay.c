@@ -1,14 +1,18 @@
 /*
- * check_decay.c — the decay curve on a synthetic clock: -1 keeps, 0 purges,
- * a freed burst is kept at first, about half is allowed half-way through
- * decay_ms, none after it, the allowance never rises without new frees, and
- * pages dirtied in the current epoch are always kept.
+ * check_decay.c — the decay curve and the burst model on a synthetic clock:
+ * -1 keeps, 0 purges, a freed burst follows 1 - smootherstep within one
+ * epoch, purged pages are not decayed twice, reused pages come off the
+ * newest entries, the purger's next deadline is when the curve next lets
+ * pages go, and the burst model keeps a recurring burst's pages until the
+ * burst is overdue, then releases them.
  */
 #include <check.h>
+#include <math.h>
 
 #include "decay.h"
 
 #define MS 1000000ull
+#define T0 (1000ull * 1000 * MS)
 
 static void
 setup(void)
@@ -16,54 +20,133 @@ setup(void)
 	decay_boot();
 }
 
+static double
+smootherstep(double x)
+{
+	return x >= 1 ? 1 : x * x * x * (x * (6 * x - 15) + 10);
+}
+
 START_TEST(test_never_and_immediate)
 {
 	decay_t d;
 	decay_init(&d, -1, 0);
-	ck_assert_uint_eq(decay_update(&d, 5000 * MS, 12345, 0), SIZE_MAX);
+	decay_record(&d, 1, 12345);
+	ck_assert_uint_eq(decay_allowed(&d, 5000 * MS, 12345), SIZE_MAX);
+	ck_assert_uint_eq(decay_next_purge(&d, 12345, 1), UINT64_MAX);
 	decay_init(&d, 0, 0);
-	ck_assert_uint_eq(decay_update(&d, 1, 12345, 0), 0);
+	decay_record(&d, 1, 12345);
+	ck_assert_uint_eq(decay_allowed(&d, 1, 12345), 0);
 }
 END_TEST
 
-START_TEST(test_burst_decays_on_smootherstep)
+/* Every 10 ms of a 10 s curve, what is allowed lies between the curve's
+ * values one epoch (50 ms) before and after. */
+START_TEST(test_curve_matches_smootherstep_within_an_epoch)
 {
+	const size_t n = 100000;
+	const double decay_ms = 10000, epoch_ms = decay_ms / DECAY_NSTEPS;
 	decay_t d;
-	decay_init(&d, 10000, 0);
-	/* 1000 pages freed in the first epoch: all kept while it lasts. */
-	ck_assert_uint_ge(decay_update(&d, 10 * MS, 1000, 0), 1000);
-	size_t prev = SIZE_MAX;
-	size_t at_1s = 0, at_5s = 0, at_9s = 0, at_11s = 0;
-	for (uint64_t t = 60; t <= 11000; t += 50) {
-		size_t allowed = decay_update(&d, t * MS, 1000, 0);
-		ck_assert_uint_le(allowed, prev); /* never rises without new frees */
-		prev = allowed;
-		if (t == 1010) at_1s = allowed;
-		if (t == 5010) at_5s = allowed;
-		if (t == 9010) at_9s = allowed;
-		if (t == 11010 - 10) at_11s = allowed;
+	decay_init(&d, (ssize_t)decay_ms, T0);
+	decay_record(&d, T0, n);
+	size_t left = n;
+	for (uint64_t t = 0; t <= 11000; t += 10) {
+		size_t allowed = decay_allowed(&d, T0 + t * MS, left);
+		double hi = n * (1 - smootherstep(((double)t - epoch_ms) / decay_ms));
+		double lo = n * (1 - smootherstep(((double)t + epoch_ms) / decay_ms));
+		if (t < epoch_ms)
+			hi = n;
+		ck_assert_msg(allowed <= hi + 1 && allowed + 1 >= lo,
+		              "t=%llu ms: allowed %zu outside [%.0f, %.0f]", (unsigned long long)t,
+		              allowed, lo, hi);
+		ck_assert_uint_le(allowed, left); /* never rises without new pages */
+		decay_purged(&d, left - allowed);
+		left = allowed;
 	}
-	ck_assert_uint_ge(at_1s, 950); /* slow start */
-	ck_assert_uint_ge(at_5s, 400);
-	ck_assert_uint_le(at_5s, 600);  /* half-way: about half */
-	ck_assert_uint_le(at_9s, 50);   /* slow finish */
-	ck_assert_uint_eq(at_11s, 0);
+	ck_assert_uint_eq(left, 0);
 }
 END_TEST
 
-START_TEST(test_purge_then_new_frees)
+START_TEST(test_reused_pages_come_off_the_newest)
 {
 	decay_t d;
-	decay_init(&d, 1000, 0);
-	decay_update(&d, 1 * MS, 400, 0);
-	/* Long after: nothing may stay; the owner purges everything. */
-	ck_assert_uint_eq(decay_update(&d, 5000 * MS, 400, 0), 0);
-	decay_purged(&d, 0);
-	/* Pages freed now are kept for the rest of this epoch. */
-	ck_assert_uint_eq(decay_update(&d, 5001 * MS, 300, 0), 300);
-	/* Reusing dirty pages lowers what is owed; freeing again counts anew. */
-	ck_assert_uint_eq(decay_update(&d, 5002 * MS, 100, 0), 100);
-	ck_assert_uint_eq(decay_update(&d, 5003 * MS, 250, 0), 250);
+	decay_init(&d, 1000, T0);
+	decay_record(&d, T0, 400);
+	/* Half-way, 200 of the old pages may stay. */
+	size_t allowed = decay_allowed(&d, T0 + 500 * MS, 400);
+	ck_assert_uint_ge(allowed, 190);
+	ck_assert_uint_le(allowed, 210);
+	decay_purged(&d, 400 - allowed);
+	/* 300 fresh pages, then 250 pages reused: the fresh ones went. */
+	decay_record(&d, T0 + 500 * MS, 300);
+	size_t after = decay_allowed(&d, T0 + 500 * MS, allowed + 50);
+	ck_assert_uint_eq(after, allowed + 50);
+	/* Long after, nothing. */
+	ck_assert_uint_eq(decay_allowed(&d, T0 + 5000 * MS, after), 0);
+}
+END_TEST
+
+START_TEST(test_next_purge_is_when_the_curve_lets_pages_go)
+{
+	decay_t d;
+	decay_init(&d, 1000, T0);
+	decay_record(&d, T0, 1000);
+	size_t allowed = decay_allowed(&d, T0, 1000);
+	ck_assert_uint_eq(allowed, 1000);
+	uint64_t next = decay_next_purge(&d, allowed, 100);
+	ck_assert_uint_gt(next, T0);
+	/* At that time at least 100 may go; one epoch earlier fewer could. */
+	decay_t copy = d;
+	ck_assert_uint_le(decay_allowed(&copy, next, 1000), 900);
+	copy = d;
+	ck_assert_uint_gt(decay_allowed(&copy, next - 5 * MS, 1000), 900);
+	/* Smootherstep: 10% of the pages go after about a quarter of the curve. */
+	double x = (double)(next - T0) / (1000.0 * MS);
+	ck_assert_double_ge(x, 0.15);
+	ck_assert_double_le(x, 0.35);
+	ck_assert_uint_eq(decay_next_purge(&d, 0, 100), UINT64_MAX);
+}
+END_TEST
+
+/* A burst: pages taken within ms of each other up to `demand` pages above
+ * `base`, all freed; then quiet. */
+static void
+burst_at(burst_t *b, uint64_t t, size_t base, size_t demand)
+{
+	for (size_t i = 0; i < 10; i++)
+		burst_take(b, t + i * MS, base + demand * i / 10, base + demand * (i + 1) / 10);
+}
+
+START_TEST(test_burst_model)
+{
+	burst_t b;
+	burst_init(&b);
+	size_t keep = 0;
+	uint64_t until;
+	const size_t demand = 20000;
+	/* No history yet: the curve decides. */
+	burst_at(&b, T0, 100, demand);
+	ck_assert_int_eq(burst_advise(&b, T0 + 500 * MS, 10000, &keep, &until), BURST_NO_ADVICE);
+	/* Bursts every 500 ms (gaps of about 490 ms). */
+	for (int i = 1; i <= 4; i++)
+		burst_at(&b, T0 + (uint64_t)i * 500 * MS, 100, demand);
+	uint64_t last = T0 + 4 * 500 * MS + 9 * MS;
+	/* Busy: no advice. */
+	ck_assert_int_eq(burst_advise(&b, last + 10 * MS, 10000, &keep, &until), BURST_NO_ADVICE);
+	/* Quiet, within twice the gap: keep a burst's pages. */
+	ck_assert_int_eq(burst_advise(&b, last + 600 * MS, 10000, &keep, &until), BURST_EXPECTED);
+	ck_assert_uint_eq(keep, demand);
+	ck_assert_uint_gt(until, last + 900 * MS);
+	ck_assert_uint_lt(until, last + 1100 * MS);
+	/* Overdue after that. */
+	ck_assert_int_eq(burst_advise(&b, until + MS, 10000, &keep, NULL), BURST_OVERDUE);
+	/* Never longer than the curve: a 300 ms curve ends the wait sooner. */
+	ck_assert_int_eq(burst_advise(&b, last + 400 * MS, 300, &keep, NULL), BURST_OVERDUE);
+	/* Small rises are not bursts: they leave no history. */
+	burst_t small;
+	burst_init(&small);
+	for (int i = 0; i < 5; i++)
+		burst_at(&small, T0 + (uint64_t)i * 500 * MS, 100, BURST_MIN_PAGES / 2);
+	ck_assert_int_eq(burst_advise(&small, T0 + 5000 * MS, 10000, &keep, NULL), BURST_NO_ADVICE);
 }
 END_TEST
 
@@ -74,8 +157,10 @@ test_suite(void)
 	TCase *tc = tcase_create("decay");
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, test_never_and_immediate);
-	tcase_add_test(tc, test_burst_decays_on_smootherstep);
-	tcase_add_test(tc, test_purge_then_new_frees);
+	tcase_add_test(tc, test_curve_matches_smootherstep_within_an_epoch);
+	tcase_add_test(tc, test_reused_pages_come_off_the_newest);
+	tcase_add_test(tc, test_next_purge_is_when_the_curve_lets_pages_go);
+	tcase_add_test(tc, test_burst_model);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -84,7 +84,7 @@ purge_fails(void *addr, size_t size)
 START_TEST(test_map_failure_fails_cleanly)
 {
 	static pages_t p;
-	pages_init(&p, ARENA_A, &test_base, -1);
+	pages_init(&p, ARENA_A, &test_base, -1, 0);
 	os_test_hooks.pages_map = map_fails;
 	ck_assert_ptr_null(pages_alloc(&p, 16 * PAGE, PAGE, false, SZ_NBINS, false));
 	pages_stats_t st = stats_of(&p);
@@ -100,7 +100,7 @@ END_TEST
 START_TEST(test_purge_failure_keeps_dirty)
 {
 	static pages_t p;
-	pages_init(&p, ARENA_A, &test_base, -1);
+	pages_init(&p, ARENA_A, &test_base, -1, 0);
 	extent_t *e = pages_alloc(&p, 32 * PAGE, PAGE, false, SZ_NBINS, false);
 	ck_assert_ptr_nonnull(e);
 	memset(e->addr, 0x5a, 32 * PAGE);
@@ -109,7 +109,7 @@ START_TEST(test_purge_failure_keeps_dirty)
 	ck_assert_uint_eq(pages_purge_all(&p), 0);
 	pages_stats_t st = stats_of(&p);
 	ck_assert_uint_eq(st.dirty_pages, 32);
-	ck_assert_uint_eq(st.npurged, 0);
+	ck_assert_uint_eq(st.dirty.purged, 0);
 	assert_accounted(&p);
 	/* Still dirty, so not known to be zero: zeroing is still done. */
 	extent_t *again = pages_alloc(&p, 32 * PAGE, PAGE, true, SZ_NBINS, false);
@@ -151,8 +151,8 @@ purge_forks(void *addr, size_t size)
 
 START_TEST(test_fork_during_purge_keeps_every_page)
 {
-	pages_init(&fork_pages, ARENA_A, &test_base, -1);
-	pages_register_locks(&fork_pages);
+	pages_init(&fork_pages, ARENA_A, &test_base, -1, 0);
+	pages_register(&fork_pages);
 	extent_t *e = pages_alloc(&fork_pages, 64 * PAGE, PAGE, false, SZ_NBINS, false);
 	ck_assert_ptr_nonnull(e);
 	memset(e->addr, 1, 64 * PAGE);
@@ -169,7 +169,7 @@ START_TEST(test_shrink_without_descriptor_changes_nothing)
 {
 	static pages_t p;
 	static large_t large;
-	pages_init(&p, ARENA_A, &test_base, -1);
+	pages_init(&p, ARENA_A, &test_base, -1, 0);
 	large_init(&large, false);
 	size_t usize = 8 * PAGE, smaller = 4 * PAGE;
 	void *ptr = large_malloc(&p.pai, &large, usize, PAGE, false);
@@ -212,7 +212,7 @@ START_TEST(test_descriptors_never_mapped_under_the_lock)
 	static base_t fresh; /* no chunk yet: the first descriptor maps one */
 	static pages_t p;
 	base_init(&fresh, MUTEX_RANK_ARENA_BASE);
-	pages_init(&p, ARENA_A, &fresh, -1);
+	pages_init(&p, ARENA_A, &fresh, -1, 0);
 	watched = &p;
 	os_test_hooks.pages_map = map_watching_lock;
 	extent_t *held[64];
@@ -267,8 +267,8 @@ use_adjacent_slices(void)
 START_TEST(test_adjacent_arenas_never_merge)
 {
 	static pages_t a, b;
-	pages_init(&a, ARENA_A, &test_base, -1);
-	pages_init(&b, ARENA_B, &test_base, -1);
+	pages_init(&a, ARENA_A, &test_base, -1, 0);
+	pages_init(&b, ARENA_B, &test_base, -1, 0);
 	use_adjacent_slices();
 	extent_t *ea = pages_alloc(&a, HUGEPAGE, PAGE, false, SZ_NBINS, false);
 	extent_t *eb = pages_alloc(&b, PAGE, PAGE, false, SZ_NBINS, false);
@@ -318,8 +318,8 @@ churn(void *arg)
 START_TEST(test_adjacent_arenas_churn_concurrently)
 {
 	static pages_t a, b;
-	pages_init(&a, ARENA_A, &test_base, 0); /* purge at once: busy extents too */
-	pages_init(&b, ARENA_B, &test_base, 0);
+	pages_init(&a, ARENA_A, &test_base, 0, 0); /* purge at once: busy extents too */
+	pages_init(&b, ARENA_B, &test_base, 0, 0);
 	use_adjacent_slices();
 	pthread_t ta, tb;
 	void *ra, *rb;
@@ -357,7 +357,7 @@ START_TEST(test_decay_follows_the_clock)
 	static pages_t p;
 	uint64_t t0 = 1000ull * 1000000000u, ms = 1000000u;
 	atomic_store(&clock_test_now_ns, t0);
-	pages_init(&p, ARENA_A, &test_base, 1000);
+	pages_init(&p, ARENA_A, &test_base, 1000, 0);
 	extent_t *runs[DECAY_RUNS];
 	for (int i = 0; i < DECAY_RUNS; i++) {
 		runs[i] = pages_alloc(&p, DECAY_RUN_PAGES * PAGE, PAGE, false, SZ_NBINS, false);
@@ -384,13 +384,13 @@ START_TEST(test_pages_freed_after_idle_are_kept)
 	static pages_t p;
 	uint64_t t0 = 1000ull * 1000000000u, ms = 1000000u;
 	atomic_store(&clock_test_now_ns, t0);
-	pages_init(&p, ARENA_A, &test_base, 1000);
+	pages_init(&p, ARENA_A, &test_base, 1000, 0);
 	extent_t *e = pages_alloc(&p, 1024 * PAGE, PAGE, false, SZ_NBINS, false);
 	ck_assert_ptr_nonnull(e);
 	atomic_store(&clock_test_now_ns, t0 + 150 * ms);
 	pages_free(&p, e);
 	ck_assert_uint_eq(stats_of(&p).dirty_pages, 1024);
-	ck_assert_uint_eq(stats_of(&p).npurged, 0);
+	ck_assert_uint_eq(stats_of(&p).dirty.purged, 0);
 }
 END_TEST
 

@@ -20,7 +20,7 @@ setup(void)
 	sz_boot();
 	base_init(&test_base, MUTEX_RANK_GLOBAL_BASE);
 	emap_boot(&test_base);
-	pages_init(&test_pages, 3, &test_base, -1);
+	pages_init(&test_pages, 3, &test_base, -1, 0);
 }
 
 static extent_t *
