@@ -8,7 +8,7 @@
  * threads); arena_purge turning dirty pages into retained ones.
  *
  * The allocator is initialized by init_ensure() as in the other suites.
- * Tests that count dirty pages set opt_dirty_decay_ms to -1 (never purge on
+ * Tests that count dirty pages set the default dirty decay to -1 (never purge on
  * its own) before creating their manual arena: each test runs in its own
  * forked child, so the option change stays there.
  */
@@ -53,7 +53,7 @@ bstats(arena_t *a, unsigned binind)
 static arena_t *
 manual_arena(unsigned *ind)
 {
-	opt_dirty_decay_ms = -1;
+	arena_set_default_decay_ms(false, -1);
 	ck_assert_int_eq(arena_create_manual(ind), 0);
 	arena_t *a = arena_get(*ind, false);
 	ck_assert_ptr_nonnull(a);
@@ -457,8 +457,8 @@ START_TEST(test_purge_makes_dirty_retained)
 	pages_stats_t after = pstats(m);
 	ck_assert_uint_eq(after.dirty_pages, 0);
 	ck_assert_uint_eq(after.retained_pages, freed.retained_pages + freed.dirty_pages);
-	ck_assert_uint_eq(after.npurged, freed.npurged + freed.dirty_pages);
-	ck_assert_uint_gt(after.npurge, freed.npurge);
+	ck_assert_uint_eq(after.dirty.purged, freed.dirty.purged + freed.dirty_pages);
+	ck_assert_uint_gt(after.dirty.npurge, freed.dirty.npurge);
 	ck_assert_uint_eq(after.mapped, freed.mapped);
 	/* Purged for real: the pages read back zero without being cleared. */
 	unsigned char *q = alloc_size(m, size, 0, false);
@@ -476,7 +476,7 @@ END_TEST
 
 START_TEST(test_decay_zero_purges_at_once)
 {
-	opt_dirty_decay_ms = 0;
+	arena_set_default_decay_ms(false, 0);
 	unsigned mind;
 	ck_assert_int_eq(arena_create_manual(&mind), 0);
 	arena_t *m = arena_get(mind, false);
@@ -485,7 +485,7 @@ START_TEST(test_decay_zero_purges_at_once)
 	dalloc(p);
 	pages_stats_t after = pstats(m);
 	ck_assert_uint_eq(after.dirty_pages, 0);
-	ck_assert_uint_eq(after.npurged, before.npurged + (1 << 20) / PAGE);
+	ck_assert_uint_eq(after.dirty.purged, before.dirty.purged + (1 << 20) / PAGE);
 	ck_assert_uint_eq(arena_purge(mind), 0);
 }
 END_TEST

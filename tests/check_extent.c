@@ -20,7 +20,7 @@ setup(void)
 	sz_boot();
 	base_init(&test_base, MUTEX_RANK_GLOBAL_BASE);
 	emap_boot(&test_base);
-	pages_init(&test_pages, TEST_ARENA, &test_base, -1); /* no purging unless asked */
+	pages_init(&test_pages, TEST_ARENA, &test_base, -1, 0); /* no purging unless asked */
 }
 
 static int
@@ -212,7 +212,7 @@ START_TEST(test_purge_all_makes_retained_zero)
 	pages_stats_t st;
 	pages_stats_read(&test_pages, &st);
 	ck_assert_uint_eq(st.dirty_pages, 0);
-	ck_assert_uint_ge(st.npurge, 1);
+	ck_assert_uint_ge(st.dirty.npurge, 1);
 	extent_t *again = pages_alloc(&test_pages, 8 * PAGE, PAGE, false, SZ_NBINS, false);
 	ck_assert_ptr_eq(again->addr, a);
 	for (size_t i = 0; i < 8 * PAGE; i++)
@@ -224,14 +224,14 @@ END_TEST
 START_TEST(test_decay_zero_purges_at_once)
 {
 	pages_t eager;
-	pages_init(&eager, TEST_ARENA + 1, &test_base, 0);
+	pages_init(&eager, TEST_ARENA + 1, &test_base, 0, 0);
 	extent_t *e = pages_alloc(&eager, 64 * PAGE, PAGE, false, SZ_NBINS, false);
 	memset(e->addr, 1, 64 * PAGE);
 	pages_free(&eager, e);
 	pages_stats_t st;
 	pages_stats_read(&eager, &st);
 	ck_assert_uint_eq(st.dirty_pages, 0);
-	ck_assert_uint_ge(st.npurged, 64);
+	ck_assert_uint_ge(st.dirty.purged, 64);
 }
 END_TEST
 
@@ -249,7 +249,7 @@ START_TEST(test_decay_never_keeps_everything)
 	pages_stats_read(&test_pages, &st);
 	ck_assert_uint_eq(st.active_pages, 0);
 	ck_assert_uint_ge(st.dirty_pages, N * 512);
-	ck_assert_uint_eq(st.npurged, 0);
+	ck_assert_uint_eq(st.dirty.purged, 0);
 }
 END_TEST
 

@@ -1,0 +1,242 @@
+/*
+ * check_api_purge.c — the purger seen from a program (background.h):
+ *   - an idle process gives its freed pages back with no allocation at all
+ *     (the test reads RSS with raw system calls and waits on it, bounded);
+ *   - without background_thread no purger thread exists;
+ *   - fork while the purger runs: children allocate, free and get their own
+ *     purger, which gives their pages back too.
+ * Each case runs this program again with its own MALLOC_CONF; the child
+ * prints one line and exits before main.
+ */
+#include <check.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api_util.h"
+#include "child_util.h"
+
+#define CHILD_ENV "STRATA_PURGE_CHILD"
+#define NOBJ 200000
+#define OBJ_SIZE 320 /* 64 MiB in all */
+
+/* RSS in bytes, without allocating. */
+static size_t
+rss_bytes(void)
+{
+	char buf[128];
+	int fd = open("/proc/self/statm", O_RDONLY);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	char *p = strchr(buf, ' ');
+	return p != NULL ? strtoul(p + 1, NULL, 10) * (size_t)sysconf(_SC_PAGESIZE) : 0;
+}
+
+static void
+nap_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+	nanosleep(&ts, NULL);
+}
+
+/* Threads of this process named strata-purger. */
+static int
+purger_threads(void)
+{
+	int n = 0;
+	DIR *d = opendir("/proc/self/task");
+	if (d == NULL)
+		return -1;
+	struct dirent *ent;
+	while ((ent = readdir(d)) != NULL) {
+		char path[300], comm[32] = "";
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", ent->d_name);
+		int fd = open(path, O_RDONLY);
+		if (fd < 0)
+			continue;
+		ssize_t len = read(fd, comm, sizeof(comm) - 1);
+		close(fd);
+		if (len > 0 && strncmp(comm, "strata-purger", 13) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* Allocates and frees 64 MiB of small objects; the pointers live in a
+ * mapping of their own, unmapped before returning. */
+static void
+burst(void)
+{
+	void **ptrs = mmap(NULL, NOBJ * sizeof(void *), PROT_READ | PROT_WRITE,
+	                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (ptrs == MAP_FAILED)
+		_exit(2);
+	for (int i = 0; i < NOBJ; i++) {
+		ptrs[i] = malloc(OBJ_SIZE);
+		if (ptrs[i] == NULL)
+			_exit(2);
+		memset(ptrs[i], 1, OBJ_SIZE);
+	}
+	for (int i = 0; i < NOBJ; i++)
+		free(ptrs[i]);
+	munmap(ptrs, NOBJ * sizeof(void *));
+}
+
+/* Waits, up to bound_ms, for RSS to come within 10% + 2 MiB of baseline; the
+ * milliseconds it took, or -1. */
+static long
+wait_rss_back(size_t baseline, long bound_ms)
+{
+	size_t limit = baseline + baseline / 10 + 2 * MiB;
+	for (long waited = 0; waited <= bound_ms; waited += 10) {
+		if (rss_bytes() <= limit)
+			return waited;
+		nap_ms(10);
+	}
+	return -1;
+}
+
+/* CHILD_ENV=idle: burst, then nothing but reading RSS. */
+static void
+child_idle(void)
+{
+	free(malloc(64)); /* the allocator and this thread's cache are set up */
+	size_t baseline = rss_bytes();
+	burst();
+	size_t peak = rss_bytes();
+	long ms = wait_rss_back(baseline, 5000);
+	printf("peak_over_base=%d returned=%d purgers=%d\n", peak > baseline + 32 * MiB, ms >= 0,
+	       purger_threads() > 0);
+}
+
+/* CHILD_ENV=nothread: background_thread:false never makes a purger. */
+static void
+child_nothread(void)
+{
+	burst();
+	burst();
+	printf("purgers=%d\n", purger_threads());
+}
+
+static _Atomic bool churn_stop;
+
+static void *
+churn(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&churn_stop)) {
+		void *blocks[16];
+		for (int i = 0; i < 16; i++)
+			blocks[i] = malloc(256 * KiB);
+		for (int i = 0; i < 16; i++)
+			free(blocks[i]);
+	}
+	return NULL;
+}
+
+/* CHILD_ENV=fork: a thread churns (the purger busy every 100 ms), the main
+ * thread forks; each child bursts and must see its pages come back. */
+static void
+child_fork(void)
+{
+	pthread_t t;
+	if (pthread_create(&t, NULL, churn, NULL) != 0)
+		_exit(2);
+	int ok = 0;
+	for (int i = 0; i < 8; i++) {
+		nap_ms(15);
+		pid_t pid = fork();
+		if (pid == 0) {
+			size_t baseline = rss_bytes();
+			burst();
+			long ms = wait_rss_back(baseline, 5000);
+			_exit(ms >= 0 && purger_threads() > 0 ? 0 : 1);
+		}
+		int status;
+		if (waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			ok++;
+	}
+	atomic_store(&churn_stop, true);
+	pthread_join(t, NULL);
+	printf("children_ok=%d parent_purgers=%d\n", ok, purger_threads() > 0);
+}
+
+__attribute__((constructor)) static void
+child_main(void)
+{
+	const char *mode = getenv(CHILD_ENV);
+	if (mode == NULL)
+		return;
+	if (strcmp(mode, "idle") == 0)
+		child_idle();
+	else if (strcmp(mode, "nothread") == 0)
+		child_nothread();
+	else if (strcmp(mode, "fork") == 0)
+		child_fork();
+	else
+		_exit(3);
+	fflush(stdout);
+	_exit(0);
+}
+
+static void
+run_child(const char *mode, const char *conf, char *buf, size_t size)
+{
+	char env_mode[64], env_conf[256];
+	snprintf(env_mode, sizeof(env_mode), CHILD_ENV "=%s", mode);
+	snprintf(env_conf, sizeof(env_conf), "MALLOC_CONF=%s", conf);
+	char *env[] = {env_conf, env_mode, NULL};
+	int status = child_run_self(env, env_mode, buf, size);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %s failed", mode);
+}
+
+START_TEST(test_idle_process_returns_memory)
+{
+	char buf[256];
+	run_child("idle", "dirty_decay_ms:1000", buf, sizeof(buf));
+	ck_assert_str_eq(buf, "peak_over_base=1 returned=1 purgers=1\n");
+}
+END_TEST
+
+START_TEST(test_no_purger_without_background_thread)
+{
+	char buf[256];
+	run_child("nothread", "background_thread:false", buf, sizeof(buf));
+	ck_assert_str_eq(buf, "purgers=0\n");
+}
+END_TEST
+
+START_TEST(test_fork_while_purger_runs)
+{
+	char buf[256];
+	run_child("fork", "dirty_decay_ms:100", buf, sizeof(buf));
+	ck_assert_str_eq(buf, "children_ok=8 parent_purgers=1\n");
+}
+END_TEST
+
+Suite *
+test_suite(void)
+{
+	Suite *s = suite_create("api_purge");
+	TCase *tc = tcase_create("api_purge");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_idle_process_returns_memory);
+	tcase_add_test(tc, test_no_purger_without_background_thread);
+	tcase_add_test(tc, test_fork_while_purger_runs);
+	suite_add_tcase(s, tc);
+	return s;
+}
