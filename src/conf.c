@@ -39,6 +39,18 @@ EXPORT const char *malloc_conf_2_conf_harder __attribute__((weak));
 
 /* ------------------------------------------------------------ the globals */
 
+/* What opt.<name> of a LIMIT option reads: "auto", "off" or the count. */
+static void
+conf_limit_format(char text[CONF_LIMIT_TEXT_MAX], size_t value)
+{
+	if (value == CONF_LIMIT_AUTO)
+		memcpy(text, "auto", sizeof("auto"));
+	else if (value == CONF_LIMIT_OFF)
+		memcpy(text, "off", sizeof("off"));
+	else
+		msg_format(text, CONF_LIMIT_TEXT_MAX, "%zu", value);
+}
+
 #define CONF_DEFINE(name, kind, ctype, dflt, min, max, values, doc)                      \
 	CONF_DEFINE_##kind(name, ctype, dflt, max)
 #define CONF_DEFINE_SCALAR(name, ctype, dflt)                                             \
@@ -57,6 +69,19 @@ EXPORT const char *malloc_conf_2_conf_harder __attribute__((weak));
 #define CONF_DEFINE_UINT_CLIP(name, ctype, dflt, max) CONF_DEFINE_SCALAR(name, ctype, dflt)
 #define CONF_DEFINE_UINT_AUTO(name, ctype, dflt, max) CONF_DEFINE_SCALAR(name, ctype, dflt)
 #define CONF_DEFINE_SINT(name, ctype, dflt, max) CONF_DEFINE_SCALAR(name, ctype, dflt)
+#define CONF_DEFINE_LIMIT(name, ctype, dflt, max)                                         \
+	STATIC_ASSERT((uintmax_t)(max) < (uintmax_t)CONF_LIMIT_OFF, #name ": max meets off"); \
+	ctype opt_##name = dflt;                                                          \
+	static char conf_text_##name[CONF_LIMIT_TEXT_MAX];                                \
+	static void conf_set_##name(uintmax_t v)                                          \
+	{                                                                                 \
+		opt_##name = (ctype)v;                                                    \
+		conf_limit_format(conf_text_##name, opt_##name);                          \
+	}                                                                                 \
+	static uintmax_t conf_get_##name(void)                                            \
+	{                                                                                 \
+		return (uintmax_t)opt_##name;                                             \
+	}
 #define CONF_DEFINE_LETTERS(name, ctype, dflt, max)                                       \
 	char opt_##name[max] = dflt;                                                      \
 	STATIC_ASSERT(sizeof(dflt) <= (max), "default of " #name " too long");
@@ -84,6 +109,7 @@ CONF_OPTIONS(CONF_DEFINE_VALUES)
 #define CONF_SET_UINT_CLIP(name) conf_set_##name
 #define CONF_SET_UINT_AUTO(name) conf_set_##name
 #define CONF_SET_SINT(name) conf_set_##name
+#define CONF_SET_LIMIT(name) conf_set_##name
 #define CONF_SET_LETTERS(name) NULL
 #define CONF_SET_STRING(name) NULL
 #define CONF_SET_LG_ALIAS(name) conf_set_##name
@@ -93,6 +119,7 @@ CONF_OPTIONS(CONF_DEFINE_VALUES)
 #define CONF_GET_UINT_CLIP(name) conf_get_##name
 #define CONF_GET_UINT_AUTO(name) conf_get_##name
 #define CONF_GET_SINT(name) conf_get_##name
+#define CONF_GET_LIMIT(name) conf_get_##name
 #define CONF_GET_LETTERS(name) NULL
 #define CONF_GET_STRING(name) NULL
 #define CONF_GET_LG_ALIAS(name) NULL
@@ -102,6 +129,7 @@ CONF_OPTIONS(CONF_DEFINE_VALUES)
 #define CONF_BUF_UINT_CLIP(name) NULL
 #define CONF_BUF_UINT_AUTO(name) NULL
 #define CONF_BUF_SINT(name) NULL
+#define CONF_BUF_LIMIT(name) conf_text_##name
 #define CONF_BUF_LETTERS(name) opt_##name
 #define CONF_BUF_STRING(name) opt_##name
 #define CONF_BUF_LG_ALIAS(name) NULL
@@ -132,6 +160,7 @@ conf_reset_defaults(void)
 #define CONF_RESET_UINT_CLIP(name, dflt) opt_##name = dflt;
 #define CONF_RESET_UINT_AUTO(name, dflt) opt_##name = dflt;
 #define CONF_RESET_SINT(name, dflt) opt_##name = dflt;
+#define CONF_RESET_LIMIT(name, dflt) conf_set_##name(dflt);
 #define CONF_RESET_LETTERS(name, dflt) memcpy(opt_##name, dflt, sizeof(dflt));
 #define CONF_RESET_STRING(name, dflt) memcpy(opt_##name, dflt, sizeof(dflt));
 #define CONF_RESET_LG_ALIAS(name, dflt)
@@ -202,6 +231,29 @@ conf_parse_uint(const char *v, size_t vlen, uintmax_t min, uintmax_t max, bool c
 			return ERANGE;
 		value = value < min ? min : max;
 	}
+	*out = value;
+	return 0;
+}
+
+int
+conf_parse_bytes(const char *v, size_t vlen, uintmax_t min, uintmax_t max, uintmax_t *out)
+{
+	unsigned shift = 0;
+	if (vlen > 0) {
+		char last = (char)(v[vlen - 1] | 0x20);
+		shift = last == 'k' ? 10 : last == 'm' ? 20 : last == 'g' ? 30 : 0;
+	}
+	if (shift != 0)
+		vlen--;
+	uintmax_t value;
+	int err = conf_parse_uint(v, vlen, 0, UINTMAX_MAX, false, &value);
+	if (err != 0)
+		return err;
+	if (value > (UINTMAX_MAX >> shift))
+		return ERANGE;
+	value <<= shift;
+	if (value < min || value > max)
+		return ERANGE;
 	*out = value;
 	return 0;
 }
@@ -306,6 +358,20 @@ conf_apply(const conf_option_t *opt, const char *v, size_t vlen)
 		                         &signed_value);
 		if (err == 0)
 			opt->set((uintmax_t)signed_value);
+		return err;
+	}
+	case CONF_KIND_LIMIT: {
+		if (conf_value_is(v, vlen, "auto")) {
+			opt->set(CONF_LIMIT_AUTO);
+			return 0;
+		}
+		if (conf_value_is(v, vlen, "off")) {
+			opt->set(CONF_LIMIT_OFF);
+			return 0;
+		}
+		int err = conf_parse_bytes(v, vlen, opt->min, opt->max, &value);
+		if (err == 0)
+			opt->set(value);
 		return err;
 	}
 	case CONF_KIND_LETTERS:

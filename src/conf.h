@@ -38,6 +38,16 @@
  *                         The row has no global of its own and no
  *                         opt.<name> node (jemalloc's lg_tcache_max);
  *                         default is unused (write 0).
+ *              LIMIT      a byte count, `auto` or `off`: the forms of UINT with
+ *                         an optional last letter k/K, m/M or g/G (times
+ *                         2^10, 2^20, 2^30); a count outside [min, max]
+ *                         after the suffix is "Out-of-range" (so 0 is, as
+ *                         min is at least 1).  ctype is size_t; the global
+ *                         holds the count, CONF_LIMIT_AUTO (0) for `auto`
+ *                         or CONF_LIMIT_OFF (SIZE_MAX) for `off`, so max
+ *                         must stay below SIZE_MAX; opt.<name> is
+ *                         const char *: "auto", "off" or the count in
+ *                         decimal (kept in the row's text buffer).
  *              LETTERS    a set of letters: each occurrence adds its letters
  *                         that are in values[0] and not yet present, ignoring
  *                         the rest (jemalloc's stats_print_opts rule); the
@@ -109,6 +119,14 @@ enum conf_prof_backtrace { CONF_PROF_BACKTRACE_LIBUNWIND, CONF_PROF_BACKTRACE_FP
 #define CONF_PATH_MAX 1024
 #define CONF_PROF_BT_MAX_LIMIT 256
 
+/* The two words of a LIMIT option, as its global holds them, the largest
+ * count one accepts (4 EiB; cgroup v1 reads larger limits as none) and the
+ * size of the text opt.<name> reports ("auto", "off" or up to 20 digits). */
+#define CONF_LIMIT_AUTO ((size_t)0)
+#define CONF_LIMIT_OFF SIZE_MAX
+#define CONF_LIMIT_MAX ((size_t)1 << 62)
+#define CONF_LIMIT_TEXT_MAX 24
+
 /* Limits of the thread-cache options (jemalloc 5.3's; tcache.h relies on
  * them): the largest tcache_max, and the most slots of one cache bin. */
 #define CONF_TCACHE_MAX_LIMIT ((size_t)8 << 20)
@@ -155,6 +173,10 @@ enum conf_prof_backtrace { CONF_PROF_BACKTRACE_LIBUNWIND, CONF_PROF_BACKTRACE_FP
 	  "instead of from allocating threads.")                                          \
 	X(max_background_threads, UINT_CLIP, size_t, 4, 1, 4095, CONF_NO_VALUES,          \
 	  "Most purger threads (clipped to 1..4095); each serves every n-th arena.")      \
+	X(memory_limit, LIMIT, size_t, CONF_LIMIT_AUTO, 1, CONF_LIMIT_MAX, CONF_NO_VALUES,  \
+	  "The memory limit near which strata returns its freed pages to the kernel at "  \
+	  "once: auto takes the process's cgroup limit (v2 or v1), off sets none, or a "  \
+	  "byte count with an optional k, m or g suffix (KiB, MiB, GiB).")               \
 	X(stats_print, BOOL, bool, false, 0, 0, CONF_NO_VALUES,                           \
 	  "Print statistics with malloc_stats_print at exit.")                            \
 	X(stats_print_opts, LETTERS, char, "", 0, 16, CONF_VALUES("Jgmdablxeh"),          \
@@ -261,7 +283,7 @@ enum conf_prof_backtrace { CONF_PROF_BACKTRACE_LIBUNWIND, CONF_PROF_BACKTRACE_FP
 
 /* The globals, one per row but LG_ALIAS: opt_abort, opt_abort_conf,
  * opt_confirm_conf, opt_narenas, opt_zero_realloc, opt_junk, opt_zero,
- * opt_stats_print, opt_stats_print_opts, opt_percpu_arena, opt_tcache,
+ * opt_memory_limit, opt_stats_print, opt_stats_print_opts, opt_percpu_arena, opt_tcache,
  * opt_tcache_max, opt_tcache_nslots_small_min, opt_tcache_nslots_small_max,
  * opt_tcache_nslots_large, opt_dirty_decay_ms, opt_lg_tcache_nslots_mul,
  * opt_tcache_gc_incr_bytes, opt_lg_tcache_flush_small_div,
@@ -274,6 +296,7 @@ enum conf_prof_backtrace { CONF_PROF_BACKTRACE_LIBUNWIND, CONF_PROF_BACKTRACE_FP
 #define CONF_DECLARE_UINT_CLIP(name, ctype, max) extern ctype opt_##name;
 #define CONF_DECLARE_UINT_AUTO(name, ctype, max) extern ctype opt_##name;
 #define CONF_DECLARE_SINT(name, ctype, max) extern ctype opt_##name;
+#define CONF_DECLARE_LIMIT(name, ctype, max) extern ctype opt_##name;
 #define CONF_DECLARE_LETTERS(name, ctype, max) extern char opt_##name[max];
 #define CONF_DECLARE_STRING(name, ctype, max) extern char opt_##name[max];
 #define CONF_DECLARE_LG_ALIAS(name, target, max)
@@ -287,6 +310,7 @@ enum conf_kind {
 	CONF_KIND_UINT_CLIP,
 	CONF_KIND_UINT_AUTO,
 	CONF_KIND_SINT,
+	CONF_KIND_LIMIT,
 	CONF_KIND_LETTERS,
 	CONF_KIND_STRING,
 	CONF_KIND_LG_ALIAS
@@ -310,12 +334,15 @@ typedef struct conf_option {
 	 * letters; NULL-terminated. */
 	const char *const *values;
 	/* Stores a parsed BOOL (0/1), CHOICE (index), UINT*, SINT (as
-	 * uintmax_t) or LG_ALIAS (the exponent) value. */
+	 * uintmax_t), LIMIT (count or CONF_LIMIT_AUTO/OFF, which also
+	 * rewrites its text) or LG_ALIAS (the exponent) value. */
 	void (*set)(uintmax_t value);
 	/* Reads the value back the same way (NULL for LETTERS, STRING and
 	 * LG_ALIAS). */
 	uintmax_t (*get)(void);
-	/* LETTERS and STRING: the global buffer (max bytes); NULL otherwise. */
+	/* LETTERS and STRING: the global buffer (max bytes); LIMIT: the value
+	 * as opt.<name> reports it (CONF_LIMIT_TEXT_MAX bytes, written by set,
+	 * so by conf_reset_defaults before any source); NULL otherwise. */
 	char *text;
 	const char *doc;
 } conf_option_t;
@@ -367,6 +394,14 @@ const char *conf_read_symlink(const char *path, char buf[CONF_LINK_BUFSIZE]);
  */
 int conf_parse_uint(const char *v, size_t vlen, uintmax_t min, uintmax_t max, bool clip,
                     uintmax_t *out);
+
+/*
+ * Parses v[0..vlen) as a byte count: the forms of conf_parse_uint (without
+ * clipping), optionally followed by one of k, K, m, M, g, G, which multiply
+ * by 2^10, 2^20, 2^30.  Returns 0, EINVAL (not such a number, digits that
+ * overflow) or ERANGE (the product overflows or is outside [min, max]).
+ */
+int conf_parse_bytes(const char *v, size_t vlen, uintmax_t min, uintmax_t max, uintmax_t *out);
 
 /*
  * Parses v[0..vlen) as a signed integer: the forms of conf_parse_uint, where

@@ -290,6 +290,9 @@ ctl_opt_effective_narenas(void)
 #define CTL_OPT_UINT_CLIP(name, ctype) CTL_RO(ctl_opt_##name, ctype, opt_##name)
 #define CTL_OPT_UINT_AUTO(name, ctype) CTL_RO(ctl_opt_##name, ctype, ctl_opt_effective_##name())
 #define CTL_OPT_SINT(name, ctype) CTL_RO(ctl_opt_##name, ctype, opt_##name)
+/* "auto", "off" or the byte count, as conf keeps it for the row. */
+#define CTL_OPT_LIMIT(name, ctype)                                                        \
+	CTL_RO(ctl_opt_##name, const char *, conf_options[CONF_ID_##name].text)
 #define CTL_OPT_LETTERS(name, ctype) CTL_RO(ctl_opt_##name, const char *, opt_##name)
 #define CTL_OPT_STRING(name, ctype) CTL_RO(ctl_opt_##name, const char *, opt_##name)
 #define CTL_OPT_LG_ALIAS(name, target)
@@ -304,6 +307,7 @@ CONF_OPTIONS(CTL_OPT_HANDLER)
 #define CTL_OPT_NODE_UINT_CLIP(name) CTL_LEAF(name, ctl_opt_##name),
 #define CTL_OPT_NODE_UINT_AUTO(name) CTL_LEAF(name, ctl_opt_##name),
 #define CTL_OPT_NODE_SINT(name) CTL_LEAF(name, ctl_opt_##name),
+#define CTL_OPT_NODE_LIMIT(name) CTL_LEAF(name, ctl_opt_##name),
 #define CTL_OPT_NODE_LETTERS(name) CTL_LEAF(name, ctl_opt_##name),
 #define CTL_OPT_NODE_STRING(name) CTL_LEAF(name, ctl_opt_##name),
 #define CTL_OPT_NODE_LG_ALIAS(name)

@@ -287,6 +287,7 @@ START_TEST(test_opt_defaults)
 	ck_assert_uint_eq(read_unsigned("opt.lg_tcache_flush_small_div"), 1);
 	ck_assert_uint_eq(read_unsigned("opt.lg_tcache_flush_large_div"), 1);
 	ck_assert_str_eq(read_str("opt.percpu_arena"), "disabled");
+	ck_assert_str_eq(read_str("opt.memory_limit"), "auto");
 	/* An alias has no node of its own. */
 	size_t v;
 	len = sizeof(v);
@@ -444,9 +445,9 @@ ctl_child(void)
 	bool b[5];
 	static const char *const bools[5] = {"opt.abort", "opt.abort_conf", "opt.confirm_conf",
 	                                     "opt.zero", "opt.stats_print"};
-	static const char *const strs[3] = {"opt.zero_realloc", "opt.junk",
-	                                    "opt.stats_print_opts"};
-	const char *s[3];
+	static const char *const strs[4] = {"opt.zero_realloc", "opt.junk",
+	                                    "opt.stats_print_opts", "opt.memory_limit"};
+	const char *s[4];
 	unsigned narenas;
 	size_t len = sizeof(narenas);
 	int err = mallctl("opt.narenas", &narenas, &len, NULL, 0);
@@ -454,15 +455,15 @@ ctl_child(void)
 		len = sizeof(b[i]);
 		err |= mallctl(bools[i], &b[i], &len, NULL, 0);
 	}
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 4; i++) {
 		len = sizeof(s[i]);
 		err |= mallctl(strs[i], &s[i], &len, NULL, 0);
 	}
 	if (err != 0)
 		_exit(2);
 	printf("abort=%d abort_conf=%d confirm_conf=%d zero=%d stats_print=%d narenas=%u "
-	       "zero_realloc=%s junk=%s stats_print_opts=%s\n",
-	       b[0], b[1], b[2], b[3], b[4], narenas, s[0], s[1], s[2]);
+	       "zero_realloc=%s junk=%s stats_print_opts=%s memory_limit=%s\n",
+	       b[0], b[1], b[2], b[3], b[4], narenas, s[0], s[1], s[2], s[3]);
 	ctl_child_print_tcache();
 	fflush(stdout);
 	_exit(0);
@@ -511,19 +512,20 @@ START_TEST(test_opt_reflects_malloc_conf)
 {
 	char out[1024], err[4096];
 	run_child("abort:true,zero:true,stats_print:false,narenas:3,zero_realloc:alloc,"
-	          "junk:free,stats_print_opts:Ja,abort_conf:false",
+	          "junk:free,stats_print_opts:Ja,abort_conf:false,memory_limit:1g",
 	          out, sizeof(out), err, sizeof(err));
 	ck_assert_str_eq(err, "");
 	ck_assert_str_eq(out, "abort=1 abort_conf=0 confirm_conf=0 zero=1 stats_print=0 "
-	                      "narenas=3 zero_realloc=alloc junk=free stats_print_opts=gJa\n"
+	                      "narenas=3 zero_realloc=alloc junk=free stats_print_opts=gJa "
+	                      "memory_limit=1073741824\n"
 	                      "tcache=1 tcache_max=32768 arenas.tcache_max=32768 nhbins=41 "
 	                      "nslots=20/200/20 mul=1 gc=65536 div=1/1 percpu_arena=disabled\n");
-	run_child("narenas:default,junk:true,zero_realloc:abort", out, sizeof(out), err,
-	          sizeof(err));
+	run_child("narenas:default,junk:true,zero_realloc:abort,memory_limit:off", out,
+	          sizeof(out), err, sizeof(err));
 	char expected[512];
 	snprintf(expected, sizeof(expected),
 	         "abort=0 abort_conf=0 confirm_conf=0 zero=0 stats_print=0 narenas=%u "
-	         "zero_realloc=abort junk=true stats_print_opts=g\n",
+	         "zero_realloc=abort junk=true stats_print_opts=g memory_limit=off\n",
 	         auto_narenas_expected());
 	ck_assert_ptr_eq(strstr(out, expected), out);
 }
@@ -586,6 +588,11 @@ START_TEST(test_invalid_conf_still_starts)
 	                      "<strata>: Invalid conf value: percpu_arena:per\n");
 	ck_assert_ptr_nonnull(strstr(out, " tcache_max=32768 "));
 	ck_assert_ptr_nonnull(strstr(out, " mul=1 "));
+	/* A bad memory_limit leaves the default, auto. */
+	run_child("memory_limit:0,memory_limit:12q", out, sizeof(out), err, sizeof(err));
+	ck_assert_str_eq(err, "<strata>: Out-of-range conf value: memory_limit:0\n"
+	                      "<strata>: Invalid conf value: memory_limit:12q\n");
+	ck_assert_ptr_nonnull(strstr(out, " memory_limit=auto\n"));
 }
 END_TEST
 

@@ -419,6 +419,125 @@ START_TEST(test_reset_defaults)
 }
 END_TEST
 
+/* memory_limit (kind LIMIT): auto, off, or a byte count with an optional
+ * binary suffix; opt.memory_limit's text follows the value. */
+START_TEST(test_memory_limit_forms)
+{
+	const char *text = conf_options[CONF_ID_memory_limit].text;
+	ck_assert_int_eq(conf_options[CONF_ID_memory_limit].kind, CONF_KIND_LIMIT);
+	ck_assert_str_eq(parse_env(NULL), "");
+	ck_assert_uint_eq(opt_memory_limit, CONF_LIMIT_AUTO);
+	ck_assert_str_eq(text, "auto");
+	static const struct {
+		const char *conf;
+		size_t value;
+		const char *text;
+	} cases[] = {
+		{"memory_limit:off", CONF_LIMIT_OFF, "off"},
+		{"memory_limit:off,memory_limit:auto", CONF_LIMIT_AUTO, "auto"},
+		{"memory_limit:1", 1, "1"},
+		{"memory_limit:268435456", 268435456, "268435456"},
+		{"memory_limit:0x1000", 4096, "4096"},
+		{"memory_limit:010", 8, "8"}, /* a leading 0 is octal, as for every UINT */
+		{"memory_limit: 7", 7, "7"},
+		{"memory_limit:+7", 7, "7"},
+		{"memory_limit:1k", 1024, "1024"},
+		{"memory_limit:3K", 3072, "3072"},
+		{"memory_limit:512m", (size_t)512 << 20, "536870912"},
+		{"memory_limit:2M", (size_t)2 << 20, "2097152"},
+		{"memory_limit:4g", (size_t)4 << 30, "4294967296"},
+		{"memory_limit:1G", (size_t)1 << 30, "1073741824"},
+		{"memory_limit:0x10k", 16384, "16384"},
+		{"memory_limit:4294967296g", CONF_LIMIT_MAX, "4611686018427387904"},
+		{"memory_limit:4611686018427387904", CONF_LIMIT_MAX, "4611686018427387904"},
+		{"memory_limit:5g,memory_limit:off", CONF_LIMIT_OFF, "off"},
+	};
+	for (size_t i = 0; i < NCASES(cases); i++) {
+		ck_assert_msg(strcmp(parse_env(cases[i].conf), "") == 0, "%s printed %s",
+		              cases[i].conf, captured);
+		ck_assert_msg(opt_memory_limit == cases[i].value, "%s gave %zu", cases[i].conf,
+		              opt_memory_limit);
+		ck_assert_msg(strcmp(text, cases[i].text) == 0, "%s reads %s", cases[i].conf,
+		              text);
+	}
+	/* Resetting the defaults resets the text too. */
+	conf_reset_defaults();
+	ck_assert_uint_eq(opt_memory_limit, CONF_LIMIT_AUTO);
+	ck_assert_str_eq(text, "auto");
+}
+END_TEST
+
+/* Bad memory_limit values are reported the standard way and leave the value
+ * before them; with abort_conf they abort like any other. */
+START_TEST(test_memory_limit_bad_values)
+{
+	static const struct {
+		const char *value, *what;
+	} cases[] = {
+		{"0", "Out-of-range"},
+		{"0k", "Out-of-range"},
+		{"-1", "Out-of-range"},
+		{"-1k", "Out-of-range"},
+		{"4611686018427387905", "Out-of-range"},
+		{"4294967297g", "Out-of-range"},
+		{"18446744073709551615", "Out-of-range"},
+		{"17179869184g", "Out-of-range"}, /* 2^64: the product overflows */
+		{"99999999999999999999", "Invalid"}, /* the digits overflow, as for UINT */
+		{"", "Invalid"},
+		{"k", "Invalid"},
+		{"1t", "Invalid"},
+		{"1kb", "Invalid"},
+		{"1kk", "Invalid"},
+		{"1 k", "Invalid"},
+		{"1k ", "Invalid"},
+		{"1.5g", "Invalid"},
+		{"Auto", "Invalid"},
+		{"none", "Invalid"},
+		{"default", "Invalid"},
+		{"max", "Invalid"},
+		{"08", "Invalid"},
+		{"0x", "Invalid"},
+	};
+	char conf[128], message[192];
+	for (size_t i = 0; i < NCASES(cases); i++) {
+		snprintf(conf, sizeof(conf), "memory_limit:2k,memory_limit:%s", cases[i].value);
+		snprintf(message, sizeof(message), "<strata>: %s conf value: memory_limit:%s\n",
+		         cases[i].what, cases[i].value);
+		ck_assert_str_eq(parse_env(conf), message);
+		ck_assert_msg(opt_memory_limit == 2048, "%s gave %zu", conf, opt_memory_limit);
+		ck_assert_str_eq(conf_options[CONF_ID_memory_limit].text, "2048");
+	}
+	/* Alone, a bad value leaves the default. */
+	ck_assert_str_eq(parse_env("memory_limit:lots"),
+	                 "<strata>: Invalid conf value: memory_limit:lots\n");
+	ck_assert_uint_eq(opt_memory_limit, CONF_LIMIT_AUTO);
+}
+END_TEST
+
+START_TEST(test_parse_bytes)
+{
+	uintmax_t v = 0;
+	ck_assert_int_eq(conf_parse_bytes("12", 2, 0, UINTMAX_MAX, &v), 0);
+	ck_assert_uint_eq(v, 12);
+	/* Only vlen bytes count: the k outside them is not read. */
+	ck_assert_int_eq(conf_parse_bytes("12k", 2, 0, UINTMAX_MAX, &v), 0);
+	ck_assert_uint_eq(v, 12);
+	ck_assert_int_eq(conf_parse_bytes("12k", 3, 0, UINTMAX_MAX, &v), 0);
+	ck_assert_uint_eq(v, 12288);
+	ck_assert_int_eq(conf_parse_bytes("16777215g", 9, 0, UINTMAX_MAX, &v), 0);
+	ck_assert_uint_eq(v, (uintmax_t)16777215 << 30);
+	ck_assert_int_eq(conf_parse_bytes("0", 1, 0, 10, &v), 0);
+	ck_assert_uint_eq(v, 0);
+	v = 77;
+	ck_assert_int_eq(conf_parse_bytes("11", 2, 0, 10, &v), ERANGE);
+	ck_assert_int_eq(conf_parse_bytes("1k", 2, 0, 1023, &v), ERANGE);
+	ck_assert_int_eq(conf_parse_bytes("1k", 2, 1025, 4096, &v), ERANGE);
+	ck_assert_int_eq(conf_parse_bytes("g", 1, 0, 10, &v), EINVAL);
+	ck_assert_int_eq(conf_parse_bytes("", 0, 0, 10, &v), EINVAL);
+	ck_assert_uint_eq(v, 77); /* nothing written on failure */
+}
+END_TEST
+
 /* ------------------------------------------------------------ bad forms */
 
 START_TEST(test_bad_values)
@@ -752,6 +871,20 @@ START_TEST(test_abort_conf_tolerates)
 }
 END_TEST
 
+/* memory_limit's errors count for abort_conf like any other option's. */
+START_TEST(test_memory_limit_abort_conf)
+{
+	char out[1024];
+	int status = parse_in_child("abort_conf:true,memory_limit:0", out, sizeof(out));
+	ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+	ck_assert_str_eq(out, "<strata>: Out-of-range conf value: memory_limit:0\n"
+	                      "<strata>: Abort (abort_conf:true) on invalid conf value (see above).\n");
+	status = parse_in_child("abort_conf:true,memory_limit:64m", out, sizeof(out));
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_str_eq(out, "");
+}
+END_TEST
+
 /* ------------------------------------------------------------ man page */
 
 /* How man/strata.3 shows one option: type and default, from the table
@@ -779,6 +912,9 @@ man_type_and_default(size_t id, char *type, char *dflt, size_t size)
 	case CONF_KIND_UINT_AUTO:
 		snprintf(type, size, "%s or default", opt->ctype);
 		break;
+	case CONF_KIND_LIMIT:
+		snprintf(type, size, "auto|off|bytes");
+		break;
 	case CONF_KIND_LETTERS:
 		snprintf(type, size, "letters from %s", opt->values[0]);
 		break;
@@ -805,6 +941,7 @@ man_type_and_default(size_t id, char *type, char *dflt, size_t size)
 			MAN_DEFAULT_UINT(name);                                           \
 	}
 #define MAN_DEFAULT_SINT(name) snprintf(dflt, size, "%jd", (intmax_t)opt_##name)
+#define MAN_DEFAULT_LIMIT(name) snprintf(dflt, size, "%s", opt->text)
 #define MAN_DEFAULT_LETTERS(name) snprintf(dflt, size, "\"%s\"", opt_##name)
 #define MAN_DEFAULT_STRING(name) snprintf(dflt, size, "\"%.200s\"", opt_##name)
 #define MAN_DEFAULT_LG_ALIAS(name) dflt[0] = '\0'
@@ -885,6 +1022,9 @@ test_suite(void)
 	tcase_add_test(tc, test_stats_print_opts_accumulate);
 	tcase_add_test(tc, test_reset_defaults);
 	tcase_add_test(tc, test_bad_values);
+	tcase_add_test(tc, test_memory_limit_forms);
+	tcase_add_test(tc, test_memory_limit_bad_values);
+	tcase_add_test(tc, test_parse_bytes);
 	tcase_add_test(tc, test_invalid_keeps_previous_value);
 	tcase_add_test(tc, test_jemalloc_keys_strata_lacks);
 	tcase_add_test(tc, test_syntax_errors);
@@ -905,6 +1045,7 @@ test_suite(void)
 	tcase_add_test_raise_signal(tc, test_abort_conf_from_earlier_source, SIGABRT);
 	tcase_add_test(tc, test_abort_conf_message);
 	tcase_add_test(tc, test_abort_conf_tolerates);
+	tcase_add_test(tc, test_memory_limit_abort_conf);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("man");
