@@ -2,7 +2,7 @@
  * init.c — bootstrap order, fork handlers and exit actions.  See init.h.
  *
  * Bootstrap, under init_mtx, with no allocation until the arenas exist:
- *   size classes → MALLOC_CONF → global base → emap → arenas → stats →
+ *   size classes → MALLOC_CONF → memory limit source → global base → emap → arenas → stats →
  *   thread events → profiler → tsd key; then the messages held back meanwhile (a bad MALLOC_CONF) are
  *   written, and pthread_atfork and the atexit actions registered.  The
  *   initializing thread may re-enter (a malloc_message hook that calls
@@ -31,6 +31,7 @@
 #include "decay.h"
 #include "emap.h"
 #include "init.h"
+#include "memlimit.h"
 #include "msg.h"
 #include "os.h"
 #include "prof/prof.h"
@@ -66,6 +67,7 @@ init_core(void)
 	sz_boot();
 	decay_boot();
 	conf_init();
+	memlimit_boot();
 	base_init(&init_global_base, MUTEX_RANK_GLOBAL_BASE);
 	mutex_register(&init_global_base.mtx, NULL);
 	ctl_boot();
