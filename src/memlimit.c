@@ -306,15 +306,18 @@ typedef struct memlimit_lines {
 	char buf[MEMLIMIT_LINE_MAX];
 } memlimit_lines_t;
 
-/* Boot's scratch (boot is single threaded): the file being read and the
- * cgroup paths named by /proc/self/cgroup. */
+/* Boot's scratch, static so that boot (single threaded, maybe on a small
+ * thread stack inside malloc's bootstrap) keeps its frames small: the file
+ * being read, a path being built, and the cgroup paths named by
+ * /proc/self/cgroup. */
 static memlimit_lines_t memlimit_lines;
+static char memlimit_boot_path[MEMLIMIT_PATH_MAX];
 static char memlimit_cg_v1[MEMLIMIT_PATH_MAX], memlimit_cg_v2[MEMLIMIT_PATH_MAX];
 
 static bool
 memlimit_lines_open(memlimit_lines_t *r, const char *name)
 {
-	char path[MEMLIMIT_PATH_MAX];
+	char *path = memlimit_boot_path;
 	size_t len = 0;
 	const char *root = memlimit_root();
 	if (!memlimit_append(path, &len, root, strlen(root)) ||
@@ -503,7 +506,7 @@ memlimit_set_folder(const char *mount_point, const char *rel)
 static bool
 memlimit_folder_usable(bool v2)
 {
-	char dir[MEMLIMIT_PATH_MAX];
+	char *dir = memlimit_boot_path;
 	size_t len = memlimit_path_len;
 	memcpy(dir, memlimit_path, len + 1);
 	if (!v2)
