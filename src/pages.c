@@ -552,16 +552,19 @@ pages_decay_locked(pages_t *p, uint64_t now)
 		allowed = 0;
 	else if (advice == BURST_EXPECTED && keep > curve)
 		allowed = keep < p->dirty.npages ? keep : p->dirty.npages;
-	if (p->dirty.npages > allowed)
+	if (p->dirty.npages > allowed &&
+	    (allowed == 0 || p->dirty.npages - allowed >= PAGES_PURGE_MIN_EXCESS))
 		pages_purge_state_to(p, EXTENT_DIRTY, pages_dirty_destination(p), allowed, now);
 	pages_enforce_cap(p, now);
+	size_t left = p->dirty.npages < curve ? p->dirty.npages : curve;
 	uint64_t next = advice == BURST_EXPECTED && keep >= curve
 	                    ? UINT64_MAX
-	                    : decay_next_purge(&p->decay_dirty, curve, PAGES_PURGE_MIN_BATCH);
+	                    : decay_next_purge(&p->decay_dirty, left, PAGES_PURGE_MIN_BATCH);
 	if (p->dirty.npages != 0 && advice_until < next)
 		next = advice_until;
 	size_t muzzy_allowed = decay_allowed(&p->decay_muzzy, now, p->muzzy.npages);
-	if (p->muzzy.npages > muzzy_allowed)
+	if (p->muzzy.npages > muzzy_allowed &&
+	    (muzzy_allowed == 0 || p->muzzy.npages - muzzy_allowed >= PAGES_PURGE_MIN_EXCESS))
 		pages_purge_state_to(p, EXTENT_MUZZY, EXTENT_RETAINED, muzzy_allowed, now);
 	uint64_t next_muzzy =
 	    decay_next_purge(&p->decay_muzzy, muzzy_allowed, PAGES_PURGE_MIN_BATCH);

@@ -59,9 +59,12 @@
 #define PAGES_GROW_MIN HUGEPAGE
 #define PAGES_GROW_MAX ((size_t)1 << 30)
 
-/* Pages purged at once when the purger wakes without an epoch of the
- * curve to wait for (it sleeps until at least this many are due). */
+/* The purger sleeps until at least this many pages are due (or all that
+ * are left). */
 #define PAGES_PURGE_MIN_BATCH ((size_t)256)
+/* The curve purges no fewer pages at a time, unless it lets all go: a
+ * page or two past the curve is not worth a system call and a fault. */
+#define PAGES_PURGE_MIN_EXCESS ((size_t)16)
 
 /* What a state's purging did, ever (stats.arenas.<i>.{dirty,muzzy}_*). */
 typedef struct pages_purge_stats {
