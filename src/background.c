@@ -17,6 +17,7 @@
 
 #include "background.h"
 #include "clock.h"
+#include "memlimit.h"
 #include "mutex.h"
 #include "os.h"
 #include "pages.h"
@@ -41,6 +42,33 @@ static size_t background_max = 4;       /* max_background_threads; background_mt
 /* Protected by background_mtx for writes; read by wakers once running. */
 static _Atomic unsigned background_nthreads;
 static background_slot_t background_slots[BACKGROUND_THREADS_MAX];
+
+/* The memory limit's checks: written by whoever wins the check. */
+static _Atomic uint64_t memlimit_last_check;
+static _Atomic size_t memlimit_last_limit, memlimit_last_usage;
+static _Atomic uint64_t memlimit_releases, memlimit_released;
+
+void
+background_check_memory_limit(uint64_t now)
+{
+	uint64_t last = atomic_load_relaxed(&memlimit_last_check);
+	if (now - last < BACKGROUND_MEMLIMIT_CHECK_NS ||
+	    !atomic_compare_exchange_strong(&memlimit_last_check, &last, now))
+		return;
+	size_t limit = 0, usage = 0;
+	bool limited = memlimit_read(&limit, &usage);
+	atomic_store_relaxed(&memlimit_last_limit, limited ? limit : 0);
+	atomic_store_relaxed(&memlimit_last_usage, limited ? usage : 0);
+	if (!limited || usage < limit - limit / 16)
+		return;
+	size_t released = 0;
+	for (pages_t *p = pages_registry_first(); p != NULL; p = p->registry_next)
+		released += pages_purge_all(p);
+	if (released != 0) {
+		atomic_add_relaxed(&memlimit_releases, 1);
+		atomic_add_relaxed(&memlimit_released, released);
+	}
+}
 
 void
 background_boot(bool enabled, size_t max_threads)
@@ -113,7 +141,11 @@ background_main(void *arg)
 	while (!atomic_load_acquire(&slot->stop)) {
 		uint32_t seq = atomic_load_acquire(&slot->wake_seq);
 		uint64_t now = clock_coarse_ns();
+		background_check_memory_limit(now);
 		uint64_t next = background_run(k, atomic_load_relaxed(&background_nthreads), now);
+		if (atomic_load_relaxed(&memlimit_last_limit) != 0 && pages_dirty_bytes_total() != 0 &&
+		    next > now + BACKGROUND_MEMLIMIT_SLEEP_NS)
+			next = now + BACKGROUND_MEMLIMIT_SLEEP_NS;
 		if (last_run != 0)
 			atomic_add_relaxed(&slot->run_time_sum, now - last_run);
 		last_run = now;
@@ -262,4 +294,8 @@ background_stats_read(background_stats_t *out)
 	}
 	out->num_threads = n;
 	out->run_interval_ns = intervals != 0 ? sum / intervals : 0;
+	out->memlimit_limit = atomic_load_relaxed(&memlimit_last_limit);
+	out->memlimit_usage = atomic_load_relaxed(&memlimit_last_usage);
+	out->memlimit_releases = atomic_load_relaxed(&memlimit_releases);
+	out->memlimit_released = atomic_load_relaxed(&memlimit_released);
 }

@@ -19,6 +19,14 @@
  * way.  If they cannot be created, the decay stays with the allocating
  * threads.
  *
+ * Memory limit (memlimit.h): thread events and the purger check it, at
+ * most every BACKGROUND_MEMLIMIT_CHECK_NS between them; when the usage is
+ * within 1/16 of the limit, every dirty and muzzy page of every arena is
+ * released at once, whatever the curves say.  While a limit applies and
+ * pages are dirty, a purger sleeps at most BACKGROUND_MEMLIMIT_SLEEP_NS, so
+ * that memory taken by others (other processes of the cgroup, the page
+ * cache) is noticed while this process is idle.
+ *
  * Lock: background_mtx serializes starting and stopping; the purgers never
  * take it.  Everything the fast paths read is atomic.
  */
@@ -32,6 +40,8 @@
 #define BACKGROUND_MIN_SLEEP_NS (10 * 1000000ull)
 /* New dirty memory that wakes a purger early (16 MiB). */
 #define BACKGROUND_WAKE_DIRTY_BYTES ((size_t)16 << 20)
+#define BACKGROUND_MEMLIMIT_CHECK_NS (100 * 1000000ull)
+#define BACKGROUND_MEMLIMIT_SLEEP_NS (1000 * 1000000ull)
 
 extern _Atomic bool background_running_flag;
 extern _Atomic bool background_start_wanted;
@@ -71,10 +81,18 @@ size_t background_max_threads(void);
 /* Fork child: the threads are gone; asks for new ones if enabled. */
 void background_postfork_child(void);
 
+/* Checks the memory limit if the last check is old enough, and releases
+ * every freed page when usage is near it.  No lock held. */
+void background_check_memory_limit(uint64_t now);
+
 typedef struct background_stats {
 	size_t num_threads;
 	uint64_t num_runs;
 	uint64_t run_interval_ns; /* mean time between two runs of a thread */
+	/* The memory limit as of the last check (0 when none applied). */
+	size_t memlimit_limit, memlimit_usage;
+	uint64_t memlimit_releases;  /* releases the limit caused */
+	uint64_t memlimit_released;  /* bytes they released */
 } background_stats_t;
 void background_stats_read(background_stats_t *out);
 

@@ -13,6 +13,7 @@
  * and may allocate only through the reentrancy guard.
  */
 #include "background.h"
+#include "clock.h"
 #include "conf.h"
 #include "event.h"
 #include "prng.h"
@@ -129,6 +130,7 @@ event_tcache_gc(tsd_t *tsd)
 	event_schedule(tsd, EVENT_TCACHE_GC_DALLOC, tsd->deallocated);
 	if (tsd->tcache.enabled)
 		tcache_gc_step(&tsd->tcache);
+	background_check_memory_limit(clock_coarse_ns());
 	if (UNLIKELY(background_start_pending())) {
 		tsd_reentrancy_raise(tsd);
 		background_maybe_start();

@@ -4,7 +4,11 @@
  *     (the test reads RSS with raw system calls and waits on it, bounded);
  *   - without background_thread no purger thread exists;
  *   - fork while the purger runs: children allocate, free and get their own
- *     purger, which gives their pages back too.
+ *     purger, which gives their pages back too;
+ *   - the memory limit, in a real cgroup (a child cgroup of the host's v1
+ *     memory hierarchy, where the host lets the test make one): with decay
+ *     off, freed pages stay until memory taken outside strata brings the
+ *     cgroup near its limit; then they are released at once.
  * Each case runs this program again with its own MALLOC_CONF; the child
  * prints one line and exits before main.
  */
@@ -17,11 +21,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "api_util.h"
+#include "cgroup_util.h"
 #include "child_util.h"
 
 #define CHILD_ENV "STRATA_PURGE_CHILD"
@@ -175,6 +181,64 @@ child_fork(void)
 	printf("children_ok=%d parent_purgers=%d\n", ok, purger_threads() > 0);
 }
 
+/* A number from a file (a cgroup's usage); 0 when unreadable. */
+static size_t
+read_number(const char *path)
+{
+	char buf[64];
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	return strtoull(buf, NULL, 10);
+}
+
+#define MEMLIMIT_BYTES (192 * MiB)
+#define MEMLIMIT_CGROUP_ENV "STRATA_PURGE_CGROUP"
+
+/* CHILD_ENV=memlimit, in a cgroup limited to MEMLIMIT_BYTES: 96 MiB freed
+ * and kept (decay -1), then memory touched outside strata until the cgroup
+ * is within 1/32 of its limit; the freed pages must go, within a bound. */
+static void
+child_memlimit(void)
+{
+	char usage_path[4400];
+	snprintf(usage_path, sizeof(usage_path), "%s/memory.usage_in_bytes",
+	         getenv(MEMLIMIT_CGROUP_ENV));
+	enum { NBLOCKS = 48 };
+	void *blocks[NBLOCKS];
+	for (int i = 0; i < NBLOCKS; i++) {
+		blocks[i] = malloc(2 * MiB);
+		memset(blocks[i], 1, 2 * MiB);
+	}
+	for (int i = 0; i < NBLOCKS; i++)
+		free(blocks[i]);
+	size_t held = rss_bytes();
+	size_t near = MEMLIMIT_BYTES - MEMLIMIT_BYTES / 32;
+	size_t room = 120 * MiB;
+	char *outside = mmap(NULL, room, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (outside == MAP_FAILED)
+		_exit(2);
+	size_t touched = 0;
+	while (read_number(usage_path) < near && touched < room) {
+		memset(outside + touched, 1, MiB);
+		touched += MiB;
+	}
+	size_t usage_near = read_number(usage_path);
+	/* Now wait, allocating nothing: the purger checks the limit. */
+	bool released = false;
+	for (long waited = 0; waited <= 5000 && !released; waited += 10) {
+		released = rss_bytes() + 64 * MiB < held + touched;
+		if (!released)
+			nap_ms(10);
+	}
+	printf("near=%d released=%d\n", usage_near >= near, released);
+}
+
 __attribute__((constructor)) static void
 child_main(void)
 {
@@ -187,6 +251,8 @@ child_main(void)
 		child_nothread();
 	else if (strcmp(mode, "fork") == 0)
 		child_fork();
+	else if (strcmp(mode, "memlimit") == 0)
+		child_memlimit();
 	else
 		_exit(3);
 	fflush(stdout);
@@ -228,6 +294,58 @@ START_TEST(test_fork_while_purger_runs)
 }
 END_TEST
 
+static char memlimit_cgroup[4300];
+
+/* In a forked child: join the cgroup, then run this program again in it
+ * (so that strata finds the limit when it starts). */
+static void
+memlimit_exec(const void *arg)
+{
+	(void)arg;
+	char path[4400], pid[32], env_cgroup[4400];
+	snprintf(path, sizeof(path), "%s/cgroup.procs", memlimit_cgroup);
+	snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	if (!cgroup_write_text(path, pid)) {
+		printf("skip: cannot join %s: %s\n", memlimit_cgroup, strerror(errno));
+		return;
+	}
+	snprintf(env_cgroup, sizeof(env_cgroup), MEMLIMIT_CGROUP_ENV "=%s", memlimit_cgroup);
+	char *argv[] = {"strata-test-child", NULL};
+	char *env[] = {CHILD_ENV "=memlimit", "MALLOC_CONF=dirty_decay_ms:-1", env_cgroup, NULL};
+	dup2(STDERR_FILENO, STDOUT_FILENO);
+	execve("/proc/self/exe", argv, env);
+	_exit(127);
+}
+
+START_TEST(test_memory_limit_releases_in_a_cgroup)
+{
+	char current[4096], path[4400], buf[512];
+	if (!cgroup_v1_memory_folder(current, sizeof(current))) {
+		fprintf(stderr, "check_api_purge: note: no cgroup v1 memory hierarchy here; "
+		                "the memory-limit test asserts nothing\n");
+		return;
+	}
+	snprintf(memlimit_cgroup, sizeof(memlimit_cgroup), "%s/strata-purge-%d", current,
+	         (int)getpid());
+	snprintf(path, sizeof(path), "%s/memory.limit_in_bytes", memlimit_cgroup);
+	snprintf(buf, sizeof(buf), "%zu\n", MEMLIMIT_BYTES);
+	if (mkdir(memlimit_cgroup, 0755) != 0 || !cgroup_write_text(path, buf)) {
+		fprintf(stderr, "check_api_purge: note: cannot make %s (%s); the memory-limit "
+		                "test asserts nothing\n", memlimit_cgroup, strerror(errno));
+		rmdir(memlimit_cgroup);
+		return;
+	}
+	int status = child_run_capture(memlimit_exec, NULL, buf, sizeof(buf));
+	rmdir(memlimit_cgroup);
+	if (strncmp(buf, "skip: ", 6) == 0) {
+		fprintf(stderr, "check_api_purge: note: %s", buf + 6);
+		return;
+	}
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child: %s", buf);
+	ck_assert_str_eq(buf, "near=1 released=1\n");
+}
+END_TEST
+
 Suite *
 test_suite(void)
 {
@@ -237,6 +355,7 @@ test_suite(void)
 	tcase_add_test(tc, test_idle_process_returns_memory);
 	tcase_add_test(tc, test_no_purger_without_background_thread);
 	tcase_add_test(tc, test_fork_while_purger_runs);
+	tcase_add_test(tc, test_memory_limit_releases_in_a_cgroup);
 	suite_add_tcase(s, tc);
 	return s;
 }

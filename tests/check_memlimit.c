@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cgroup_util.h"
 #include "child_util.h"
 #include "conf.h"
 #include "memlimit.h"
@@ -513,58 +514,6 @@ END_TEST
 
 /* ------------------------------------------------------------ the host */
 
-/* The process's cgroup v1 memory folder, when the hierarchy is mounted
- * with its root at the filesystem's root. */
-static bool
-host_v1_memory_folder(char *out, size_t size)
-{
-	char cgroup[4096] = "", mount_point[4096] = "", line[8192];
-	FILE *f = fopen("/proc/self/cgroup", "r");
-	if (f == NULL)
-		return false;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		char *c1 = strchr(line, ':'), *c2 = c1 != NULL ? strchr(c1 + 1, ':') : NULL;
-		if (c2 == NULL)
-			continue;
-		*c2 = '\0';
-		if (strstr(c1 + 1, "memory") != NULL) {
-			snprintf(cgroup, sizeof(cgroup), "%s", c2 + 1);
-			cgroup[strcspn(cgroup, "\n")] = '\0';
-		}
-	}
-	fclose(f);
-	f = fopen("/proc/self/mountinfo", "r");
-	if (f == NULL)
-		return false;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		char mroot[4096], mpoint[4096];
-		const char *dash = strstr(line, " - cgroup ");
-		if (dash == NULL || strstr(dash, "memory") == NULL)
-			continue;
-		if (sscanf(line, "%*s %*s %*s %4095s %4095s", mroot, mpoint) == 2 &&
-		    strcmp(mroot, "/") == 0)
-			snprintf(mount_point, sizeof(mount_point), "%s", mpoint);
-	}
-	fclose(f);
-	if (cgroup[0] != '/' || mount_point[0] == '\0')
-		return false;
-	return (size_t)snprintf(out, size, "%s%s", mount_point,
-	                        strcmp(cgroup, "/") == 0 ? "" : cgroup) < size;
-}
-
-static bool
-write_text(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return false;
-	bool ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text);
-	int saved = errno;
-	close(fd);
-	errno = saved;
-	return ok;
-}
-
 static char host_cgroup[4300];
 
 /* In the child: join host_cgroup, use some memory, read the limit; prints
@@ -576,7 +525,7 @@ host_child(const void *arg)
 	char path[4400], pid[32];
 	snprintf(path, sizeof(path), "%s/cgroup.procs", host_cgroup);
 	snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
-	if (!write_text(path, pid)) {
+	if (!cgroup_write_text(path, pid)) {
 		dprintf(2, "skip cannot join %s: %s", host_cgroup, strerror(errno));
 		return;
 	}
@@ -596,7 +545,7 @@ host_child(const void *arg)
 START_TEST(test_host_cgroup_v1)
 {
 	char current[4096];
-	if (!host_v1_memory_folder(current, sizeof(current))) {
+	if (!cgroup_v1_memory_folder(current, sizeof(current))) {
 		fprintf(stderr, "check_memlimit: note: no cgroup v1 memory hierarchy here; "
 		                "the host test asserts nothing\n");
 		return;
@@ -610,7 +559,7 @@ START_TEST(test_host_cgroup_v1)
 	}
 	char path[4400];
 	snprintf(path, sizeof(path), "%s/memory.limit_in_bytes", host_cgroup);
-	if (!write_text(path, "268435456\n")) {
+	if (!cgroup_write_text(path, "268435456\n")) {
 		fprintf(stderr, "check_memlimit: note: cannot set %s (%s); the host test "
 		                "asserts nothing\n", path, strerror(errno));
 		rmdir(host_cgroup);
