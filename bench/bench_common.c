@@ -5,6 +5,8 @@
 #define _GNU_SOURCE
 #include "bench_common.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,6 +93,42 @@ long bench_cur_rss_kb(void)
 		pages_res = 0;
 	fclose(f);
 	return pages_res * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+long bench_statm_rss_kb(void)
+{
+	char buf[128];
+	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* "size resident shared ...", in pages: the second field. */
+	const char *c = buf;
+	while (*c != '\0' && *c != ' ')
+		c++;
+	long pages = 0;
+	while (*c == ' ')
+		c++;
+	while (*c >= '0' && *c <= '9')
+		pages = pages * 10 + (*c++ - '0');
+	return pages * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+void bench_sleep_until(double t)
+{
+	struct timespec ts;
+	ts.tv_sec = (time_t)t;
+	ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
 }
 
 size_t prng_log_range(uint64_t *s, size_t lo, size_t hi)

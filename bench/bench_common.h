@@ -37,6 +37,17 @@ long bench_peak_rss_kb(void);
 /* Current resident set (/proc/self/statm), kB; 0 if unreadable. */
 long bench_cur_rss_kb(void);
 
+/* Current resident set (/proc/self/statm), kB, read with open/read/close
+ * into a stack buffer: never allocates, so a sampler thread may call it
+ * while the heap is idle without disturbing what it measures; 0 if
+ * unreadable. */
+long bench_statm_rss_kb(void);
+
+/* Sleeps until bench_now() reaches t (an absolute CLOCK_MONOTONIC deadline,
+ * so a loop of these keeps its period however long each step took);
+ * returns at once if t has passed.  Never allocates. */
+void bench_sleep_until(double t);
+
 /* Prints the BENCH line: extra is "key=value ..." or NULL.  Flushes. */
 void bench_report(const char *name, double secs, const char *extra);
 
@@ -79,7 +90,6 @@ static inline size_t prng_range(uint64_t *s, size_t lo, size_t hi)
 /* Log-uniform in [lo, hi] (each power of two equally likely). */
 size_t prng_log_range(uint64_t *s, size_t lo, size_t hi);
 
-/* Touches an object: writes its first byte and one byte per 4 KiB page. */
 /* Shuffles perm[0..n) in place (Fisher-Yates) with the generator s. */
 static inline void bench_shuffle(uint32_t *perm, size_t n, uint64_t *s)
 {
@@ -91,6 +101,7 @@ static inline void bench_shuffle(uint32_t *perm, size_t n, uint64_t *s)
 	}
 }
 
+/* Touches an object: writes its first byte and one byte per 4 KiB page. */
 static inline void bench_touch(void *p, size_t n, unsigned char v)
 {
 	unsigned char *c = p;
