@@ -156,9 +156,12 @@ burst_take(burst_t *burst, uint64_t now, size_t active_before, size_t active_aft
 	burst->last_take = now;
 }
 
-/* The median of the recorded gaps (the lower one of an even count). */
+/* The third quartile of the recorded gaps: a typical gap, but long enough
+ * that the occasional longer one among short ones still finds its pages
+ * (bench/bursty: the median made a quarter more page faults at the same
+ * RSS-time; the seventh octile held memory through long gaps). */
 static uint64_t
-burst_median_gap(const burst_t *burst)
+burst_gap_q3(const burst_t *burst)
 {
 	uint64_t sorted[BURST_NHIST];
 	unsigned n = burst->nhist;
@@ -169,7 +172,7 @@ burst_median_gap(const burst_t *burst)
 			sorted[j] = sorted[j - 1];
 			sorted[j - 1] = t;
 		}
-	return sorted[(n - 1) / 2];
+	return sorted[(3 * n - 1) / 4];
 }
 
 burst_advice_t
@@ -181,7 +184,7 @@ burst_advise(const burst_t *burst, uint64_t now, ssize_t decay_ms, size_t *keep_
 	if (decay_ms <= 0 || burst->nhist < BURST_MIN_HISTORY ||
 	    now - burst->last_take < BURST_QUIET_NS)
 		return BURST_NO_ADVICE;
-	uint64_t horizon = 2 * burst_median_gap(burst);
+	uint64_t horizon = 2 * burst_gap_q3(burst);
 	uint64_t horizon_max = (uint64_t)decay_ms * 1000000u;
 	if (horizon > horizon_max)
 		horizon = horizon_max;

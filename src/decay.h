@@ -19,7 +19,8 @@
  * before each (its gap) and how far the arena's active pages rose above
  * where they were when it began (its demand).  While the arena is quiet and
  * has seen at least BURST_MIN_HISTORY bursts, the next burst is expected
- * until twice the median gap has passed (never longer than decay_ms): then
+ * until twice the third quartile of the gaps has passed (never longer than
+ * decay_ms): then
  * the dirty pages the largest recent demand needs are kept whatever the
  * curve says; once that time has passed, the burst is overdue and every
  * dirty page goes, sooner than the curve would let them.  A busy arena, or

@@ -141,6 +141,21 @@ START_TEST(test_burst_model)
 	ck_assert_int_eq(burst_advise(&b, until + MS, 10000, &keep, NULL), BURST_OVERDUE);
 	/* Never longer than the curve: a 300 ms curve ends the wait sooner. */
 	ck_assert_int_eq(burst_advise(&b, last + 400 * MS, 300, &keep, NULL), BURST_OVERDUE);
+	/* Mixed gaps: five of 100 ms, three of 400 ms.  The wait is twice the
+	 * third quartile (800 ms), not twice the median (200 ms). */
+	burst_t mixed;
+	burst_init(&mixed);
+	uint64_t t = T0;
+	static const unsigned gaps_ms[] = {100, 400, 100, 100, 400, 100, 400, 100};
+	burst_at(&mixed, t, 100, demand);
+	for (unsigned i = 0; i < sizeof(gaps_ms) / sizeof(gaps_ms[0]); i++) {
+		t += 9 * MS + gaps_ms[i] * MS;
+		burst_at(&mixed, t, 100, demand);
+	}
+	uint64_t end = t + 9 * MS;
+	ck_assert_int_eq(burst_advise(&mixed, end + 500 * MS, 10000, &keep, &until), BURST_EXPECTED);
+	ck_assert_uint_eq(until, end + 800 * MS + 1);
+	ck_assert_int_eq(burst_advise(&mixed, end + 801 * MS, 10000, &keep, NULL), BURST_OVERDUE);
 	/* Small rises are not bursts: they leave no history. */
 	burst_t small;
 	burst_init(&small);
