@@ -20,7 +20,7 @@ setup(void)
 	sz_boot();
 	base_init(&test_base, MUTEX_RANK_GLOBAL_BASE);
 	emap_boot(&test_base);
-	pages_init(&test_pages, TEST_ARENA, &test_base, -1, 0); /* no purging unless asked */
+	pages_init(&test_pages, TEST_ARENA, &test_base, -1, -1); /* no purging unless asked */
 }
 
 static int
@@ -231,6 +231,7 @@ START_TEST(test_decay_zero_purges_at_once)
 	pages_stats_t st;
 	pages_stats_read(&eager, &st);
 	ck_assert_uint_eq(st.dirty_pages, 0);
+	ck_assert_uint_eq(st.muzzy_pages, 0); /* muzzy_decay_ms 0: straight to retained */
 	ck_assert_uint_ge(st.dirty.purged, 64);
 }
 END_TEST
@@ -250,6 +251,7 @@ START_TEST(test_decay_never_keeps_everything)
 	ck_assert_uint_eq(st.active_pages, 0);
 	ck_assert_uint_ge(st.dirty_pages, N * 512);
 	ck_assert_uint_eq(st.dirty.purged, 0);
+	ck_assert_uint_eq(st.muzzy.purged, 0);
 }
 END_TEST
 
