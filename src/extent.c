@@ -106,6 +106,8 @@ eset_insert(eset_t *set, extent_t *e)
 	eset_bit_set(set, pind, true);
 	set->npages += e->size >> LG_PAGE;
 	set->nextents++;
+	set->class_n[pind]++;
+	set->class_bytes[pind] += e->size;
 }
 
 void
@@ -117,6 +119,8 @@ eset_remove(eset_t *set, extent_t *e)
 		eset_bit_set(set, pind, false);
 	set->npages -= e->size >> LG_PAGE;
 	set->nextents--;
+	set->class_n[pind]--;
+	set->class_bytes[pind] -= e->size;
 }
 
 extent_t *

@@ -12,7 +12,8 @@
  * by address, plus a bitmap of non-empty classes.  An extent is filed under
  * the largest class not above its size, and searched from the smallest class
  * not below the request, so the first extent found always fits: best fit,
- * then lowest address.  Locks: an eset belongs to one arena's pages_t and is
+ * then lowest address.  The set counts its pages and extents, in all and
+ * per class.  Locks: an eset belongs to one arena's pages_t and is
  * protected by that pages lock; a slab's bitmap and nfree by its bin's lock.
  */
 #ifndef STRATA_EXTENT_H
@@ -130,6 +131,10 @@ typedef struct eset {
 	uint64_t nonempty[ESET_BITMAP_WORDS];
 	size_t npages; /* pages in all extents of the set */
 	size_t nextents;
+	/* Per class (stats.arenas.<i>.extents.<j>): extents filed under it
+	 * and their bytes. */
+	size_t class_n[SZ_NPSIZES];
+	size_t class_bytes[SZ_NPSIZES];
 } eset_t;
 
 void eset_init(eset_t *set);

@@ -95,6 +95,40 @@ START_TEST(test_eset_best_fit_then_lowest)
 }
 END_TEST
 
+/* The per-class counts (stats.arenas.<i>.extents.<j>): by the class an
+ * extent is filed under, and summing to the set's totals. */
+START_TEST(test_eset_class_counts)
+{
+	static extent_t e[4];
+	size_t sizes[4] = {5 * PAGE, 5 * PAGE, 7 * PAGE, 64 * PAGE};
+	eset_t set;
+	eset_init(&set);
+	for (unsigned i = 0; i < 4; i++) {
+		e[i].addr = (void *)(uintptr_t)(0x10000000 + i * 0x1000000);
+		e[i].size = sizes[i];
+		eset_insert(&set, &e[i]);
+	}
+	unsigned five = sz_psz2ind_floor(5 * PAGE), seven = sz_psz2ind_floor(7 * PAGE);
+	unsigned big = sz_psz2ind_floor(64 * PAGE);
+	ck_assert_uint_eq(set.class_n[five], seven == five ? 3 : 2);
+	ck_assert_uint_eq(set.class_n[big], 1);
+	ck_assert_uint_eq(set.class_bytes[big], 64 * PAGE);
+	size_t n = 0, bytes = 0;
+	for (unsigned j = 0; j < SZ_NPSIZES; j++) {
+		n += set.class_n[j];
+		bytes += set.class_bytes[j];
+	}
+	ck_assert_uint_eq(n, set.nextents);
+	ck_assert_uint_eq(bytes, set.npages << LG_PAGE);
+	for (unsigned i = 0; i < 4; i++)
+		eset_remove(&set, &e[i]);
+	for (unsigned j = 0; j < SZ_NPSIZES; j++) {
+		ck_assert_uint_eq(set.class_n[j], 0);
+		ck_assert_uint_eq(set.class_bytes[j], 0);
+	}
+}
+END_TEST
+
 static extent_t *
 lookup(const void *addr)
 {
@@ -263,6 +297,7 @@ test_suite(void)
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, test_heap_random_order);
 	tcase_add_test(tc, test_eset_best_fit_then_lowest);
+	tcase_add_test(tc, test_eset_class_counts);
 	tcase_add_test(tc, test_alloc_registers_and_zeroes);
 	tcase_add_test(tc, test_alignment);
 	tcase_add_test(tc, test_free_coalesces_neighbours);
