@@ -8,7 +8,7 @@
  * threads); arena_purge turning dirty pages into retained ones.
  *
  * The allocator is initialized by init_ensure() as in the other suites.
- * Tests that count dirty pages set the default dirty decay to -1 (never purge on
+ * Tests that count dirty pages set opt_dirty_decay_ms to -1 (never purge on
  * its own) before creating their manual arena: each test runs in its own
  * forked child, so the option change stays there.
  */
@@ -53,7 +53,7 @@ bstats(arena_t *a, unsigned binind)
 static arena_t *
 manual_arena(unsigned *ind)
 {
-	arena_set_default_decay_ms(false, -1);
+	opt_dirty_decay_ms = -1;
 	ck_assert_int_eq(arena_create_manual(ind), 0);
 	arena_t *a = arena_get(*ind, false);
 	ck_assert_ptr_nonnull(a);
@@ -476,7 +476,8 @@ END_TEST
 
 START_TEST(test_decay_zero_purges_at_once)
 {
-	arena_set_default_decay_ms(false, 0);
+	/* New arenas take arenas.dirty_decay_ms, read from the option at boot. */
+	ck_assert_int_eq(arena_set_default_decay_ms(false, 0), 0);
 	unsigned mind;
 	ck_assert_int_eq(arena_create_manual(&mind), 0);
 	arena_t *m = arena_get(mind, false);
