@@ -131,11 +131,11 @@ child_pages_add_up(void)
 	int narenas = 0;
 	for (const char *line = strstr(stats_text, "pactive: "); line != NULL;
 	     line = strstr(line + 1, "pactive: ")) {
-		size_t active, dirty, retained, mapped;
-		if (sscanf(line, "pactive: %zu pdirty: %zu retained: %zu mapped: %zu", &active, &dirty,
-		           &retained, &mapped) != 4)
+		size_t active, dirty, muzzy, retained, mapped;
+		if (sscanf(line, "pactive: %zu pdirty: %zu pmuzzy: %zu retained: %zu mapped: %zu",
+		           &active, &dirty, &muzzy, &retained, &mapped) != 5)
 			return 2;
-		if ((active + dirty) * 4096 + retained != mapped)
+		if ((active + dirty + muzzy) * 4096 + retained != mapped)
 			return 1;
 		narenas++;
 	}
