@@ -803,6 +803,22 @@ pages_stats_read(pages_t *p, pages_stats_t *out)
 	mutex_unlock(&p->mtx);
 }
 
+void
+pages_extents_stats_read(pages_t *p, pages_extent_stats_t out[SZ_NPSIZES])
+{
+	mutex_lock(&p->mtx);
+	for (unsigned j = 0; j < SZ_NPSIZES; j++)
+		out[j] = (pages_extent_stats_t){
+			.ndirty = p->dirty.class_n[j],
+			.nmuzzy = p->muzzy.class_n[j],
+			.nretained = p->retained.class_n[j],
+			.dirty_bytes = p->dirty.class_bytes[j],
+			.muzzy_bytes = p->muzzy.class_bytes[j],
+			.retained_bytes = p->retained.class_bytes[j],
+		};
+	mutex_unlock(&p->mtx);
+}
+
 /* The pai.h operations of this backend. */
 static extent_t *
 pages_pai_alloc(pai_t *self, size_t size, size_t alignment, bool zero, unsigned szind, bool slab)

@@ -146,4 +146,14 @@ size_t pages_dirty_bytes_total(void);
 
 void pages_stats_read(pages_t *p, pages_stats_t *out);
 
+/* The free extents of one page-size class, by state
+ * (stats.arenas.<i>.extents.<j>): count and bytes. */
+typedef struct pages_extent_stats {
+	size_t ndirty, nmuzzy, nretained;
+	size_t dirty_bytes, muzzy_bytes, retained_bytes;
+} pages_extent_stats_t;
+/* out[j] for every class j < SZ_NPSIZES, read under one lock (extents
+ * being purged, on the busy list, are in no class). */
+void pages_extents_stats_read(pages_t *p, pages_extent_stats_t out[SZ_NPSIZES]);
+
 #endif
