@@ -17,10 +17,18 @@
  * that is not live fail (EINVAL, EFAULT) where jemalloc crashes or, for
  * tcache.flush, returns 0.
  *
+ * The decay nodes follow jemalloc where the reference says (docs/compat.md):
+ * arena.<i>.{dirty,muzzy}_decay_ms exist for single arenas only (EFAULT for
+ * MALLCTL_ARENAS_ALL, its arenas.narenas alias and arenas that do not
+ * exist), stats.arenas.<MALLCTL_ARENAS_ALL>.{dirty,muzzy}_decay_ms read -1
+ * (jemalloc's merged arena has no decay setting of its own), and
+ * max_background_threads takes 1 .. opt.max_background_threads.
+ *
  * Locks: ctl_mtx protects the epoch and the stats snapshot (ctl_epoch,
- * ctl_stats, ctl_arena_stats); it is taken only by the epoch and stats.*
- * handlers and is held across the snapshot, so it ranks above every lock
- * stats, arena and tcache take.
+ * ctl_stats, ctl_arena_stats, ctl_arena_extents, ctl_background_stats); it
+ * is taken only by the epoch and stats.* handlers and is held across the
+ * snapshot, so it ranks above every lock stats, arena, pages, base and
+ * tcache take.
  */
 #include "public_names.h"
 #include <strata.h>
@@ -29,6 +37,8 @@
 #include <string.h>
 
 #include "arena.h"
+#include "background.h"
+#include "base.h"
 #include "conf.h"
 #include "ctl.h"
 #include "init.h"
@@ -51,10 +61,25 @@ typedef struct ctl_arena_stats {
 	bool initialized; /* the arena existed (else stats.arenas.<i> is ENOENT) */
 	unsigned nthreads;
 	size_t tcache_bytes;
+	ssize_t dirty_decay_ms, muzzy_decay_ms; /* -1 for the sums */
+	size_t pactive, pdirty, pmuzzy; /* pages */
+	size_t retained;                /* bytes */
+	uint64_t dirty_npurge, dirty_nmadvise, dirty_purged;
+	uint64_t muzzy_npurge, muzzy_nmadvise, muzzy_purged;
 } ctl_arena_stats_t;
 /* Protected by ctl_mtx: arena i at [i], the sums (MALLCTL_ARENAS_ALL) at
  * [ARENAS_MAX]. */
 static ctl_arena_stats_t ctl_arena_stats[ARENAS_MAX + 1];
+/*
+ * Protected by ctl_mtx: stats.arenas.<i>.extents.<j>, SZ_NPSIZES entries
+ * per arena.  An arena's table comes from its own base at its first
+ * snapshot (NULL if that failed: its extents nodes are EAGAIN) and is kept
+ * for the index; the sums are static.
+ */
+static pages_extent_stats_t *ctl_arena_extents[ARENAS_MAX];
+static pages_extent_stats_t ctl_all_extents[SZ_NPSIZES];
+/* Protected by ctl_mtx: stats.background_thread.* as of the last epoch write. */
+static background_stats_t ctl_background_stats;
 
 /* ------------------------------------------------------------ access helpers */
 
@@ -153,12 +178,63 @@ ctl_arena_stats_slot(size_t i)
 	return i == MALLCTL_ARENAS_ALL ? ARENAS_MAX : i;
 }
 
+/* The page counters of arena ind (its pages_t) into *a and its extents
+ * table, added to the sums.  ctl_mtx held. */
+static void
+ctl_arena_pages_refresh(unsigned ind, ctl_arena_stats_t *a, ctl_arena_stats_t *all)
+{
+	arena_t *arena = arena_get(ind, false);
+	if (arena == NULL)
+		return;
+	pages_stats_t ps;
+	pages_stats_read(&arena->pages, &ps);
+	a->dirty_decay_ms = ps.dirty_decay_ms;
+	a->muzzy_decay_ms = ps.muzzy_decay_ms;
+	a->pactive = ps.active_pages;
+	a->pdirty = ps.dirty_pages;
+	a->pmuzzy = ps.muzzy_pages;
+	a->retained = ps.retained_pages << LG_PAGE;
+	a->dirty_npurge = ps.dirty.npurge;
+	a->dirty_nmadvise = ps.dirty.nmadvise;
+	a->dirty_purged = ps.dirty.purged;
+	a->muzzy_npurge = ps.muzzy.npurge;
+	a->muzzy_nmadvise = ps.muzzy.nmadvise;
+	a->muzzy_purged = ps.muzzy.purged;
+	all->pactive += a->pactive;
+	all->pdirty += a->pdirty;
+	all->pmuzzy += a->pmuzzy;
+	all->retained += a->retained;
+	all->dirty_npurge += a->dirty_npurge;
+	all->dirty_nmadvise += a->dirty_nmadvise;
+	all->dirty_purged += a->dirty_purged;
+	all->muzzy_npurge += a->muzzy_npurge;
+	all->muzzy_nmadvise += a->muzzy_nmadvise;
+	all->muzzy_purged += a->muzzy_purged;
+
+	if (ctl_arena_extents[ind] == NULL)
+		ctl_arena_extents[ind] = base_alloc(
+		    &arena->base, SZ_NPSIZES * sizeof(pages_extent_stats_t), CACHELINE);
+	pages_extent_stats_t *x = ctl_arena_extents[ind];
+	if (x == NULL)
+		return;
+	pages_extents_stats_read(&arena->pages, x);
+	for (unsigned j = 0; j < SZ_NPSIZES; j++) {
+		ctl_all_extents[j].ndirty += x[j].ndirty;
+		ctl_all_extents[j].nmuzzy += x[j].nmuzzy;
+		ctl_all_extents[j].nretained += x[j].nretained;
+		ctl_all_extents[j].dirty_bytes += x[j].dirty_bytes;
+		ctl_all_extents[j].muzzy_bytes += x[j].muzzy_bytes;
+		ctl_all_extents[j].retained_bytes += x[j].retained_bytes;
+	}
+}
+
 /* Fills ctl_arena_stats from every arena.  ctl_mtx held. */
 static void
 ctl_arena_stats_refresh(void)
 {
 	ctl_arena_stats_t *all = &ctl_arena_stats[ARENAS_MAX];
-	*all = (ctl_arena_stats_t){.initialized = true};
+	*all = (ctl_arena_stats_t){.initialized = true, .dirty_decay_ms = -1, .muzzy_decay_ms = -1};
+	memset(ctl_all_extents, 0, sizeof(ctl_all_extents));
 	unsigned n = arena_narenas_total();
 	for (unsigned i = 0; i < n; i++) {
 		ctl_arena_stats_t *a = &ctl_arena_stats[i];
@@ -169,6 +245,7 @@ ctl_arena_stats_refresh(void)
 		a->tcache_bytes = tcache_bytes_of_arena(i);
 		all->nthreads += a->nthreads;
 		all->tcache_bytes += a->tcache_bytes;
+		ctl_arena_pages_refresh(i, a, all);
 	}
 }
 
@@ -178,6 +255,7 @@ ctl_refresh(void)
 {
 	stats_snapshot(&ctl_stats);
 	ctl_arena_stats_refresh();
+	background_stats_read(&ctl_background_stats);
 	ctl_epoch++;
 }
 
@@ -253,12 +331,115 @@ ctl_stats_arenas_index_valid(size_t index)
 	CTL_RO(ctl_stats_arenas_i_##field, type, ctl_stats_arenas_i_get_##field(mib[2]))
 CTL_STATS_ARENA(nthreads, unsigned)
 CTL_STATS_ARENA(tcache_bytes, size_t)
+CTL_STATS_ARENA(dirty_decay_ms, ssize_t)
+CTL_STATS_ARENA(muzzy_decay_ms, ssize_t)
+CTL_STATS_ARENA(pactive, size_t)
+CTL_STATS_ARENA(pdirty, size_t)
+CTL_STATS_ARENA(pmuzzy, size_t)
+CTL_STATS_ARENA(retained, size_t)
+CTL_STATS_ARENA(dirty_npurge, uint64_t)
+CTL_STATS_ARENA(dirty_nmadvise, uint64_t)
+CTL_STATS_ARENA(dirty_purged, uint64_t)
+CTL_STATS_ARENA(muzzy_npurge, uint64_t)
+CTL_STATS_ARENA(muzzy_nmadvise, uint64_t)
+CTL_STATS_ARENA(muzzy_purged, uint64_t)
+
+/* stats.arenas.<i>.extents.<j>: j is a page-size class (SZ_NPSIZES). */
+static bool
+ctl_stats_arenas_i_extents_index_valid(size_t index)
+{
+	return index < SZ_NPSIZES;
+}
+
+/*
+ * The snapshot's size_t at offset in class mib[4]'s pages_extent_stats_t
+ * of arena mib[2] (or the sums); EAGAIN when the arena's table could not
+ * be allocated.
+ */
+static int
+ctl_stats_arenas_i_extents_j_read(const size_t *mib, void *oldp, size_t *oldlenp, void *newp,
+                                  size_t newlen, size_t offset)
+{
+	if (!ctl_is_read_only_call(newp, newlen))
+		return EPERM;
+	mutex_lock(&ctl_mtx);
+	ctl_snapshot_ensure();
+	const pages_extent_stats_t *x =
+	    mib[2] == MALLCTL_ARENAS_ALL ? ctl_all_extents : ctl_arena_extents[mib[2]];
+	size_t value = 0;
+	if (x != NULL)
+		memcpy(&value, (const char *)&x[mib[4]] + offset, sizeof(value));
+	mutex_unlock(&ctl_mtx);
+	return x != NULL ? ctl_read(oldp, oldlenp, &value, sizeof(value)) : EAGAIN;
+}
+
+#define CTL_STATS_ARENA_EXTENTS(field)                                                    \
+	static int ctl_stats_arenas_i_extents_j_##field(const size_t *mib, size_t miblen, \
+	                                                void *oldp, size_t *oldlenp,      \
+	                                                void *newp, size_t newlen)        \
+	{                                                                                 \
+		(void)miblen;                                                             \
+		return ctl_stats_arenas_i_extents_j_read(                                 \
+		    mib, oldp, oldlenp, newp, newlen,                                     \
+		    offsetof(pages_extent_stats_t, field));                               \
+	}
+CTL_STATS_ARENA_EXTENTS(ndirty)
+CTL_STATS_ARENA_EXTENTS(nmuzzy)
+CTL_STATS_ARENA_EXTENTS(nretained)
+CTL_STATS_ARENA_EXTENTS(dirty_bytes)
+CTL_STATS_ARENA_EXTENTS(muzzy_bytes)
+CTL_STATS_ARENA_EXTENTS(retained_bytes)
+
+static const ctl_node_t ctl_stats_arenas_i_extents_j_nodes[] = {
+	CTL_LEAF(ndirty, ctl_stats_arenas_i_extents_j_ndirty),
+	CTL_LEAF(nmuzzy, ctl_stats_arenas_i_extents_j_nmuzzy),
+	CTL_LEAF(nretained, ctl_stats_arenas_i_extents_j_nretained),
+	CTL_LEAF(dirty_bytes, ctl_stats_arenas_i_extents_j_dirty_bytes),
+	CTL_LEAF(muzzy_bytes, ctl_stats_arenas_i_extents_j_muzzy_bytes),
+	CTL_LEAF(retained_bytes, ctl_stats_arenas_i_extents_j_retained_bytes),
+};
+static const ctl_node_t ctl_stats_arenas_i_extents_j = CTL_INNER(ctl_stats_arenas_i_extents_j_nodes);
 
 static const ctl_node_t ctl_stats_arenas_i_nodes[] = {
 	CTL_LEAF(nthreads, ctl_stats_arenas_i_nthreads),
 	CTL_LEAF(tcache_bytes, ctl_stats_arenas_i_tcache_bytes),
+	CTL_LEAF(dirty_decay_ms, ctl_stats_arenas_i_dirty_decay_ms),
+	CTL_LEAF(muzzy_decay_ms, ctl_stats_arenas_i_muzzy_decay_ms),
+	CTL_LEAF(pactive, ctl_stats_arenas_i_pactive),
+	CTL_LEAF(pdirty, ctl_stats_arenas_i_pdirty),
+	CTL_LEAF(pmuzzy, ctl_stats_arenas_i_pmuzzy),
+	CTL_LEAF(retained, ctl_stats_arenas_i_retained),
+	CTL_LEAF(dirty_npurge, ctl_stats_arenas_i_dirty_npurge),
+	CTL_LEAF(dirty_nmadvise, ctl_stats_arenas_i_dirty_nmadvise),
+	CTL_LEAF(dirty_purged, ctl_stats_arenas_i_dirty_purged),
+	CTL_LEAF(muzzy_npurge, ctl_stats_arenas_i_muzzy_npurge),
+	CTL_LEAF(muzzy_nmadvise, ctl_stats_arenas_i_muzzy_nmadvise),
+	CTL_LEAF(muzzy_purged, ctl_stats_arenas_i_muzzy_purged),
+	CTL_INDEXED(extents, ctl_stats_arenas_i_extents_j, ctl_stats_arenas_i_extents_index_valid),
 };
 static const ctl_node_t ctl_stats_arenas_i = CTL_INNER(ctl_stats_arenas_i_nodes);
+
+/* stats.background_thread.*: the purger as of the last epoch write. */
+#define CTL_STATS_BACKGROUND(field, type, member)                                         \
+	static type ctl_stats_background_thread_get_##field(void)                         \
+	{                                                                                 \
+		mutex_lock(&ctl_mtx);                                                     \
+		ctl_snapshot_ensure();                                                    \
+		type value = ctl_background_stats.member;                                 \
+		mutex_unlock(&ctl_mtx);                                                   \
+		return value;                                                             \
+	}                                                                                 \
+	CTL_RO(ctl_stats_background_thread_##field, type,                                 \
+	       ctl_stats_background_thread_get_##field())
+CTL_STATS_BACKGROUND(num_threads, size_t, num_threads)
+CTL_STATS_BACKGROUND(num_runs, uint64_t, num_runs)
+CTL_STATS_BACKGROUND(run_interval, uint64_t, run_interval_ns)
+
+static const ctl_node_t ctl_stats_background_thread_nodes[] = {
+	CTL_LEAF(num_threads, ctl_stats_background_thread_num_threads),
+	CTL_LEAF(num_runs, ctl_stats_background_thread_num_runs),
+	CTL_LEAF(run_interval, ctl_stats_background_thread_run_interval),
+};
 
 static const ctl_node_t ctl_stats_nodes[] = {
 	CTL_LEAF(allocated, ctl_stats_allocated),
@@ -268,6 +449,7 @@ static const ctl_node_t ctl_stats_nodes[] = {
 	CTL_LEAF(metadata, ctl_stats_metadata),
 	CTL_LEAF(retained, ctl_stats_retained),
 	CTL_INDEXED(arenas, ctl_stats_arenas_i, ctl_stats_arenas_index_valid),
+	CTL_NAMED(background_thread, ctl_stats_background_thread_nodes),
 };
 
 /* ------------------------------------------------------------ version, opt.* */
@@ -359,6 +541,46 @@ ctl_arenas_lookup(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
 	return ctl_read(oldp, oldlenp, &ind, sizeof(ind));
 }
 
+/* A decay time as the options take it: -1 (never) up to what fits in
+ * nanoseconds. */
+static bool
+ctl_decay_ms_valid(ssize_t decay_ms)
+{
+	return decay_ms >= -1 && decay_ms <= INT64_MAX / 1000000;
+}
+
+/* arenas.dirty_decay_ms, arenas.muzzy_decay_ms: what arenas created from
+ * now on get; the old value is read before the new one is set. */
+static int
+ctl_arenas_decay_ms(void *oldp, size_t *oldlenp, void *newp, size_t newlen, bool muzzy)
+{
+	ssize_t old = arena_default_decay_ms(muzzy), value;
+	int err = ctl_write(newp, newlen, &value, sizeof(value));
+	if (err == 0)
+		err = ctl_read(oldp, oldlenp, &old, sizeof(old));
+	if (err != 0 || newp == NULL)
+		return err;
+	return ctl_decay_ms_valid(value) ? arena_set_default_decay_ms(muzzy, value) : EINVAL;
+}
+
+static int
+ctl_arenas_dirty_decay_ms(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
+                          void *newp, size_t newlen)
+{
+	(void)mib;
+	(void)miblen;
+	return ctl_arenas_decay_ms(oldp, oldlenp, newp, newlen, false);
+}
+
+static int
+ctl_arenas_muzzy_decay_ms(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
+                          void *newp, size_t newlen)
+{
+	(void)mib;
+	(void)miblen;
+	return ctl_arenas_decay_ms(oldp, oldlenp, newp, newlen, true);
+}
+
 /* arenas.bin.<i>.*: mib[2] is the bin. */
 CTL_RO(ctl_arenas_bin_i_size, size_t, sz_bin_info[mib[2]].reg_size)
 CTL_RO(ctl_arenas_bin_i_nregs, uint32_t, sz_bin_info[mib[2]].nregs)
@@ -403,6 +625,8 @@ static const ctl_node_t ctl_arenas_nodes[] = {
 	CTL_INDEXED(lextent, ctl_arenas_lextent_i, ctl_arenas_lextent_index_valid),
 	CTL_LEAF(create, ctl_arenas_create),
 	CTL_LEAF(lookup, ctl_arenas_lookup),
+	CTL_LEAF(dirty_decay_ms, ctl_arenas_dirty_decay_ms),
+	CTL_LEAF(muzzy_decay_ms, ctl_arenas_muzzy_decay_ms),
 };
 
 /* ------------------------------------------------------------ arena.<i>.* */
@@ -476,11 +700,68 @@ ctl_arena_i_purge(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
 	return 0;
 }
 
+/* arena.<i>.decay: void; runs the decay of the arena (or of all arenas)
+ * now: purges what the curves no longer allow.  An index with no arena
+ * does nothing. */
+static int
+ctl_arena_i_decay(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, void *newp,
+                  size_t newlen)
+{
+	(void)miblen;
+	if (!ctl_is_void_call(oldp, oldlenp, newp, newlen))
+		return EPERM;
+	if (ctl_arena_index_is_all(mib[1]))
+		arena_decay_all();
+	else
+		arena_decay((unsigned)mib[1]);
+	return 0;
+}
+
+/* arena.<i>.dirty_decay_ms, arena.<i>.muzzy_decay_ms: one arena's curve;
+ * EFAULT for "all arenas" and for an arena that does not exist.  The old
+ * value is read before the new one is set, which purges the state's pages
+ * at once unless it is -1. */
+static int
+ctl_arena_i_decay_ms(const size_t *mib, void *oldp, size_t *oldlenp, void *newp, size_t newlen,
+                     bool muzzy)
+{
+	ssize_t old, value;
+	if (ctl_arena_index_is_all(mib[1]) || arena_decay_ms_get((unsigned)mib[1], muzzy, &old) != 0)
+		return EFAULT;
+	int err = ctl_write(newp, newlen, &value, sizeof(value));
+	if (err == 0)
+		err = ctl_read(oldp, oldlenp, &old, sizeof(old));
+	if (err != 0 || newp == NULL)
+		return err;
+	if (!ctl_decay_ms_valid(value))
+		return EINVAL;
+	return arena_decay_ms_set((unsigned)mib[1], muzzy, value);
+}
+
+static int
+ctl_arena_i_dirty_decay_ms(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
+                           void *newp, size_t newlen)
+{
+	(void)miblen;
+	return ctl_arena_i_decay_ms(mib, oldp, oldlenp, newp, newlen, false);
+}
+
+static int
+ctl_arena_i_muzzy_decay_ms(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
+                           void *newp, size_t newlen)
+{
+	(void)miblen;
+	return ctl_arena_i_decay_ms(mib, oldp, oldlenp, newp, newlen, true);
+}
+
 static const ctl_node_t ctl_arena_i_nodes[] = {
 	CTL_LEAF(initialized, ctl_arena_i_initialized),
 	CTL_LEAF(reset, ctl_arena_i_reset),
 	CTL_LEAF(destroy, ctl_arena_i_destroy),
 	CTL_LEAF(purge, ctl_arena_i_purge),
+	CTL_LEAF(decay, ctl_arena_i_decay),
+	CTL_LEAF(dirty_decay_ms, ctl_arena_i_dirty_decay_ms),
+	CTL_LEAF(muzzy_decay_ms, ctl_arena_i_muzzy_decay_ms),
 };
 static const ctl_node_t ctl_arena_i = CTL_INNER(ctl_arena_i_nodes);
 
@@ -545,6 +826,22 @@ ctl_thread_tcache_flush(const size_t *mib, size_t miblen, void *oldp, size_t *ol
 	if (!ctl_is_void_call(oldp, oldlenp, newp, newlen))
 		return EPERM;
 	tsd_thread_tcache_flush();
+	return 0;
+}
+
+/* thread.idle: void; the calling thread will not allocate for a while:
+ * empties its cache (if on) and runs the decay of its arena. */
+static int
+ctl_thread_idle(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, void *newp,
+                size_t newlen)
+{
+	(void)mib;
+	(void)miblen;
+	if (!ctl_is_void_call(oldp, oldlenp, newp, newlen))
+		return EPERM;
+	if (tsd_thread_tcache_enabled())
+		tsd_thread_tcache_flush();
+	arena_decay(tsd_thread_arena_get());
 	return 0;
 }
 
@@ -631,6 +928,7 @@ static const ctl_node_t ctl_thread_nodes[] = {
 	CTL_LEAF(allocatedp, ctl_thread_allocatedp),
 	CTL_LEAF(deallocated, ctl_thread_deallocated),
 	CTL_LEAF(deallocatedp, ctl_thread_deallocatedp),
+	CTL_LEAF(idle, ctl_thread_idle),
 };
 
 /* ------------------------------------------------------------ tcache.* */
@@ -940,6 +1238,48 @@ static const ctl_node_t ctl_config_nodes[] = {
 	CTL_LEAF(prof, ctl_config_prof),
 };
 
+/* ------------------------------------------------------------ background_thread */
+
+/* background_thread: whether the purger threads run; writing true starts
+ * them at once (EAGAIN when a thread cannot be created: they stay off),
+ * false stops them and waits for them.  The old value is read first, and
+ * nothing is written when that read fails (jemalloc's order). */
+static int
+ctl_background_thread(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, void *newp,
+                      size_t newlen)
+{
+	(void)mib;
+	(void)miblen;
+	bool old = background_enabled();
+	uint8_t value; /* a byte, so that any nonzero bool a program passes is true */
+	int err = ctl_write(newp, newlen, &value, sizeof(bool));
+	if (err == 0)
+		err = ctl_read(oldp, oldlenp, &old, sizeof(old));
+	if (err != 0 || newp == NULL)
+		return err;
+	return background_set_enabled(value != 0);
+}
+
+/* max_background_threads: 1 .. opt.max_background_threads (jemalloc's
+ * range; EINVAL outside it); a running purger restarts with the new
+ * number. */
+static int
+ctl_max_background_threads(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
+                           void *newp, size_t newlen)
+{
+	(void)mib;
+	(void)miblen;
+	size_t old = background_max_threads(), value;
+	int err = ctl_write(newp, newlen, &value, sizeof(value));
+	if (err == 0)
+		err = ctl_read(oldp, oldlenp, &old, sizeof(old));
+	if (err != 0 || newp == NULL)
+		return err;
+	if (value < 1 || value > opt_max_background_threads)
+		return EINVAL;
+	return background_set_max_threads(value);
+}
+
 /* ------------------------------------------------------------ the root */
 
 static const ctl_node_t ctl_root_nodes[] = {
@@ -954,6 +1294,8 @@ static const ctl_node_t ctl_root_nodes[] = {
 	CTL_NAMED(stats, ctl_stats_nodes),
 	CTL_NAMED(prof, ctl_prof_nodes),
 	CTL_NAMED(experimental, ctl_experimental_nodes),
+	CTL_LEAF(background_thread, ctl_background_thread),
+	CTL_LEAF(max_background_threads, ctl_max_background_threads),
 };
 static const ctl_node_t ctl_root = CTL_INNER(ctl_root_nodes);
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "background.h"
 #include "conf.h"
 #include "init.h"
 #include "msg.h"
@@ -143,6 +144,29 @@ stats_print_general(stats_out_t *out)
 	stats_line(out, "Arenas: %u\n", arena_narenas_total());
 	stats_line(out, "Quantum size: %zu\n", QUANTUM);
 	stats_line(out, "Page size: %zu\n", PAGE);
+	background_stats_t bg;
+	background_stats_read(&bg);
+	stats_line(out, "Background threads: %zu, num_runs: %llu, run_interval: %llu ns\n",
+	           bg.num_threads, (unsigned long long)bg.num_runs,
+	           (unsigned long long)bg.run_interval_ns);
+}
+
+/* The free extents of arena a by page-size class, the non-empty classes
+ * only (stats.arenas.<i>.extents.<j>). */
+static void
+stats_print_extents(stats_out_t *out, arena_t *a)
+{
+	pages_extent_stats_t x[SZ_NPSIZES];
+	pages_extents_stats_read(&a->pages, x);
+	stats_line(out, "extents:        size ind       ndirty        dirty       nmuzzy        muzzy"
+	                "    nretained     retained\n");
+	for (unsigned j = 0; j < SZ_NPSIZES; j++) {
+		if (x[j].ndirty + x[j].nmuzzy + x[j].nretained == 0)
+			continue;
+		stats_line(out, "     %15zu %3u %12zu %12zu %12zu %12zu %12zu %12zu\n",
+		           sz_pind2sz_tab[j], j, x[j].ndirty, x[j].dirty_bytes, x[j].nmuzzy,
+		           x[j].muzzy_bytes, x[j].nretained, x[j].retained_bytes);
+	}
 }
 
 static void
@@ -192,13 +216,14 @@ void
 stats_print(stats_write_cb_t *write_cb, void *cbopaque, const char *opts)
 {
 	stats_out_t out = {write_cb, cbopaque};
-	bool general = true, per_arena = true, bins = true, large = true;
+	bool general = true, per_arena = true, bins = true, large = true, extents = true;
 	for (const char *o = opts != NULL ? opts : ""; *o != '\0'; o++) {
 		switch (*o) {
 		case 'g': general = false; break;
 		case 'a': per_arena = false; break;
 		case 'b': bins = false; break;
 		case 'l': large = false; break;
+		case 'e': extents = false; break;
 		default: break;
 		}
 	}
@@ -218,6 +243,8 @@ stats_print(stats_write_cb_t *write_cb, void *cbopaque, const char *opts)
 			stats_arena_t s;
 			stats_arena_read(a, &s);
 			stats_print_arena(&out, i, &s, bins, large);
+			if (extents)
+				stats_print_extents(&out, a);
 		}
 	}
 	stats_line(&out, "--- End strata statistics ---\n");

@@ -24,7 +24,7 @@ void stats_snapshot(stats_global_t *out);
 
 typedef void stats_write_cb_t(void *cbopaque, const char *s);
 /* The text report; opts letters as jemalloc's: g (no general), a (no
- * per-arena), b (no bins), l (no large). */
+ * per-arena), b (no bins), l (no large), e (no extents). */
 void stats_print(stats_write_cb_t *write_cb, void *cbopaque, const char *opts);
 
 /* stats_print through malloc_message (or stderr). */
