@@ -211,9 +211,6 @@ ctl_arena_pages_refresh(unsigned ind, ctl_arena_stats_t *a, ctl_arena_stats_t *a
 	all->muzzy_nmadvise += a->muzzy_nmadvise;
 	all->muzzy_purged += a->muzzy_purged;
 
-	if (ctl_arena_extents[ind] == NULL)
-		ctl_arena_extents[ind] = base_alloc(
-		    &arena->base, SZ_NPSIZES * sizeof(pages_extent_stats_t), CACHELINE);
 	pages_extent_stats_t *x = ctl_arena_extents[ind];
 	if (x == NULL)
 		return;
@@ -249,10 +246,27 @@ ctl_arena_stats_refresh(void)
 	}
 }
 
+/* Gives every arena that has none its extents table, before the snapshot
+ * counts metadata, so that the metadata the tables take shows in the
+ * snapshot that first uses them.  ctl_mtx held. */
+static void
+ctl_arena_extents_ensure(void)
+{
+	unsigned n = arena_narenas_total();
+	for (unsigned i = 0; i < n; i++) {
+		arena_t *arena;
+		if (ctl_arena_extents[i] != NULL || (arena = arena_get(i, false)) == NULL)
+			continue;
+		ctl_arena_extents[i] =
+		    base_alloc(&arena->base, SZ_NPSIZES * sizeof(pages_extent_stats_t), CACHELINE);
+	}
+}
+
 /* Takes a new snapshot.  ctl_mtx held. */
 static void
 ctl_refresh(void)
 {
+	ctl_arena_extents_ensure();
 	stats_snapshot(&ctl_stats);
 	ctl_arena_stats_refresh();
 	background_stats_read(&ctl_background_stats);
