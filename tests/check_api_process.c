@@ -24,6 +24,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#ifdef STRATA_TSAN
+/* ThreadSanitizer's runtime kills a child of a multi-threaded process that
+ * starts a thread, and a fork child recreates the purger threads
+ * (background_thread): under make check-tsan they stay off.  The plain
+ * build runs with them. */
+const char *malloc_conf = "background_thread:false";
+#endif
+
 /* xorshift64*: deterministic per-thread sizes. */
 static uint64_t
 rng_next(uint64_t *s)
