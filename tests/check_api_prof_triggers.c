@@ -62,7 +62,14 @@
 
 /* One sample per 16 KiB on average: a 64 KiB allocation is sampled with
  * probability 0.98, a 1 MiB one always (1 - e^-64). */
+#ifdef STRATA_TSAN
+/* Under check-tsan the purger threads stay off: a fork child recreates them,
+ * and TSan's runtime kills a child of a multi-threaded process that starts
+ * a thread. */
+const char *malloc_conf = "prof:true,lg_prof_sample:14,background_thread:false";
+#else
 const char *malloc_conf = "prof:true,lg_prof_sample:14";
+#endif
 
 #define CHILD_ENV "STRATA_TEST_TRIG_CHILD"
 #define CHILD_DIR_ENV "STRATA_TEST_TRIG_DIR"
