@@ -433,9 +433,10 @@ static const ctl_node_t ctl_stats_arenas_i_nodes[] = {
 };
 static const ctl_node_t ctl_stats_arenas_i = CTL_INNER(ctl_stats_arenas_i_nodes);
 
-/* stats.background_thread.*: the purger as of the last epoch write. */
-#define CTL_STATS_BACKGROUND(field, type, member)                                         \
-	static type ctl_stats_background_thread_get_##field(void)                         \
+/* stats.background_thread.* and stats.memory_limit.*: the purger's counters
+ * as of the last epoch write; fn is the node's handler. */
+#define CTL_STATS_BACKGROUND(fn, type, member)                                            \
+	static type fn##_get(void)                                                        \
 	{                                                                                 \
 		mutex_lock(&ctl_mtx);                                                     \
 		ctl_snapshot_ensure();                                                    \
@@ -443,16 +444,29 @@ static const ctl_node_t ctl_stats_arenas_i = CTL_INNER(ctl_stats_arenas_i_nodes)
 		mutex_unlock(&ctl_mtx);                                                   \
 		return value;                                                             \
 	}                                                                                 \
-	CTL_RO(ctl_stats_background_thread_##field, type,                                 \
-	       ctl_stats_background_thread_get_##field())
-CTL_STATS_BACKGROUND(num_threads, size_t, num_threads)
-CTL_STATS_BACKGROUND(num_runs, uint64_t, num_runs)
-CTL_STATS_BACKGROUND(run_interval, uint64_t, run_interval_ns)
+	CTL_RO(fn, type, fn##_get())
+CTL_STATS_BACKGROUND(ctl_stats_background_thread_num_threads, size_t, num_threads)
+CTL_STATS_BACKGROUND(ctl_stats_background_thread_num_runs, uint64_t, num_runs)
+CTL_STATS_BACKGROUND(ctl_stats_background_thread_run_interval, uint64_t, run_interval_ns)
 
 static const ctl_node_t ctl_stats_background_thread_nodes[] = {
 	CTL_LEAF(num_threads, ctl_stats_background_thread_num_threads),
 	CTL_LEAF(num_runs, ctl_stats_background_thread_num_runs),
 	CTL_LEAF(run_interval, ctl_stats_background_thread_run_interval),
+};
+
+/* stats.memory_limit.*: the limit and usage of the last check (0 when none
+ * applied) and the releases it caused. */
+CTL_STATS_BACKGROUND(ctl_stats_memory_limit_limit, size_t, memlimit_limit)
+CTL_STATS_BACKGROUND(ctl_stats_memory_limit_usage, size_t, memlimit_usage)
+CTL_STATS_BACKGROUND(ctl_stats_memory_limit_releases, uint64_t, memlimit_releases)
+CTL_STATS_BACKGROUND(ctl_stats_memory_limit_released, uint64_t, memlimit_released)
+
+static const ctl_node_t ctl_stats_memory_limit_nodes[] = {
+	CTL_LEAF(limit, ctl_stats_memory_limit_limit),
+	CTL_LEAF(usage, ctl_stats_memory_limit_usage),
+	CTL_LEAF(releases, ctl_stats_memory_limit_releases),
+	CTL_LEAF(released, ctl_stats_memory_limit_released),
 };
 
 static const ctl_node_t ctl_stats_nodes[] = {
@@ -464,6 +478,7 @@ static const ctl_node_t ctl_stats_nodes[] = {
 	CTL_LEAF(retained, ctl_stats_retained),
 	CTL_INDEXED(arenas, ctl_stats_arenas_i, ctl_stats_arenas_index_valid),
 	CTL_NAMED(background_thread, ctl_stats_background_thread_nodes),
+	CTL_NAMED(memory_limit, ctl_stats_memory_limit_nodes),
 };
 
 /* ------------------------------------------------------------ version, opt.* */

@@ -14,6 +14,7 @@
 #include "background.h"
 #include "conf.h"
 #include "init.h"
+#include "memlimit.h"
 #include "msg.h"
 #include "stats.h"
 #include "tcache.h"
@@ -149,6 +150,10 @@ stats_print_general(stats_out_t *out)
 	stats_line(out, "Background threads: %zu, num_runs: %llu, run_interval: %llu ns\n",
 	           bg.num_threads, (unsigned long long)bg.num_runs,
 	           (unsigned long long)bg.run_interval_ns);
+	stats_line(out, "Memory limit: %zu (%s), usage: %zu, releases: %llu, released: %llu\n",
+	           bg.memlimit_limit, memlimit_source(), bg.memlimit_usage,
+	           (unsigned long long)bg.memlimit_releases,
+	           (unsigned long long)bg.memlimit_released);
 }
 
 /* The free extents of arena a by page-size class, the non-empty classes

@@ -236,7 +236,16 @@ child_memlimit(void)
 		if (!released)
 			nap_ms(10);
 	}
-	printf("near=%d released=%d\n", usage_near >= near, released);
+	uint64_t epoch = 1, releases = 0;
+	size_t len = sizeof(epoch);
+	mallctl("epoch", &epoch, &len, &epoch, len);
+	len = sizeof(releases);
+	int err = mallctl("stats.memory_limit.releases", &releases, &len, NULL, 0);
+	size_t limit = 0;
+	len = sizeof(limit);
+	err |= mallctl("stats.memory_limit.limit", &limit, &len, NULL, 0);
+	printf("near=%d released=%d releases=%d limit=%d\n", usage_near >= near, released,
+	       err == 0 && releases >= 1, limit == MEMLIMIT_BYTES);
 }
 
 __attribute__((constructor)) static void
@@ -342,7 +351,7 @@ START_TEST(test_memory_limit_releases_in_a_cgroup)
 		return;
 	}
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child: %s", buf);
-	ck_assert_str_eq(buf, "near=1 released=1\n");
+	ck_assert_str_eq(buf, "near=1 released=1 releases=1 limit=1\n");
 }
 END_TEST
 
