@@ -229,20 +229,23 @@ child_memlimit(void)
 		touched += MiB;
 	}
 	size_t usage_near = read_number(usage_path);
-	/* Now wait, allocating nothing: the purger checks the limit. */
+	/* Now wait, allocating nothing, until the purger has checked the limit
+	 * and released the pages (and counted it). */
 	bool released = false;
-	for (long waited = 0; waited <= 5000 && !released; waited += 10) {
+	uint64_t releases = 0;
+	int err = 0;
+	for (long waited = 0; waited <= 5000 && !(released && releases >= 1); waited += 10) {
 		released = rss_bytes() + 64 * MiB < held + touched;
-		if (!released)
+		uint64_t epoch = 1;
+		size_t len = sizeof(epoch);
+		err |= mallctl("epoch", &epoch, &len, &epoch, len);
+		len = sizeof(releases);
+		err |= mallctl("stats.memory_limit.releases", &releases, &len, NULL, 0);
+		if (!(released && releases >= 1))
 			nap_ms(10);
 	}
-	uint64_t epoch = 1, releases = 0;
-	size_t len = sizeof(epoch);
-	mallctl("epoch", &epoch, &len, &epoch, len);
-	len = sizeof(releases);
-	int err = mallctl("stats.memory_limit.releases", &releases, &len, NULL, 0);
 	size_t limit = 0;
-	len = sizeof(limit);
+	size_t len = sizeof(limit);
 	err |= mallctl("stats.memory_limit.limit", &limit, &len, NULL, 0);
 	printf("near=%d released=%d releases=%d limit=%d\n", usage_near >= near, released,
 	       err == 0 && releases >= 1, limit == MEMLIMIT_BYTES);
