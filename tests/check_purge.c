@@ -11,9 +11,13 @@
  *     is not split for it;
  *   - dirty_max_bytes is never exceeded after a free;
  *   - pages_decay_run says when the curve next lets pages go, and the burst
- *     model releases a late burst's pages before the curve would.
+ *     model releases a late burst's pages before the curve would;
+ *   - the purger threads run the decay of registered page allocators while
+ *     other threads allocate and free on them (also under TSan), and every
+ *     page stays accounted for.
  */
 #include <check.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -300,6 +304,64 @@ START_TEST(test_late_burst_released_early)
 }
 END_TEST
 
+static pages_t race_pages; /* registered: must outlive the test */
+static _Atomic bool race_stop;
+
+static void *
+race_churn(void *arg)
+{
+	(void)arg;
+	extent_t *held[8] = {0};
+	for (unsigned i = 0; !atomic_load(&race_stop); i++) {
+		unsigned k = i % 8;
+		if (held[k] != NULL)
+			pages_free(&race_pages, held[k]);
+		held[k] = pages_alloc(&race_pages, (1 + i % 5) * 16 * PAGE, PAGE, false, SZ_NBINS,
+		                      false);
+		if (held[k] != NULL)
+			memset(held[k]->addr, 1, PAGE);
+	}
+	for (unsigned k = 0; k < 8; k++)
+		if (held[k] != NULL)
+			pages_free(&race_pages, held[k]);
+	return NULL;
+}
+
+START_TEST(test_purger_races_with_allocating_threads)
+{
+	atomic_store(&clock_test_now_ns, 0); /* the real clock: the purger sleeps on it */
+	pages_init(&race_pages, ARENA_A, &test_base, 20, 20);
+	pages_register(&race_pages);
+	ck_assert_int_eq(background_set_enabled(true), 0);
+	pthread_t threads[2];
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(pthread_create(&threads[i], NULL, race_churn, NULL), 0);
+	/* Until the purger has run on them a few times (bounded). */
+	background_stats_t bg = {0};
+	for (int waited = 0; waited < 2000 && bg.num_runs < 20; waited++) {
+		struct timespec ts = {0, 1000000};
+		nanosleep(&ts, NULL);
+		background_stats_read(&bg);
+	}
+	atomic_store(&race_stop, true);
+	for (int i = 0; i < 2; i++)
+		pthread_join(threads[i], NULL);
+	ck_assert_uint_ge(bg.num_runs, 20);
+	/* What the threads freed last decays on the purger alone (bounded). */
+	pages_stats_t st = stats_of(&race_pages);
+	for (int waited = 0; waited < 2000 && st.dirty_pages + st.muzzy_pages != 0; waited++) {
+		struct timespec ts = {0, 1000000};
+		nanosleep(&ts, NULL);
+		st = stats_of(&race_pages);
+	}
+	ck_assert_int_eq(background_set_enabled(false), 0);
+	assert_accounted(&race_pages);
+	ck_assert_uint_eq(st.active_pages, 0);
+	ck_assert_uint_eq(st.dirty_pages + st.muzzy_pages, 0);
+	ck_assert_uint_gt(st.muzzy.purged, 0);
+}
+END_TEST
+
 Suite *
 test_suite(void)
 {
@@ -315,6 +377,7 @@ test_suite(void)
 	tcase_add_test(tc, test_dirty_cap_never_exceeded);
 	tcase_add_test(tc, test_decay_run_says_when);
 	tcase_add_test(tc, test_late_burst_released_early);
+	tcase_add_test(tc, test_purger_races_with_allocating_threads);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -57,9 +57,11 @@ TSAN_LIB        := build/tsan/libstrata_tsan.a
 TSAN_UNIT_TESTS := $(shell grep -l pthread_create $(INTERNAL_TESTS) /dev/null)
 # check_api_fixes defines malloc_message and malloc_conf, which only a shared
 # library lets a program interpose; its fork-during-purge case runs here
-# through check_pages instead.
+# through check_pages instead.  check_api_purge judges a re-executed
+# child's RSS, and its child runs before the archive's constructor lets the
+# purger start; the purger's races are checked here through check_purge.
 TSAN_API_TESTS  := $(filter-out tests/check_api_fixes.c tests/check_api_prof.c \
-	tests/check_api_prof_recent.c tests/check_api_prof_leak.c,\
+	tests/check_api_prof_recent.c tests/check_api_prof_leak.c tests/check_api_purge.c,\
 	$(shell grep -l pthread_create $(API_TESTS) /dev/null))
 TSAN_CHECKS     := $(TSAN_UNIT_TESTS:tests/%.c=build/tsan/tests/%) \
 	$(TSAN_API_TESTS:tests/%.c=build/tsan/api/%)
