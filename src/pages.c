@@ -1,5 +1,7 @@
 /*
- * pages.c — the arena page allocator.  See pages.h for the model and locks.
+ * pages.c — the arena page allocator: allocation, freeing, merging and
+ * resizing of extents (purging is in pages_purge.c).  See pages.h for the
+ * model and locks.
  *
  * emap invariants kept here:
  *   - an active slab has every page registered (szind, slab bit);
@@ -17,14 +19,13 @@
 #include "debug.h"
 #include "os.h"
 #include "pages.h"
+#include "pages_internal.h"
 
-static void pages_decay_inline(pages_t *p, uint64_t now);
 static const pai_t pages_pai;
 
 /* Every registered page allocator, newest first (append-only). */
 static _Atomic(pages_t *) pages_registry;
-/* Dirty pages of every arena together (dirty_max_bytes). */
-static _Atomic size_t pages_dirty_total;
+_Atomic size_t pages_dirty_total;
 
 void
 pages_init(pages_t *p, unsigned arena_ind, base_t *base, ssize_t dirty_decay_ms,
@@ -93,7 +94,7 @@ pages_extent_new(pages_t *p)
 	return e;
 }
 
-static void
+void
 pages_extent_release(pages_t *p, extent_t *e)
 {
 	e->heap_next = p->spare;
@@ -124,7 +125,7 @@ pages_reserve_descriptors(pages_t *p)
 		pages_reserve_refill(p, have);
 }
 
-static eset_t *
+eset_t *
 pages_set_of(pages_t *p, extent_state_t state)
 {
 	DEBUG_ASSERT(state == EXTENT_DIRTY || state == EXTENT_MUZZY || state == EXTENT_RETAINED);
@@ -132,7 +133,7 @@ pages_set_of(pages_t *p, extent_state_t state)
 }
 
 /* eset_insert and eset_remove, keeping pages_dirty_total. */
-static void
+void
 pages_set_insert(pages_t *p, eset_t *set, extent_t *e)
 {
 	eset_insert(set, e);
@@ -140,7 +141,7 @@ pages_set_insert(pages_t *p, eset_t *set, extent_t *e)
 		atomic_add_relaxed(&pages_dirty_total, e->size >> LG_PAGE);
 }
 
-static void
+void
 pages_set_remove(pages_t *p, eset_t *set, extent_t *e)
 {
 	if (e->unmerged) {
@@ -193,7 +194,7 @@ pages_free_neighbor(pages_t *p, const void *addr, extent_state_t state)
  * filed unmerged (freed slabs) may form a chain: it is merged whole.  Lock
  * held.
  */
-static extent_t *
+extent_t *
 pages_coalesce(pages_t *p, extent_t *e)
 {
 	DEBUG_ASSERT(e->state == EXTENT_DIRTY || e->state == EXTENT_MUZZY ||
@@ -224,7 +225,7 @@ pages_coalesce(pages_t *p, extent_t *e)
 }
 
 /* Files a free extent (state already set) in its set as it is.  Lock held. */
-static void
+void
 pages_insert(pages_t *p, extent_t *e)
 {
 	pages_register_free(e);
@@ -234,7 +235,7 @@ pages_insert(pages_t *p, extent_t *e)
 }
 
 /* Files a free extent in its set, merged with its free neighbours. */
-static void
+void
 pages_insert_coalesced(pages_t *p, extent_t *e)
 {
 	pages_insert(p, pages_coalesce(p, e));
@@ -270,7 +271,7 @@ pages_merge_unmerged(pages_t *p)
  * (same state) gets the rest; NULL when no descriptor is available.  Both
  * are registered as free.  Lock held; e must not be in a set.
  */
-static extent_t *
+extent_t *
 pages_split_free(pages_t *p, extent_t *e, size_t size)
 {
 	extent_t *tail = pages_extent_new(p);
@@ -411,190 +412,6 @@ pages_alloc(pages_t *p, size_t size, size_t alignment, bool zero, unsigned szind
 		memset(e->addr, 0, size);
 	e->zeroed = false;
 	return e;
-}
-
-/*
- * Takes a free extent of `set` out for purging, merged with its neighbours
- * of the same state (slabs are filed unmerged), and cut to at most npages:
- * a tail of that many pages when it is larger (the head goes back).  Lock
- * held.
- */
-static extent_t *
-pages_purge_candidate(pages_t *p, eset_t *set, size_t npages)
-{
-	extent_t *e = eset_find_largest(set);
-	pages_set_remove(p, set, e);
-	e = pages_coalesce(p, e);
-	size_t keep = e->size - (npages << LG_PAGE);
-	if (npages < (e->size >> LG_PAGE)) {
-		extent_t *tail = pages_split_free(p, e, keep);
-		if (tail != NULL) {
-			pages_set_insert(p, set, e);
-			return tail;
-		}
-	}
-	return e;
-}
-
-/*
- * Purges one free extent (in no set) to the state `to`: muzzy (MADV_FREE),
- * or retained (MADV_DONTNEED, or munmap without retain).  The lock is
- * dropped around the system call; the extent meanwhile is BUSY and on a
- * busy list.  false when the call failed (the extent goes back to its
- * state).  Lock held.
- */
-static bool
-pages_purge_extent(pages_t *p, extent_t *e, extent_state_t to, pages_purge_stats_t *stats,
-                   uint64_t now)
-{
-	extent_state_t from = e->state;
-	size_t npages = e->size >> LG_PAGE;
-	bool unmap = to == EXTENT_RETAINED && !opt_retain;
-	e->state = EXTENT_BUSY;
-	if (unmap) {
-		/* Before the range can be mapped again by anyone. */
-		emap_set_boundary(e->addr, e->size, 0);
-		extent_list_push(&p->unmapping, e);
-	} else {
-		extent_list_push(&p->busy, e);
-	}
-	mutex_unlock(&p->mtx);
-	int err = 0;
-	if (unmap)
-		os_pages_unmap(e->addr, e->size);
-	else if (to == EXTENT_MUZZY)
-		err = os_purge_lazy(e->addr, e->size);
-	else
-		err = os_purge_forced(e->addr, e->size);
-	mutex_lock(&p->mtx);
-	stats->nmadvise++;
-	if (unmap) {
-		extent_list_remove(&p->unmapping, e);
-		p->mapped -= e->size;
-		pages_extent_release(p, e);
-		stats->purged += npages;
-		return true;
-	}
-	extent_list_remove(&p->busy, e);
-	if (err != 0) {
-		e->state = from;
-		pages_insert(p, e);
-		return false;
-	}
-	stats->purged += npages;
-	e->state = to;
-	e->zeroed = to == EXTENT_RETAINED;
-	if (to == EXTENT_MUZZY)
-		decay_record(&p->decay_muzzy, now, npages);
-	pages_insert_coalesced(p, e);
-	return true;
-}
-
-/* Purges extents of `from` (dirty or muzzy), largest first, until at most
- * target pages are left in it, moving them to `to`.  Lock held. */
-static void
-pages_purge_state_to(pages_t *p, extent_state_t from, extent_state_t to, size_t target,
-                     uint64_t now)
-{
-	eset_t *set = pages_set_of(p, from);
-	pages_purge_stats_t *stats = from == EXTENT_DIRTY ? &p->dirty_stats : &p->muzzy_stats;
-	decay_t *decay = from == EXTENT_DIRTY ? &p->decay_dirty : &p->decay_muzzy;
-	size_t before = set->npages;
-	while (set->npages > target) {
-		extent_t *e = pages_purge_candidate(p, set, set->npages - target);
-		if (!pages_purge_extent(p, e, to, stats, now))
-			break;
-	}
-	if (set->npages < before) {
-		stats->npurge++;
-		decay_purged(decay, before - set->npages);
-	}
-}
-
-/* Where decayed dirty pages go: muzzy unless muzzy_decay_ms is 0. */
-static extent_state_t
-pages_dirty_destination(const pages_t *p)
-{
-	return p->decay_muzzy.decay_ms != 0 ? EXTENT_MUZZY : EXTENT_RETAINED;
-}
-
-/* Purges this arena's dirty pages while all arenas together hold more than
- * dirty_max_bytes.  Lock held. */
-static void
-pages_enforce_cap(pages_t *p, uint64_t now)
-{
-	size_t cap = opt_dirty_max_bytes >> LG_PAGE;
-	if (opt_dirty_max_bytes == 0)
-		return;
-	size_t total = atomic_load_relaxed(&pages_dirty_total);
-	if (total <= cap)
-		return;
-	size_t excess = total - cap;
-	size_t target = p->dirty.npages > excess ? p->dirty.npages - excess : 0;
-	pages_purge_state_to(p, EXTENT_DIRTY, pages_dirty_destination(p), target, now);
-}
-
-/*
- * The decay at now: purges the dirty pages that neither the curve nor the
- * burst model keeps, and the muzzy ones the muzzy curve lets go.  Returns
- * when there is next something to purge.  Lock held.
- */
-static uint64_t
-pages_decay_locked(pages_t *p, uint64_t now)
-{
-	size_t curve = decay_allowed(&p->decay_dirty, now, p->dirty.npages);
-	size_t keep = 0;
-	uint64_t advice_until;
-	burst_advice_t advice =
-	    burst_advise(&p->burst, now, p->decay_dirty.decay_ms, &keep, &advice_until);
-	size_t allowed = curve;
-	if (advice == BURST_OVERDUE)
-		allowed = 0;
-	else if (advice == BURST_EXPECTED && keep > curve)
-		allowed = keep < p->dirty.npages ? keep : p->dirty.npages;
-	if (p->dirty.npages > allowed &&
-	    (allowed == 0 || p->dirty.npages - allowed >= PAGES_PURGE_MIN_EXCESS))
-		pages_purge_state_to(p, EXTENT_DIRTY, pages_dirty_destination(p), allowed, now);
-	pages_enforce_cap(p, now);
-	size_t left = p->dirty.npages < curve ? p->dirty.npages : curve;
-	uint64_t next = advice == BURST_EXPECTED && keep >= curve
-	                    ? UINT64_MAX
-	                    : decay_next_purge(&p->decay_dirty, left, PAGES_PURGE_MIN_BATCH);
-	if (p->dirty.npages != 0 && advice_until < next)
-		next = advice_until;
-	size_t muzzy_allowed = decay_allowed(&p->decay_muzzy, now, p->muzzy.npages);
-	if (p->muzzy.npages > muzzy_allowed &&
-	    (muzzy_allowed == 0 || p->muzzy.npages - muzzy_allowed >= PAGES_PURGE_MIN_EXCESS))
-		pages_purge_state_to(p, EXTENT_MUZZY, EXTENT_RETAINED, muzzy_allowed, now);
-	uint64_t next_muzzy =
-	    decay_next_purge(&p->decay_muzzy, muzzy_allowed, PAGES_PURGE_MIN_BATCH);
-	return next_muzzy < next ? next_muzzy : next;
-}
-
-/* What allocating and freeing threads do about decay: everything without
- * the purger; with it, only what must happen at once (a decay_ms of 0, the
- * cap).  Lock held. */
-static void
-pages_decay_inline(pages_t *p, uint64_t now)
-{
-	if (!background_purging()) {
-		pages_decay_locked(p, now);
-		return;
-	}
-	if (p->decay_dirty.decay_ms == 0 && p->dirty.npages != 0)
-		pages_purge_state_to(p, EXTENT_DIRTY, pages_dirty_destination(p), 0, now);
-	if (p->decay_muzzy.decay_ms == 0 && p->muzzy.npages != 0)
-		pages_purge_state_to(p, EXTENT_MUZZY, EXTENT_RETAINED, 0, now);
-	pages_enforce_cap(p, now);
-}
-
-uint64_t
-pages_decay_run(pages_t *p, uint64_t now)
-{
-	mutex_lock(&p->mtx);
-	uint64_t next = pages_decay_locked(p, now);
-	mutex_unlock(&p->mtx);
-	return next;
 }
 
 /* Fork child: purges that other threads had in flight never finish here;
@@ -739,50 +556,6 @@ pages_shrink_in_place(pages_t *p, extent_t *e, size_t new_size, unsigned szind)
 	mutex_unlock(&p->mtx);
 	background_note_dirty();
 	return true;
-}
-
-size_t
-pages_purge_all(pages_t *p)
-{
-	uint64_t now = clock_coarse_ns();
-	mutex_lock(&p->mtx);
-	uint64_t before = p->dirty_stats.purged + p->muzzy_stats.purged;
-	pages_purge_state_to(p, EXTENT_DIRTY, EXTENT_RETAINED, 0, now);
-	pages_purge_state_to(p, EXTENT_MUZZY, EXTENT_RETAINED, 0, now);
-	decay_forget(&p->decay_dirty);
-	decay_forget(&p->decay_muzzy);
-	size_t purged = (size_t)(p->dirty_stats.purged + p->muzzy_stats.purged - before) << LG_PAGE;
-	mutex_unlock(&p->mtx);
-	return purged;
-}
-
-void
-pages_set_decay_ms(pages_t *p, bool muzzy, ssize_t decay_ms)
-{
-	uint64_t now = clock_coarse_ns();
-	mutex_lock(&p->mtx);
-	decay_init(muzzy ? &p->decay_muzzy : &p->decay_dirty, decay_ms, now);
-	if (decay_ms >= 0 && muzzy)
-		pages_purge_state_to(p, EXTENT_MUZZY, EXTENT_RETAINED, 0, now);
-	else if (decay_ms >= 0)
-		pages_purge_state_to(p, EXTENT_DIRTY, pages_dirty_destination(p), 0, now);
-	mutex_unlock(&p->mtx);
-	background_note_dirty();
-}
-
-ssize_t
-pages_decay_ms(pages_t *p, bool muzzy)
-{
-	mutex_lock(&p->mtx);
-	ssize_t ms = muzzy ? p->decay_muzzy.decay_ms : p->decay_dirty.decay_ms;
-	mutex_unlock(&p->mtx);
-	return ms;
-}
-
-size_t
-pages_dirty_bytes_total(void)
-{
-	return atomic_load_relaxed(&pages_dirty_total) << LG_PAGE;
 }
 
 void
