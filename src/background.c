@@ -30,7 +30,6 @@ typedef struct background_slot {
 	_Atomic uint32_t wake_seq;    /* bumped by every wake */
 	_Atomic uint64_t sleep_until; /* UINT64_MAX: sleeping until woken */
 	_Atomic bool stop;
-	_Atomic size_t dirty_at_sleep; /* pages_dirty_bytes_total() when it slept */
 	_Atomic uint64_t nruns;
 	_Atomic uint64_t run_time_sum; /* ns between consecutive runs, summed */
 } background_slot_t;
@@ -93,9 +92,10 @@ background_wake(background_slot_t *slot)
 }
 
 void
-background_note_dirty(void)
+background_note_dirty(unsigned arena_ind, size_t ndirty, size_t at_run)
 {
-	if (!atomic_load_relaxed(&background_on))
+	/* Nothing dirty (a decay time of 0 purged it at once): nothing to do. */
+	if (ndirty == 0 || !atomic_load_relaxed(&background_on))
 		return;
 	if (!atomic_load_relaxed(&background_running_flag)) {
 		if (!atomic_load_relaxed(&background_start_wanted))
@@ -103,15 +103,13 @@ background_note_dirty(void)
 		return;
 	}
 	unsigned n = atomic_load_acquire(&background_nthreads);
-	size_t dirty = pages_dirty_bytes_total();
-	for (unsigned k = 0; k < n; k++) {
-		background_slot_t *slot = &background_slots[k];
-		uint64_t until = atomic_load_relaxed(&slot->sleep_until);
-		if (until == UINT64_MAX ||
-		    (until != 0 &&
-		     dirty >= atomic_load_relaxed(&slot->dirty_at_sleep) + BACKGROUND_WAKE_DIRTY_BYTES))
-			background_wake(slot);
-	}
+	if (n == 0)
+		return;
+	background_slot_t *slot = &background_slots[arena_ind % n];
+	uint64_t until = atomic_load_relaxed(&slot->sleep_until);
+	if (until == UINT64_MAX ||
+	    (until != 0 && ndirty >= at_run + (BACKGROUND_WAKE_DIRTY_BYTES >> LG_PAGE)))
+		background_wake(slot);
 }
 
 /* Runs the decay of thread k's page allocators; the earliest next deadline. */
@@ -143,14 +141,13 @@ background_main(void *arg)
 		uint64_t now = clock_coarse_ns();
 		background_check_memory_limit(now);
 		uint64_t next = background_run(k, atomic_load_relaxed(&background_nthreads), now);
-		if (atomic_load_relaxed(&memlimit_last_limit) != 0 && pages_dirty_bytes_total() != 0 &&
+		if (atomic_load_relaxed(&memlimit_last_limit) != 0 && next != UINT64_MAX &&
 		    next > now + BACKGROUND_MEMLIMIT_SLEEP_NS)
 			next = now + BACKGROUND_MEMLIMIT_SLEEP_NS;
 		if (last_run != 0)
 			atomic_add_relaxed(&slot->run_time_sum, now - last_run);
 		last_run = now;
 		atomic_add_relaxed(&slot->nruns, 1);
-		atomic_store_relaxed(&slot->dirty_at_sleep, pages_dirty_bytes_total());
 		struct timespec ts, *timeout = NULL;
 		if (next != UINT64_MAX) {
 			uint64_t wait = next > now ? next - now : 0;

@@ -64,8 +64,10 @@ background_start_pending(void)
 void background_boot(bool enabled, size_t max_threads);
 /* The process can create threads from now on (init's constructor). */
 void background_allow_start(void);
-/* Pages were just freed (no lock held): asks for the purger, or wakes it. */
-void background_note_dirty(void);
+/* Pages were just freed to arena_ind (no lock held), which now has ndirty
+ * dirty pages, at_run when the purger last ran it: asks for the purger, or
+ * wakes it (sleeping forever, or BACKGROUND_WAKE_DIRTY_BYTES more). */
+void background_note_dirty(unsigned arena_ind, size_t ndirty, size_t at_run);
 /* Starts the purger if it was asked for.  No allocator lock may be held and
  * the caller's reentrancy level must be raised (pthread_create allocates). */
 void background_maybe_start(void);

@@ -165,7 +165,7 @@ enum conf_prof_backtrace { CONF_PROF_BACKTRACE_LIBUNWIND, CONF_PROF_BACKTRACE_FP
 	  "curves allow; 0 sets no cap.")                                                 \
 	X(retain, BOOL, bool, true, 0, 0, CONF_NO_VALUES,                                 \
 	  "Keep released address space mapped (purged) for reuse instead of unmapping it.") \
-	X(lg_extent_max_active_fit, UINT_CLIP, size_t, 6, 0, 63, CONF_NO_VALUES,          \
+	X(lg_extent_max_active_fit, UINT_CLIP, size_t, 10, 0, 63, CONF_NO_VALUES,         \
 	  "Never split a dirty or muzzy free extent more than 2^value times a request "   \
 	  "to serve it (clipped to 0..63).")                                              \
 	X(background_thread, BOOL, bool, true, 0, 0, CONF_NO_VALUES,                      \

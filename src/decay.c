@@ -137,11 +137,11 @@ burst_init(burst_t *burst)
 void
 burst_take(burst_t *burst, uint64_t now, size_t active_before, size_t active_after)
 {
-	if (burst->last_take == 0 || now - burst->last_take >= BURST_QUIET_NS) {
+	if (burst->last_take == 0 || now - burst->last_active >= BURST_QUIET_NS) {
 		/* A quiet time ended: the burst before it is history if it was one. */
 		size_t demand = burst->peak_active - burst->base_active;
 		if (burst->last_take != 0 && demand >= BURST_MIN_PAGES) {
-			burst->gaps[burst->next] = now - burst->last_take;
+			burst->gaps[burst->next] = now - burst->last_active;
 			burst->demands[burst->next] = demand;
 			burst->next = (burst->next + 1) % BURST_NHIST;
 			if (burst->nhist < BURST_NHIST)
@@ -153,7 +153,13 @@ burst_take(burst_t *burst, uint64_t now, size_t active_before, size_t active_aft
 		burst->peak_active = active_after;
 	if (active_before < burst->base_active)
 		burst->base_active = active_before;
-	burst->last_take = now;
+	burst->last_take = burst->last_active = now;
+}
+
+void
+burst_return(burst_t *burst, uint64_t now)
+{
+	burst->last_active = now;
 }
 
 /* The third quartile of the recorded gaps: a typical gap, but long enough
@@ -181,14 +187,19 @@ burst_advise(const burst_t *burst, uint64_t now, ssize_t decay_ms, size_t *keep_
 {
 	if (until != NULL)
 		*until = UINT64_MAX;
-	if (decay_ms <= 0 || burst->nhist < BURST_MIN_HISTORY ||
-	    now - burst->last_take < BURST_QUIET_NS)
+	if (decay_ms <= 0 || burst->nhist < BURST_MIN_HISTORY)
 		return BURST_NO_ADVICE;
+	if (now - burst->last_active < BURST_QUIET_NS) {
+		/* Busy: the advice changes when the quiet time is over. */
+		if (until != NULL)
+			*until = burst->last_active + BURST_QUIET_NS;
+		return BURST_NO_ADVICE;
+	}
 	uint64_t horizon = 2 * burst_gap_q3(burst);
 	uint64_t horizon_max = (uint64_t)decay_ms * 1000000u;
 	if (horizon > horizon_max)
 		horizon = horizon_max;
-	if (now - burst->last_take > horizon)
+	if (now - burst->last_active > horizon)
 		return BURST_OVERDUE;
 	size_t keep = 0;
 	for (unsigned i = 0; i < burst->nhist; i++)
@@ -196,6 +207,6 @@ burst_advise(const burst_t *burst, uint64_t now, ssize_t decay_ms, size_t *keep_
 			keep = burst->demands[i];
 	*keep_pages = keep;
 	if (until != NULL)
-		*until = burst->last_take + horizon + 1;
+		*until = burst->last_active + horizon + 1;
 	return BURST_EXPECTED;
 }

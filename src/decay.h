@@ -13,11 +13,13 @@
  * (decay_purged counts that); pages that left otherwise (reused) are taken
  * off its newest entries, as if they had just entered.
  *
- * The burst model (burst_t) watches when the arena takes pages.  A burst is
- * a run of page allocations; a quiet time of BURST_QUIET_NS without any
- * ends it.  For the last BURST_NHIST bursts it remembers the quiet time
- * before each (its gap) and how far the arena's active pages rose above
- * where they were when it began (its demand).  While the arena is quiet and
+ * The burst model (burst_t) watches when the arena takes and returns pages.
+ * A burst is a run of page activity that takes pages; a quiet time of
+ * BURST_QUIET_NS without any activity (taking or returning pages) ends it,
+ * so that a program freeing what it built is still busy.  For the last
+ * BURST_NHIST bursts it remembers the quiet time before each (its gap) and
+ * how far the arena's active pages rose above where they were when it
+ * began (its demand).  While the arena is quiet and
  * has seen at least BURST_MIN_HISTORY bursts, the next burst is expected
  * until twice the third quartile of the gaps has passed (never longer than
  * decay_ms): then
@@ -79,6 +81,7 @@ void decay_forget(decay_t *decay);
 
 typedef struct burst {
 	uint64_t last_take;  /* when pages were last taken, ns; 0: never */
+	uint64_t last_active; /* when pages were last taken or returned, ns */
 	size_t base_active;  /* active pages when the current burst began */
 	size_t peak_active;  /* most active pages since then */
 	uint64_t gaps[BURST_NHIST];  /* quiet time before each recent burst, ns */
@@ -97,10 +100,13 @@ void burst_init(burst_t *burst);
 /* Pages were taken at now (before the taking, active_before were active;
  * after it, active_after). */
 void burst_take(burst_t *burst, uint64_t now, size_t active_before, size_t active_after);
+/* Pages were returned at now. */
+void burst_return(burst_t *burst, uint64_t now);
 /*
  * What the model says at now, for a state whose curve spans decay_ms:
- * *keep_pages is set for BURST_EXPECTED, *until (when not NULL) to the time
- * the advice changes from EXPECTED to OVERDUE (UINT64_MAX otherwise).
+ * *keep_pages is set for BURST_EXPECTED; *until (when not NULL) to the time
+ * the advice next changes without new activity (from busy to EXPECTED,
+ * from EXPECTED to OVERDUE), UINT64_MAX when it will not.
  */
 burst_advice_t burst_advise(const burst_t *burst, uint64_t now, ssize_t decay_ms,
                             size_t *keep_pages, uint64_t *until);

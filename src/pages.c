@@ -51,6 +51,7 @@ pages_init(pages_t *p, unsigned arena_ind, base_t *base, ssize_t dirty_decay_ms,
 	p->active_pages = 0;
 	p->mapped = 0;
 	p->grow_next = PAGES_GROW_MIN;
+	p->dirty_at_run = 0;
 	p->dirty_stats = p->muzzy_stats = (pages_purge_stats_t){0};
 }
 
@@ -132,12 +133,13 @@ pages_set_of(pages_t *p, extent_state_t state)
 	return state == EXTENT_DIRTY ? &p->dirty : state == EXTENT_MUZZY ? &p->muzzy : &p->retained;
 }
 
-/* eset_insert and eset_remove, keeping pages_dirty_total. */
+/* eset_insert and eset_remove, keeping pages_dirty_total (when a cap
+ * needs it). */
 void
 pages_set_insert(pages_t *p, eset_t *set, extent_t *e)
 {
 	eset_insert(set, e);
-	if (set == &p->dirty)
+	if (set == &p->dirty && opt_dirty_max_bytes != 0)
 		atomic_add_relaxed(&pages_dirty_total, e->size >> LG_PAGE);
 }
 
@@ -154,7 +156,7 @@ pages_set_remove(pages_t *p, eset_t *set, extent_t *e)
 		e->unmerged = false;
 	}
 	eset_remove(set, e);
-	if (set == &p->dirty)
+	if (set == &p->dirty && opt_dirty_max_bytes != 0)
 		atomic_sub_relaxed(&pages_dirty_total, e->size >> LG_PAGE);
 }
 
@@ -463,6 +465,7 @@ pages_add_dirty(pages_t *p, extent_t *e, bool coalesce)
 {
 	uint64_t now = clock_coarse_ns();
 	size_t npages = e->size >> LG_PAGE;
+	burst_return(&p->burst, now);
 	if (coalesce)
 		pages_insert_coalesced(p, e);
 	else
@@ -486,8 +489,9 @@ pages_free(pages_t *p, extent_t *e)
 	e->zeroed = false;
 	/* Slabs are merged only when purged (pages.h). */
 	pages_add_dirty(p, e, !slab);
+	size_t ndirty = p->dirty.npages, at_run = p->dirty_at_run;
 	mutex_unlock(&p->mtx);
-	background_note_dirty();
+	background_note_dirty(p->arena_ind, ndirty, at_run);
 }
 
 bool
@@ -553,8 +557,9 @@ pages_shrink_in_place(pages_t *p, extent_t *e, size_t new_size, unsigned szind)
 	pages_register_active(e);
 	p->active_pages -= tail->size >> LG_PAGE;
 	pages_add_dirty(p, tail, true);
+	size_t ndirty = p->dirty.npages, at_run = p->dirty_at_run;
 	mutex_unlock(&p->mtx);
-	background_note_dirty();
+	background_note_dirty(p->arena_ind, ndirty, at_run);
 	return true;
 }
 

@@ -95,6 +95,7 @@ struct pages {
 	size_t active_pages; /* pages in active extents */
 	size_t mapped;       /* bytes of address space mapped from the OS */
 	size_t grow_next;    /* size of the next mapping */
+	size_t dirty_at_run; /* dirty pages after the purger's last run */
 	pages_purge_stats_t dirty_stats, muzzy_stats;
 };
 
@@ -141,7 +142,9 @@ uint64_t pages_decay_run(pages_t *p, uint64_t now);
  * now in it count as fully decayed (purged at once unless decay_ms is -1). */
 void pages_set_decay_ms(pages_t *p, bool muzzy, ssize_t decay_ms);
 ssize_t pages_decay_ms(pages_t *p, bool muzzy);
-/* Dirty bytes of every arena together (what dirty_max_bytes caps). */
+/* Dirty bytes of every arena together (what dirty_max_bytes caps); kept
+ * only while dirty_max_bytes is set (a shared counter every free would
+ * write otherwise), else 0. */
 size_t pages_dirty_bytes_total(void);
 
 void pages_stats_read(pages_t *p, pages_stats_t *out);

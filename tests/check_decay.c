@@ -130,8 +130,20 @@ START_TEST(test_burst_model)
 	for (int i = 1; i <= 4; i++)
 		burst_at(&b, T0 + (uint64_t)i * 500 * MS, 100, demand);
 	uint64_t last = T0 + 4 * 500 * MS + 9 * MS;
-	/* Busy: no advice. */
+	/* Busy: no advice, until the quiet time is over. */
 	ck_assert_int_eq(burst_advise(&b, last + 10 * MS, 10000, &keep, &until), BURST_NO_ADVICE);
+	ck_assert_uint_eq(until, last + BURST_QUIET_NS);
+	/* Returning pages is activity too: a burst that frees what it built
+	 * stays busy, and the quiet time counts from its last return. */
+	burst_t freeing = b;
+	for (int i = 1; i <= 30; i++)
+		burst_return(&freeing, last + (uint64_t)i * 10 * MS);
+	uint64_t freed = last + 300 * MS;
+	ck_assert_int_eq(burst_advise(&freeing, freed + 10 * MS, 10000, &keep, NULL),
+	                 BURST_NO_ADVICE);
+	ck_assert_int_eq(burst_advise(&freeing, freed + 600 * MS, 10000, &keep, &until),
+	                 BURST_EXPECTED);
+	ck_assert_uint_gt(until, freed + 900 * MS);
 	/* Quiet, within twice the gap: keep a burst's pages. */
 	ck_assert_int_eq(burst_advise(&b, last + 600 * MS, 10000, &keep, &until), BURST_EXPECTED);
 	ck_assert_uint_eq(keep, demand);
