@@ -112,17 +112,21 @@ background_note_dirty(unsigned arena_ind, size_t ndirty, size_t at_run)
 		background_wake(slot);
 }
 
-/* Runs the decay of thread k's page allocators; the earliest next deadline. */
+/* Runs the decay of thread k's page allocators; the earliest next deadline.
+ * *dirty: whether any of them still holds dirty pages (this thread wrote
+ * dirty_at_run, under the pages lock, just before). */
 static uint64_t
-background_run(unsigned k, unsigned n, uint64_t now)
+background_run(unsigned k, unsigned n, uint64_t now, bool *dirty)
 {
 	uint64_t next = UINT64_MAX;
+	*dirty = false;
 	for (pages_t *p = pages_registry_first(); p != NULL; p = p->registry_next) {
 		if (p->arena_ind % n != k)
 			continue;
 		uint64_t t = pages_decay_run(p, now);
 		if (t < next)
 			next = t;
+		*dirty |= p->dirty_at_run != 0;
 	}
 	return next;
 }
@@ -140,8 +144,10 @@ background_main(void *arg)
 		uint32_t seq = atomic_load_acquire(&slot->wake_seq);
 		uint64_t now = clock_coarse_ns();
 		background_check_memory_limit(now);
-		uint64_t next = background_run(k, atomic_load_relaxed(&background_nthreads), now);
-		if (atomic_load_relaxed(&memlimit_last_limit) != 0 && next != UINT64_MAX &&
+		bool dirty;
+		uint64_t next =
+		    background_run(k, atomic_load_relaxed(&background_nthreads), now, &dirty);
+		if (atomic_load_relaxed(&memlimit_last_limit) != 0 && dirty &&
 		    next > now + BACKGROUND_MEMLIMIT_SLEEP_NS)
 			next = now + BACKGROUND_MEMLIMIT_SLEEP_NS;
 		if (last_run != 0)
