@@ -113,8 +113,7 @@ background_note_dirty(unsigned arena_ind, size_t ndirty, size_t at_run)
 }
 
 /* Runs the decay of thread k's page allocators; the earliest next deadline.
- * *dirty: whether any of them still holds dirty pages (this thread wrote
- * dirty_at_run, under the pages lock, just before). */
+ * *dirty: whether any of them still holds dirty pages after it. */
 static uint64_t
 background_run(unsigned k, unsigned n, uint64_t now, bool *dirty)
 {
@@ -126,7 +125,7 @@ background_run(unsigned k, unsigned n, uint64_t now, bool *dirty)
 		uint64_t t = pages_decay_run(p, now);
 		if (t < next)
 			next = t;
-		*dirty |= p->dirty_at_run != 0;
+		*dirty |= atomic_load_relaxed(&p->dirty_at_run) != 0;
 	}
 	return next;
 }

@@ -51,7 +51,7 @@ pages_init(pages_t *p, unsigned arena_ind, base_t *base, ssize_t dirty_decay_ms,
 	p->active_pages = 0;
 	p->mapped = 0;
 	p->grow_next = PAGES_GROW_MIN;
-	p->dirty_at_run = 0;
+	atomic_store_relaxed(&p->dirty_at_run, 0);
 	p->dirty_stats = p->muzzy_stats = (pages_purge_stats_t){0};
 }
 
@@ -489,7 +489,7 @@ pages_free(pages_t *p, extent_t *e)
 	e->zeroed = false;
 	/* Slabs are merged only when purged (pages.h). */
 	pages_add_dirty(p, e, !slab);
-	size_t ndirty = p->dirty.npages, at_run = p->dirty_at_run;
+	size_t ndirty = p->dirty.npages, at_run = atomic_load_relaxed(&p->dirty_at_run);
 	mutex_unlock(&p->mtx);
 	background_note_dirty(p->arena_ind, ndirty, at_run);
 }
@@ -557,7 +557,7 @@ pages_shrink_in_place(pages_t *p, extent_t *e, size_t new_size, unsigned szind)
 	pages_register_active(e);
 	p->active_pages -= tail->size >> LG_PAGE;
 	pages_add_dirty(p, tail, true);
-	size_t ndirty = p->dirty.npages, at_run = p->dirty_at_run;
+	size_t ndirty = p->dirty.npages, at_run = atomic_load_relaxed(&p->dirty_at_run);
 	mutex_unlock(&p->mtx);
 	background_note_dirty(p->arena_ind, ndirty, at_run);
 	return true;

@@ -95,7 +95,8 @@ struct pages {
 	size_t active_pages; /* pages in active extents */
 	size_t mapped;       /* bytes of address space mapped from the OS */
 	size_t grow_next;    /* size of the next mapping */
-	size_t dirty_at_run; /* dirty pages after the purger's last run */
+	_Atomic size_t dirty_at_run; /* dirty pages after the last decay run (written
+	                              * under mtx, read by the purger without it) */
 	pages_purge_stats_t dirty_stats, muzzy_stats;
 };
 

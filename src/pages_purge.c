@@ -192,7 +192,7 @@ pages_decay_run(pages_t *p, uint64_t now)
 {
 	mutex_lock(&p->mtx);
 	uint64_t next = pages_decay_locked(p, now);
-	p->dirty_at_run = p->dirty.npages;
+	atomic_store_relaxed(&p->dirty_at_run, p->dirty.npages);
 	mutex_unlock(&p->mtx);
 	return next;
 }
@@ -222,7 +222,7 @@ pages_set_decay_ms(pages_t *p, bool muzzy, ssize_t decay_ms)
 		pages_purge_state_to(p, EXTENT_MUZZY, EXTENT_RETAINED, 0, now);
 	else if (decay_ms >= 0)
 		pages_purge_state_to(p, EXTENT_DIRTY, pages_dirty_destination(p), 0, now);
-	size_t ndirty = p->dirty.npages, at_run = p->dirty_at_run;
+	size_t ndirty = p->dirty.npages, at_run = atomic_load_relaxed(&p->dirty_at_run);
 	mutex_unlock(&p->mtx);
 	background_note_dirty(p->arena_ind, ndirty, at_run);
 }
