@@ -134,31 +134,40 @@ burst_init(burst_t *burst)
 	memset(burst, 0, sizeof(*burst));
 }
 
+/* Activity at now, with `active` pages active before it: when it ends a
+ * quiet time, the burst before that time is history (if it was one) and a
+ * new one begins here. */
+static void
+burst_activity(burst_t *burst, uint64_t now, size_t active)
+{
+	if (burst->last_active != 0 && now - burst->last_active < BURST_QUIET_NS)
+		return;
+	size_t demand = burst->peak_active - burst->base_active;
+	if (burst->last_active != 0 && demand >= BURST_MIN_PAGES) {
+		burst->gaps[burst->next] = now - burst->last_active;
+		burst->demands[burst->next] = demand;
+		burst->next = (burst->next + 1) % BURST_NHIST;
+		if (burst->nhist < BURST_NHIST)
+			burst->nhist++;
+	}
+	burst->base_active = burst->peak_active = active;
+}
+
 void
 burst_take(burst_t *burst, uint64_t now, size_t active_before, size_t active_after)
 {
-	if (burst->last_take == 0 || now - burst->last_active >= BURST_QUIET_NS) {
-		/* A quiet time ended: the burst before it is history if it was one. */
-		size_t demand = burst->peak_active - burst->base_active;
-		if (burst->last_take != 0 && demand >= BURST_MIN_PAGES) {
-			burst->gaps[burst->next] = now - burst->last_active;
-			burst->demands[burst->next] = demand;
-			burst->next = (burst->next + 1) % BURST_NHIST;
-			if (burst->nhist < BURST_NHIST)
-				burst->nhist++;
-		}
-		burst->base_active = burst->peak_active = active_before;
-	}
+	burst_activity(burst, now, active_before);
 	if (active_after > burst->peak_active)
 		burst->peak_active = active_after;
 	if (active_before < burst->base_active)
 		burst->base_active = active_before;
-	burst->last_take = burst->last_active = now;
+	burst->last_active = now;
 }
 
 void
-burst_return(burst_t *burst, uint64_t now)
+burst_return(burst_t *burst, uint64_t now, size_t active_before)
 {
+	burst_activity(burst, now, active_before);
 	burst->last_active = now;
 }
 

@@ -14,9 +14,10 @@
  * off its newest entries, as if they had just entered.
  *
  * The burst model (burst_t) watches when the arena takes and returns pages.
- * A burst is a run of page activity that takes pages; a quiet time of
- * BURST_QUIET_NS without any activity (taking or returning pages) ends it,
- * so that a program freeing what it built is still busy.  For the last
+ * A burst is a run of page activity (taking or returning pages) between
+ * quiet times of at least BURST_QUIET_NS: a program freeing what it built
+ * is still busy, and a burst may begin with returns (a thread cache's
+ * collection as it starts allocating again).  For the last
  * BURST_NHIST bursts it remembers the quiet time before each (its gap) and
  * how far the arena's active pages rose above where they were when it
  * began (its demand).  While the arena is quiet and
@@ -80,8 +81,7 @@ void decay_forget(decay_t *decay);
 #define BURST_MIN_PAGES ((size_t)1 << (20 - LG_PAGE))
 
 typedef struct burst {
-	uint64_t last_take;  /* when pages were last taken, ns; 0: never */
-	uint64_t last_active; /* when pages were last taken or returned, ns */
+	uint64_t last_active; /* when pages were last taken or returned, ns; 0: never */
 	size_t base_active;  /* active pages when the current burst began */
 	size_t peak_active;  /* most active pages since then */
 	uint64_t gaps[BURST_NHIST];  /* quiet time before each recent burst, ns */
@@ -100,8 +100,8 @@ void burst_init(burst_t *burst);
 /* Pages were taken at now (before the taking, active_before were active;
  * after it, active_after). */
 void burst_take(burst_t *burst, uint64_t now, size_t active_before, size_t active_after);
-/* Pages were returned at now. */
-void burst_return(burst_t *burst, uint64_t now);
+/* Pages were returned at now (active_before were active before). */
+void burst_return(burst_t *burst, uint64_t now, size_t active_before);
 /*
  * What the model says at now, for a state whose curve spans decay_ms:
  * *keep_pages is set for BURST_EXPECTED; *until (when not NULL) to the time

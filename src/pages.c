@@ -465,7 +465,7 @@ pages_add_dirty(pages_t *p, extent_t *e, bool coalesce)
 {
 	uint64_t now = clock_coarse_ns();
 	size_t npages = e->size >> LG_PAGE;
-	burst_return(&p->burst, now);
+	burst_return(&p->burst, now, p->active_pages + npages);
 	if (coalesce)
 		pages_insert_coalesced(p, e);
 	else

@@ -137,7 +137,7 @@ START_TEST(test_burst_model)
 	 * stays busy, and the quiet time counts from its last return. */
 	burst_t freeing = b;
 	for (int i = 1; i <= 30; i++)
-		burst_return(&freeing, last + (uint64_t)i * 10 * MS);
+		burst_return(&freeing, last + (uint64_t)i * 10 * MS, 100);
 	uint64_t freed = last + 300 * MS;
 	ck_assert_int_eq(burst_advise(&freeing, freed + 10 * MS, 10000, &keep, NULL),
 	                 BURST_NO_ADVICE);
@@ -153,6 +153,20 @@ START_TEST(test_burst_model)
 	ck_assert_int_eq(burst_advise(&b, until + MS, 10000, &keep, NULL), BURST_OVERDUE);
 	/* Never longer than the curve: a 300 ms curve ends the wait sooner. */
 	ck_assert_int_eq(burst_advise(&b, last + 400 * MS, 300, &keep, NULL), BURST_OVERDUE);
+	/* A burst may begin with returns (a thread cache's collection as the
+	 * thread starts allocating again): the quiet time before it is still
+	 * its gap. */
+	burst_t returning;
+	burst_init(&returning);
+	for (int i = 0; i < 4; i++) {
+		uint64_t start = T0 + (uint64_t)i * 500 * MS;
+		burst_return(&returning, start, 100);
+		burst_at(&returning, start + MS, 100, demand);
+	}
+	uint64_t ret_end = T0 + 3 * 500 * MS + 10 * MS;
+	ck_assert_int_eq(burst_advise(&returning, ret_end + 600 * MS, 10000, &keep, NULL),
+	                 BURST_EXPECTED);
+	ck_assert_uint_eq(keep, demand);
 	/* Mixed gaps: five of 100 ms, three of 400 ms.  The wait is twice the
 	 * third quartile (800 ms), not twice the median (200 ms). */
 	burst_t mixed;
