@@ -271,21 +271,10 @@ child_main(void)
 	_exit(0);
 }
 
-static void
-run_child(const char *mode, const char *conf, char *buf, size_t size)
-{
-	char env_mode[64], env_conf[256];
-	snprintf(env_mode, sizeof(env_mode), CHILD_ENV "=%s", mode);
-	snprintf(env_conf, sizeof(env_conf), "MALLOC_CONF=%s", conf);
-	char *env[] = {env_conf, env_mode, NULL};
-	int status = child_run_self(env, env_mode, buf, size);
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %s failed", mode);
-}
-
 START_TEST(test_idle_process_returns_memory)
 {
 	char buf[256];
-	run_child("idle", "dirty_decay_ms:1000", buf, sizeof(buf));
+	child_run_mode(CHILD_ENV, "idle", "dirty_decay_ms:1000", buf, sizeof(buf));
 	ck_assert_str_eq(buf, "peak_over_base=1 returned=1 purgers=1\n");
 }
 END_TEST
@@ -293,7 +282,7 @@ END_TEST
 START_TEST(test_no_purger_without_background_thread)
 {
 	char buf[256];
-	run_child("nothread", "background_thread:false", buf, sizeof(buf));
+	child_run_mode(CHILD_ENV, "nothread", "background_thread:false", buf, sizeof(buf));
 	ck_assert_str_eq(buf, "purgers=0\n");
 }
 END_TEST
@@ -301,7 +290,7 @@ END_TEST
 START_TEST(test_fork_while_purger_runs)
 {
 	char buf[256];
-	run_child("fork", "dirty_decay_ms:100", buf, sizeof(buf));
+	child_run_mode(CHILD_ENV, "fork", "dirty_decay_ms:100", buf, sizeof(buf));
 	ck_assert_str_eq(buf, "children_ok=8 parent_purgers=1\n");
 }
 END_TEST

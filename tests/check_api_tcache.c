@@ -845,23 +845,10 @@ child_main(void)
 	_exit(0);
 }
 
-/* Runs this program in child mode `mode` with MALLOC_CONF=conf; its stdout
- * goes to buf. */
-static void
-run_child(const char *mode, const char *conf, char *buf, size_t size)
-{
-	char env_mode[64], env_conf[256];
-	snprintf(env_mode, sizeof(env_mode), CHILD_ENV "=%s", mode);
-	snprintf(env_conf, sizeof(env_conf), "MALLOC_CONF=%s", conf);
-	char *env[] = {env_conf, env_mode, NULL};
-	int status = child_run_self(env, env_mode, buf, size);
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %s failed", mode);
-}
-
 START_TEST(test_tcache_off_by_option)
 {
 	char buf[256], expected[128];
-	run_child("off", "tcache:false", buf, sizeof(buf));
+	child_run_mode(CHILD_ENV, "off", "tcache:false", buf, sizeof(buf));
 	snprintf(expected, sizeof(expected),
 	         "opt=0 enabled=0 flush=%d off_bytes=0 enabled_after=1 cached=1\n", EFAULT);
 	ck_assert_str_eq(buf, expected);
@@ -871,7 +858,7 @@ END_TEST
 START_TEST(test_thread_arena_under_percpu_arena)
 {
 	char buf[256], expected[128];
-	run_child("percpu", "percpu_arena:percpu", buf, sizeof(buf));
+	child_run_mode(CHILD_ENV, "percpu", "percpu_arena:percpu", buf, sizeof(buf));
 	/* Observed with jemalloc 5.3: EPERM for another automatic arena. */
 	snprintf(expected, sizeof(expected), "other=%d same=0 manual=0 bound=1\n", EPERM);
 	if (strncmp(buf, "other=-1 ", 9) == 0) /* one CPU: no other automatic arena */

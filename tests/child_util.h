@@ -11,6 +11,7 @@
 #include <check.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -124,6 +125,23 @@ child_run_self(char *const env[], const char *what, char *out, size_t size)
 {
 	char *argv[] = {"strata-test-child", NULL};
 	return child_run_exec("/proc/self/exe", argv, env, CHILD_STDERR_KEEP, what, out, size);
+}
+
+/*
+ * Runs this program again in child mode `mode` (the environment variable
+ * mode_env set to it, which the suite's constructor reads) with
+ * MALLOC_CONF=conf, its standard output into out, and fails the test
+ * unless it exits 0.
+ */
+static inline void
+child_run_mode(const char *mode_env, const char *mode, const char *conf, char *out, size_t size)
+{
+	char env_mode[128], env_conf[256];
+	snprintf(env_mode, sizeof(env_mode), "%s=%s", mode_env, mode);
+	snprintf(env_conf, sizeof(env_conf), "MALLOC_CONF=%s", conf);
+	char *env[] = {env_conf, env_mode, NULL};
+	int status = child_run_self(env, env_mode, out, size);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %s failed", mode);
 }
 
 #endif
