@@ -283,9 +283,12 @@ enum conf_prof_backtrace { CONF_PROF_BACKTRACE_LIBUNWIND, CONF_PROF_BACKTRACE_FP
 
 /* The globals, one per row but LG_ALIAS: opt_abort, opt_abort_conf,
  * opt_confirm_conf, opt_narenas, opt_zero_realloc, opt_junk, opt_zero,
- * opt_memory_limit, opt_stats_print, opt_stats_print_opts, opt_percpu_arena, opt_tcache,
- * opt_tcache_max, opt_tcache_nslots_small_min, opt_tcache_nslots_small_max,
- * opt_tcache_nslots_large, opt_dirty_decay_ms, opt_lg_tcache_nslots_mul,
+ * opt_dirty_decay_ms, opt_muzzy_decay_ms, opt_dirty_max_bytes, opt_retain,
+ * opt_lg_extent_max_active_fit, opt_background_thread,
+ * opt_max_background_threads, opt_memory_limit, opt_stats_print,
+ * opt_stats_print_opts, opt_percpu_arena, opt_tcache, opt_tcache_max,
+ * opt_tcache_nslots_small_min, opt_tcache_nslots_small_max,
+ * opt_tcache_nslots_large, opt_lg_tcache_nslots_mul,
  * opt_tcache_gc_incr_bytes, opt_lg_tcache_flush_small_div,
  * opt_lg_tcache_flush_large_div, and opt_prof... for the profiler's rows. */
 #define CONF_DECLARE(name, kind, ctype, dflt, min, max, values, doc)                     \
