@@ -14,9 +14,9 @@
 
 /*
  * Takes a free extent of `set` out for purging, merged with its neighbours
- * of the same state (slabs are filed unmerged), and cut to at most npages:
- * a tail of that many pages when it is larger (the head goes back).  Lock
- * held.
+ * of the same state (slabs are filed unmerged), and cut to at most npages
+ * when a spare descriptor allows: a tail of that many pages (the head goes
+ * back).  Lock held.
  */
 static extent_t *
 pages_purge_candidate(pages_t *p, eset_t *set, size_t npages)
@@ -24,9 +24,11 @@ pages_purge_candidate(pages_t *p, eset_t *set, size_t npages)
 	extent_t *e = eset_find_largest(set);
 	pages_set_remove(p, set, e);
 	e = pages_coalesce(p, e);
-	size_t keep = e->size - (npages << LG_PAGE);
-	if (npages < (e->size >> LG_PAGE)) {
-		extent_t *tail = pages_split_free(p, e, keep);
+	/* Only with a spare descriptor on hand: the purge paths do not top
+	 * the reserve up, and the base must not map under this lock.  Without
+	 * one the whole extent goes, a little past the curve. */
+	if (npages < (e->size >> LG_PAGE) && p->spare != NULL) {
+		extent_t *tail = pages_split_free(p, e, e->size - (npages << LG_PAGE));
 		if (tail != NULL) {
 			pages_set_insert(p, set, e);
 			return tail;
