@@ -132,16 +132,9 @@ event_tcache_gc(tsd_t *tsd)
 		tcache_gc_step(&tsd->tcache);
 	background_check_memory_limit(clock_coarse_ns());
 	if (UNLIKELY(background_start_pending())) {
-		/* What thread creation allocates under the guard does not
-		 * count toward the next sample: with a small lg_prof_sample it
-		 * would pass the threshold, and the caller's next allocation
-		 * would go unsampled. */
-		uint64_t before = tsd->allocated;
 		tsd_reentrancy_raise(tsd);
 		background_maybe_start();
 		tsd_reentrancy_lower(tsd);
-		tsd->events.next[EVENT_PROF_SAMPLE] =
-		    event_due_at(tsd->events.next[EVENT_PROF_SAMPLE], tsd->allocated - before);
 	}
 }
 
@@ -154,8 +147,14 @@ bool
 event_alloc(tsd_t *tsd, size_t usize)
 {
 	uint64_t now = tsd->allocated += usize;
-	if (event_fast_path_off(tsd))
+	if (event_fast_path_off(tsd)) {
+		/* The allocator's own bytes (raised level) are not the
+		 * program's: the sample's clock moves past them. */
+		if (tsd->reentrancy != 0 && tsd->state == TSD_NOMINAL)
+			tsd->events.next[EVENT_PROF_SAMPLE] =
+			    event_due_at(tsd->events.next[EVENT_PROF_SAMPLE], usize);
 		return false;
+	}
 	bool sample = false;
 	uint64_t sample_at = tsd->events.next[EVENT_PROF_SAMPLE];
 	if (now >= sample_at) {

@@ -21,8 +21,11 @@
  * distribution with mean 2^lg_prof_sample (prng.h), so that every byte
  * allocated has the same chance of being sampled (docs/design.md,
  * "Profiler").  An allocation is sampled when the threshold falls inside
- * its own bytes; bytes counted while events could not fire (reentrancy)
- * only make the thread draw afresh.
+ * its own bytes.  Bytes the allocator allocates for itself (reentrancy
+ * raised: unwinding, creating its threads) move the sample's clock along
+ * with them, so they never bring the program's next sample closer; other
+ * bytes counted while events could not fire only make the thread draw
+ * afresh.
  *
  * The fast threshold is 0 (every call takes the slow path, which still
  * fires events only when they are due) while the thread is not set up,
