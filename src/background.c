@@ -42,6 +42,9 @@ static size_t background_max = 4;       /* max_background_threads; background_mt
 static _Atomic unsigned background_nthreads;
 static background_slot_t background_slots[BACKGROUND_THREADS_MAX];
 
+/* The memory limit's source is found at the first check, not at start-up
+ * (it reads /proc and cgroup files: a short-lived program never needs it). */
+static pthread_once_t memlimit_boot_once = PTHREAD_ONCE_INIT;
 /* The memory limit's checks: written by whoever wins the check. */
 static _Atomic uint64_t memlimit_last_check;
 static _Atomic size_t memlimit_last_limit, memlimit_last_usage;
@@ -54,6 +57,7 @@ background_check_memory_limit(uint64_t now)
 	if (now - last < BACKGROUND_MEMLIMIT_CHECK_NS ||
 	    !atomic_compare_exchange_strong(&memlimit_last_check, &last, now))
 		return;
+	pthread_once(&memlimit_boot_once, memlimit_boot);
 	size_t limit = 0, usage = 0;
 	bool limited = memlimit_read(&limit, &usage);
 	atomic_store_relaxed(&memlimit_last_limit, limited ? limit : 0);
@@ -296,6 +300,8 @@ background_stats_read(background_stats_t *out)
 	}
 	out->num_threads = n;
 	out->run_interval_ns = intervals != 0 ? sum / intervals : 0;
+	pthread_once(&memlimit_boot_once, memlimit_boot);
+	out->memlimit_source = memlimit_source();
 	out->memlimit_limit = atomic_load_relaxed(&memlimit_last_limit);
 	out->memlimit_usage = atomic_load_relaxed(&memlimit_last_usage);
 	out->memlimit_releases = atomic_load_relaxed(&memlimit_releases);

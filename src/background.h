@@ -20,7 +20,8 @@
  * threads.
  *
  * Memory limit (memlimit.h): thread events and the purger check it, at
- * most every BACKGROUND_MEMLIMIT_CHECK_NS between them; when the usage is
+ * most every BACKGROUND_MEMLIMIT_CHECK_NS between them (the first check,
+ * or the first stats read, finds where it comes from); when the usage is
  * within 1/16 of the limit, every dirty and muzzy page of every arena is
  * released at once, whatever the curves say.  While a limit applies and
  * pages are dirty, a purger sleeps at most BACKGROUND_MEMLIMIT_SLEEP_NS, so
@@ -91,7 +92,9 @@ typedef struct background_stats {
 	size_t num_threads;
 	uint64_t num_runs;
 	uint64_t run_interval_ns; /* mean time between two runs of a thread */
-	/* The memory limit as of the last check (0 when none applied). */
+	/* The memory limit's source (memlimit_source) and, as of the last
+	 * check, the limit and usage (0 when none applied). */
+	const char *memlimit_source;
 	size_t memlimit_limit, memlimit_usage;
 	uint64_t memlimit_releases;  /* releases the limit caused */
 	uint64_t memlimit_released;  /* bytes they released */

@@ -31,7 +31,6 @@
 #include "decay.h"
 #include "emap.h"
 #include "init.h"
-#include "memlimit.h"
 #include "msg.h"
 #include "os.h"
 #include "prof/prof.h"
@@ -67,7 +66,6 @@ init_core(void)
 	sz_boot();
 	decay_boot();
 	conf_init();
-	memlimit_boot();
 	base_init(&init_global_base, MUTEX_RANK_GLOBAL_BASE);
 	mutex_register(&init_global_base.mtx, NULL);
 	ctl_boot();

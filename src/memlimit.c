@@ -13,8 +13,8 @@
  * or "max", one newline, nothing else, no overflow); anything else limits
  * nothing.
  *
- * State: written only by memlimit_boot (single threaded), read by
- * memlimit_read without locks.  Boot's scratch buffers are static for the
+ * State: written only by memlimit_boot (run once, under pthread_once),
+ * read by memlimit_read without locks after that.  Boot's scratch buffers are static for the
  * same reason; memlimit_read uses only its stack.
  */
 #include <errno.h>

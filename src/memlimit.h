@@ -7,8 +7,9 @@
  * it lives elsewhere; this module only reads.
  *
  * Invariants: the source and the paths it reads are resolved once by
- * memlimit_boot (single threaded, after conf_init) and only read after
- * that, so memlimit_read may run in any thread at any time.  No locks.
+ * memlimit_boot (under pthread_once, at the purger's first check of the
+ * limit: background.c) and only read after that, so memlimit_read may run
+ * in any thread that has seen the boot complete.  No locks.
  * Nothing here allocates, uses stdio or changes errno: files are read with
  * open/read/close into buffers of fixed size, and a path or line that does
  * not fit counts as no limit.
@@ -36,8 +37,8 @@ extern const char *memlimit_test_root;
  * or auto: the process's memory cgroup, v1 when /proc/self/cgroup names a
  * v1 hierarchy with the memory controller that is mounted, else v2 when its
  * 0:: cgroup lies under a cgroup2 mount and it or an ancestor has
- * memory.current; else none.  Called once by init after conf_init, and
- * again by tests.
+ * memory.current; else none.  Called once (background.c's pthread_once,
+ * after conf_init), and again by tests.
  */
 void memlimit_boot(void);
 

@@ -14,7 +14,6 @@
 #include "background.h"
 #include "conf.h"
 #include "init.h"
-#include "memlimit.h"
 #include "msg.h"
 #include "stats.h"
 #include "tcache.h"
@@ -151,7 +150,7 @@ stats_print_general(stats_out_t *out)
 	           bg.num_threads, (unsigned long long)bg.num_runs,
 	           (unsigned long long)bg.run_interval_ns);
 	stats_line(out, "Memory limit: %zu (%s), usage: %zu, releases: %llu, released: %llu\n",
-	           bg.memlimit_limit, memlimit_source(), bg.memlimit_usage,
+	           bg.memlimit_limit, bg.memlimit_source, bg.memlimit_usage,
 	           (unsigned long long)bg.memlimit_releases,
 	           (unsigned long long)bg.memlimit_released);
 }
