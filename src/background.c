@@ -49,6 +49,7 @@ static pthread_once_t memlimit_boot_once = PTHREAD_ONCE_INIT;
 static _Atomic uint64_t memlimit_last_check;
 static _Atomic size_t memlimit_last_limit, memlimit_last_usage;
 static _Atomic uint64_t memlimit_releases, memlimit_released;
+static _Atomic bool memlimit_checked; /* a check has run */
 
 void
 background_check_memory_limit(uint64_t now)
@@ -62,6 +63,7 @@ background_check_memory_limit(uint64_t now)
 	bool limited = memlimit_read(&limit, &usage);
 	atomic_store_relaxed(&memlimit_last_limit, limited ? limit : 0);
 	atomic_store_relaxed(&memlimit_last_usage, limited ? usage : 0);
+	atomic_store_relaxed(&memlimit_checked, true);
 	if (!limited || usage < limit - limit / 16)
 		return;
 	size_t released = 0;
@@ -77,6 +79,9 @@ void
 background_boot(bool enabled, size_t max_threads)
 {
 	mutex_register(&background_mtx, NULL);
+	/* The first check of the memory limit comes a check interval after
+	 * start-up: a program done by then never reads the cgroup files. */
+	atomic_store_relaxed(&memlimit_last_check, clock_coarse_ns());
 	atomic_store_relaxed(&background_on, enabled);
 	background_max = max_threads;
 }
@@ -150,8 +155,10 @@ background_main(void *arg)
 		bool dirty;
 		uint64_t next =
 		    background_run(k, atomic_load_relaxed(&background_nthreads), now, &dirty);
-		if (atomic_load_relaxed(&memlimit_last_limit) != 0 && dirty &&
-		    next > now + BACKGROUND_MEMLIMIT_SLEEP_NS)
+		/* Dirty pages and a limit that applies, or none checked yet. */
+		bool limit_may_apply = !atomic_load_relaxed(&memlimit_checked) ||
+		                       atomic_load_relaxed(&memlimit_last_limit) != 0;
+		if (limit_may_apply && dirty && next > now + BACKGROUND_MEMLIMIT_SLEEP_NS)
 			next = now + BACKGROUND_MEMLIMIT_SLEEP_NS;
 		if (last_run != 0)
 			atomic_add_relaxed(&slot->run_time_sum, now - last_run);
