@@ -12,8 +12,18 @@
  *                        where child_node (CTL_INNER(children_array)) is
  *                        what every valid integer component leads to.
  *
- * Handlers are usually generated: ctl.c's CTL_RO(fn, type, expr) makes a read-only
+ *   - a subtree defined in another file:  CTL_LINK(name, node), where node
+ *                        is that file's exported CTL_INNER or CTL_INDEXED
+ *                        node (its name is not used).
+ *
+ * Handlers are usually generated: CTL_RO(fn, type, expr) makes a read-only
  * leaf whose value is expr (expr may use mib[] to read path indices).
+ *
+ * The tree is spread over one file per subtree: ctl.c (the root, version,
+ * opt.*, config.*, background_thread, lookup and the exported functions),
+ * ctl_stats.c (epoch and stats.*), ctl_arena.c (arena.<i>.* and
+ * arenas.*), ctl_thread.c (thread.* and tcache.*) and ctl_prof.c (prof.*,
+ * thread.prof.* and the profiler's experimental nodes).
  *
  * MIB numbers: a named component is the index of the child in its parent's
  * array (so the order of an array is part of the MIB layout, which, as in
@@ -50,6 +60,7 @@ struct ctl_node {
 	size_t nchildren;
 	const ctl_node_t *indexed;   /* indexed inner nodes: the child */
 	bool (*index_valid)(size_t index);
+	const ctl_node_t *link;      /* links: the node this name stands for */
 };
 
 #define CTL_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -57,8 +68,62 @@ struct ctl_node {
 #define CTL_NAMED(name_, kids) {.name = #name_, .children = kids, .nchildren = CTL_ARRAY_LEN(kids)}
 #define CTL_INNER(kids) {.name = "", .children = kids, .nchildren = CTL_ARRAY_LEN(kids)}
 #define CTL_INDEXED(name_, child, valid) {.name = #name_, .indexed = &(child), .index_valid = valid}
+#define CTL_LINK(name_, node) {.name = #name_, .link = &(node)}
 
-/* Registers ctl's lock.  Called once by init. */
+/* ---- the value rules every handler follows (ctl.c) */
+
+/* Copies a value out as jemalloc's READ does: nothing without oldp and
+ * oldlenp; for *oldlenp other than size, min(*oldlenp, size) bytes, that
+ * length in *oldlenp and EINVAL. */
+int ctl_read(void *oldp, size_t *oldlenp, const void *value, size_t size);
+/* Copies a new value in as jemalloc's WRITE does (no-op without newp;
+ * EINVAL for newlen other than size). */
+int ctl_write(const void *newp, size_t newlen, void *value, size_t size);
+/* The access checks: a read-only node rejects (EPERM) any new value, a
+ * write-only node any old one, a void node both. */
+bool ctl_is_read_only_call(const void *newp, size_t newlen);
+bool ctl_is_write_only_call(const void *oldp, const size_t *oldlenp);
+bool ctl_is_void_call(const void *oldp, const size_t *oldlenp, const void *newp, size_t newlen);
+/* jemalloc's VERIFY_READ: EINVAL, with *oldlenp set to 0, unless oldp and
+ * an *oldlenp of size are given. */
+int ctl_require_read(void *oldp, size_t *oldlenp, size_t size);
+/* jemalloc's VERIFY_WRITE: EINVAL unless newp and a newlen of size are
+ * given; else copies it in. */
+int ctl_require_write(const void *newp, size_t newlen, void *value, size_t size);
+
+/* A read-only leaf named fn whose value is expr, of the given type. */
+#define CTL_RO(fn, type, expr)                                                            \
+	static int fn(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,      \
+	              void *newp, size_t newlen)                                          \
+	{                                                                                 \
+		(void)mib;                                                                \
+		(void)miblen;                                                             \
+		if (!ctl_is_read_only_call(newp, newlen))                                 \
+			return EPERM;                                                     \
+		type value_ = (expr);                                                     \
+		return ctl_read(oldp, oldlenp, &value_, sizeof(value_));                  \
+	}
+
+/* ---- the subtrees, each defined in its own file */
+
+extern const ctl_node_t ctl_stats_tree;           /* stats.*, ctl_stats.c */
+extern const ctl_node_t ctl_arena_tree;           /* arena.<i>.*, ctl_arena.c */
+extern const ctl_node_t ctl_arenas_tree;          /* arenas.*, ctl_arena.c */
+extern const ctl_node_t ctl_thread_tree;          /* thread.*, ctl_thread.c */
+extern const ctl_node_t ctl_tcache_tree;          /* tcache.*, ctl_thread.c */
+extern const ctl_node_t ctl_thread_prof_tree;     /* thread.prof.*, ctl_prof.c */
+extern const ctl_node_t ctl_prof_tree;            /* prof.*, ctl_prof.c */
+extern const ctl_node_t ctl_experimental_prof_recent_tree; /* ctl_prof.c */
+/* The index rules of <i> in arenas.bin.<i> (a small class) and
+ * arenas.lextent.<i> (a large class, counted from the first), shared by
+ * every subtree indexed by class (ctl_arena.c). */
+bool ctl_bin_index_valid(size_t index);
+bool ctl_lextent_index_valid(size_t index);
+/* epoch (ctl_stats.c) and experimental.hooks.prof_dump (ctl_prof.c). */
+ctl_handler_t ctl_epoch_handler;
+ctl_handler_t ctl_experimental_hooks_prof_dump;
+
+/* Registers the stats snapshot's lock (ctl_stats.c).  Called once by init. */
 void ctl_boot(void);
 
 #endif

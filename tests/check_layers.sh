@@ -19,9 +19,17 @@ prof_callers=" malloc tsd ctl init "
 fail=0
 
 module_of() { local f=${1##*/}; echo "${f%.*}"; }
+# A module may span files named <module>_<part> (ctl_stats.c is ctl's).
+module_or_parent() {
+	local mod=$1
+	if [[ -z "${layer[$mod]+x}" && -n "${layer[${mod%%_*}]+x}" ]]; then
+		mod=${mod%%_*}
+	fi
+	echo "$mod"
+}
 
 for file in src/*.[ch]; do
-	mod=$(module_of "$file")
+	mod=$(module_or_parent "$(module_of "$file")")
 	if [[ -z "${layer[$mod]+x}" ]]; then
 		echo "check-layers: $file: module '$mod' is not in the layer table"
 		fail=1
@@ -36,7 +44,7 @@ for file in src/*.[ch]; do
 			fi
 			continue
 		fi
-		dep=$(module_of "$inc")
+		dep=$(module_or_parent "$(module_of "$inc")")
 		[[ -z "${layer[$dep]+x}" ]] && continue
 		if (( ${layer[$dep]} > own )); then
 			echo "check-layers: $file (L$own) includes $inc (L${layer[$dep]})"

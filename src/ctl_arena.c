@@ -1,0 +1,289 @@
+/*
+ * ctl_arena.c — the arena.<i>.* and arenas.* subtrees of the mallctl tree.
+ * L5.  See ctl.h for the tree and docs/compat.md, "mallctl", for the rules.
+ *
+ * Every node forwards to arena.c (and sz.c, tcache.c for the class tables);
+ * nothing here keeps state or takes a lock of its own.
+ */
+#include "public_names.h"
+#include <strata.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "arena.h"
+#include "ctl.h"
+#include "sz.h"
+#include "tcache.h"
+
+/* ------------------------------------------------------------ arenas.* */
+
+CTL_RO(ctl_arenas_narenas, unsigned, arena_narenas_total())
+CTL_RO(ctl_arenas_quantum, size_t, QUANTUM)
+CTL_RO(ctl_arenas_page, size_t, PAGE)
+CTL_RO(ctl_arenas_tcache_max, size_t, sz_index2size(tcache_nbins - 1))
+CTL_RO(ctl_arenas_nbins, unsigned, SZ_NBINS)
+CTL_RO(ctl_arenas_nhbins, unsigned, tcache_nbins)
+CTL_RO(ctl_arenas_nlextents, unsigned, SZ_NLEXTENTS)
+
+/* arenas.create: a new manual arena's index (no extent hooks: r-). */
+static int
+ctl_arenas_create(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, void *newp,
+                  size_t newlen)
+{
+	(void)mib;
+	(void)miblen;
+	if (!ctl_is_read_only_call(newp, newlen))
+		return EPERM;
+	unsigned ind;
+	int err = ctl_require_read(oldp, oldlenp, sizeof(ind));
+	if (err != 0)
+		return err;
+	if (arena_create_manual(&ind) != 0)
+		return EAGAIN;
+	return ctl_read(oldp, oldlenp, &ind, sizeof(ind));
+}
+
+/* arenas.lookup: write a pointer, read the index of the arena owning it. */
+static int
+ctl_arenas_lookup(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, void *newp,
+                  size_t newlen)
+{
+	(void)mib;
+	(void)miblen;
+	void *ptr = NULL;
+	int err = ctl_write(newp, newlen, &ptr, sizeof(ptr));
+	if (err != 0)
+		return err;
+	unsigned ind;
+	if (arena_lookup(ptr, &ind) != 0)
+		return EINVAL;
+	return ctl_read(oldp, oldlenp, &ind, sizeof(ind));
+}
+
+/* A decay time as the options take it: -1 (never) up to what fits in
+ * nanoseconds. */
+static bool
+ctl_decay_ms_valid(ssize_t decay_ms)
+{
+	return decay_ms >= -1 && decay_ms <= INT64_MAX / 1000000;
+}
+
+/* arenas.dirty_decay_ms, arenas.muzzy_decay_ms: what arenas created from
+ * now on get; the old value is read before the new one is set. */
+static int
+ctl_arenas_decay_ms(void *oldp, size_t *oldlenp, void *newp, size_t newlen, bool muzzy)
+{
+	ssize_t old = arena_default_decay_ms(muzzy), value;
+	int err = ctl_write(newp, newlen, &value, sizeof(value));
+	if (err == 0)
+		err = ctl_read(oldp, oldlenp, &old, sizeof(old));
+	if (err != 0 || newp == NULL)
+		return err;
+	return ctl_decay_ms_valid(value) ? arena_set_default_decay_ms(muzzy, value) : EINVAL;
+}
+
+static int
+ctl_arenas_dirty_decay_ms(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
+                          void *newp, size_t newlen)
+{
+	(void)mib;
+	(void)miblen;
+	return ctl_arenas_decay_ms(oldp, oldlenp, newp, newlen, false);
+}
+
+static int
+ctl_arenas_muzzy_decay_ms(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
+                          void *newp, size_t newlen)
+{
+	(void)mib;
+	(void)miblen;
+	return ctl_arenas_decay_ms(oldp, oldlenp, newp, newlen, true);
+}
+
+/* arenas.bin.<i>.*: mib[2] is the bin. */
+CTL_RO(ctl_arenas_bin_i_size, size_t, sz_bin_info[mib[2]].reg_size)
+CTL_RO(ctl_arenas_bin_i_nregs, uint32_t, sz_bin_info[mib[2]].nregs)
+CTL_RO(ctl_arenas_bin_i_slab_size, size_t, sz_bin_info[mib[2]].slab_size)
+
+bool
+ctl_bin_index_valid(size_t index)
+{
+	return index < SZ_NBINS;
+}
+
+static const ctl_node_t ctl_arenas_bin_i_nodes[] = {
+	CTL_LEAF(size, ctl_arenas_bin_i_size),
+	CTL_LEAF(nregs, ctl_arenas_bin_i_nregs),
+	CTL_LEAF(slab_size, ctl_arenas_bin_i_slab_size),
+};
+static const ctl_node_t ctl_arenas_bin_i = CTL_INNER(ctl_arenas_bin_i_nodes);
+
+/* arenas.lextent.<i>.size: mib[2] is the large class, counted from the first. */
+CTL_RO(ctl_arenas_lextent_i_size, size_t, sz_index2size(SZ_NBINS + (unsigned)mib[2]))
+
+bool
+ctl_lextent_index_valid(size_t index)
+{
+	return index < SZ_NLEXTENTS;
+}
+
+static const ctl_node_t ctl_arenas_lextent_i_nodes[] = {
+	CTL_LEAF(size, ctl_arenas_lextent_i_size),
+};
+static const ctl_node_t ctl_arenas_lextent_i = CTL_INNER(ctl_arenas_lextent_i_nodes);
+
+static const ctl_node_t ctl_arenas_nodes[] = {
+	CTL_LEAF(narenas, ctl_arenas_narenas),
+	CTL_LEAF(quantum, ctl_arenas_quantum),
+	CTL_LEAF(page, ctl_arenas_page),
+	CTL_LEAF(tcache_max, ctl_arenas_tcache_max),
+	CTL_LEAF(nbins, ctl_arenas_nbins),
+	CTL_LEAF(nhbins, ctl_arenas_nhbins),
+	CTL_INDEXED(bin, ctl_arenas_bin_i, ctl_bin_index_valid),
+	CTL_LEAF(nlextents, ctl_arenas_nlextents),
+	CTL_INDEXED(lextent, ctl_arenas_lextent_i, ctl_lextent_index_valid),
+	CTL_LEAF(create, ctl_arenas_create),
+	CTL_LEAF(lookup, ctl_arenas_lookup),
+	CTL_LEAF(dirty_decay_ms, ctl_arenas_dirty_decay_ms),
+	CTL_LEAF(muzzy_decay_ms, ctl_arenas_muzzy_decay_ms),
+};
+
+/* ------------------------------------------------------------ arena.<i>.* */
+
+/* arena.<i>: every index below arenas.narenas, MALLCTL_ARENAS_ALL, and
+ * arenas.narenas itself (jemalloc's older spelling of "all arenas", which
+ * programs such as redis still use for purge). */
+static bool
+ctl_arena_index_valid(size_t index)
+{
+	return index <= arena_narenas_total() || index == MALLCTL_ARENAS_ALL;
+}
+
+static bool
+ctl_arena_index_is_all(size_t index)
+{
+	return index == MALLCTL_ARENAS_ALL || index == arena_narenas_total();
+}
+
+/* arena.<i>.initialized: mib[1] is the index; "all" always exists. */
+static bool
+ctl_arena_i_get_initialized(size_t index)
+{
+	return ctl_arena_index_is_all(index) || arena_is_initialized((unsigned)index);
+}
+
+CTL_RO(ctl_arena_i_initialized, bool, ctl_arena_i_get_initialized(mib[1]))
+
+/* arena.<i>.reset and .destroy: void; EFAULT for "all arenas" and for
+ * whatever the arena module refuses (automatic, destroyed, bound threads). */
+static int
+ctl_arena_i_action(const size_t *mib, void *oldp, size_t *oldlenp, void *newp, size_t newlen,
+                   int (*action)(unsigned ind))
+{
+	if (!ctl_is_void_call(oldp, oldlenp, newp, newlen))
+		return EPERM;
+	if (ctl_arena_index_is_all(mib[1]) || action((unsigned)mib[1]) != 0)
+		return EFAULT;
+	return 0;
+}
+
+static int
+ctl_arena_i_reset(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, void *newp,
+                  size_t newlen)
+{
+	(void)miblen;
+	return ctl_arena_i_action(mib, oldp, oldlenp, newp, newlen, arena_reset);
+}
+
+static int
+ctl_arena_i_destroy(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, void *newp,
+                    size_t newlen)
+{
+	(void)miblen;
+	return ctl_arena_i_action(mib, oldp, oldlenp, newp, newlen, arena_destroy);
+}
+
+/* arena.<i>.purge: void; returns every dirty page of the arena (or of all
+ * arenas) to the kernel now.  An index with no arena purges nothing. */
+static int
+ctl_arena_i_purge(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, void *newp,
+                  size_t newlen)
+{
+	(void)miblen;
+	if (!ctl_is_void_call(oldp, oldlenp, newp, newlen))
+		return EPERM;
+	if (ctl_arena_index_is_all(mib[1]))
+		arena_purge_all();
+	else
+		arena_purge((unsigned)mib[1]);
+	return 0;
+}
+
+/* arena.<i>.decay: void; runs the decay of the arena (or of all arenas)
+ * now: purges what the curves no longer allow.  An index with no arena
+ * does nothing. */
+static int
+ctl_arena_i_decay(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, void *newp,
+                  size_t newlen)
+{
+	(void)miblen;
+	if (!ctl_is_void_call(oldp, oldlenp, newp, newlen))
+		return EPERM;
+	if (ctl_arena_index_is_all(mib[1]))
+		arena_decay_all();
+	else
+		arena_decay((unsigned)mib[1]);
+	return 0;
+}
+
+/* arena.<i>.dirty_decay_ms, arena.<i>.muzzy_decay_ms: one arena's curve;
+ * EFAULT for "all arenas" and for an arena that does not exist.  The old
+ * value is read before the new one is set, which purges the state's pages
+ * at once unless it is -1. */
+static int
+ctl_arena_i_decay_ms(const size_t *mib, void *oldp, size_t *oldlenp, void *newp, size_t newlen,
+                     bool muzzy)
+{
+	ssize_t old, value;
+	if (ctl_arena_index_is_all(mib[1]) || arena_decay_ms_get((unsigned)mib[1], muzzy, &old) != 0)
+		return EFAULT;
+	int err = ctl_write(newp, newlen, &value, sizeof(value));
+	if (err == 0)
+		err = ctl_read(oldp, oldlenp, &old, sizeof(old));
+	if (err != 0 || newp == NULL)
+		return err;
+	if (!ctl_decay_ms_valid(value))
+		return EINVAL;
+	return arena_decay_ms_set((unsigned)mib[1], muzzy, value);
+}
+
+static int
+ctl_arena_i_dirty_decay_ms(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
+                           void *newp, size_t newlen)
+{
+	(void)miblen;
+	return ctl_arena_i_decay_ms(mib, oldp, oldlenp, newp, newlen, false);
+}
+
+static int
+ctl_arena_i_muzzy_decay_ms(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
+                           void *newp, size_t newlen)
+{
+	(void)miblen;
+	return ctl_arena_i_decay_ms(mib, oldp, oldlenp, newp, newlen, true);
+}
+
+static const ctl_node_t ctl_arena_i_nodes[] = {
+	CTL_LEAF(initialized, ctl_arena_i_initialized),
+	CTL_LEAF(reset, ctl_arena_i_reset),
+	CTL_LEAF(destroy, ctl_arena_i_destroy),
+	CTL_LEAF(purge, ctl_arena_i_purge),
+	CTL_LEAF(decay, ctl_arena_i_decay),
+	CTL_LEAF(dirty_decay_ms, ctl_arena_i_dirty_decay_ms),
+	CTL_LEAF(muzzy_decay_ms, ctl_arena_i_muzzy_decay_ms),
+};
+static const ctl_node_t ctl_arena_i = CTL_INNER(ctl_arena_i_nodes);
+
+const ctl_node_t ctl_arena_tree = CTL_INDEXED(, ctl_arena_i, ctl_arena_index_valid);
+const ctl_node_t ctl_arenas_tree = CTL_INNER(ctl_arenas_nodes);
