@@ -22,7 +22,11 @@ extern "C" {
 #define STRATA_VERSION_MAJOR 0
 #define STRATA_VERSION_MINOR 1
 #define STRATA_VERSION_BUGFIX 0
-#define STRATA_VERSION "0.1.0-strata"
+/* What mallctl("version") returns: jemalloc's form (version, commits
+ * since, 'g' and a 40-digit commit id; strata's is all zeros) so that
+ * parsers written for jemalloc accept it, followed by strata's own version;
+ * JEMALLOC_VERSION (jemalloc/jemalloc.h) is the same string. */
+#define STRATA_VERSION "5.3.0-0-g0000000000000000000000000000000000000000-strata-0.1.0"
 
 #if defined(__GNUC__)
 #define STRATA_EXPORT __attribute__((visibility("default")))

@@ -63,9 +63,9 @@ static int
 init_core(void)
 {
 	mutex_register(&init_mtx, NULL);
+	conf_init();
 	sz_boot();
 	decay_boot();
-	conf_init();
 	base_init(&init_global_base, MUTEX_RANK_GLOBAL_BASE);
 	mutex_register(&init_global_base.mtx, NULL);
 	ctl_boot();

@@ -126,11 +126,13 @@ stats_print_options(stats_out_t *out)
 			stats_line(out, "  opt.%s: %jd\n", o->name, (intmax_t)o->get());
 			break;
 		case CONF_KIND_LIMIT: /* "auto", "off" or the byte count */
+		case CONF_KIND_FXP:   /* jemalloc's fixed-point text */
 		case CONF_KIND_LETTERS:
 		case CONF_KIND_STRING:
 			stats_line(out, "  opt.%s: \"%s\"\n", o->name, o->text);
 			break;
 		case CONF_KIND_LG_ALIAS:
+		case CONF_KIND_RANGES:
 			break;
 		}
 	}
