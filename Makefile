@@ -215,6 +215,20 @@ check: all test-deps check-layers check-unit check-api check-stress-single check
 	check-tsan check-install check-programs check-jeprof
 	@echo "make check: all tests passed"
 
+# ---------------------------------------------------------------- man page
+# tools/mangen writes the generated blocks of man/strata.3 from the option
+# table (src/conf.h): `make man` rewrites them; check_conf fails while the
+# page is stale.
+.PHONY: man
+build/tools/mangen: tools/mangen.c $(PIC_DIR)/src/conf.o $(PIC_DIR)/src/msg.o | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) -O1 -g $(WARN) -D_GNU_SOURCE $(INCS) -o $@ $^
+
+man: build/tools/mangen
+	build/tools/mangen man/strata.3
+
+build/tests/check_conf build/debug/tests/check_conf: build/tools/mangen
+
 # ---------------------------------------------------------------- demo, bench
 demo: all
 	@samples/run_demo.sh
