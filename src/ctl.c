@@ -38,6 +38,7 @@
 #include "conf.h"
 #include "ctl.h"
 #include "init.h"
+#include "msg.h"
 
 /* ------------------------------------------------------------ access helpers */
 
@@ -382,6 +383,51 @@ ctl_lookup_mib(const size_t *mib, size_t miblen)
 		}
 	}
 	return node;
+}
+
+/* ------------------------------------------------------------ walk */
+
+/* The walk's state: the name so far and the caller's visitor. */
+struct ctl_walk_state {
+	char name[CTL_WALK_NAME_MAX];
+	int (*visit)(const char *name, void *arg);
+	void *arg;
+};
+
+/* Visits the leaves under node, whose name is st->name[0..len) and which
+ * sits below nindexed indexed levels. */
+static int
+ctl_walk_node(struct ctl_walk_state *st, const ctl_node_t *node, size_t len, unsigned nindexed)
+{
+	if (node->handler != NULL)
+		return st->visit(st->name, st->arg);
+	if (node->indexed != NULL) {
+		/* <i>, <j>, <k>: the man page's letters for the first, second, ...
+		 * index of a name. */
+		size_t n = msg_format(st->name + len, sizeof(st->name) - len, ".<%c>",
+		                      (char)('i' + nindexed));
+		if (n >= sizeof(st->name) - len)
+			return ENAMETOOLONG;
+		return ctl_walk_node(st, node->indexed, len + n, nindexed + 1);
+	}
+	for (size_t j = 0; j < node->nchildren; j++) {
+		const char *cname = node->children[j].name;
+		size_t n = msg_format(st->name + len, sizeof(st->name) - len, "%s%s",
+		                      len == 0 ? "" : ".", cname);
+		if (n >= sizeof(st->name) - len)
+			return ENAMETOOLONG;
+		int err = ctl_walk_node(st, ctl_follow(&node->children[j]), len + n, nindexed);
+		if (err != 0)
+			return err;
+	}
+	return 0;
+}
+
+int
+ctl_walk(int (*visit)(const char *name, void *arg), void *arg)
+{
+	struct ctl_walk_state st = {.name = "", .visit = visit, .arg = arg};
+	return ctl_walk_node(&st, &ctl_root, 0, 0);
 }
 
 /* ------------------------------------------------------------ exported */

@@ -123,6 +123,17 @@ bool ctl_lextent_index_valid(size_t index);
 ctl_handler_t ctl_epoch_handler;
 ctl_handler_t ctl_experimental_hooks_prof_dump;
 
+/*
+ * Calls visit(name, arg) for every leaf of the tree, in MIB order, with its
+ * full dotted name; an indexed level is written <i> (the name's first
+ * index), <j> (its second), ..., as man/strata.3 writes them.  Stops at the
+ * first nonzero visit result and returns it; ENAMETOOLONG for a name
+ * longer than CTL_WALK_NAME_MAX - 1; else 0.  Reads only the const tree:
+ * no lock, no initialization needed (the tree-walk test's entry point).
+ */
+#define CTL_WALK_NAME_MAX 256
+int ctl_walk(int (*visit)(const char *name, void *arg), void *arg);
+
 /* Registers the stats snapshot's lock (ctl_stats.c).  Called once by init. */
 void ctl_boot(void);
 
