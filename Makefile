@@ -228,6 +228,8 @@ man: build/tools/mangen
 	build/tools/mangen man/strata.3
 
 build/tests/check_conf build/debug/tests/check_conf: build/tools/mangen
+build/tests/check_ctl_walk build/debug/tests/check_ctl_walk: tests/man_util.h
+build/api/check_api_ctl_walk build/debug/api/check_api_ctl_walk: tests/man_util.h
 
 # ---------------------------------------------------------------- demo, bench
 demo: all

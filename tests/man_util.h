@@ -13,14 +13,29 @@
  * " (type, access)" has the type of the entry's nearest tag that has one.
  * Indices are written <i>, <j>; access is r-, rw, -w or -- (roff's \- read
  * as -).  man_type_size gives a documented type's size.
+ *
+ * Usable outside a Check test (the API suite reads the page in a child
+ * started before main): a page it cannot read is reported on stderr and
+ * aborts, failing the test that reads it.
  */
 #ifndef STRATA_TEST_MAN_UTIL_H
 #define STRATA_TEST_MAN_UTIL_H
 
-#include <check.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* Fails the reader: the message on stderr, then abort. */
+#define MAN_REQUIRE(cond, ...)                                                            \
+	do {                                                                              \
+		if (!(cond)) {                                                            \
+			fprintf(stderr, __VA_ARGS__);                                     \
+			fputc('\n', stderr);                                              \
+			abort();                                                          \
+		}                                                                         \
+	} while (0)
 
 #define MAN_PAGE "man/strata.3"
 #define MAN_NAME_MAX 256
@@ -66,7 +81,7 @@ man_split_args(const char *line, char args[][MAN_NAME_MAX], size_t max)
 		if (*p == '"') {
 			start = ++p;
 			end = strchr(p, '"');
-			ck_assert_msg(end != NULL, "man: unclosed quote in .BR %s", line);
+			MAN_REQUIRE(end != NULL, "man: unclosed quote in .BR %s", line);
 			p = end + 1;
 		} else {
 			start = p;
@@ -74,7 +89,7 @@ man_split_args(const char *line, char args[][MAN_NAME_MAX], size_t max)
 				p++;
 			end = p;
 		}
-		ck_assert_msg(man_unescape(start, (size_t)(end - start), args[n], MAN_NAME_MAX),
+		MAN_REQUIRE(man_unescape(start, (size_t)(end - start), args[n], MAN_NAME_MAX),
 		              "man: argument too long in .BR %s", line);
 		n++;
 	}
@@ -116,26 +131,26 @@ man_parse_tag(const char *line, int group, man_entry_t *entries, size_t *np, siz
 		if (a % 2 == 1) { /* a separator or the type */
 			if (strcmp(args[a], ", ") == 0)
 				continue;
-			ck_assert_msg(a == nargs - 1 && man_parse_type(args[a], &typed),
+			MAN_REQUIRE(a == nargs - 1 && man_parse_type(args[a], &typed),
 			              "man: tag `.BR %s`: \"%s\" is neither \", \" nor \" (type, "
 			              "access)\"",
 			              line, args[a]);
 			continue;
 		}
-		ck_assert_msg(*np < max, "man: more than %zu names", max);
+		MAN_REQUIRE(*np < max, "man: more than %zu names", max);
 		man_entry_t *e = &entries[(*np)++];
 		memset(e, 0, sizeof(*e));
 		e->group = group;
 		if (strchr(args[a], '.') == NULL && a > 0) {
 			const char *base = args[0];
 			const char *dot = strrchr(base, '.');
-			ck_assert_msg(dot != NULL, "man: `%s` has no parent in `.BR %s`", args[a], line);
+			MAN_REQUIRE(dot != NULL, "man: `%s` has no parent in `.BR %s`", args[a], line);
 			int w = snprintf(e->name, sizeof(e->name), "%.*s%s", (int)(dot + 1 - base),
 			                 base, args[a]);
-			ck_assert_msg(w > 0 && (size_t)w < sizeof(e->name), "man: long name %s", line);
+			MAN_REQUIRE(w > 0 && (size_t)w < sizeof(e->name), "man: long name %s", line);
 		} else {
 			int w = snprintf(e->name, sizeof(e->name), "%s", args[a]);
-			ck_assert_msg(w > 0 && (size_t)w < sizeof(e->name), "man: long name %s", line);
+			MAN_REQUIRE(w > 0 && (size_t)w < sizeof(e->name), "man: long name %s", line);
 		}
 	}
 	if (typed.type[0] != '\0') {
@@ -155,7 +170,7 @@ static inline size_t
 man_read_mallctl_names(man_entry_t *entries, size_t max)
 {
 	FILE *f = fopen(MAN_PAGE, "r");
-	ck_assert_msg(f != NULL, "cannot open " MAN_PAGE " (run from the repository root)");
+	MAN_REQUIRE(f != NULL, "cannot open " MAN_PAGE " (run from the repository root)");
 	static char line[4096];
 	bool in_section = false, after_tag = false;
 	int group = 0;
@@ -192,7 +207,7 @@ man_read_mallctl_names(man_entry_t *entries, size_t max)
 				memcpy(entries[i].access, entries[j].access, sizeof(entries[i].access));
 			}
 		}
-		ck_assert_msg(entries[i].type[0] != '\0', "man: %s has no (type, access)",
+		MAN_REQUIRE(entries[i].type[0] != '\0', "man: %s has no (type, access)",
 		              entries[i].name);
 	}
 	return n;
