@@ -200,7 +200,7 @@ typedef struct conf_ranges {
 	X(confirm_conf, BOOL, bool, false, 0, 0, CONF_NO_VALUES,                          \
 	  "Print each option source and every value accepted from it at startup.")        \
 	X(narenas, UINT_AUTO, unsigned, 0, 1, UINT_MAX, CONF_NO_VALUES,                   \
-	  "Number of automatic arenas (at least 1); default means four per CPU.")                  \
+	  "Number of automatic arenas (at least 1); default means narenas_ratio (4) per CPU.") \
 	X(zero_realloc, CHOICE, enum conf_zero_realloc, CONF_ZERO_REALLOC_FREE, 0, 0,     \
 	  CONF_VALUES("free", "alloc", "abort"),                                          \
 	  "What realloc(ptr, 0) does: free ptr and return NULL, act as malloc(0), or abort.") \
@@ -398,7 +398,7 @@ typedef struct conf_ranges {
 #define CONF_HIDDEN_OPTIONS(X)                                                            \
 	X(narenas_ratio, FXP, uint32_t, 4 * CONF_FXP_ONE, 0, UINT32_MAX, CONF_NO_VALUES,  \
 	  "Automatic arenas per CPU when narenas is left to default (a fixed-point "     \
-	  "number such as 2.5; no opt node).")                                           \
+	  "number such as 2.5, rounded to nearest, at least 1; no opt node).")                                           \
 	X(slab_sizes, RANGES, conf_ranges_t, {0}, 0, SIZE_MAX, CONF_VALUES("default"),   \
 	  "Pages per slab for the small size classes from start to end bytes, as "       \
 	  "start-end:pages|...; clipped to fit the class (at least one region, at most " \

@@ -109,6 +109,11 @@ conf_child(void)
 		       read_string("opt.malloc_conf.env_var"),
 		       read_string("opt.malloc_conf.global_var_2_conf_harder"),
 		       read_string("config.malloc_conf"));
+	} else if (strcmp(mode, "narenas") == 0) {
+		unsigned narenas = 0;
+		size_t len = sizeof(narenas);
+		int err = mallctl("opt.narenas", &narenas, &len, NULL, 0);
+		printf("err=%d narenas=%u\n", err, narenas);
 	} else if (strcmp(mode, "opts") == 0) {
 		uint32_t mult = 0;
 		size_t oversize = 0, len = sizeof(mult);
@@ -201,6 +206,29 @@ START_TEST(test_jemalloc_options)
 }
 END_TEST
 
+/* narenas_ratio sets the automatic arenas per CPU (jemalloc: rounded to
+ * nearest, at least 1; 1 on a single CPU). */
+START_TEST(test_narenas_ratio)
+{
+	unsigned dflt, ratio1, ratio_half, ratio_tiny;
+	child_run_mode(CONF_CHILD, "narenas", "", out, sizeof(out));
+	ck_assert_int_eq(sscanf(out, "err=0 narenas=%u", &dflt), 1);
+	child_run_mode(CONF_CHILD, "narenas", "narenas_ratio:1", out, sizeof(out));
+	ck_assert_int_eq(sscanf(out, "err=0 narenas=%u", &ratio1), 1);
+	child_run_mode(CONF_CHILD, "narenas", "narenas_ratio:2.5", out, sizeof(out));
+	ck_assert_int_eq(sscanf(out, "err=0 narenas=%u", &ratio_half), 1);
+	child_run_mode(CONF_CHILD, "narenas", "narenas_ratio:0.01", out, sizeof(out));
+	ck_assert_int_eq(sscanf(out, "err=0 narenas=%u", &ratio_tiny), 1);
+	ck_assert_uint_eq(ratio_tiny, 1);
+	if (dflt == 1) /* one CPU: always one arena */
+		return;
+	unsigned ncpus = dflt / 4;
+	ck_assert_uint_eq(dflt, 4 * ncpus);
+	ck_assert_uint_eq(ratio1, ncpus);
+	ck_assert_uint_eq(ratio_half, (5 * ncpus + 1) / 2);
+}
+END_TEST
+
 static void
 expect_slabs(const char *conf, const unsigned pages[36])
 {
@@ -238,6 +266,7 @@ test_suite(void)
 	tcase_add_test(tc, test_config);
 	tcase_add_test(tc, test_malloc_conf_sources);
 	tcase_add_test(tc, test_jemalloc_options);
+	tcase_add_test(tc, test_narenas_ratio);
 	tcase_add_test(tc, test_slab_sizes_default);
 	tcase_add_test(tc, test_slab_sizes_as_jemalloc);
 	suite_add_tcase(s, tc);
