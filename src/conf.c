@@ -1,6 +1,7 @@
 /*
  * conf.c — MALLOC_CONF: the option globals, the five sources and the
- * parser, all generated from CONF_OPTIONS (conf.h).  Layer L0.
+ * parser, all generated from the option table (CONF_ALL_OPTIONS, conf.h).
+ * Layer L0.
  *
  * Runs inside malloc's bootstrap, so it never allocates: sources are read
  * into stack buffers (readlink) or used in place (environment, globals), and
@@ -399,7 +400,7 @@ conf_parse_fxp(const char *v, size_t vlen, uint32_t *out)
 	}
 	if (p != end)
 		return EINVAL;
-	*out = (uint32_t)((integer << 16) + ((frac << 16) + scale / 2) / scale);
+	*out = (uint32_t)((integer << 16) + (frac << 16) / scale); /* truncated, as jemalloc */
 	return 0;
 }
 

@@ -50,7 +50,8 @@
  *                         decimal (kept in the row's text buffer).
  *              FXP        an unsigned fixed-point number, digits with an
  *                         optional fraction (`0.25`, at most 65535.99...), kept
- *                         as 16.16 bits in a uint32_t (jemalloc's fxp_t);
+ *                         as 16.16 bits in a uint32_t (jemalloc's fxp_t; the
+ *                         fraction's first 8 digits count, truncated);
  *                         above max (in those units) is "Invalid conf value";
  *                         values CONF_VALUES("-1") also accepts -1, stored as
  *                         UINT32_MAX; opt.<name> is uint32_t, and the row's
@@ -226,10 +227,10 @@ typedef struct conf_ranges {
 	X(trust_madvise, BOOL, bool, false, 0, 0, CONF_NO_VALUES,                        \
 	  "Accepted for jemalloc; no effect: strata never relies on MADV_DONTNEED "      \
 	  "zeroing pages.")                                                              \
-	X(oversize_threshold, UINT_CLIP, size_t, 8388608, 0, CONF_LARGE_MAXCLASS,        \
+	X(oversize_threshold, UINT, size_t, 8388608, 0, CONF_LARGE_MAXCLASS,             \
 	  CONF_NO_VALUES,                                                                \
-	  "Accepted for jemalloc (clipped to the largest size class); no effect: "       \
-	  "strata has no dedicated arena for huge requests.")                            \
+	  "Accepted for jemalloc (at most the largest size class); no effect: strata "   \
+	  "has no dedicated arena for huge requests.")                                   \
 	X(dss, CHOICE, enum conf_dss, CONF_DSS_DISABLED, 0, 0, CONF_VALUES("disabled"),  \
 	  "sbrk precedence; strata has no sbrk, so only disabled is accepted (primary "  \
 	  "and secondary are invalid values, as in a jemalloc built without dss).")      \
@@ -312,7 +313,7 @@ typedef struct conf_ranges {
 	  "HPA: milliseconds before a dense huge page is hugified (no effect).")         \
 	X(hpa_min_purge_interval_ms, UINT, uint64_t, 5000, 0, UINT64_MAX, CONF_NO_VALUES, \
 	  "HPA: fewest milliseconds between two purges (no effect).")                    \
-	X(hpa_dirty_mult, FXP, uint32_t, CONF_FXP_ONE / 4, 0, UINT32_MAX - 1,            \
+	X(hpa_dirty_mult, FXP, uint32_t, CONF_FXP_ONE / 4, 0, UINT32_MAX,                \
 	  CONF_VALUES("-1"),                                                             \
 	  "HPA: dirty pages allowed as a fraction of active ones, or -1 for no limit "   \
 	  "(no effect).")                                                                \
@@ -586,7 +587,8 @@ int conf_parse_int(const char *v, size_t vlen, intmax_t min, intmax_t max, intma
 /*
  * Parses v[0..vlen) as a fixed-point number (jemalloc's fxp_parse: digits
  * with an integer part below 65536, optionally a point and digits, of which
- * the first 8 count) into 16.16 bits.  Returns 0 or EINVAL.
+ * the first 8 count) into 16.16 bits, the fraction truncated.  Returns 0 or
+ * EINVAL.
  */
 int conf_parse_fxp(const char *v, size_t vlen, uint32_t *out);
 

@@ -633,7 +633,7 @@ START_TEST(test_jemalloc_option_values)
 	ck_assert_str_eq(parse_env("thp:never,metadata_thp:always,mutex_max_spin:-1,"
 	                           "hpa_slab_max_alloc:1000000000,hpa_sec_max_alloc:1,"
 	                           "hpa_sec_batch_fill_extra:100000,oversize_threshold:"
-	                           "0xffffffffffffffff,hpa_dirty_mult:-1,narenas_ratio:0.5"),
+	                           "0x7000000000000000,hpa_dirty_mult:-1,narenas_ratio:0.5"),
 	                 "");
 	ck_assert_int_eq(opt_thp, CONF_THP_NEVER);
 	ck_assert_int_eq(opt_metadata_thp, CONF_METADATA_THP_ALWAYS);
@@ -648,6 +648,8 @@ START_TEST(test_jemalloc_option_values)
 
 	/* strata has no sbrk: only dss:disabled, as jemalloc without dss. */
 	ck_assert_str_eq(parse_env("dss:primary"), "<strata>: Invalid conf value: dss:primary\n");
+	ck_assert_str_eq(parse_env("oversize_threshold:0x7000000000000001"),
+	                 "<strata>: Out-of-range conf value: oversize_threshold:0x7000000000000001\n");
 	ck_assert_str_eq(parse_env("mutex_max_spin:-2"),
 	                 "<strata>: Out-of-range conf value: mutex_max_spin:-2\n");
 	ck_assert_str_eq(parse_env("hpa_dirty_mult:abc"),
@@ -660,7 +662,8 @@ START_TEST(test_jemalloc_option_values)
 }
 END_TEST
 
-/* jemalloc's fixed-point text: "0.25", "4.0", rounding to 16 fraction bits. */
+/* jemalloc's fixed-point text: "0.25", "4.0", the fraction truncated to 16
+ * bits (values observed with Debian's libjemalloc2 5.3.0). */
 START_TEST(test_parse_fxp)
 {
 	static const struct {
@@ -671,7 +674,8 @@ START_TEST(test_parse_fxp)
 	} cases[] = {
 		{"0.25", 0, 16384, "0.25"},     {"4", 0, 262144, "4.0"},
 		{"1.5", 0, 98304, "1.5"},       {"65535.5", 0, 0xffff8000u, "65535.5"},
-		{"0.05", 0, 3277, "0.05000305"}, {"65536", EINVAL, 0, NULL},
+		{"0.05", 0, 3276, "0.04998779"}, {"1.23456789", 0, 80908, "1.2345581"},
+		{"0.999999999", 0, 65535, "0.99998474"}, {"65536", EINVAL, 0, NULL},
 		{"", EINVAL, 0, NULL},          {"1.", EINVAL, 0, NULL},
 		{".5", EINVAL, 0, NULL},        {"-1", EINVAL, 0, NULL},
 		{" 1", EINVAL, 0, NULL},        {"1.5x", EINVAL, 0, NULL},

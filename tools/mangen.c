@@ -9,7 +9,8 @@
  * A block is the text between the lines `.\" BEGIN <NAME>` and
  * `.\" END <NAME>`; mangen_blocks[] says which function writes each.
  * Adding a block is one function and one row there, plus the two marker
- * lines in the page.  Blocks now: CONF_OPTIONS (the TUNING list, every row
+ * lines in the page (a table that is a header X-macro needs nothing more;
+ * one that needs code of src/ adds its object to the Makefile's rule).  Blocks now: CONF_OPTIONS (the TUNING list, every row
  * of src/conf.h's option table) and OPT_NODES (the opt.<name> entries of
  * MALLCTL NAMESPACE, one per row that has a node).
  *
