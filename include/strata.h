@@ -113,6 +113,66 @@ STRATA_EXPORT extern void (*malloc_message)(void *cbopaque, const char *s);
 /* Compile-time configuration string, read before MALLOC_CONF (see strata(3)). */
 STRATA_EXPORT extern const char *malloc_conf;
 
+/*
+ * The experimental allocation hooks (mallctl experimental.hooks.install and
+ * .remove; strata(3)).  jemalloc 5.3 keeps these types in an internal
+ * header; they are here with its names, values and layout, so that code
+ * written for jemalloc's hooks builds unchanged.  An alloc hook runs after
+ * each allocation, a dalloc hook before each free, an expand hook after a
+ * resize in place; args_raw holds the entry point's arguments as integers.
+ * hook_alloc_pvalloc is strata's (jemalloc 5.3 has no pvalloc).
+ */
+#ifndef JEMALLOC_INTERNAL_HOOK_H
+#define JEMALLOC_INTERNAL_HOOK_H
+enum hook_alloc_e {
+	hook_alloc_malloc,
+	hook_alloc_posix_memalign,
+	hook_alloc_aligned_alloc,
+	hook_alloc_calloc,
+	hook_alloc_memalign,
+	hook_alloc_valloc,
+	hook_alloc_mallocx,
+	hook_alloc_realloc,
+	hook_alloc_rallocx,
+	hook_alloc_pvalloc,
+};
+typedef enum hook_alloc_e hook_alloc_t;
+
+enum hook_dalloc_e {
+	hook_dalloc_free,
+	hook_dalloc_dallocx,
+	hook_dalloc_sdallocx,
+	hook_dalloc_realloc,
+	hook_dalloc_rallocx,
+};
+typedef enum hook_dalloc_e hook_dalloc_t;
+
+enum hook_expand_e {
+	hook_expand_realloc,
+	hook_expand_rallocx,
+	hook_expand_xallocx,
+};
+typedef enum hook_expand_e hook_expand_t;
+
+typedef void (*hook_alloc)(void *extra, hook_alloc_t type, void *result, uintptr_t result_raw,
+                           uintptr_t args_raw[3]);
+typedef void (*hook_dalloc)(void *extra, hook_dalloc_t type, void *address, uintptr_t args_raw[3]);
+typedef void (*hook_expand)(void *extra, hook_expand_t type, void *address, size_t old_usize,
+                            size_t new_usize, uintptr_t result_raw, uintptr_t args_raw[4]);
+
+typedef struct hooks_s hooks_t;
+struct hooks_s {
+	hook_alloc alloc_hook;
+	hook_dalloc dalloc_hook;
+	hook_expand expand_hook;
+	void *extra;
+};
+#endif
+
+/* experimental.hooks.safety_check_abort: called with the message in place
+ * of abort() when a safety check fails. */
+typedef void (*safety_check_abort_hook_t)(const char *message);
+
 #ifdef __cplusplus
 }
 #endif

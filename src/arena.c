@@ -8,6 +8,7 @@
 #include "clock.h"
 #include "conf.h"
 #include "msg.h"
+#include "safety.h"
 
 _Atomic(arena_t *) arenas[ARENAS_MAX];
 
@@ -118,7 +119,7 @@ arena_dalloc(void *ptr, uint64_t emap_bits)
 		return;
 	}
 	if (UNLIKELY(e->addr != ptr || e->state != EXTENT_ACTIVE))
-		msg_fatal("free(): invalid pointer %p\n", ptr);
+		safety_check_fatal("free(): invalid pointer %p\n", ptr);
 	large_free(a->pai, &a->large, e);
 }
 
@@ -151,7 +152,7 @@ arena_dalloc_sampled(void *ptr, uint64_t emap_bits)
 {
 	extent_t *e = emap_bits_extent(emap_bits);
 	if (UNLIKELY(e->addr != ptr || e->state != EXTENT_ACTIVE))
-		msg_fatal("free(): invalid pointer %p\n", ptr);
+		safety_check_fatal("free(): invalid pointer %p\n", ptr);
 	arena_t *a = arena_of(e);
 	large_free(a->pai, &a->large, e);
 }

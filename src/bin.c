@@ -3,6 +3,7 @@
  */
 #include "bin.h"
 #include "msg.h"
+#include "safety.h"
 
 void
 bin_init(bin_t *bin, bool track_full)
@@ -81,10 +82,15 @@ bin_free_locked(bin_t *bin, const bin_info_t *info, extent_t *slab, void *ptr)
 {
 	slab_free_result_t r = slab_free_reg(slab, info, ptr);
 	if (UNLIKELY(r != SLAB_FREE_OK)) {
+		/* Reported with the lock dropped (the program's hook may
+		 * allocate); when the hook returns, the free is dropped. */
 		mutex_unlock(&bin->mtx);
 		if (r == SLAB_FREE_DOUBLE)
-			msg_fatal("free(): double free of %p\n", ptr);
-		msg_fatal("free(): invalid pointer %p\n", ptr);
+			safety_check_fail("free(): double free of %p\n", ptr);
+		else
+			safety_check_fail("free(): invalid pointer %p\n", ptr);
+		mutex_lock(&bin->mtx);
+		return false;
 	}
 	bin->ndalloc++;
 	bin->curregs--;

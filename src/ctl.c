@@ -181,17 +181,6 @@ static const ctl_node_t ctl_opt_nodes[] = {
 };
 #undef CTL_OPT_NODE
 
-/* ------------------------------------------------------------ experimental.* */
-
-static const ctl_node_t ctl_experimental_hooks_nodes[] = {
-	CTL_LEAF(prof_dump, ctl_experimental_hooks_prof_dump),
-};
-
-static const ctl_node_t ctl_experimental_nodes[] = {
-	CTL_NAMED(hooks, ctl_experimental_hooks_nodes),
-	CTL_LINK(prof_recent, ctl_experimental_prof_recent_tree),
-};
-
 
 /* ------------------------------------------------------------ config.* */
 
@@ -282,7 +271,7 @@ static const ctl_node_t ctl_root_nodes[] = {
 	CTL_LINK(arenas, ctl_arenas_tree),
 	CTL_LINK(stats, ctl_stats_tree),
 	CTL_LINK(prof, ctl_prof_tree),
-	CTL_NAMED(experimental, ctl_experimental_nodes),
+	CTL_LINK(experimental, ctl_experimental_tree),
 	CTL_LEAF(background_thread, ctl_background_thread),
 	CTL_LEAF(max_background_threads, ctl_max_background_threads),
 };

@@ -22,8 +22,9 @@
  * The tree is spread over one file per subtree: ctl.c (the root, version,
  * opt.*, config.*, background_thread, lookup and the exported functions),
  * ctl_stats.c (epoch and stats.*), ctl_arena.c (arena.<i>.* and
- * arenas.*), ctl_thread.c (thread.* and tcache.*) and ctl_prof.c (prof.*,
- * thread.prof.* and the profiler's experimental nodes).
+ * arenas.*), ctl_thread.c (thread.* and tcache.*), ctl_prof.c (prof.*,
+ * thread.prof.* and the profiler's experimental nodes) and
+ * ctl_experimental.c (experimental.*).
  *
  * MIB numbers: a named component is the index of the child in its parent's
  * array (so the order of an array is part of the MIB layout, which, as in
@@ -114,6 +115,7 @@ extern const ctl_node_t ctl_tcache_tree;          /* tcache.*, ctl_thread.c */
 extern const ctl_node_t ctl_thread_prof_tree;     /* thread.prof.*, ctl_prof.c */
 extern const ctl_node_t ctl_prof_tree;            /* prof.*, ctl_prof.c */
 extern const ctl_node_t ctl_experimental_prof_recent_tree; /* ctl_prof.c */
+extern const ctl_node_t ctl_experimental_tree;    /* experimental.*, ctl_experimental.c */
 /* The index rules of <i> in arenas.bin.<i> (a small class) and
  * arenas.lextent.<i> (a large class, counted from the first), shared by
  * every subtree indexed by class (ctl_arena.c). */

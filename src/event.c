@@ -9,7 +9,9 @@
  * code, with the intervals computed once at boot: a call that fires the
  * cache GC costs about as much as the GC step itself.
  *
- * Owned by the thread; no locks.  Handlers run with no allocator lock held
+ * Owned by the thread, but for the fast thresholds, which event_force_slow
+ * zeroes from another thread (event.h says why that is safe); its walk of
+ * the threads holds tsd.c's list lock.  Handlers run with no allocator lock held
  * and may allocate only through the reentrancy guard.
  */
 #include "background.h"
@@ -22,6 +24,8 @@
 /* Set by event_boot. */
 static uint64_t event_wait[EVENT_COUNT]; /* bytes from one firing to the next */
 static bool event_fill_on;               /* junk or zero: always the slow path */
+/* The forcings of the slow path in effect (event_force_slow). */
+static _Atomic unsigned event_forced;
 /* lg of the mean sampling distance; negative: no sampling.  Written by
  * event_boot and prof.reset, read by every thread's draw. */
 static _Atomic int event_sample_lg = -1;
@@ -72,13 +76,27 @@ event_schedule_sample(tsd_t *tsd, uint64_t now)
 	tsd->events.next[EVENT_PROF_SAMPLE] = event_due_at(now, wait);
 }
 
+/* No event fires: the thread is not set up, or runs the allocator's own
+ * code. */
 static inline bool
-event_fast_path_off(const tsd_t *tsd)
+event_events_off(const tsd_t *tsd)
 {
-	return tsd->state != TSD_NOMINAL || tsd->reentrancy != 0 || event_fill_on;
+	return tsd->state != TSD_NOMINAL || tsd->reentrancy != 0;
 }
 
-/* The fast thresholds: the nearest event of each counter. */
+/* The fast thresholds: relaxed atomic stores, as event_force_slow may
+ * store into them from another thread (see event.h). */
+static inline void
+event_store_thresholds(tsd_t *tsd, uint64_t alloc_event, uint64_t dalloc_event)
+{
+	__atomic_store_n(&tsd->alloc_event, alloc_event, __ATOMIC_RELAXED);
+	__atomic_store_n(&tsd->dalloc_event, dalloc_event, __ATOMIC_RELAXED);
+}
+
+/* The fast thresholds: the nearest event of each counter, or 0 while the
+ * slow path is forced.  The forcing count is read after the store and a
+ * full fence (Dekker's order, see event.h); a forcing seen then takes the
+ * thresholds back to 0. */
 static inline void
 event_set_thresholds(tsd_t *tsd)
 {
@@ -86,19 +104,53 @@ event_set_thresholds(tsd_t *tsd)
 	uint64_t recheck = tsd->events.next[EVENT_ARENA_RECHECK];
 	uint64_t sample = tsd->events.next[EVENT_PROF_SAMPLE];
 	uint64_t first = gc < recheck ? gc : recheck;
-	tsd->alloc_event = first < sample ? first : sample;
-	tsd->dalloc_event = tsd->events.next[EVENT_TCACHE_GC_DALLOC];
+	if (UNLIKELY(event_fill_on)) {
+		event_store_thresholds(tsd, 0, 0);
+		return;
+	}
+	event_store_thresholds(tsd, first < sample ? first : sample,
+	                       tsd->events.next[EVENT_TCACHE_GC_DALLOC]);
+	atomic_thread_fence(memory_order_seq_cst);
+	if (UNLIKELY(atomic_load_relaxed(&event_forced) != 0))
+		event_store_thresholds(tsd, 0, 0);
 }
 
 void
 event_arm(tsd_t *tsd)
 {
-	if (event_fast_path_off(tsd)) {
-		tsd->alloc_event = 0;
-		tsd->dalloc_event = 0;
+	if (event_events_off(tsd)) {
+		event_store_thresholds(tsd, 0, 0);
 		return;
 	}
 	event_set_thresholds(tsd);
+}
+
+/* A remote thread's fast thresholds go to 0 (tsd_foreach_live, list lock
+ * held). */
+static void
+event_force_remote(tsd_t *tsd)
+{
+	event_store_thresholds(tsd, 0, 0);
+}
+
+void
+event_force_slow(bool on)
+{
+	if (!on) {
+		atomic_fetch_sub_explicit(&event_forced, 1, memory_order_seq_cst);
+		return;
+	}
+	atomic_fetch_add_explicit(&event_forced, 1, memory_order_seq_cst);
+	atomic_thread_fence(memory_order_seq_cst);
+	tsd_foreach_live(event_force_remote);
+}
+
+void
+event_peak_update(tsd_t *tsd)
+{
+	int64_t net = (int64_t)(tsd->allocated - tsd->deallocated - tsd->peak_base);
+	if (net > (int64_t)tsd->peak_max)
+		tsd->peak_max = (uint64_t)net;
 }
 
 void
@@ -128,6 +180,7 @@ event_tcache_gc(tsd_t *tsd)
 {
 	event_schedule(tsd, EVENT_TCACHE_GC_ALLOC, tsd->allocated);
 	event_schedule(tsd, EVENT_TCACHE_GC_DALLOC, tsd->deallocated);
+	event_peak_update(tsd);
 	if (tsd->tcache.enabled)
 		tcache_gc_step(&tsd->tcache);
 	background_check_memory_limit(clock_coarse_ns());
@@ -147,7 +200,7 @@ bool
 event_alloc(tsd_t *tsd, size_t usize)
 {
 	uint64_t now = tsd->allocated += usize;
-	if (event_fast_path_off(tsd)) {
+	if (event_events_off(tsd)) {
 		/* The allocator's own bytes (raised level) are not the
 		 * program's: the sample's clock moves past them. */
 		if (tsd->reentrancy != 0 && tsd->state == TSD_NOMINAL)
@@ -186,7 +239,7 @@ void
 event_dalloc(tsd_t *tsd, size_t usize)
 {
 	uint64_t now = tsd->deallocated += usize;
-	if (event_fast_path_off(tsd))
+	if (event_events_off(tsd))
 		return;
 	if (now >= tsd->events.next[EVENT_TCACHE_GC_DALLOC])
 		event_tcache_gc(tsd);

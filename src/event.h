@@ -27,10 +27,30 @@
  * bytes counted while events could not fire only make the thread draw
  * afresh.
  *
- * The fast threshold is 0 (every call takes the slow path, which still
- * fires events only when they are due) while the thread is not set up,
- * while its reentrancy level is raised (then no event fires at all: see
- * tsd.h), and when a fill option (junk, zero) needs the slow path.
+ * The fast threshold is 0 (every call takes the slow path) while the
+ * thread is not set up and while its reentrancy level is raised (then no
+ * event fires at all: see tsd.h).  It is also 0 while the slow path is
+ * forced, which leaves the events as they are (the slow path still fires
+ * each when it is due): when a fill option (junk, zero) needs the slow
+ * path, and while event_force_slow is in effect (the program's allocation
+ * hooks are installed: hook.h).
+ *
+ * Forcing reaches threads already running: event_force_slow raises a
+ * global count and zeroes the fast thresholds of every live thread (the
+ * list of tsd.h).  A remote store can race with the owner's own store of
+ * a threshold in its slow path; the two sides are ordered as in Dekker's
+ * algorithm (each stores, then a seq_cst fence, then reads the other's
+ * variable), so at least one of them sees the other: either the owner,
+ * after storing its threshold, reads the raised count and stores 0
+ * itself, or the remote 0 lands after the owner's store.  The thresholds
+ * are written with relaxed atomic stores on both sides; the fast paths
+ * read them with plain loads (an aligned 8-byte load, never torn).
+ * Lowering the count needs no remote store: each thread, next in its slow
+ * path (every call, while its threshold is 0), sets its thresholds anew.
+ *
+ * thread.peak rides on the cache GC event: each time it fires, the
+ * thread's net allocated bytes update its peak (jemalloc's accuracy: one
+ * GC interval, 64 KiB by default).
  *
  * To add an event: a kind below, its interval in event_boot, its check in
  * event_alloc or event_dalloc, and its threshold in event_set_thresholds
@@ -87,6 +107,12 @@ void event_init(struct tsd *tsd);
 void event_set_sample_lg(int lg);
 /* The thread draws its next sampling distance now, at the current rate. */
 void event_sample_redraw(struct tsd *tsd);
+/* Forces every thread's allocations and frees onto the slow path (on) or
+ * lifts one forcing (off); forcings nest.  Threads started later are
+ * forced too. */
+void event_force_slow(bool on);
+/* thread.peak: updates the thread's peak from its counters now. */
+void event_peak_update(struct tsd *tsd);
 /* Recomputes the fast thresholds after the thread's state, reentrancy level
  * or the fill options changed. */
 void event_arm(struct tsd *tsd);

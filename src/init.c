@@ -30,6 +30,7 @@
 #include "ctl.h"
 #include "decay.h"
 #include "emap.h"
+#include "hook.h"
 #include "init.h"
 #include "msg.h"
 #include "os.h"
@@ -69,6 +70,7 @@ init_core(void)
 	base_init(&init_global_base, MUTEX_RANK_GLOBAL_BASE);
 	mutex_register(&init_global_base.mtx, NULL);
 	ctl_boot();
+	hook_boot();
 	emap_boot(&init_global_base);
 	background_boot(opt_background_thread, opt_max_background_threads);
 	unsigned narenas = arena_select_narenas(opt_narenas, os_ncpus());

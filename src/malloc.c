@@ -7,7 +7,13 @@
  * errno; malloc(0) returns a unique pointer; calloc and reallocarray check
  * for overflow; posix_memalign wants a power of two that is a multiple of
  * sizeof(void *), aligned_alloc any power of two; realloc(p, 0) follows
- * opt.zero_realloc.  A pointer strata did not hand out aborts with a message.
+ * opt.zero_realloc.  A pointer strata did not hand out aborts with a message
+ * (through the safety_check_abort hook, safety.h).
+ *
+ * The program's allocation hooks (hook.h) are called from the slow paths
+ * below, which every entry point reaches while a hook is installed (the
+ * installation forces the slow path on every thread): each entry point
+ * hands its slow path a hook_site_t naming it and its arguments.
  *
  * Every allocation adds its usable size to the thread's allocated counter,
  * every free to its deallocated counter, through the thread events
@@ -35,9 +41,12 @@
 #include "conf.h"
 #include "emap.h"
 #include "event.h"
+#include "hook.h"
 #include "init.h"
+#include "malloc_internal.h"
 #include "msg.h"
 #include "prof/prof.h"
+#include "safety.h"
 #include "stats.h"
 #include "tcache.h"
 #include "tsd.h"
@@ -66,7 +75,7 @@ malloc_tsd(void)
 static COLD _Noreturn void
 malloc_invalid_pointer(const char *func, const void *ptr)
 {
-	msg_fatal("%s(): invalid pointer %p\n", func, ptr);
+	safety_check_fatal("%s(): invalid pointer %p\n", func, ptr);
 }
 
 /* The emap entry of an allocated pointer; aborts if strata did not hand it
@@ -246,13 +255,16 @@ malloc_count_resized(tsd_t *tsd, size_t usize, size_t old_usize)
 }
 
 /* The general allocation path: counts (running due events first), then
- * allocates. */
+ * allocates; the alloc hooks see the result. */
 static void *
 malloc_alloc(tsd_t *tsd, size_t size, size_t usize, size_t alignment, bool zero,
-             malloc_route_t route)
+             malloc_route_t route, const hook_site_t *site)
 {
 	bool sample = malloc_count_alloc(tsd, usize);
-	return malloc_alloc_counted(tsd, size, usize, alignment, zero, route, sample);
+	void *p = malloc_alloc_counted(tsd, size, usize, alignment, zero, route, sample);
+	if (hook_active())
+		hook_call_alloc(site, p);
+	return p;
 }
 
 /* Frees a sampled object: its record goes back to the profiler, which may
@@ -273,8 +285,10 @@ malloc_dalloc_sampled(tsd_t *tsd, void *ptr, uint64_t bits, size_t usize)
 }
 
 static void
-malloc_dalloc(tsd_t *tsd, void *ptr, uint64_t bits, tcache_t *tcache)
+malloc_dalloc(tsd_t *tsd, void *ptr, uint64_t bits, tcache_t *tcache, const hook_site_t *site)
 {
+	if (hook_active())
+		hook_call_dalloc(site, ptr);
 	unsigned ind = emap_bits_usable_szind(bits);
 	size_t usize = sz_index2size(ind);
 	if (opt_junk == CONF_JUNK_TRUE || opt_junk == CONF_JUNK_FREE)
@@ -303,26 +317,28 @@ malloc_usize(size_t size, size_t alignment)
 
 /* Allocation through the thread's cache and arena: every standard entry point. */
 static NOINLINE void *
-malloc_default(size_t size, size_t alignment, bool zero)
+malloc_default(size_t size, size_t alignment, bool zero, const hook_site_t *site)
 {
 	tsd_t *tsd = malloc_tsd(); /* first: it initializes the size classes */
 	size_t usize = malloc_usize(size, alignment);
 	if (UNLIKELY(tsd == NULL || usize == 0)) {
 		errno = ENOMEM;
+		if (hook_active()) /* a failure is reported too (jemalloc) */
+			hook_call_alloc(site, NULL);
 		return NULL;
 	}
 	malloc_route_t route = {NULL, malloc_thread_tcache(tsd)};
-	return malloc_alloc(tsd, size, usize, alignment, zero, route);
+	return malloc_alloc(tsd, size, usize, alignment, zero, route, site);
 }
 
 static NOINLINE void
-free_default(void *ptr)
+free_default(void *ptr, const hook_site_t *site)
 {
 	if (ptr == NULL)
 		return;
 	uint64_t bits = malloc_lookup("free", ptr);
 	tsd_t *tsd = malloc_tsd();
-	malloc_dalloc(tsd, ptr, bits, tsd != NULL ? malloc_thread_tcache(tsd) : NULL);
+	malloc_dalloc(tsd, ptr, bits, tsd != NULL ? malloc_thread_tcache(tsd) : NULL, site);
 }
 
 /*
@@ -330,11 +346,12 @@ free_default(void *ptr)
  * class is unchanged or a large extent can grow or shrink, else by moving.
  * As in jemalloc, an arena named by the flags only says where a moved
  * allocation goes: resizing in place is tried first whatever it is.
- * NULL with errno ENOMEM (ptr untouched) on failure.
+ * NULL with errno ENOMEM (ptr untouched) on failure.  Hooks: expand in
+ * place; moved, alloc on the new object, then dalloc on the old.
  */
 static void *
 malloc_realloc(const char *func, void *ptr, size_t size, size_t alignment, bool zero,
-               malloc_route_t route, bool explicit_route)
+               malloc_route_t route, bool explicit_route, const hook_site_t *site)
 {
 	uint64_t bits = malloc_lookup(func, ptr);
 	size_t old_usize = sz_index2size(emap_bits_usable_szind(bits));
@@ -358,6 +375,8 @@ malloc_realloc(const char *func, void *ptr, size_t size, size_t alignment, bool 
 		if (zero && old_usize < usize && old_usize < SZ_LARGE_MINCLASS)
 			memset((char *)ptr + old_usize, 0, SZ_LARGE_MINCLASS - old_usize);
 		malloc_count_dalloc(tsd, old_usize);
+		if (hook_active())
+			hook_call_expand(site, ptr, old_usize, usize);
 		return ptr;
 	}
 	bool sample = malloc_count_alloc(tsd, usize);
@@ -368,7 +387,9 @@ malloc_realloc(const char *func, void *ptr, size_t size, size_t alignment, bool 
 	memcpy(p, ptr, keep);
 	if (zero && usize > keep)
 		memset((char *)p + keep, 0, usize - keep);
-	malloc_dalloc(tsd, ptr, bits, route.tcache);
+	if (hook_active())
+		hook_call_alloc(site, p);
+	malloc_dalloc(tsd, ptr, bits, route.tcache, site);
 	return p;
 }
 
@@ -403,7 +424,7 @@ malloc(size_t size)
 	void *p;
 	if (LIKELY(malloc_fast(size, &p)))
 		return p;
-	return malloc_default(size, 0, false);
+	return malloc_default(size, 0, false, &(hook_site_t){HOOK_ENTRY_MALLOC, {size}});
 }
 
 EXPORT void
@@ -420,7 +441,7 @@ free(void *ptr)
 			return;
 		}
 	}
-	free_default(ptr);
+	free_default(ptr, &(hook_site_t){HOOK_ENTRY_FREE, {(uintptr_t)ptr}});
 }
 
 EXPORT void *
@@ -436,18 +457,21 @@ calloc(size_t num, size_t size)
 		memset(p, 0, total);
 		return p;
 	}
-	return malloc_default(total, 0, true);
+	return malloc_default(total, 0, true, &(hook_site_t){HOOK_ENTRY_CALLOC, {num, size}});
 }
 
 EXPORT void *
 realloc(void *ptr, size_t size)
 {
+	/* As jemalloc 5.3 reports them: realloc(NULL, size) to the hooks as
+	 * malloc(size), realloc(ptr, 0) that frees as realloc's free. */
+	const hook_site_t site = {HOOK_ENTRY_REALLOC, {(uintptr_t)ptr, size}};
 	if (ptr == NULL)
-		return malloc_default(size, 0, false);
+		return malloc_default(size, 0, false, &(hook_site_t){HOOK_ENTRY_MALLOC, {size}});
 	if (UNLIKELY(size == 0)) {
 		switch (opt_zero_realloc) {
 		case CONF_ZERO_REALLOC_FREE:
-			free(ptr);
+			free_default(ptr, &site);
 			return NULL;
 		case CONF_ZERO_REALLOC_ABORT:
 			msg_fatal("realloc(): zero size with zero_realloc:abort\n");
@@ -456,7 +480,7 @@ realloc(void *ptr, size_t size)
 		}
 	}
 	malloc_route_t route = {NULL, NULL};
-	return malloc_realloc("realloc", ptr, size, 0, false, route, false);
+	return malloc_realloc("realloc", ptr, size, 0, false, route, false, &site);
 }
 
 EXPORT void *
@@ -471,11 +495,11 @@ reallocarray(void *ptr, size_t num, size_t size)
 }
 
 static void *
-malloc_aligned(size_t alignment, size_t size)
+malloc_aligned(size_t alignment, size_t size, const hook_site_t *site)
 {
 	if (alignment < QUANTUM)
 		alignment = 0; /* every class is at least naturally aligned to this */
-	return malloc_default(size, alignment, false);
+	return malloc_default(size, alignment, false, site);
 }
 
 EXPORT int
@@ -484,7 +508,9 @@ posix_memalign(void **memptr, size_t alignment, size_t size)
 	if (!bits_is_pow2(alignment) || alignment < sizeof(void *))
 		return EINVAL;
 	int saved_errno = errno;
-	void *p = malloc_aligned(alignment, size);
+	void *p = malloc_aligned(alignment, size,
+	                         &(hook_site_t){HOOK_ENTRY_POSIX_MEMALIGN,
+	                                        {(uintptr_t)memptr, alignment, size}});
 	errno = saved_errno;
 	if (p == NULL)
 		return ENOMEM;
@@ -499,7 +525,8 @@ aligned_alloc(size_t alignment, size_t size)
 		errno = EINVAL;
 		return NULL;
 	}
-	return malloc_aligned(alignment, size);
+	return malloc_aligned(alignment, size,
+	                      &(hook_site_t){HOOK_ENTRY_ALIGNED_ALLOC, {alignment, size}});
 }
 
 EXPORT void *
@@ -510,15 +537,16 @@ memalign(size_t alignment, size_t size)
 		errno = EINVAL;
 		return NULL;
 	}
+	const hook_site_t site = {HOOK_ENTRY_MEMALIGN, {alignment, size}};
 	if (!bits_is_pow2(alignment))
 		alignment = alignment == 0 ? 1 : (size_t)1 << bits_lg_ceil(alignment);
-	return malloc_aligned(alignment, size);
+	return malloc_aligned(alignment, size, &site);
 }
 
 EXPORT void *
 valloc(size_t size)
 {
-	return malloc_aligned(PAGE, size);
+	return malloc_aligned(PAGE, size, &(hook_site_t){HOOK_ENTRY_VALLOC, {size}});
 }
 
 EXPORT void *
@@ -529,7 +557,8 @@ pvalloc(size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	return malloc_aligned(PAGE, rounded == 0 ? PAGE : rounded);
+	return malloc_aligned(PAGE, rounded == 0 ? PAGE : rounded,
+	                      &(hook_site_t){HOOK_ENTRY_PVALLOC, {size}});
 }
 
 /* The usable size of a live allocation.  Programs such as redis call this
@@ -640,7 +669,8 @@ mallocx(size_t size, int flags)
 	}
 	if (UNLIKELY(!mallocx_route(tsd, flags, &route, &explicit_route)))
 		return NULL;
-	return malloc_alloc(tsd, size, usize, alignment, (flags & MALLOCX_ZERO_BIT) != 0, route);
+	return malloc_alloc(tsd, size, usize, alignment, (flags & MALLOCX_ZERO_BIT) != 0, route,
+	                    &(hook_site_t){HOOK_ENTRY_MALLOCX, {size, (uintptr_t)flags}});
 }
 
 EXPORT void *
@@ -652,12 +682,13 @@ rallocx(void *ptr, size_t size, int flags)
 	if (UNLIKELY(tsd == NULL || !mallocx_route(tsd, flags, &route, &explicit_route)))
 		return NULL;
 	return malloc_realloc("rallocx", ptr, size, mallocx_alignment(flags),
-	                      (flags & MALLOCX_ZERO_BIT) != 0, route, explicit_route);
+	                      (flags & MALLOCX_ZERO_BIT) != 0, route, explicit_route,
+	                      &(hook_site_t){HOOK_ENTRY_RALLOCX, {(uintptr_t)ptr, size, (uintptr_t)flags}});
 }
 
 /* dallocx / sdallocx: free through the cache the flags name. */
 static void
-mallocx_dalloc(const char *func, void *ptr, int flags)
+mallocx_dalloc(const char *func, void *ptr, int flags, const hook_site_t *site)
 {
 	uint64_t bits = malloc_lookup(func, ptr);
 	tsd_t *tsd = malloc_tsd();
@@ -667,14 +698,35 @@ mallocx_dalloc(const char *func, void *ptr, int flags)
 		tcache = tcaches_get(tcache_field - 2);
 	else if (tcache_field == 0 && tsd != NULL)
 		tcache = malloc_thread_tcache(tsd);
-	malloc_dalloc(tsd, ptr, bits, tcache);
+	malloc_dalloc(tsd, ptr, bits, tcache, site);
 }
 
-EXPORT size_t
-xallocx(void *ptr, size_t size, size_t extra, int flags)
+size_t
+malloc_batch_alloc(void **ptrs, size_t num, size_t size, int flags)
 {
-	uint64_t bits = malloc_lookup("xallocx", ptr);
-	size_t old_usize = sz_index2size(emap_bits_usable_szind(bits));
+	tsd_t *tsd = malloc_tsd();
+	size_t alignment = mallocx_alignment(flags);
+	size_t usize = malloc_usize(size, alignment);
+	malloc_route_t route;
+	bool explicit_route;
+	if (UNLIKELY(tsd == NULL || usize == 0 || !mallocx_route(tsd, flags, &route, &explicit_route)))
+		return 0;
+	bool zero = (flags & MALLOCX_ZERO_BIT) != 0;
+	size_t n;
+	for (n = 0; n < num; n++) {
+		bool sample = malloc_count_alloc(tsd, usize);
+		void *p = malloc_alloc_counted(tsd, size, usize, alignment, zero, route, sample);
+		if (p == NULL)
+			break;
+		ptrs[n] = p;
+	}
+	return n;
+}
+
+/* xallocx's resize: the usable size ptr has after it. */
+static size_t
+malloc_xalloc(void *ptr, uint64_t bits, size_t old_usize, size_t size, size_t extra, int flags)
+{
 	size_t alignment = mallocx_alignment(flags);
 	if (alignment != 0 && ((uintptr_t)ptr & (alignment - 1)) != 0)
 		return old_usize;
@@ -706,6 +758,21 @@ xallocx(void *ptr, size_t size, size_t extra, int flags)
 	return target;
 }
 
+/* The expand hooks see every call, also one that could not resize (as in
+ * jemalloc). */
+EXPORT size_t
+xallocx(void *ptr, size_t size, size_t extra, int flags)
+{
+	uint64_t bits = malloc_lookup("xallocx", ptr);
+	size_t old_usize = sz_index2size(emap_bits_usable_szind(bits));
+	size_t usize = malloc_xalloc(ptr, bits, old_usize, size, extra, flags);
+	if (hook_active())
+		hook_call_expand(&(hook_site_t){HOOK_ENTRY_XALLOCX,
+		                                {(uintptr_t)ptr, size, extra, (uintptr_t)flags}},
+		                 ptr, old_usize, usize);
+	return usize;
+}
+
 EXPORT size_t
 sallocx(const void *ptr, int flags)
 {
@@ -716,14 +783,17 @@ sallocx(const void *ptr, int flags)
 EXPORT void
 dallocx(void *ptr, int flags)
 {
-	mallocx_dalloc("dallocx", ptr, flags);
+	mallocx_dalloc("dallocx", ptr, flags,
+	               &(hook_site_t){HOOK_ENTRY_DALLOCX, {(uintptr_t)ptr, (uintptr_t)flags}});
 }
 
 EXPORT void
 sdallocx(void *ptr, size_t size, int flags)
 {
 	(void)size; /* the emap knows the size; a wrong hint cannot corrupt anything */
-	mallocx_dalloc("sdallocx", ptr, flags);
+	mallocx_dalloc("sdallocx", ptr, flags,
+	               &(hook_site_t){HOOK_ENTRY_SDALLOCX,
+	                              {(uintptr_t)ptr, size, (uintptr_t)flags}});
 }
 
 EXPORT size_t

@@ -76,7 +76,9 @@ void *tcache_alloc_refill(tcache_t *tcache, unsigned binind);
 void tcache_dalloc_flush(tcache_t *tcache, unsigned binind, void *ptr);
 /* One incremental GC step. */
 void tcache_gc_step(tcache_t *tcache);
-COLD _Noreturn void tcache_double_free(void *ptr);
+/* Reports a double free (safety.h); when the program's hook returns, the
+ * caller drops the free. */
+COLD void tcache_double_free(void *ptr);
 
 /* Pops a cached object of class binind into *ret; false when the bin is
  * empty (then call tcache_alloc_refill). */
@@ -110,8 +112,10 @@ tcache_dalloc_easy(tcache_t *tcache, unsigned binind, void *ptr)
 		return false;
 	/* The cheapest double-free check: freeing the object freed last
 	 * (stack[-1] is a NULL sentinel). */
-	if (UNLIKELY(bin->stack[n - 1] == ptr))
+	if (UNLIKELY(bin->stack[n - 1] == ptr)) {
 		tcache_double_free(ptr);
+		return true;
+	}
 	bin->stack[n] = ptr;
 	bin->ncached = n + 1;
 	return true;
