@@ -84,19 +84,19 @@ event_events_off(const tsd_t *tsd)
 	return tsd->state != TSD_NOMINAL || tsd->reentrancy != 0;
 }
 
-/* The fast thresholds: relaxed atomic stores, as event_force_slow may
+/* The fast thresholds: seq_cst atomic stores, as event_force_slow may
  * store into them from another thread (see event.h). */
 static inline void
 event_store_thresholds(tsd_t *tsd, uint64_t alloc_event, uint64_t dalloc_event)
 {
-	__atomic_store_n(&tsd->alloc_event, alloc_event, __ATOMIC_RELAXED);
-	__atomic_store_n(&tsd->dalloc_event, dalloc_event, __ATOMIC_RELAXED);
+	__atomic_store_n(&tsd->alloc_event, alloc_event, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&tsd->dalloc_event, dalloc_event, __ATOMIC_SEQ_CST);
 }
 
 /* The fast thresholds: the nearest event of each counter, or 0 while the
- * slow path is forced.  The forcing count is read after the store and a
- * full fence (Dekker's order, see event.h); a forcing seen then takes the
- * thresholds back to 0. */
+ * slow path is forced.  The forcing count is read (seq_cst) after the
+ * seq_cst stores (Dekker's order, see event.h); a forcing seen then takes
+ * the thresholds back to 0. */
 static inline void
 event_set_thresholds(tsd_t *tsd)
 {
@@ -110,8 +110,7 @@ event_set_thresholds(tsd_t *tsd)
 	}
 	event_store_thresholds(tsd, first < sample ? first : sample,
 	                       tsd->events.next[EVENT_TCACHE_GC_DALLOC]);
-	atomic_thread_fence(memory_order_seq_cst);
-	if (UNLIKELY(atomic_load_relaxed(&event_forced) != 0))
+	if (UNLIKELY(atomic_load_explicit(&event_forced, memory_order_seq_cst) != 0))
 		event_store_thresholds(tsd, 0, 0);
 }
 
@@ -141,7 +140,6 @@ event_force_slow(bool on)
 		return;
 	}
 	atomic_fetch_add_explicit(&event_forced, 1, memory_order_seq_cst);
-	atomic_thread_fence(memory_order_seq_cst);
 	tsd_foreach_live(event_force_remote);
 }
 

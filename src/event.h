@@ -39,12 +39,16 @@
  * global count and zeroes the fast thresholds of every live thread (the
  * list of tsd.h).  A remote store can race with the owner's own store of
  * a threshold in its slow path; the two sides are ordered as in Dekker's
- * algorithm (each stores, then a seq_cst fence, then reads the other's
- * variable), so at least one of them sees the other: either the owner,
- * after storing its threshold, reads the raised count and stores 0
- * itself, or the remote 0 lands after the owner's store.  The thresholds
- * are written with relaxed atomic stores on both sides; the fast paths
- * read them with plain loads (an aligned 8-byte load, never torn).
+ * algorithm, with seq_cst operations only (no fence, which ThreadSanitizer
+ * cannot follow): the remote raises the count (a seq_cst read-modify-write),
+ * then stores 0 (seq_cst); the owner stores its threshold (seq_cst), then
+ * reads the count (seq_cst).  All four are in one total order, so either
+ * the owner's read comes after the raise and sees it (the owner then
+ * stores 0 itself), or it comes before, and then so does the owner's
+ * store, which the remote 0 therefore follows in the threshold's
+ * modification order.  Either way the thread is left with 0.  The fast
+ * paths read the thresholds with plain loads (an aligned 8-byte load,
+ * never torn; x86 needs nothing more for a seq_cst store to be seen).
  * Lowering the count needs no remote store: each thread, next in its slow
  * path (every call, while its threshold is 0), sets its thresholds anew.
  *

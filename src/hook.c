@@ -38,18 +38,25 @@ hook_boot(void)
 	mutex_register(&hook_mtx, NULL);
 }
 
-/* Writes a slot (hook_mtx held): the sequence number is odd meanwhile. */
+/*
+ * The seqlock without fences (which ThreadSanitizer cannot follow): the
+ * writer makes the number odd, then stores the fields with release
+ * stores (none can be seen before the odd number), then makes it even
+ * (release).  The reader loads the number (acquire), the fields (acquire:
+ * the second load of the number cannot pass them), then the number again.
+ * A reader that saw any field of a write in progress sees the odd number
+ * or a later one on its second load, and skips the slot.
+ */
 static void
 hook_slot_write(hook_slot_t *slot, const hooks_t *hooks, bool in_use)
 {
 	unsigned seq = atomic_load_relaxed(&slot->seq);
 	atomic_store_relaxed(&slot->seq, seq + 1);
-	atomic_thread_fence(memory_order_release);
-	atomic_store_relaxed(&slot->alloc_hook, hooks->alloc_hook);
-	atomic_store_relaxed(&slot->dalloc_hook, hooks->dalloc_hook);
-	atomic_store_relaxed(&slot->expand_hook, hooks->expand_hook);
-	atomic_store_relaxed(&slot->extra, hooks->extra);
-	atomic_store_relaxed(&slot->in_use, in_use);
+	atomic_store_release(&slot->alloc_hook, hooks->alloc_hook);
+	atomic_store_release(&slot->dalloc_hook, hooks->dalloc_hook);
+	atomic_store_release(&slot->expand_hook, hooks->expand_hook);
+	atomic_store_release(&slot->extra, hooks->extra);
+	atomic_store_release(&slot->in_use, in_use);
 	atomic_store_release(&slot->seq, seq + 2);
 }
 
@@ -61,12 +68,11 @@ hook_slot_read(hook_slot_t *slot, hooks_t *hooks)
 	unsigned seq = atomic_load_acquire(&slot->seq);
 	if (seq & 1)
 		return false;
-	hooks->alloc_hook = atomic_load_relaxed(&slot->alloc_hook);
-	hooks->dalloc_hook = atomic_load_relaxed(&slot->dalloc_hook);
-	hooks->expand_hook = atomic_load_relaxed(&slot->expand_hook);
-	hooks->extra = atomic_load_relaxed(&slot->extra);
-	bool in_use = atomic_load_relaxed(&slot->in_use);
-	atomic_thread_fence(memory_order_acquire);
+	hooks->alloc_hook = atomic_load_acquire(&slot->alloc_hook);
+	hooks->dalloc_hook = atomic_load_acquire(&slot->dalloc_hook);
+	hooks->expand_hook = atomic_load_acquire(&slot->expand_hook);
+	hooks->extra = atomic_load_acquire(&slot->extra);
+	bool in_use = atomic_load_acquire(&slot->in_use);
 	return in_use && atomic_load_relaxed(&slot->seq) == seq;
 }
 

@@ -432,13 +432,22 @@ struct worker {
 
 static struct worker *workers[2];
 
+/* Whether the calling thread is worker i (each worker sets its self
+ * first thing; the hooks of every thread read it). */
+static bool
+is_worker(int i)
+{
+	struct worker *w = __atomic_load_n(&workers[i], __ATOMIC_ACQUIRE);
+	return w != NULL && pthread_equal(pthread_self(), __atomic_load_n(&w->self, __ATOMIC_ACQUIRE));
+}
+
 static void
 worker_alloc(void *extra, hook_alloc_t type, void *result, uintptr_t result_raw,
              uintptr_t args_raw[3])
 {
 	(void)extra, (void)type, (void)result, (void)result_raw, (void)args_raw;
 	for (int i = 0; i < 2; i++)
-		if (workers[i] != NULL && pthread_equal(pthread_self(), workers[i]->self))
+		if (is_worker(i))
 			__atomic_add_fetch(&workers[i]->allocs, 1, __ATOMIC_RELAXED);
 }
 
@@ -447,7 +456,7 @@ worker_dalloc(void *extra, hook_dalloc_t type, void *address, uintptr_t args_raw
 {
 	(void)extra, (void)type, (void)address, (void)args_raw;
 	for (int i = 0; i < 2; i++)
-		if (workers[i] != NULL && pthread_equal(pthread_self(), workers[i]->self))
+		if (is_worker(i))
 			__atomic_add_fetch(&workers[i]->frees, 1, __ATOMIC_RELAXED);
 }
 
@@ -457,6 +466,7 @@ static void *
 worker_main(void *arg)
 {
 	struct worker *w = arg;
+	__atomic_store_n(&w->self, pthread_self(), __ATOMIC_RELEASE);
 	void *warm[16];
 	for (int i = 0; i < 16; i++)
 		warm[i] = launder(malloc(48));
@@ -484,17 +494,15 @@ START_TEST(test_hooks_fire_in_threads_started_before_and_after)
 	gate_init(&after.go);
 	gate_init(&after.done);
 	pthread_t tb, ta;
-	ck_assert_int_eq(pthread_create(&tb, NULL, worker_main, &before), 0);
-	before.self = tb;
 	__atomic_store_n(&workers[0], &before, __ATOMIC_RELEASE);
+	__atomic_store_n(&workers[1], &after, __ATOMIC_RELEASE);
+	ck_assert_int_eq(pthread_create(&tb, NULL, worker_main, &before), 0);
 	/* Its cache is warm before the install: only the forcing takes its
 	 * mallocs and frees off the fast path. */
 	ck_assert(gate_wait(&before.warm));
 	hooks_t hooks = {worker_alloc, worker_dalloc, NULL, NULL};
 	void *h = install(&hooks);
 	ck_assert_int_eq(pthread_create(&ta, NULL, worker_main, &after), 0);
-	after.self = ta;
-	__atomic_store_n(&workers[1], &after, __ATOMIC_RELEASE);
 	gate_open(&before.go);
 	gate_open(&after.go);
 	ck_assert(gate_wait(&before.done));
