@@ -13,7 +13,10 @@
  * The program's allocation hooks (hook.h) are called from the slow paths
  * below, which every entry point reaches while a hook is installed (the
  * installation forces the slow path on every thread): each entry point
- * hands its slow path a hook_site_t naming it and its arguments.
+ * hands its slow path a hook_site_t naming it and its arguments, built
+ * only while a hook is installed (NULL otherwise: no call), so that no
+ * fast path pays for it; malloc and free pass NULL for themselves and
+ * malloc_default and free_default build their sites.
  *
  * Every allocation adds its usable size to the thread's allocated counter,
  * every free to its deallocated counter, through the thread events
@@ -262,7 +265,7 @@ malloc_alloc(tsd_t *tsd, size_t size, size_t usize, size_t alignment, bool zero,
 {
 	bool sample = malloc_count_alloc(tsd, usize);
 	void *p = malloc_alloc_counted(tsd, size, usize, alignment, zero, route, sample);
-	if (hook_active())
+	if (hook_active() && site != NULL)
 		hook_call_alloc(site, p);
 	return p;
 }
@@ -287,7 +290,7 @@ malloc_dalloc_sampled(tsd_t *tsd, void *ptr, uint64_t bits, size_t usize)
 static void
 malloc_dalloc(tsd_t *tsd, void *ptr, uint64_t bits, tcache_t *tcache, const hook_site_t *site)
 {
-	if (hook_active())
+	if (hook_active() && site != NULL)
 		hook_call_dalloc(site, ptr);
 	unsigned ind = emap_bits_usable_szind(bits);
 	size_t usize = sz_index2size(ind);
@@ -315,10 +318,14 @@ malloc_usize(size_t size, size_t alignment)
 	return sz_s2u(size);
 }
 
-/* Allocation through the thread's cache and arena: every standard entry point. */
+/* Allocation through the thread's cache and arena: every standard entry
+ * point.  site NULL: malloc(size) itself. */
 static NOINLINE void *
 malloc_default(size_t size, size_t alignment, bool zero, const hook_site_t *site)
 {
+	hook_site_t malloc_site = {HOOK_ENTRY_MALLOC, {size}};
+	if (site == NULL)
+		site = &malloc_site;
 	tsd_t *tsd = malloc_tsd(); /* first: it initializes the size classes */
 	size_t usize = malloc_usize(size, alignment);
 	if (UNLIKELY(tsd == NULL || usize == 0)) {
@@ -331,11 +338,15 @@ malloc_default(size_t size, size_t alignment, bool zero, const hook_site_t *site
 	return malloc_alloc(tsd, size, usize, alignment, zero, route, site);
 }
 
+/* site NULL: free(ptr) itself. */
 static NOINLINE void
 free_default(void *ptr, const hook_site_t *site)
 {
 	if (ptr == NULL)
 		return;
+	hook_site_t free_site = {HOOK_ENTRY_FREE, {(uintptr_t)ptr}};
+	if (site == NULL)
+		site = &free_site;
 	uint64_t bits = malloc_lookup("free", ptr);
 	tsd_t *tsd = malloc_tsd();
 	malloc_dalloc(tsd, ptr, bits, tsd != NULL ? malloc_thread_tcache(tsd) : NULL, site);
@@ -375,7 +386,7 @@ malloc_realloc(const char *func, void *ptr, size_t size, size_t alignment, bool 
 		if (zero && old_usize < usize && old_usize < SZ_LARGE_MINCLASS)
 			memset((char *)ptr + old_usize, 0, SZ_LARGE_MINCLASS - old_usize);
 		malloc_count_dalloc(tsd, old_usize);
-		if (hook_active())
+		if (hook_active() && site != NULL)
 			hook_call_expand(site, ptr, old_usize, usize);
 		return ptr;
 	}
@@ -387,7 +398,7 @@ malloc_realloc(const char *func, void *ptr, size_t size, size_t alignment, bool 
 	memcpy(p, ptr, keep);
 	if (zero && usize > keep)
 		memset((char *)p + keep, 0, usize - keep);
-	if (hook_active())
+	if (hook_active() && site != NULL)
 		hook_call_alloc(site, p);
 	malloc_dalloc(tsd, ptr, bits, route.tcache, site);
 	return p;
@@ -424,7 +435,7 @@ malloc(size_t size)
 	void *p;
 	if (LIKELY(malloc_fast(size, &p)))
 		return p;
-	return malloc_default(size, 0, false, &(hook_site_t){HOOK_ENTRY_MALLOC, {size}});
+	return malloc_default(size, 0, false, NULL);
 }
 
 EXPORT void
@@ -441,7 +452,14 @@ free(void *ptr)
 			return;
 		}
 	}
-	free_default(ptr, &(hook_site_t){HOOK_ENTRY_FREE, {(uintptr_t)ptr}});
+	free_default(ptr, NULL);
+}
+
+/* calloc's slow path (its own, so that calloc's fast path needs no frame). */
+static NOINLINE void *
+calloc_default(size_t num, size_t size, size_t total)
+{
+	return malloc_default(total, 0, true, &(hook_site_t){HOOK_ENTRY_CALLOC, {num, size}});
 }
 
 EXPORT void *
@@ -457,7 +475,7 @@ calloc(size_t num, size_t size)
 		memset(p, 0, total);
 		return p;
 	}
-	return malloc_default(total, 0, true, &(hook_site_t){HOOK_ENTRY_CALLOC, {num, size}});
+	return calloc_default(num, size, total);
 }
 
 EXPORT void *
@@ -467,7 +485,7 @@ realloc(void *ptr, size_t size)
 	 * malloc(size), realloc(ptr, 0) that frees as realloc's free. */
 	const hook_site_t site = {HOOK_ENTRY_REALLOC, {(uintptr_t)ptr, size}};
 	if (ptr == NULL)
-		return malloc_default(size, 0, false, &(hook_site_t){HOOK_ENTRY_MALLOC, {size}});
+		return malloc_default(size, 0, false, NULL);
 	if (UNLIKELY(size == 0)) {
 		switch (opt_zero_realloc) {
 		case CONF_ZERO_REALLOC_FREE:
@@ -670,7 +688,9 @@ mallocx(size_t size, int flags)
 	if (UNLIKELY(!mallocx_route(tsd, flags, &route, &explicit_route)))
 		return NULL;
 	return malloc_alloc(tsd, size, usize, alignment, (flags & MALLOCX_ZERO_BIT) != 0, route,
-	                    &(hook_site_t){HOOK_ENTRY_MALLOCX, {size, (uintptr_t)flags}});
+	                    hook_active() ? &(hook_site_t){HOOK_ENTRY_MALLOCX,
+	                                                   {size, (uintptr_t)flags}}
+	                                  : NULL);
 }
 
 EXPORT void *
@@ -683,12 +703,25 @@ rallocx(void *ptr, size_t size, int flags)
 		return NULL;
 	return malloc_realloc("rallocx", ptr, size, mallocx_alignment(flags),
 	                      (flags & MALLOCX_ZERO_BIT) != 0, route, explicit_route,
-	                      &(hook_site_t){HOOK_ENTRY_RALLOCX, {(uintptr_t)ptr, size, (uintptr_t)flags}});
+	                      hook_active() ? &(hook_site_t){HOOK_ENTRY_RALLOCX,
+	                                                     {(uintptr_t)ptr, size, (uintptr_t)flags}}
+	                                    : NULL);
 }
 
-/* dallocx / sdallocx: free through the cache the flags name. */
-static void
-mallocx_dalloc(const char *func, void *ptr, int flags, const hook_site_t *site)
+/* The dalloc hooks of a dallocx or sdallocx (size: sdallocx's). */
+static NOINLINE void
+mallocx_hook_dalloc(hook_entry_t entry, void *ptr, int flags, size_t size)
+{
+	hook_site_t site = {entry, {(uintptr_t)ptr, (uintptr_t)flags}};
+	if (entry == HOOK_ENTRY_SDALLOCX)
+		site = (hook_site_t){entry, {(uintptr_t)ptr, size, (uintptr_t)flags}};
+	hook_call_dalloc(&site, ptr);
+}
+
+/* dallocx / sdallocx (entry; size: sdallocx's): free through the cache
+ * the flags name. */
+static ALWAYS_INLINE void
+mallocx_dalloc(const char *func, void *ptr, int flags, hook_entry_t entry, size_t size)
 {
 	uint64_t bits = malloc_lookup(func, ptr);
 	tsd_t *tsd = malloc_tsd();
@@ -698,7 +731,9 @@ mallocx_dalloc(const char *func, void *ptr, int flags, const hook_site_t *site)
 		tcache = tcaches_get(tcache_field - 2);
 	else if (tcache_field == 0 && tsd != NULL)
 		tcache = malloc_thread_tcache(tsd);
-	malloc_dalloc(tsd, ptr, bits, tcache, site);
+	if (hook_active())
+		mallocx_hook_dalloc(entry, ptr, flags, size);
+	malloc_dalloc(tsd, ptr, bits, tcache, NULL);
 }
 
 size_t
@@ -783,17 +818,14 @@ sallocx(const void *ptr, int flags)
 EXPORT void
 dallocx(void *ptr, int flags)
 {
-	mallocx_dalloc("dallocx", ptr, flags,
-	               &(hook_site_t){HOOK_ENTRY_DALLOCX, {(uintptr_t)ptr, (uintptr_t)flags}});
+	mallocx_dalloc("dallocx", ptr, flags, HOOK_ENTRY_DALLOCX, 0);
 }
 
 EXPORT void
 sdallocx(void *ptr, size_t size, int flags)
 {
 	(void)size; /* the emap knows the size; a wrong hint cannot corrupt anything */
-	mallocx_dalloc("sdallocx", ptr, flags,
-	               &(hook_site_t){HOOK_ENTRY_SDALLOCX,
-	                              {(uintptr_t)ptr, size, (uintptr_t)flags}});
+	mallocx_dalloc("sdallocx", ptr, flags, HOOK_ENTRY_SDALLOCX, size);
 }
 
 EXPORT size_t

@@ -302,6 +302,10 @@ void
 tcache_dalloc_flush(tcache_t *tcache, unsigned binind, void *ptr)
 {
 	cache_bin_t *bin = &tcache->bins[binind];
+	if (UNLIKELY(bin->stack[bin->ncached - 1] == ptr)) {
+		tcache_double_free(ptr);
+		return;
+	}
 	DEBUG_ASSERT(bin->ncached == bin->ncached_max && tcache_bin_consistent(bin));
 	unsigned div = binind < SZ_NBINS ? opt_lg_tcache_flush_small_div
 	                                 : opt_lg_tcache_flush_large_div;
