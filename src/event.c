@@ -105,7 +105,11 @@ event_set_thresholds(tsd_t *tsd)
 	uint64_t sample = tsd->events.next[EVENT_PROF_SAMPLE];
 	uint64_t first = gc < recheck ? gc : recheck;
 	if (UNLIKELY(event_fill_on)) {
-		event_store_thresholds(tsd, 0, 0);
+		/* Always the slow path: the thresholds stay 0 (stored only if
+		 * not yet, as this runs on every call). */
+		if (__atomic_load_n(&tsd->alloc_event, __ATOMIC_RELAXED) != 0 ||
+		    __atomic_load_n(&tsd->dalloc_event, __ATOMIC_RELAXED) != 0)
+			event_store_thresholds(tsd, 0, 0);
 		return;
 	}
 	event_store_thresholds(tsd, first < sample ? first : sample,
