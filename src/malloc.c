@@ -747,12 +747,24 @@ malloc_batch_alloc(void **ptrs, size_t num, size_t size, int flags)
 	if (UNLIKELY(tsd == NULL || usize == 0 || !mallocx_route(tsd, flags, &route, &explicit_route)))
 		return 0;
 	bool zero = (flags & MALLOCX_ZERO_BIT) != 0;
+	unsigned ind = sz_size2index(usize);
+	bool cached = route.tcache != NULL && ind < tcache_nbins && alignment <= PAGE;
 	size_t n;
 	for (n = 0; n < num; n++) {
-		bool sample = malloc_count_alloc(tsd, usize);
-		void *p = malloc_alloc_counted(tsd, size, usize, alignment, zero, route, sample);
-		if (p == NULL)
-			break;
+		void *p;
+		/* malloc's fast path, in the loop: the threshold compare (any
+		 * event, junk, a forcing: the general path) and a pop. */
+		if (cached && LIKELY(tsd->allocated + usize < tsd->alloc_event) &&
+		    LIKELY(tcache_alloc_easy(route.tcache, ind, &p))) {
+			tsd->allocated += usize;
+			if (zero)
+				memset(p, 0, usize);
+		} else {
+			bool sample = malloc_count_alloc(tsd, usize);
+			p = malloc_alloc_counted(tsd, size, usize, alignment, zero, route, sample);
+			if (p == NULL)
+				break;
+		}
 		ptrs[n] = p;
 	}
 	return n;
