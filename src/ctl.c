@@ -181,7 +181,6 @@ static const ctl_node_t ctl_opt_nodes[] = {
 };
 #undef CTL_OPT_NODE
 
-
 /* ------------------------------------------------------------ config.* */
 
 /* How strata is built, in jemalloc's terms: the profiler (libunwind) and

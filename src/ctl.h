@@ -124,6 +124,8 @@ bool ctl_lextent_index_valid(size_t index);
 /* epoch (ctl_stats.c) and experimental.hooks.prof_dump (ctl_prof.c). */
 ctl_handler_t ctl_epoch_handler;
 ctl_handler_t ctl_experimental_hooks_prof_dump;
+/* experimental.arenas_create_ext (ctl_arena.c). */
+ctl_handler_t ctl_experimental_arenas_create_ext;
 
 /*
  * Calls visit(name, arg) for every leaf of the tree, in MIB order, with its

@@ -118,6 +118,7 @@ static const ctl_node_t ctl_experimental_hooks_nodes[] = {
 };
 
 static const ctl_node_t ctl_experimental_nodes[] = {
+	CTL_LEAF(arenas_create_ext, ctl_experimental_arenas_create_ext),
 	CTL_NAMED(hooks, ctl_experimental_hooks_nodes),
 	CTL_LINK(prof_recent, ctl_experimental_prof_recent_tree),
 	CTL_LEAF(batch_alloc, ctl_experimental_batch_alloc),
