@@ -542,7 +542,8 @@ pages_alloc(pages_t *p, size_t size, size_t alignment, bool zero, unsigned szind
 }
 
 /* Fork child: purges that other threads had in flight never finish here;
- * their extents may or may not have been purged, so they are dirty.  Those
+ * their extents may or may not have been purged, so they are dirty (a
+ * decommitted one being committed stays retained and decommitted).  Those
  * being unmapped may or may not be mapped: they are forgotten. */
 static void
 pages_fork_child_recover(mutex_t *m)
@@ -552,7 +553,7 @@ pages_fork_child_recover(mutex_t *m)
 	while (p->busy != NULL) {
 		extent_t *e = p->busy;
 		extent_list_remove(&p->busy, e);
-		e->state = EXTENT_DIRTY;
+		e->state = e->decommitted ? EXTENT_RETAINED : EXTENT_DIRTY;
 		e->zeroed = false;
 		pages_insert_coalesced(p, e);
 	}
