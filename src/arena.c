@@ -25,6 +25,7 @@ arena_create(unsigned ind)
 	if (a == NULL)
 		return NULL;
 	a->ind = ind;
+	a->create_ns = clock_coarse_ns();
 	base_init(&a->base, MUTEX_RANK_ARENA_BASE);
 	pages_init(&a->pages, ind, &a->base, arena_default_decay_ms(false),
 	           arena_default_decay_ms(true));
@@ -197,6 +198,7 @@ arena_create_with_hooks(unsigned *ind, extent_hooks_t *hooks)
 		    (hooks == NULL || pages_hooks(&old->pages) != NULL)) {
 			a = old;
 			pages_set_hooks(&a->pages, hooks);
+			a->create_ns = clock_coarse_ns();
 			atomic_store_release(&a->destroyed, false);
 			break;
 		}
@@ -267,10 +269,14 @@ arena_destroy(unsigned ind)
 	/* Under arenas_mtx, as arena.h promises for every change of the arena
 	 * table's state (arenas.create revives destroyed arenas under it). */
 	mutex_lock(&arenas_mtx);
+	if (arena_destroyed_hook != NULL)
+		arena_destroyed_hook(a);
 	atomic_store_release(&a->destroyed, true);
 	mutex_unlock(&arenas_mtx);
 	return 0;
 }
+
+void (*arena_destroyed_hook)(arena_t *a);
 
 bool
 arena_is_initialized(unsigned ind)

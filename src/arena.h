@@ -23,6 +23,7 @@ typedef struct arena {
 	unsigned ind;
 	_Atomic unsigned nthreads; /* threads bound to it (arena_select) */
 	_Atomic bool destroyed;    /* a destroyed manual arena, kept for reuse */
+	uint64_t create_ns;        /* clock_coarse_ns at creation or revival (under arenas_mtx) */
 	base_t base;               /* this arena's metadata (extent descriptors) */
 	pai_t *pai;                /* the page backend bins and large use */
 	pages_t pages;             /* the extent page backend */
@@ -95,6 +96,10 @@ int arena_reset(unsigned ind);
 /* arena_reset, then makes the index reusable by arenas.create (EFAULT if
  * automatic, missing, or threads are still bound to it). */
 int arena_destroy(unsigned ind);
+/* Called by arena_destroy, under the arenas lock, once the arena is reset
+ * and before it can be revived: the stats hand its counters over to the
+ * destroyed view (stats.h).  Set once by init; NULL calls nothing. */
+extern void (*arena_destroyed_hook)(arena_t *a);
 bool arena_is_initialized(unsigned ind);
 /* Fork child: no thread is bound to any arena (tsd counts the forking
  * thread again). */

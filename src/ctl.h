@@ -138,7 +138,4 @@ ctl_handler_t ctl_experimental_arenas_create_ext;
 #define CTL_WALK_NAME_MAX 256
 int ctl_walk(int (*visit)(const char *name, void *arg), void *arg);
 
-/* Registers the stats snapshot's lock (ctl_stats.c).  Called once by init. */
-void ctl_boot(void);
-
 #endif

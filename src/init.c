@@ -69,7 +69,6 @@ init_core(void)
 	decay_boot();
 	base_init(&init_global_base, MUTEX_RANK_GLOBAL_BASE);
 	mutex_register(&init_global_base.mtx, NULL);
-	ctl_boot();
 	hook_boot();
 	emap_boot(&init_global_base);
 	background_boot(opt_background_thread, opt_max_background_threads);
