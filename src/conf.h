@@ -261,6 +261,12 @@ typedef struct conf_ranges {
 	  "Print statistics with malloc_stats_print at exit.")                            \
 	X(stats_print_opts, LETTERS, char, "", 0, 16, CONF_VALUES("Jgmdablxeh"),          \
 	  "Letters passed as opts to the exit-time malloc_stats_print; each setting adds letters.") \
+	X(stats_interval, SINT, int64_t, -1, -1, INT64_MAX, CONF_NO_VALUES,                \
+	  "Print statistics with malloc_stats_print each time the threads have allocated " \
+	  "about this many more bytes in all; -1 never.")                                 \
+	X(stats_interval_opts, LETTERS, char, "", 0, 16, CONF_VALUES("Jgmdablxeh"),       \
+	  "Letters passed as opts to stats_interval's malloc_stats_print; each setting adds " \
+	  "letters.")                                                                     \
 	X(percpu_arena, CHOICE, enum conf_percpu_arena, CONF_PERCPU_ARENA_DISABLED, 0, 0, \
 	  CONF_VALUES("disabled", "percpu", "phycpu"),                                    \
 	  "Tie automatic arenas to CPUs: not at all, one arena per CPU, or one per physical " \
@@ -434,7 +440,8 @@ typedef struct conf_ranges {
  * opt_dirty_decay_ms, opt_muzzy_decay_ms, opt_dirty_max_bytes, opt_retain,
  * opt_lg_extent_max_active_fit, opt_background_thread,
  * opt_max_background_threads, opt_memory_limit, opt_stats_print,
- * opt_stats_print_opts, opt_percpu_arena, opt_tcache, opt_tcache_max,
+ * opt_stats_print_opts, opt_stats_interval, opt_stats_interval_opts,
+ * opt_percpu_arena, opt_tcache, opt_tcache_max,
  * opt_tcache_nslots_small_min, opt_tcache_nslots_small_max,
  * opt_tcache_nslots_large, opt_lg_tcache_nslots_mul,
  * opt_tcache_gc_incr_bytes, opt_lg_tcache_flush_small_div,

@@ -21,6 +21,9 @@
 #include "prng.h"
 #include "tsd.h"
 
+/* Most bytes a thread counts before reporting them to stats_interval. */
+#define EVENT_STATS_BATCH_MAX ((uint64_t)4 << 20)
+
 /* Set by event_boot. */
 static uint64_t event_wait[EVENT_COUNT]; /* bytes from one firing to the next */
 static bool event_fill_on;               /* junk or zero: always the slow path */
@@ -44,6 +47,14 @@ event_boot(void)
 	event_wait[EVENT_ARENA_RECHECK] = opt_percpu_arena == CONF_PERCPU_ARENA_DISABLED
 	                                          ? EVENT_NEVER
 	                                          : opt_tcache_gc_incr_bytes;
+	/* As jemalloc: each thread reports its bytes in batches of 1/64 of
+	 * the interval (at most 4 MiB), so the print comes within a batch per
+	 * thread of the interval. */
+	uint64_t batch = (uint64_t)opt_stats_interval >> 6;
+	if (batch > EVENT_STATS_BATCH_MAX)
+		batch = EVENT_STATS_BATCH_MAX;
+	event_wait[EVENT_STATS_INTERVAL] =
+	    opt_stats_interval < 0 ? EVENT_NEVER : batch == 0 ? 1 : batch;
 	event_fill_on = opt_zero || opt_junk != CONF_JUNK_FALSE;
 	event_set_sample_lg(opt_prof ? (int)opt_lg_prof_sample : -1);
 }
@@ -103,7 +114,9 @@ event_set_thresholds(tsd_t *tsd)
 	uint64_t gc = tsd->events.next[EVENT_TCACHE_GC_ALLOC];
 	uint64_t recheck = tsd->events.next[EVENT_ARENA_RECHECK];
 	uint64_t sample = tsd->events.next[EVENT_PROF_SAMPLE];
+	uint64_t stats = tsd->events.next[EVENT_STATS_INTERVAL];
 	uint64_t first = gc < recheck ? gc : recheck;
+	first = first < stats ? first : stats;
 	if (UNLIKELY(event_fill_on)) {
 		/* Always the slow path: the thresholds stay 0 (stored only if
 		 * not yet, as this runs on every call). */
@@ -168,6 +181,7 @@ event_init(tsd_t *tsd)
 	event_schedule(tsd, EVENT_TCACHE_GC_ALLOC, tsd->allocated);
 	event_schedule(tsd, EVENT_TCACHE_GC_DALLOC, tsd->deallocated);
 	event_schedule(tsd, EVENT_ARENA_RECHECK, tsd->allocated);
+	event_schedule(tsd, EVENT_STATS_INTERVAL, tsd->allocated);
 	uint64_t seed = atomic_add_relaxed(&event_seed_counter, 1);
 	tsd->events.prng = seed * 0xd1342543de82ef95ull + 1;
 	event_schedule_sample(tsd, tsd->allocated);
@@ -191,6 +205,23 @@ event_tcache_gc(tsd_t *tsd)
 		background_maybe_start();
 		tsd_reentrancy_lower(tsd);
 	}
+}
+
+void (*event_stats_interval)(uint64_t bytes);
+
+/* stats_interval: the bytes since the last report (one wait, or more when
+ * the thread allocated while events were off). */
+static void
+event_stats_interval_fire(tsd_t *tsd, uint64_t now)
+{
+	uint64_t since = now - (tsd->events.next[EVENT_STATS_INTERVAL] -
+	                        event_wait[EVENT_STATS_INTERVAL]);
+	event_schedule(tsd, EVENT_STATS_INTERVAL, now);
+	if (event_stats_interval == NULL)
+		return;
+	tsd_reentrancy_raise(tsd);
+	event_stats_interval(since);
+	tsd_reentrancy_lower(tsd);
 }
 
 /*
@@ -224,6 +255,8 @@ event_alloc(tsd_t *tsd, size_t usize)
 		event_schedule(tsd, EVENT_ARENA_RECHECK, now);
 		tsd_arena_recheck(tsd);
 	}
+	if (now >= tsd->events.next[EVENT_STATS_INTERVAL])
+		event_stats_interval_fire(tsd, now);
 	event_set_thresholds(tsd);
 	return sample;
 }

@@ -70,6 +70,7 @@ typedef enum event_kind {
 	EVENT_TCACHE_GC_DALLOC, /* ... or on deallocated bytes, whichever first */
 	EVENT_ARENA_RECHECK,    /* follow the thread's CPU (percpu_arena) */
 	EVENT_PROF_SAMPLE,      /* the profiler samples this allocation */
+	EVENT_STATS_INTERVAL,   /* stats_interval: hand the bytes to event_stats_interval */
 	EVENT_COUNT
 } event_kind_t;
 
@@ -117,6 +118,10 @@ void event_sample_redraw(struct tsd *tsd);
 void event_force_slow(bool on);
 /* thread.peak: updates the thread's peak from its counters now. */
 void event_peak_update(struct tsd *tsd);
+/* stats_interval's handler (set once by init's stats_boot; NULL: none): gets
+ * the bytes the thread allocated since its last call, reentrancy raised. */
+extern void (*event_stats_interval)(uint64_t bytes);
+
 /* Recomputes the fast thresholds after the thread's state, reentrancy level
  * or the fill options changed. */
 void event_arm(struct tsd *tsd);

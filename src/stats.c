@@ -17,6 +17,8 @@
 #include "arena.h"
 #include "base.h"
 #include "clock.h"
+#include "conf.h"
+#include "event.h"
 #include "init.h"
 #include "msg.h"
 #include "stats.h"
@@ -476,6 +478,20 @@ malloc_stats_print(void (*write_cb)(void *, const char *), void *cbopaque, const
 	stats_print(write_cb != NULL ? write_cb : stats_write_default, cbopaque, opts);
 }
 
+/* stats_interval: bytes the threads reported (event.h). */
+static _Atomic uint64_t stats_interval_accum;
+
+/* Prints when the total crosses a multiple of the interval (reentrancy
+ * raised by the event module). */
+static void
+stats_interval_account(uint64_t bytes)
+{
+	uint64_t interval = opt_stats_interval > 0 ? (uint64_t)opt_stats_interval : 1;
+	uint64_t before = atomic_add_relaxed(&stats_interval_accum, bytes);
+	if (before / interval != (before + bytes) / interval)
+		stats_print_to_messages(opt_stats_interval_opts);
+}
+
 void
 stats_boot(struct base *global_base)
 {
@@ -483,4 +499,5 @@ stats_boot(struct base *global_base)
 	mutex_register(&stats_mtx, NULL);
 	mutex_register(&stats_destroyed_mtx, NULL);
 	arena_destroyed_hook = stats_arena_destroyed;
+	event_stats_interval = stats_interval_account;
 }

@@ -5,8 +5,8 @@
  * threads allocate, malloc_stats_print's text (jemalloc's section headers,
  * the omit letters) and JSON (parsed by python3 as a parser written for
  * jemalloc 5.3's layout, tests/stats/check_json.py, and agreeing with the
- * mallctl reads of the same epoch), the lock counters under contention and
- * stats.mutexes.reset, and the MALLCTL_ARENAS_DESTROYED view.
+ * mallctl reads of the same epoch), stats_interval, the lock counters under
+ * contention and stats.mutexes.reset, and the MALLCTL_ARENAS_DESTROYED view.
  *
  * Each test runs in its own forked child (check_main.c); nothing sleeps.
  */
@@ -514,6 +514,67 @@ START_TEST(test_destroyed_view_gets_destroyed_counts)
 }
 END_TEST
 
+/* ------------------------------------------------------------ stats_interval */
+
+#define CHILD_ENV "STRATA_STATS_CHILD"
+
+static _Atomic unsigned interval_reports;
+
+static void
+interval_message(void *opaque, const char *s)
+{
+	(void)opaque;
+	if (strstr(s, "___ Begin jemalloc statistics ___") != NULL)
+		atomic_fetch_add(&interval_reports, 1);
+}
+
+/* CHILD_ENV=interval: 1000 allocations of 100000 bytes (102400 usable),
+ * 102.4 MB in all; prints the reports stats_interval made and the options. */
+static void
+child_interval(void)
+{
+	malloc_message = interval_message;
+	for (int i = 0; i < 1000; i++)
+		free(launder(malloc(100000)));
+	int64_t interval = 0;
+	const char *opts = NULL;
+	size_t len = sizeof(interval);
+	mallctl("opt.stats_interval", &interval, &len, NULL, 0);
+	len = sizeof(opts);
+	mallctl("opt.stats_interval_opts", &opts, &len, NULL, 0);
+	printf("reports=%u interval=%lld opts=%s\n", atomic_load(&interval_reports),
+	       (long long)interval, opts);
+}
+
+__attribute__((constructor)) static void
+child_main(void)
+{
+	const char *mode = getenv(CHILD_ENV);
+	if (mode == NULL)
+		return;
+	if (strcmp(mode, "interval") == 0)
+		child_interval();
+	else
+		_exit(3);
+	fflush(stdout);
+	_exit(0);
+}
+
+START_TEST(test_stats_interval_prints_every_interval)
+{
+	char buf[256];
+	/* jemalloc 5.3 prints 11 times here (observed with this program). */
+	child_run_mode(CHILD_ENV, "interval", "stats_interval:10000000,stats_interval_opts:gabmxdle",
+	               buf, sizeof(buf));
+	unsigned reports = 0;
+	ck_assert_int_eq(sscanf(buf, "reports=%u", &reports), 1);
+	ck_assert_msg(reports >= 10 && reports <= 11, "%s", buf);
+	ck_assert_ptr_nonnull(strstr(buf, " interval=10000000 opts=gabmxdle\n"));
+	child_run_mode(CHILD_ENV, "interval", "", buf, sizeof(buf));
+	ck_assert_str_eq(buf, "reports=0 interval=-1 opts=\n");
+}
+END_TEST
+
 Suite *
 test_suite(void)
 {
@@ -526,6 +587,7 @@ test_suite(void)
 	tc = tcase_create("print");
 	tcase_add_test(tc, test_text_sections_and_omit_letters);
 	tcase_add_test(tc, test_json_parses_and_agrees_with_mallctl);
+	tcase_add_test(tc, test_stats_interval_prints_every_interval);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("views");
