@@ -157,9 +157,9 @@ bin_stats_read(bin_t *bin, bin_stats_t *out)
 		.curregs = bin->curregs,
 		.curslabs = bin->curslabs,
 		.nnonfull = bin->nnonfull,
-		.mutex = bin->mtx.stats,
 	};
 	mutex_unlock(&bin->mtx);
+	mutex_stats_read(&bin->mtx, &out->mutex);
 }
 
 void

@@ -61,7 +61,7 @@ mutex_lock_slow(mutex_t *m)
 		if (atomic_load_relaxed(&m->state) == 0 &&
 		    atomic_compare_exchange_weak_explicit(&m->state, &expected, 1,
 		                                          memory_order_acquire, memory_order_relaxed)) {
-			m->stats.num_spin_acq++;
+			MUTEX_COUNTER_ADD(m->stats.num_spin_acq, 1);
 			return;
 		}
 	}
@@ -72,12 +72,10 @@ mutex_lock_slow(mutex_t *m)
 		mutex_futex(&m->state, FUTEX_WAIT, 2);
 	uint64_t waited = mutex_now_ns() - start;
 	atomic_fetch_sub_explicit(&m->n_waiting, 1, memory_order_relaxed);
-	m->stats.num_wait++;
-	m->stats.total_wait_time += waited;
-	if (waited > m->stats.max_wait_time)
-		m->stats.max_wait_time = waited;
-	if (waiting > m->stats.max_num_thds)
-		m->stats.max_num_thds = waiting;
+	MUTEX_COUNTER_ADD(m->stats.num_wait, 1);
+	MUTEX_COUNTER_ADD(m->stats.total_wait_time, waited);
+	MUTEX_COUNTER_MAX(m->stats.max_wait_time, waited);
+	MUTEX_COUNTER_MAX(m->stats.max_num_thds, waiting);
 }
 
 /* Without the lock: a reader may hold locks of any rank (the stats
@@ -85,8 +83,7 @@ mutex_lock_slow(mutex_t *m)
 void
 mutex_stats_read(const mutex_t *m, mutex_stats_t *out)
 {
-#define MUTEX_STATS_LOAD(name, type, merge, doc) \
-	out->name = __atomic_load_n(&m->stats.name, __ATOMIC_RELAXED);
+#define MUTEX_STATS_LOAD(name, type, merge, doc) out->name = atomic_load_relaxed(&m->stats.name);
 	MUTEX_STATS_COUNTERS(MUTEX_STATS_LOAD)
 #undef MUTEX_STATS_LOAD
 }
@@ -95,7 +92,9 @@ void
 mutex_stats_reset(mutex_t *m)
 {
 	mutex_lock(m);
-	m->stats = (mutex_stats_t){0};
+#define MUTEX_STATS_ZERO(name, type, merge, doc) atomic_store_relaxed(&m->stats.name, 0);
+	MUTEX_STATS_COUNTERS(MUTEX_STATS_ZERO)
+#undef MUTEX_STATS_ZERO
 	m->prev_owner = NULL;
 	mutex_unlock(m);
 }

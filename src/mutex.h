@@ -77,6 +77,24 @@ typedef struct mutex_stats {
 #undef MUTEX_STATS_FIELD
 } mutex_stats_t;
 
+/* The counters as the lock keeps them: written by the holder with a
+ * relaxed load and store (plain moves, no read-modify-write), read by
+ * mutex_stats_read without the lock. */
+typedef struct mutex_counters {
+#define MUTEX_STATS_FIELD(name, type, merge, doc) _Atomic type name;
+	MUTEX_STATS_COUNTERS(MUTEX_STATS_FIELD)
+#undef MUTEX_STATS_FIELD
+} mutex_counters_t;
+
+/* Holder only: counter += v, counter = max(counter, v). */
+#define MUTEX_COUNTER_ADD(c, v) \
+	atomic_store_relaxed(&(c), atomic_load_relaxed(&(c)) + (v))
+#define MUTEX_COUNTER_MAX(c, v)                                                           \
+	do {                                                                              \
+		if ((v) > atomic_load_relaxed(&(c)))                                      \
+			atomic_store_relaxed(&(c), (v));                                  \
+	} while (0)
+
 typedef struct mutex mutex_t;
 struct mutex {
 	_Atomic uint32_t state;
@@ -84,8 +102,8 @@ struct mutex {
 	bool registered;
 	const char *name;
 	_Atomic uint32_t n_waiting; /* threads in the slow path now */
-	/* Protected by the mutex itself. */
-	mutex_stats_t stats;
+	/* Written by the holder only. */
+	mutex_counters_t stats;
 	const void *prev_owner; /* mutex_owner_tag of the last holder's thread */
 	/* Registry: the next lock of the same rank; set once at registration. */
 	mutex_t *registry_next;
@@ -114,10 +132,10 @@ mutex_lock(mutex_t *m)
 	if (UNLIKELY(!atomic_compare_exchange_strong_explicit(
 		    &m->state, &expected, 1, memory_order_acquire, memory_order_relaxed)))
 		mutex_lock_slow(m);
-	m->stats.num_ops++;
+	MUTEX_COUNTER_ADD(m->stats.num_ops, 1);
 	if (m->prev_owner != &mutex_owner_tag) {
 		m->prev_owner = &mutex_owner_tag;
-		m->stats.num_owner_switch++;
+		MUTEX_COUNTER_ADD(m->stats.num_owner_switch, 1);
 	}
 }
 
