@@ -487,6 +487,7 @@ realloc(void *ptr, size_t size)
 	if (ptr == NULL)
 		return malloc_default(size, 0, false, NULL);
 	if (UNLIKELY(size == 0)) {
+		stats_count_zero_realloc();
 		switch (opt_zero_realloc) {
 		case CONF_ZERO_REALLOC_FREE:
 			free_default(ptr, &site);

@@ -25,6 +25,7 @@
 #include "tcache.h"
 
 static base_t *stats_global_base;
+static _Atomic size_t stats_zero_reallocs;
 
 /* The snapshot lock: jemalloc's "ctl". */
 static mutex_t stats_mtx = MUTEX_INITIALIZER("ctl", MUTEX_RANK_CTL);
@@ -346,6 +347,7 @@ stats_refresh(void)
 		.resident = gb.resident + all->resident,
 		.mapped = gb.mapped + all->metadata_mapped + all->mapped,
 		.retained = all->retained,
+		.zero_reallocs = atomic_load_relaxed(&stats_zero_reallocs),
 	};
 	stats_global_mutexes_read(st->mutexes);
 	background_stats_read(&st->background);
@@ -375,6 +377,12 @@ stats_arena_get(size_t index)
 }
 
 /* ------------------------------------------------------------ without the snapshot */
+
+void
+stats_count_zero_realloc(void)
+{
+	atomic_add_relaxed(&stats_zero_reallocs, 1);
+}
 
 void
 stats_snapshot(stats_global_t *out)

@@ -80,6 +80,9 @@ typedef struct stats {
  * profiler's high-water mark). */
 void stats_snapshot(stats_global_t *out);
 
+/* realloc(non-NULL, 0) was called (stats.zero_reallocs). */
+void stats_count_zero_realloc(void);
+
 /* The snapshot lock. */
 void stats_lock(void);
 void stats_unlock(void);

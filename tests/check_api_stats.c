@@ -137,6 +137,11 @@ START_TEST(test_node_types_and_errors)
 	ck_assert_int_eq(mallctl("stats.mutexes.nosuch.num_ops", &v, &len, NULL, 0), ENOENT);
 	/* No arena destroyed yet: no destroyed view. */
 	ck_assert_int_eq(mallctl("stats.arenas.4097.small.nmalloc", &v, &len, NULL, 0), ENOENT);
+	/* realloc(p, 0) is counted (zero_realloc:free frees p). */
+	size_t zero = read_size("stats.zero_reallocs");
+	ck_assert_ptr_null(realloc(launder(malloc(10)), hide(0)));
+	epoch_advance();
+	ck_assert_uint_eq(read_size("stats.zero_reallocs"), zero + 1);
 	/* stats.mutexes.reset is a void node. */
 	ck_assert_int_eq(mallctl("stats.mutexes.reset", &v, &len, NULL, 0), EPERM);
 	ck_assert_int_eq(mallctl("stats.mutexes.reset", NULL, NULL, NULL, 0), 0);
