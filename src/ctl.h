@@ -33,9 +33,9 @@
  *
  * Invariants: a node is exactly one of leaf (handler), named inner node
  * (children) or indexed inner node (indexed + index_valid); the tree is
- * const and never changes.  Locks: ctl.c's ctl_mtx protects the epoch and
- * the stats snapshot; every other node reads state owned (and locked, if
- * needed) by its module.
+ * const and never changes.  Locks: the stats snapshot's lock (stats.h)
+ * protects the epoch and the snapshot; every other node reads state owned
+ * (and locked, if needed) by its module.
  */
 #ifndef STRATA_CTL_H
 #define STRATA_CTL_H
