@@ -173,7 +173,8 @@ stats_text_totals(stats_out_t *out, const stats_t *st, const stats_opts_t *opts)
 		stats_text_mutex_row(out, names[i], &st->mutexes[i], all->uptime);
 }
 
-/* The "---" between runs of empty classes: called for each class. */
+/* The "---" that stands for a run of empty classes: called for each class;
+ * true when the class is empty (and not printed). */
 static bool
 stats_text_gap(stats_out_t *out, bool empty, bool *in_gap)
 {
@@ -231,8 +232,6 @@ stats_text_bins(stats_out_t *out, const stats_arena_t *a, const stats_opts_t *op
 		else
 			stats_out(out, "%s\n", line);
 	}
-	if (in_gap)
-		stats_out(out, "                     ---\n");
 }
 
 static void
@@ -254,8 +253,6 @@ stats_text_lextents(stats_out_t *out, const stats_arena_t *a)
 		          (unsigned long long)l->nrequests,
 		          (unsigned long long)stats_rate(l->nrequests, a->uptime), l->curlextents);
 	}
-	if (in_gap)
-		stats_out(out, "                     ---\n");
 }
 
 static void
@@ -274,8 +271,6 @@ stats_text_extents(stats_out_t *out, const stats_arena_t *a)
 		          x->nretained, x->retained_bytes, n,
 		          x->dirty_bytes + x->muzzy_bytes + x->retained_bytes);
 	}
-	if (in_gap)
-		stats_out(out, "                     ---\n");
 }
 
 static void
