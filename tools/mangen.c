@@ -11,8 +11,9 @@
  * Adding a block is one function and one row there, plus the two marker
  * lines in the page (a table that is a header X-macro needs nothing more;
  * one that needs code of src/ adds its object to the Makefile's rule).  Blocks now: CONF_OPTIONS (the TUNING list, every row
- * of src/conf.h's option table) and OPT_NODES (the opt.<name> entries of
- * MALLCTL NAMESPACE, one per row that has a node).
+ * of src/conf.h's option table), OPT_NODES (the opt.<name> entries of
+ * MALLCTL NAMESPACE, one per row that has a node) and STATS_COUNTERS (the
+ * stats.* entries, one per node of src/stats_counters.h's counter table).
  *
  * A build tool, not part of the library: it links conf.o and msg.o for
  * the table and the defaults (Makefile, `make man`); tests/check_conf.c
@@ -24,6 +25,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "stats.h"
 
 /* ------------------------------------------------------------ roff */
 
@@ -201,6 +203,76 @@ mangen_opt_nodes(FILE *out)
 	}
 }
 
+/* ------------------------------------------------------------ STATS_COUNTERS */
+
+/* One stats.* entry: name (with <i>, <j>), its type and access, the row's
+ * sentence and, after it, what the group adds. */
+static void
+mangen_stats_entry(FILE *out, const char *name, const char *type, const char *access,
+                   const char *doc, const char *more)
+{
+	fprintf(out, ".TP\n.BR %s \" (%s, %s)\"\n", name, type, access);
+	mangen_escaped(out, doc);
+	if (more[0] != '\0') {
+		fputc(' ', out);
+		mangen_escaped(out, more);
+	}
+	fputc('\n', out);
+}
+
+#define MANGEN_STATS_COUNTER(name, type, merge, doc)                                      \
+	mangen_stats_entry(out, mangen_format("%s%s", prefix, #name), #type, "r\\-", doc, more);
+
+/* Every counter of the lock whose nodes start with prefix (ending in '.'). */
+static void
+mangen_stats_mutex(FILE *out, const char *prefix, const char *more)
+{
+	MUTEX_STATS_COUNTERS(MANGEN_STATS_COUNTER)
+}
+
+/* The counter table of src/stats_counters.h, group by group. */
+static void
+mangen_stats_counters(FILE *out)
+{
+	const char *prefix = "stats.", *more = "";
+	STATS_GLOBAL_COUNTERS(MANGEN_STATS_COUNTER)
+#define MANGEN_GLOBAL_MUTEX(name, lock, doc)                                              \
+	mangen_stats_mutex(out, "stats.mutexes." #name ".", "Lock: " doc);
+	STATS_GLOBAL_MUTEXES(MANGEN_GLOBAL_MUTEX)
+	mangen_stats_entry(out, "stats.mutexes.reset", "void", "\\-\\-",
+	                   "Zeroes the counters of every lock, as stats.mutexes.* and the arenas' "
+	                   "mutexes show them after the next epoch.",
+	                   "");
+	prefix = "stats.arenas.<i>.";
+	STATS_ARENA_COUNTERS_HEAD(MANGEN_STATS_COUNTER)
+	STATS_ARENA_COUNTERS_TAIL(MANGEN_STATS_COUNTER)
+	STATS_ARENA_COUNTERS_HPA(MANGEN_STATS_COUNTER)
+	mangen_stats_entry(out, "stats.arenas.<i>.dss", "const char *", "r\\-",
+	                   "The arena's dss precedence: \"disabled\", strata has no sbrk; \"N/A\" "
+	                   "in the merged views.",
+	                   "");
+	prefix = "stats.arenas.<i>.small.";
+	more = "Small classes.";
+	STATS_CLASS_COUNTERS(MANGEN_STATS_COUNTER)
+	prefix = "stats.arenas.<i>.large.";
+	more = "Large classes.";
+	STATS_CLASS_COUNTERS(MANGEN_STATS_COUNTER)
+	prefix = "stats.arenas.<i>.bins.<j>.";
+	more = "Small class j.";
+	STATS_BIN_COUNTERS(MANGEN_STATS_COUNTER)
+	mangen_stats_mutex(out, "stats.arenas.<i>.bins.<j>.mutex.", "Lock: the bin's.");
+	prefix = "stats.arenas.<i>.lextents.<j>.";
+	more = "Large class j.";
+	STATS_LEXTENT_COUNTERS(MANGEN_STATS_COUNTER)
+	prefix = "stats.arenas.<i>.extents.<j>.";
+	more = "Free extents of page-size class j (0 to 198: at least the class's size and "
+	       "less than the next's).";
+	STATS_EXTENT_COUNTERS(MANGEN_STATS_COUNTER)
+#define MANGEN_ARENA_MUTEX(name, doc)                                                     \
+	mangen_stats_mutex(out, "stats.arenas.<i>.mutexes." #name ".", "Lock: " doc);
+	STATS_ARENA_MUTEXES(MANGEN_ARENA_MUTEX)
+}
+
 /* ------------------------------------------------------------ the page */
 
 static const struct mangen_block {
@@ -209,6 +281,7 @@ static const struct mangen_block {
 } mangen_blocks[] = {
 	{"CONF_OPTIONS", mangen_conf_options},
 	{"OPT_NODES", mangen_opt_nodes},
+	{"STATS_COUNTERS", mangen_stats_counters},
 };
 
 /* The whole file, NUL-terminated, or NULL. */
