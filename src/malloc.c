@@ -315,12 +315,13 @@ malloc_default(size_t size, size_t alignment, bool zero)
 	return malloc_alloc(tsd, size, usize, alignment, zero, route);
 }
 
+/* free (func names the caller in messages) off its fast path. */
 static NOINLINE void
-free_default(void *ptr)
+free_default(void *ptr, const char *func)
 {
 	if (ptr == NULL)
 		return;
-	uint64_t bits = malloc_lookup("free", ptr);
+	uint64_t bits = malloc_lookup(func, ptr);
 	tsd_t *tsd = malloc_tsd();
 	malloc_dalloc(tsd, ptr, bits, tsd != NULL ? malloc_thread_tcache(tsd) : NULL);
 }
@@ -379,15 +380,25 @@ malloc_realloc(const char *func, void *ptr, size_t size, size_t alignment, bool 
  * add and compare against the event threshold.  free: one emap lookup gives
  * the class, push on the thread cache, the same add and compare.  A thread
  * that is not set up has empty caches and zero thresholds, so it always
- * falls through to the default paths, which initialize it.
+ * falls through to the default paths, which initialize it.  mallocx,
+ * dallocx, sdallocx and C++'s operators (malloc_cxx.h) share them.
  */
+
+/* Pops an object of size bytes whose class is a multiple of align_mask + 1
+ * (0 for no alignment); *usize gets the class.  false: take the default
+ * path. */
 static ALWAYS_INLINE bool
-malloc_fast(size_t size, void **ret)
+malloc_fast(size_t size, size_t align_mask, void **ret, size_t *usize)
 {
 	tsd_t *tsd = &tsd_tls;
 	if (LIKELY(size <= SZ_LOOKUP_MAXCLASS)) {
 		unsigned ind = sz_size2index_tab[(size + 7) >> 3];
-		uint64_t allocated = tsd->allocated + sz_index2size_tab[ind];
+		*usize = sz_index2size_tab[ind];
+		/* A class that is a multiple of the alignment is what sz_sa2u
+		 * gives, and naturally aligned in its slabs (sz.h). */
+		if (UNLIKELY((*usize & align_mask) != 0))
+			return false;
+		uint64_t allocated = tsd->allocated + *usize;
 		if (LIKELY(allocated < tsd->alloc_event) &&
 		    LIKELY(tcache_alloc_easy(&tsd->tcache, ind, ret))) {
 			tsd->allocated = allocated;
@@ -397,11 +408,66 @@ malloc_fast(size_t size, void **ret)
 	return false;
 }
 
+/* Pushes ptr, an object of class ind, on the thread cache; false: take the
+ * default path. */
+static ALWAYS_INLINE bool
+free_fast_class(void *ptr, unsigned ind)
+{
+	tsd_t *tsd = &tsd_tls;
+	uint64_t deallocated = tsd->deallocated + sz_index2size_tab[ind];
+	if (LIKELY(deallocated < tsd->dalloc_event) &&
+	    LIKELY(tcache_dalloc_easy(&tsd->tcache, ind, ptr))) {
+		tsd->deallocated = deallocated;
+		return true;
+	}
+	return false;
+}
+
+static ALWAYS_INLINE bool
+free_fast(void *ptr)
+{
+	unsigned ind = emap_bits_szind(emap_lookup(ptr));
+	/* false for entry 0, free extents and sampled objects */
+	return LIKELY(ind < TCACHE_NBINS_MAX) && free_fast_class(ptr, ind);
+}
+
+/* A size hint (sdallocx, sized delete) that does not name ptr's class:
+ * the caller broke jemalloc's rule for sized deallocation. */
+static COLD _Noreturn void
+malloc_bad_size_hint(const char *func, const void *ptr, size_t size)
+{
+	msg_fatal("%s(): size %zu does not match the allocation at %p\n", func, size, ptr);
+}
+
+/*
+ * The sized free fast path: the class comes from the size hint (any size
+ * from the one asked for to the usable size names it), with no emap
+ * lookup.  Objects that are not in a slab (large ones, and profiler-sampled
+ * ones, which live alone on an extent) are page-aligned: a page-aligned
+ * pointer takes the unsized path, whose lookup tells them apart (and
+ * rejects NULL).  A debug build checks the hint against the page map.
+ */
+static ALWAYS_INLINE bool
+free_sized_fast(const char *func, void *ptr, size_t size, size_t align_mask)
+{
+	if (UNLIKELY(size > SZ_LOOKUP_MAXCLASS))
+		return false;
+	if (UNLIKELY(((uintptr_t)ptr & PAGE_MASK) == 0))
+		return free_fast(ptr);
+	unsigned ind = sz_size2index_tab[(size + 7) >> 3];
+	if (UNLIKELY((sz_index2size_tab[ind] & align_mask) != 0))
+		return false;
+	if (config_debug && emap_bits_usable_szind(emap_lookup(ptr)) != ind)
+		malloc_bad_size_hint(func, ptr, size);
+	return free_fast_class(ptr, ind);
+}
+
 EXPORT void *
 malloc(size_t size)
 {
 	void *p;
-	if (LIKELY(malloc_fast(size, &p)))
+	size_t usize;
+	if (LIKELY(malloc_fast(size, 0, &p, &usize)))
 		return p;
 	return malloc_default(size, 0, false);
 }
@@ -409,18 +475,9 @@ malloc(size_t size)
 EXPORT void
 free(void *ptr)
 {
-	tsd_t *tsd = &tsd_tls;
-	uint64_t bits = emap_lookup(ptr);
-	unsigned ind = emap_bits_szind(bits);
-	if (LIKELY(ind < TCACHE_NBINS_MAX)) { /* false for entry 0 and free extents */
-		uint64_t deallocated = tsd->deallocated + sz_index2size_tab[ind];
-		if (LIKELY(deallocated < tsd->dalloc_event) &&
-		    LIKELY(tcache_dalloc_easy(&tsd->tcache, ind, ptr))) {
-			tsd->deallocated = deallocated;
-			return;
-		}
-	}
-	free_default(ptr);
+	if (LIKELY(free_fast(ptr)))
+		return;
+	free_default(ptr, "free");
 }
 
 EXPORT void *
@@ -432,7 +489,8 @@ calloc(size_t num, size_t size)
 		return NULL;
 	}
 	void *p;
-	if (LIKELY(malloc_fast(total, &p))) {
+	size_t usize;
+	if (LIKELY(malloc_fast(total, 0, &p, &usize))) {
 		memset(p, 0, total);
 		return p;
 	}
@@ -597,6 +655,13 @@ mallocx_alignment(int flags)
 	return lg == 0 ? 0 : (size_t)1 << lg;
 }
 
+/* The alignment's low bits (0 without MALLOCX_LG_ALIGN), for the fast paths. */
+static ALWAYS_INLINE size_t
+mallocx_align_mask(int flags)
+{
+	return ((size_t)1 << ((unsigned)flags & MALLOCX_LG_ALIGN_MASK)) - 1;
+}
+
 /*
  * Where a mallocx-family call goes: MALLOCX_ARENA(a) names an arena (which
  * then bypasses the thread's cache, whose objects may come from elsewhere),
@@ -626,8 +691,9 @@ mallocx_route(tsd_t *tsd, int flags, malloc_route_t *route, bool *explicit_route
 	return true;
 }
 
-EXPORT void *
-mallocx(size_t size, int flags)
+/* mallocx with flags the fast path does not take, or a miss of it. */
+static NOINLINE void *
+mallocx_default(size_t size, int flags)
 {
 	tsd_t *tsd = malloc_tsd();
 	size_t alignment = mallocx_alignment(flags);
@@ -643,23 +709,60 @@ mallocx(size_t size, int flags)
 	return malloc_alloc(tsd, size, usize, alignment, (flags & MALLOCX_ZERO_BIT) != 0, route);
 }
 
+/* mallocx with flags: only MALLOCX_ZERO, or an alignment that the size
+ * class already has, still take malloc's fast path. */
+static NOINLINE void *
+mallocx_flags(size_t size, int flags)
+{
+	void *p;
+	size_t usize;
+	if (((unsigned)flags & ~(MALLOCX_LG_ALIGN_MASK | MALLOCX_ZERO_BIT)) == 0 &&
+	    malloc_fast(size, mallocx_align_mask(flags), &p, &usize)) {
+		if ((flags & MALLOCX_ZERO_BIT) != 0)
+			memset(p, 0, usize);
+		return p;
+	}
+	return mallocx_default(size, flags);
+}
+
+/* Flags-free mallocx is malloc. */
+EXPORT void *
+mallocx(size_t size, int flags)
+{
+	void *p;
+	size_t usize;
+	if (UNLIKELY(flags != 0))
+		return mallocx_flags(size, flags);
+	if (LIKELY(malloc_fast(size, 0, &p, &usize)))
+		return p;
+	return mallocx_default(size, 0);
+}
+
 EXPORT void *
 rallocx(void *ptr, size_t size, int flags)
 {
-	tsd_t *tsd = malloc_tsd();
-	malloc_route_t route;
-	bool explicit_route;
-	if (UNLIKELY(tsd == NULL || !mallocx_route(tsd, flags, &route, &explicit_route)))
-		return NULL;
+	malloc_route_t route = {NULL, NULL};
+	bool explicit_route = false;
+	if (UNLIKELY(MALLOCX_ARENA_FIELD(flags) != 0 || MALLOCX_TCACHE_FIELD(flags) != 0)) {
+		tsd_t *tsd = malloc_tsd();
+		if (UNLIKELY(tsd == NULL || !mallocx_route(tsd, flags, &route, &explicit_route)))
+			return NULL;
+	}
 	return malloc_realloc("rallocx", ptr, size, mallocx_alignment(flags),
 	                      (flags & MALLOCX_ZERO_BIT) != 0, route, explicit_route);
 }
 
-/* dallocx / sdallocx: free through the cache the flags name. */
-static void
-mallocx_dalloc(const char *func, void *ptr, int flags)
+/* dallocx / sdallocx off their fast paths: free through the cache the flags
+ * name (an arena in the flags does not matter to a free).  sdallocx's size
+ * (0 for dallocx) is checked against the page map in a debug build. */
+static NOINLINE void
+mallocx_dalloc(const char *func, void *ptr, size_t size, int flags)
 {
 	uint64_t bits = malloc_lookup(func, ptr);
+	if (config_debug && size != 0 &&
+	    malloc_usize(size, mallocx_alignment(flags)) !=
+	            sz_index2size(emap_bits_usable_szind(bits)))
+		malloc_bad_size_hint(func, ptr, size);
 	tsd_t *tsd = malloc_tsd();
 	tcache_t *tcache = NULL;
 	unsigned tcache_field = MALLOCX_TCACHE_FIELD(flags);
@@ -713,17 +816,44 @@ sallocx(const void *ptr, int flags)
 	return malloc_usable_size_of("sallocx", ptr);
 }
 
+/* dallocx and sdallocx with flags: without a cache in them, the fast paths
+ * still apply (sdallocx's with the alignment the flags give). */
+static NOINLINE void
+mallocx_dalloc_flags(const char *func, void *ptr, size_t size, int flags)
+{
+	if (MALLOCX_TCACHE_FIELD(flags) == 0 &&
+	    (size == 0 ? free_fast(ptr) : free_sized_fast(func, ptr, size, mallocx_align_mask(flags))))
+		return;
+	mallocx_dalloc(func, ptr, size, flags);
+}
+
+/* Flags-free dallocx is free. */
 EXPORT void
 dallocx(void *ptr, int flags)
 {
-	mallocx_dalloc("dallocx", ptr, flags);
+	if (UNLIKELY(flags != 0)) {
+		mallocx_dalloc_flags("dallocx", ptr, 0, flags);
+		return;
+	}
+	if (LIKELY(free_fast(ptr)))
+		return;
+	free_default(ptr, "dallocx");
 }
 
+/* As in jemalloc, size is any size from the one asked for (with the same
+ * alignment flags) to the usable size; another size is undefined behaviour
+ * (a debug build aborts with a message).  sdallocx(ptr, 0, flags) is
+ * dallocx. */
 EXPORT void
 sdallocx(void *ptr, size_t size, int flags)
 {
-	(void)size; /* the emap knows the size; a wrong hint cannot corrupt anything */
-	mallocx_dalloc("sdallocx", ptr, flags);
+	if (UNLIKELY(flags != 0)) {
+		mallocx_dalloc_flags("sdallocx", ptr, size, flags);
+		return;
+	}
+	if (LIKELY(free_sized_fast("sdallocx", ptr, size, 0)))
+		return;
+	mallocx_dalloc("sdallocx", ptr, size, 0);
 }
 
 EXPORT size_t
