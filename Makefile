@@ -20,16 +20,24 @@ INCS    := -Iinclude -Isrc -I.
 # and frame pointers, so that the profiler's frame-pointer unwinder
 # (prof_backtrace:fp) can walk out of strata (the fast paths set up no
 # frame: the same instruction count under callgrind).
+# -fexceptions: std::bad_alloc, thrown when C++'s operator new finds no
+# memory (src/malloc_cxx.cpp), leaves through malloc.c's frames.
 LIB_CFLAGS := $(CSTD) -O2 -g $(WARN) -fPIC -fvisibility=hidden -fno-omit-frame-pointer \
 	-ftls-model=initial-exec -fno-builtin-malloc -fno-builtin-free \
-	-fno-builtin-calloc -fno-builtin-realloc -D_GNU_SOURCE $(INCS)
+	-fno-builtin-calloc -fno-builtin-realloc -fexceptions -D_GNU_SOURCE $(INCS)
+# C++'s operator new and delete (src/*.cpp), in the same library.
+CXX     ?= g++
+LIB_CXXFLAGS := -std=gnu++17 -O2 -g $(WARN) -fPIC -fvisibility=hidden -fno-omit-frame-pointer \
+	-ftls-model=initial-exec -D_GNU_SOURCE $(INCS)
 # The same sources built for the internal test archive: exported names get a
 # strata_test_ prefix so the archive can be linked into ASan/UBSan programs.
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 TEST_LIB_CFLAGS := $(CSTD) -O1 -g $(WARN) -fvisibility=hidden -D_GNU_SOURCE \
 	-DSTRATA_INTERNAL_TEST $(SAN) $(INCS)
-# The profiler's unwinder and compressor; libm for its sampling math.
-LIB_LDLIBS := -lpthread -lunwind -lz -lm
+# The profiler's unwinder and compressor; libm for its sampling math;
+# libstdc++, shared, for operator new's std::bad_alloc and new_handler (a
+# static copy would not see the handler the program sets).
+LIB_LDLIBS := -lpthread -lunwind -lz -lm -lstdc++
 
 DEBUG   ?= 0
 DEBUG_FLAGS := -DSTRATA_DEBUG
@@ -40,10 +48,13 @@ PIC_DIR := build/pic
 endif
 
 SRC_C   := $(sort $(wildcard src/*.c) $(wildcard prof/*.c))
-PIC_OBJ := $(SRC_C:%.c=$(PIC_DIR)/%.o)
+# C++ sources go into the libraries only: the internal test archive has no
+# operator new of its own.
+SRC_CXX := $(sort $(wildcard src/*.cpp))
+PIC_OBJ := $(SRC_C:%.c=$(PIC_DIR)/%.o) $(SRC_CXX:%.cpp=$(PIC_DIR)/%.o)
 TST_OBJ := $(SRC_C:%.c=build/test/%.o)
 # check-debug: the same sources with assertions, as a .so and a test archive.
-DBG_PIC_OBJ := $(SRC_C:%.c=build/pic-debug/%.o)
+DBG_PIC_OBJ := $(SRC_C:%.c=build/pic-debug/%.o) $(SRC_CXX:%.cpp=build/pic-debug/%.o)
 DBG_TST_OBJ := $(SRC_C:%.c=build/test-debug/%.o)
 
 all: deps lib/libstrata.so lib/libstrata.a lib/pkgconfig/strata.pc tools
@@ -62,6 +73,7 @@ build/.deps-ok:
 	pkg-config --exists zlib 2>/dev/null || missing="$$missing zlib1g-dev"; \
 	pkg-config --exists check 2>/dev/null || missing="$$missing check"; \
 	echo '#include <numa.h>' | $(CC) -E -x c - >/dev/null 2>&1 || missing="$$missing libnuma-dev"; \
+	command -v $(CXX) >/dev/null || missing="$$missing g++"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing missing build dependencies:$$missing"; \
 		$(SUDO) apt-get update -qq && \
@@ -98,6 +110,14 @@ build/pic/%.o: %.c | deps
 build/pic-debug/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_CFLAGS) $(DEBUG_FLAGS) -MMD -MP -c $< -o $@
+
+build/pic/%.o: %.cpp | deps
+	@mkdir -p $(dir $@)
+	$(CXX) $(LIB_CXXFLAGS) -MMD -MP -c $< -o $@
+
+build/pic-debug/%.o: %.cpp | deps
+	@mkdir -p $(dir $@)
+	$(CXX) $(LIB_CXXFLAGS) $(DEBUG_FLAGS) -MMD -MP -c $< -o $@
 
 build/test/%.o: %.c | deps
 	@mkdir -p $(dir $@)

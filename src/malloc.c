@@ -36,6 +36,7 @@
 #include "emap.h"
 #include "event.h"
 #include "init.h"
+#include "malloc_cxx.h"
 #include "msg.h"
 #include "prof/prof.h"
 #include "stats.h"
@@ -752,20 +753,19 @@ rallocx(void *ptr, size_t size, int flags)
 	                      (flags & MALLOCX_ZERO_BIT) != 0, route, explicit_route);
 }
 
-/* dallocx / sdallocx off their fast paths: free through the cache the flags
- * name (an arena in the flags does not matter to a free).  sdallocx's size
- * (0 for dallocx) is checked against the page map in a debug build. */
+/* dallocx, sdallocx and sized delete off their fast paths: free through
+ * the cache tcache_field names (MALLOCX_TCACHE_FIELD; an arena in the flags
+ * does not matter to a free).  The size hint (0: none) and its alignment
+ * are checked against the page map in a debug build. */
 static NOINLINE void
-mallocx_dalloc(const char *func, void *ptr, size_t size, int flags)
+mallocx_dalloc(const char *func, void *ptr, size_t size, size_t alignment, unsigned tcache_field)
 {
 	uint64_t bits = malloc_lookup(func, ptr);
 	if (config_debug && size != 0 &&
-	    malloc_usize(size, mallocx_alignment(flags)) !=
-	            sz_index2size(emap_bits_usable_szind(bits)))
+	    malloc_usize(size, alignment) != sz_index2size(emap_bits_usable_szind(bits)))
 		malloc_bad_size_hint(func, ptr, size);
 	tsd_t *tsd = malloc_tsd();
 	tcache_t *tcache = NULL;
-	unsigned tcache_field = MALLOCX_TCACHE_FIELD(flags);
 	if (tcache_field >= 2)
 		tcache = tcaches_get(tcache_field - 2);
 	else if (tcache_field == 0 && tsd != NULL)
@@ -824,7 +824,7 @@ mallocx_dalloc_flags(const char *func, void *ptr, size_t size, int flags)
 	if (MALLOCX_TCACHE_FIELD(flags) == 0 &&
 	    (size == 0 ? free_fast(ptr) : free_sized_fast(func, ptr, size, mallocx_align_mask(flags))))
 		return;
-	mallocx_dalloc(func, ptr, size, flags);
+	mallocx_dalloc(func, ptr, size, mallocx_alignment(flags), MALLOCX_TCACHE_FIELD(flags));
 }
 
 /* Flags-free dallocx is free. */
@@ -853,7 +853,7 @@ sdallocx(void *ptr, size_t size, int flags)
 	}
 	if (LIKELY(free_sized_fast("sdallocx", ptr, size, 0)))
 		return;
-	mallocx_dalloc("sdallocx", ptr, size, 0);
+	mallocx_dalloc("sdallocx", ptr, size, 0, 0);
 }
 
 EXPORT size_t
@@ -864,6 +864,109 @@ nallocx(size_t size, int flags)
 	size_t usize = malloc_usize(size, mallocx_alignment(flags));
 	return usize > SZ_LARGE_MAXCLASS ? 0 : usize;
 }
+
+/* ---------------------------------------------------------------- C++ (malloc_cxx.h) */
+
+#ifndef STRATA_INTERNAL_TEST
+void *
+malloc_cxx_retry(size_t size, size_t alignment)
+{
+	if (alignment == 0)
+		return malloc_default(size, 0, false);
+	if (UNLIKELY(!bits_is_pow2(alignment))) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return malloc_aligned(alignment, size);
+}
+
+/* operator new off its fast path: one more try, then the new_handler loop
+ * (or, with experimental_infallible_new, an abort). */
+static NOINLINE void *
+malloc_cxx_new_slow(size_t size, size_t alignment, bool nothrow)
+{
+	void *p = malloc_cxx_retry(size, alignment);
+	if (LIKELY(p != NULL))
+		return p;
+	if (opt_experimental_infallible_new)
+		msg_fatal("operator new(%zu): out of memory and "
+		          "opt.experimental_infallible_new is true; aborting\n",
+		          size);
+	return malloc_cxx_new_failed(size, alignment, nothrow);
+}
+
+void *
+malloc_cxx_new(size_t size)
+{
+	void *p;
+	size_t usize;
+	if (LIKELY(malloc_fast(size, 0, &p, &usize)))
+		return p;
+	return malloc_cxx_new_slow(size, 0, false);
+}
+
+void *
+malloc_cxx_new_nothrow(size_t size)
+{
+	void *p;
+	size_t usize;
+	if (LIKELY(malloc_fast(size, 0, &p, &usize)))
+		return p;
+	return malloc_cxx_new_slow(size, 0, true);
+}
+
+/* alignment - 1 is every bit for alignment 0: the slow path then. */
+void *
+malloc_cxx_new_aligned(size_t size, size_t alignment)
+{
+	void *p;
+	size_t usize;
+	if (LIKELY(malloc_fast(size, alignment - 1, &p, &usize)))
+		return p;
+	return malloc_cxx_new_slow(size, alignment, false);
+}
+
+void *
+malloc_cxx_new_aligned_nothrow(size_t size, size_t alignment)
+{
+	void *p;
+	size_t usize;
+	if (LIKELY(malloc_fast(size, alignment - 1, &p, &usize)))
+		return p;
+	return malloc_cxx_new_slow(size, alignment, true);
+}
+
+void
+malloc_cxx_delete(void *ptr)
+{
+	if (LIKELY(free_fast(ptr)))
+		return;
+	free_default(ptr, "operator delete");
+}
+
+static NOINLINE void
+malloc_cxx_delete_slow(void *ptr, size_t size, size_t alignment)
+{
+	if (ptr != NULL)
+		mallocx_dalloc("operator delete", ptr, size, alignment, 0);
+}
+
+void
+malloc_cxx_delete_sized(void *ptr, size_t size)
+{
+	if (LIKELY(free_sized_fast("operator delete", ptr, size, 0)))
+		return;
+	malloc_cxx_delete_slow(ptr, size, 0);
+}
+
+void
+malloc_cxx_delete_sized_aligned(void *ptr, size_t size, size_t alignment)
+{
+	if (LIKELY(free_sized_fast("operator delete", ptr, size, alignment - 1)))
+		return;
+	malloc_cxx_delete_slow(ptr, size, alignment);
+}
+#endif
 
 /* ---------------------------------------------------------------- glibc aliases */
 

@@ -1,0 +1,53 @@
+/*
+ * malloc_cxx.h — what C++'s operator new and delete (malloc_cxx.cpp) call
+ * in malloc.c, and the one function malloc.c calls back there.  L5 (part of
+ * malloc).  Plain C types only: both languages include it.
+ *
+ * The operators are thin: each is a tail call of one function below, which
+ * takes malloc's, free's or the sized free's fast path (docs/design.md,
+ * "What makes it fast").  A new that finds no memory ends in
+ * malloc_cxx_new_failed (C++): the std::new_handler loop, then
+ * std::bad_alloc.  That exception leaves through malloc.c's frames, which
+ * are built with -fexceptions for it (Makefile).  With
+ * experimental_infallible_new:true malloc.c aborts with a message instead,
+ * before calling it, as jemalloc does (the nothrow forms too).
+ *
+ * No locks, no state of its own.
+ */
+#ifndef STRATA_MALLOC_CXX_H
+#define STRATA_MALLOC_CXX_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* operator new and new[]: size bytes aligned to alignment (0: the default
+ * alignment; else a power of two); on failure the new_handler loop, then
+ * std::bad_alloc (new) or NULL (nothrow: the _nothrow forms). */
+void *malloc_cxx_new(size_t size);
+void *malloc_cxx_new_nothrow(size_t size);
+void *malloc_cxx_new_aligned(size_t size, size_t alignment);
+void *malloc_cxx_new_aligned_nothrow(size_t size, size_t alignment);
+
+/* One more try after the new_handler ran: NULL when out of memory. */
+void *malloc_cxx_retry(size_t size, size_t alignment);
+
+/* operator delete and delete[]: NULL does nothing.  The sized forms take
+ * the size given to new (and its alignment, 0 for none): the sized free
+ * path, as sdallocx. */
+void malloc_cxx_delete(void *ptr) __attribute__((nothrow));
+void malloc_cxx_delete_sized(void *ptr, size_t size) __attribute__((nothrow));
+void malloc_cxx_delete_sized_aligned(void *ptr, size_t size, size_t alignment)
+        __attribute__((nothrow));
+
+/* Defined in malloc_cxx.cpp: runs the new_handler until one try succeeds;
+ * then the memory, or std::bad_alloc thrown (NULL when nothrow). */
+void *malloc_cxx_new_failed(size_t size, size_t alignment, int nothrow);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
