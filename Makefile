@@ -179,6 +179,9 @@ lib/pkgconfig/strata.pc: Makefile FORCE
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -lpthread)
 API_TESTS      := $(sort $(wildcard tests/check_api*.c) $(wildcard tests/check_stress*.c))
+# C++ API suites (tests/check_api*.cpp): built with g++, run with the others.
+API_CXX_TESTS  := $(sort $(wildcard tests/check_api*.cpp))
+API_TEST_BINS  := $(API_TESTS:tests/%.c=%) $(API_CXX_TESTS:tests/%.cpp=%)
 JEPROF_TESTS   := $(wildcard tests/check_jeprof*.c)
 INTERNAL_TESTS := $(filter-out tests/check_main.c $(API_TESTS) $(JEPROF_TESTS),$(wildcard tests/check_*.c))
 
@@ -195,6 +198,13 @@ define link_api_test
 	$(CC) $(CSTD) -O1 -g $(WARN) -D_GNU_SOURCE -Iinclude $(CHECK_CFLAGS) -o $@ $< tests/check_main.c \
 		-L$(1) -Wl,-rpath,'$$ORIGIN/$(2)' -lstrata $(CHECK_LIBS) -lpthread -lz
 endef
+# The same for a C++ suite: check_main.c compiles as C++ with it, and
+# -lstrata comes before libstdc++, so the operators are strata's.
+define link_api_cxx_test
+	@mkdir -p $(dir $@)
+	$(CXX) -std=gnu++17 -O1 -g $(WARN) -D_GNU_SOURCE -Iinclude -Itests $(CHECK_CFLAGS) -o $@ $< \
+		tests/check_main.c -L$(1) -Wl,-rpath,'$$ORIGIN/$(2)' -lstrata $(CHECK_LIBS) -lpthread -lz
+endef
 UNIT_TEST_DEPS := tests/check_main.c tests/thread_util.h tests/child_util.h
 API_TEST_DEPS  := tests/check_main.c tests/api_util.h tests/child_util.h
 
@@ -204,21 +214,27 @@ build/tests/%: tests/%.c $(UNIT_TEST_DEPS) build/libstrata_internal.a | deps
 build/api/%: tests/%.c $(API_TEST_DEPS) lib/libstrata.so | deps
 	$(call link_api_test,lib,../../lib)
 
+build/api/%: tests/%.cpp $(API_TEST_DEPS) lib/libstrata.so | deps
+	$(call link_api_cxx_test,lib,../../lib)
+
 build/debug/tests/%: tests/%.c $(UNIT_TEST_DEPS) build/debug/libstrata_internal.a | deps
 	$(call link_unit_test,$(SAN) $(DEBUG_FLAGS),build/debug/libstrata_internal.a)
 
 build/debug/api/%: tests/%.c $(API_TEST_DEPS) build/debug/lib/libstrata.so | deps
 	$(call link_api_test,build/debug/lib,../lib)
 
+build/debug/api/%: tests/%.cpp $(API_TEST_DEPS) build/debug/lib/libstrata.so | deps
+	$(call link_api_cxx_test,build/debug/lib,../lib)
+
 check-unit: $(INTERNAL_TESTS:tests/%.c=build/tests/%)
 	@set -e; for t in $^; do echo "== $$t"; ASAN_OPTIONS=detect_leaks=0 $$t; done
 
-check-api: $(API_TESTS:tests/%.c=build/api/%)
+check-api: $(API_TEST_BINS:%=build/api/%)
 	@set -e; for t in $^; do echo "== $$t"; $$t; done
 
 # The unit and API suites against the debug build: assertions and the
 # lock-order witness on, so a broken invariant aborts the test that broke it.
-check-debug: $(INTERNAL_TESTS:tests/%.c=build/debug/tests/%) $(API_TESTS:tests/%.c=build/debug/api/%)
+check-debug: $(INTERNAL_TESTS:tests/%.c=build/debug/tests/%) $(API_TEST_BINS:%=build/debug/api/%)
 	@set -e; for t in $^; do echo "== $$t"; ASAN_OPTIONS=detect_leaks=0 $$t; done
 
 # make install writes strata.pc for the PREFIX it installs to.
