@@ -27,17 +27,17 @@ LIB_CFLAGS := $(CSTD) -O2 -g $(WARN) -fPIC -fvisibility=hidden -fno-omit-frame-p
 	-fno-builtin-calloc -fno-builtin-realloc -fexceptions -D_GNU_SOURCE $(INCS)
 # C++'s operator new and delete (src/*.cpp), in the same library.
 CXX     ?= g++
+# Without exceptions or RTTI, it refers to no libstdc++ symbol: libstrata.so
+# does not link libstdc++ (src/malloc_cxx.cpp says why and how).
 LIB_CXXFLAGS := -std=gnu++17 -O2 -g $(WARN) -fPIC -fvisibility=hidden -fno-omit-frame-pointer \
-	-ftls-model=initial-exec -D_GNU_SOURCE $(INCS)
+	-ftls-model=initial-exec -fno-exceptions -fno-rtti -D_GNU_SOURCE $(INCS)
 # The same sources built for the internal test archive: exported names get a
 # strata_test_ prefix so the archive can be linked into ASan/UBSan programs.
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 TEST_LIB_CFLAGS := $(CSTD) -O1 -g $(WARN) -fvisibility=hidden -D_GNU_SOURCE \
 	-DSTRATA_INTERNAL_TEST $(SAN) $(INCS)
-# The profiler's unwinder and compressor; libm for its sampling math;
-# libstdc++, shared, for operator new's std::bad_alloc and new_handler (a
-# static copy would not see the handler the program sets).
-LIB_LDLIBS := -lpthread -lunwind -lz -lm -lstdc++
+# The profiler's unwinder and compressor; libm for its sampling math.
+LIB_LDLIBS := -lpthread -lunwind -lz -lm
 
 DEBUG   ?= 0
 DEBUG_FLAGS := -DSTRATA_DEBUG

@@ -892,7 +892,17 @@ malloc_cxx_new_slow(size_t size, size_t alignment, bool nothrow)
 		msg_fatal("operator new(%zu): out of memory and "
 		          "opt.experimental_infallible_new is true; aborting\n",
 		          size);
-	return malloc_cxx_new_failed(size, alignment, nothrow);
+	if (nothrow)
+		return malloc_cxx_new_failed_nothrow(size, alignment);
+	return malloc_cxx_new_failed(size, alignment);
+}
+
+void
+malloc_cxx_fatal_no_runtime(size_t size)
+{
+	msg_fatal("operator new(%zu): out of memory, and no C++ runtime loaded to throw "
+	          "std::bad_alloc\n",
+	          size);
 }
 
 void *

@@ -1,16 +1,16 @@
 /*
  * malloc_cxx.h — what C++'s operator new and delete (malloc_cxx.cpp) call
- * in malloc.c, and the one function malloc.c calls back there.  L5 (part of
- * malloc).  Plain C types only: both languages include it.
+ * in malloc.c, and what malloc.c calls back there.  L5 (part of malloc).
+ * Plain C types only: both languages include it.
  *
  * The operators are thin: each is a tail call of one function below, which
  * takes malloc's, free's or the sized free's fast path (docs/design.md,
  * "What makes it fast").  A new that finds no memory ends in
- * malloc_cxx_new_failed (C++): the std::new_handler loop, then
- * std::bad_alloc.  That exception leaves through malloc.c's frames, which
- * are built with -fexceptions for it (Makefile).  With
- * experimental_infallible_new:true malloc.c aborts with a message instead,
- * before calling it, as jemalloc does (the nothrow forms too).
+ * malloc_cxx_new_failed (the std::new_handler loop, then std::bad_alloc)
+ * or malloc_cxx_new_failed_nothrow.  std::bad_alloc leaves through
+ * malloc.c's frames, which are built with -fexceptions for it (Makefile).
+ * With experimental_infallible_new:true malloc.c aborts with a message
+ * instead, before calling them, as jemalloc does (the nothrow forms too).
  *
  * No locks, no state of its own.
  */
@@ -42,9 +42,15 @@ void malloc_cxx_delete_sized(void *ptr, size_t size) __attribute__((nothrow));
 void malloc_cxx_delete_sized_aligned(void *ptr, size_t size, size_t alignment)
         __attribute__((nothrow));
 
-/* Defined in malloc_cxx.cpp: runs the new_handler until one try succeeds;
- * then the memory, or std::bad_alloc thrown (NULL when nothrow). */
-void *malloc_cxx_new_failed(size_t size, size_t alignment, int nothrow);
+/* Aborts: operator new found no memory in a program without a C++ runtime
+ * to throw std::bad_alloc with (a C program calling it by its name). */
+__attribute__((noreturn)) void malloc_cxx_fatal_no_runtime(size_t size);
+
+/* Defined in malloc_cxx.cpp.  The throwing forms' failure: runs the
+ * new_handler until one try succeeds, then the memory, or std::bad_alloc
+ * thrown.  The nothrow forms': the memory, or NULL. */
+void *malloc_cxx_new_failed(size_t size, size_t alignment);
+void *malloc_cxx_new_failed_nothrow(size_t size, size_t alignment);
 
 #ifdef __cplusplus
 }

@@ -10,13 +10,15 @@
  * profiler-sampled ones (prof:true, lg_prof_sample:0) are freed by the
  * page map, not cached; with junk:true (the event threshold at zero) the
  * fast paths step aside and the fill happens; MALLOCX_TCACHE_NONE on
- * dallocx and sdallocx bypasses the cache.
+ * dallocx and sdallocx bypasses the cache.  And C++'s operators in
+ * libstrata.so bring no C++ runtime into this C program.
  */
 #include <strata.h>
 
 #include "api_util.h"
 
 #include <check.h>
+#include <dlfcn.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,6 +182,14 @@ START_TEST(test_tcache_none_bypasses)
 }
 END_TEST
 
+/* libstrata.so exports operator new but does not link libstdc++. */
+START_TEST(test_no_cxx_runtime_loaded)
+{
+	ck_assert_ptr_null(dlopen("libstdc++.so.6", RTLD_NOW | RTLD_NOLOAD));
+	ck_assert_ptr_nonnull(dlsym(RTLD_DEFAULT, "_Znwm"));
+}
+END_TEST
+
 /* ------------------------------------------------------------ children */
 
 /* Runs before main in a child started with FAST_CHILD_ENV set: "sampled"
@@ -253,6 +263,7 @@ test_suite(void)
 	tcase_add_test(tc, test_mallocx_zero_from_cache);
 	tcase_add_test(tc, test_sdallocx_page_aligned);
 	tcase_add_test(tc, test_tcache_none_bypasses);
+	tcase_add_test(tc, test_no_cxx_runtime_loaded);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("slow");
 	tcase_add_test(tc, test_sampled_objects_freed);
