@@ -251,6 +251,23 @@ check: all test-deps check-layers check-unit check-api check-stress-single check
 	check-tsan check-install check-programs check-jeprof
 	@echo "make check: all tests passed"
 
+# ---------------------------------------------------------------- man page
+# tools/mangen writes the generated blocks of man/strata.3 from the option
+# table (src/conf.h) and the counter table (src/stats_counters.h): `make man`
+# rewrites them; check_conf fails while the page is stale.
+.PHONY: man
+build/tools/mangen: tools/mangen.c $(PIC_DIR)/src/conf.o $(PIC_DIR)/src/msg.o \
+		src/conf.h src/stats_counters.h src/mutex.h | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) -O1 -g $(WARN) -D_GNU_SOURCE $(INCS) -o $@ $(filter %.c %.o,$^)
+
+man: build/tools/mangen
+	build/tools/mangen man/strata.3
+
+build/tests/check_conf build/debug/tests/check_conf: build/tools/mangen
+build/tests/check_ctl_walk build/debug/tests/check_ctl_walk: tests/man_util.h
+build/api/check_api_ctl_walk build/debug/api/check_api_ctl_walk: tests/man_util.h
+
 # ---------------------------------------------------------------- demo, bench
 demo: all
 	@samples/run_demo.sh

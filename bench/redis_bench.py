@@ -128,6 +128,7 @@ def _final_figures(server):
     before = info()
     stats = server.cli("memory", "malloc-stats")
     first = next((line.strip() for line in stats.splitlines() if line.strip()), "")
+    version = next((line.strip() for line in stats.splitlines() if line.startswith("Version:")), "")
     purge = server.cli("memory", "purge").strip()
     after = info()
     keys = server.cli("dbsize").strip()
@@ -140,7 +141,7 @@ def _final_figures(server):
             "mem_allocator": before.get("mem_allocator", ""),
             "keys": int(keys) if keys.isdigit() else 0,
             "purge": purge, "malloc_stats_bytes": len(stats),
-            "malloc_stats_first": first}
+            "malloc_stats_first": first, "malloc_stats_version": version}
 
 
 def run(preloads, env, rounds, requests, keyspace, log, confs=None):

@@ -8,6 +8,7 @@
 #include "clock.h"
 #include "conf.h"
 #include "msg.h"
+#include "safety.h"
 
 _Atomic(arena_t *) arenas[ARENAS_MAX];
 
@@ -24,6 +25,7 @@ arena_create(unsigned ind)
 	if (a == NULL)
 		return NULL;
 	a->ind = ind;
+	a->create_ns = clock_coarse_ns();
 	base_init(&a->base, MUTEX_RANK_ARENA_BASE);
 	pages_init(&a->pages, ind, &a->base, arena_default_decay_ms(false),
 	           arena_default_decay_ms(true));
@@ -118,7 +120,7 @@ arena_dalloc(void *ptr, uint64_t emap_bits)
 		return;
 	}
 	if (UNLIKELY(e->addr != ptr || e->state != EXTENT_ACTIVE))
-		msg_fatal("free(): invalid pointer %p\n", ptr);
+		safety_check_fatal("free(): invalid pointer %p\n", ptr);
 	large_free(a->pai, &a->large, e);
 }
 
@@ -151,7 +153,7 @@ arena_dalloc_sampled(void *ptr, uint64_t emap_bits)
 {
 	extent_t *e = emap_bits_extent(emap_bits);
 	if (UNLIKELY(e->addr != ptr || e->state != EXTENT_ACTIVE))
-		msg_fatal("free(): invalid pointer %p\n", ptr);
+		safety_check_fatal("free(): invalid pointer %p\n", ptr);
 	arena_t *a = arena_of(e);
 	large_free(a->pai, &a->large, e);
 }
@@ -166,16 +168,37 @@ arena_resize_in_place(void *ptr, uint64_t emap_bits, size_t usize, bool zero)
 	return large_resize_in_place(a->pai, &a->large, e, usize, zero);
 }
 
+/* What pages.c keeps for hooks: NULL for the default table. */
+static extent_hooks_t *
+arena_hooks_internal(extent_hooks_t *hooks)
+{
+	return hooks == &extent_hooks_default ? NULL : hooks;
+}
+
 int
 arena_create_manual(unsigned *ind)
 {
+	return arena_create_with_hooks(ind, (extent_hooks_t *)&extent_hooks_default);
+}
+
+int
+arena_create_with_hooks(unsigned *ind, extent_hooks_t *hooks)
+{
+	if (!extent_hooks_valid(hooks))
+		return EINVAL;
+	hooks = arena_hooks_internal(hooks);
 	mutex_lock(&arenas_mtx);
 	unsigned total = atomic_load_relaxed(&arenas_ntotal);
 	arena_t *a = NULL;
 	for (unsigned i = arenas_nauto; i < total; i++) {
 		arena_t *old = atomic_load_relaxed(&arenas[i]);
-		if (old != NULL && atomic_load_relaxed(&old->destroyed)) {
+		/* A destroyed arena without hooks keeps its memory, which an
+		 * arena with hooks must not use; one with hooks has none. */
+		if (old != NULL && atomic_load_relaxed(&old->destroyed) &&
+		    (hooks == NULL || pages_hooks(&old->pages) != NULL)) {
 			a = old;
+			pages_set_hooks(&a->pages, hooks);
+			a->create_ns = clock_coarse_ns();
 			atomic_store_release(&a->destroyed, false);
 			break;
 		}
@@ -183,6 +206,7 @@ arena_create_manual(unsigned *ind)
 	if (a == NULL && total < ARENAS_MAX) {
 		a = arena_create(total);
 		if (a != NULL) {
+			pages_set_hooks(&a->pages, hooks);
 			atomic_store_release(&arenas[total], a);
 			atomic_store_release(&arenas_ntotal, total + 1);
 		}
@@ -238,13 +262,21 @@ arena_destroy(unsigned ind)
 		return EFAULT;
 	arena_reset(ind);
 	pai_purge(a->pai);
+	/* Memory from hooks goes back through destroy (jemalloc's order:
+	 * dalloc was tried by the purge); strata's own stays for reuse. */
+	if (pages_hooks(&a->pages) != NULL)
+		pages_release_free(&a->pages);
 	/* Under arenas_mtx, as arena.h promises for every change of the arena
 	 * table's state (arenas.create revives destroyed arenas under it). */
 	mutex_lock(&arenas_mtx);
+	if (arena_destroyed_hook != NULL)
+		arena_destroyed_hook(a);
 	atomic_store_release(&a->destroyed, true);
 	mutex_unlock(&arenas_mtx);
 	return 0;
 }
+
+void (*arena_destroyed_hook)(arena_t *a);
 
 bool
 arena_is_initialized(unsigned ind)
@@ -334,5 +366,56 @@ arena_decay_ms_set(unsigned ind, bool muzzy, ssize_t decay_ms)
 	if (a == NULL)
 		return EFAULT;
 	pages_set_decay_ms(&a->pages, muzzy, decay_ms);
+	return 0;
+}
+
+int
+arena_extent_hooks_get(unsigned ind, extent_hooks_t **hooks)
+{
+	arena_t *a = arena_get(ind, false);
+	if (a == NULL) {
+		if (ind >= arenas_nauto)
+			return EFAULT;
+		*hooks = (extent_hooks_t *)&extent_hooks_default;
+		return 0;
+	}
+	extent_hooks_t *h = pages_hooks(&a->pages);
+	*hooks = h != NULL ? h : (extent_hooks_t *)&extent_hooks_default;
+	return 0;
+}
+
+int
+arena_extent_hooks_set(unsigned ind, extent_hooks_t *hooks)
+{
+	if (!extent_hooks_valid(hooks))
+		return EINVAL;
+	/* An automatic arena not created yet is created with them. */
+	arena_t *a = arena_get(ind, ind < arenas_nauto);
+	if (a == NULL)
+		return EFAULT;
+	pages_set_hooks(&a->pages, arena_hooks_internal(hooks));
+	return 0;
+}
+
+int
+arena_retain_grow_limit_get(unsigned ind, size_t *limit)
+{
+	arena_t *a = arena_get(ind, false);
+	if (a == NULL)
+		return EFAULT;
+	*limit = pages_retain_grow_limit(&a->pages);
+	return 0;
+}
+
+int
+arena_retain_grow_limit_set(unsigned ind, size_t limit)
+{
+	arena_t *a = arena_get(ind, false);
+	if (a == NULL || limit < PAGE)
+		return EFAULT;
+	/* Rounded down to a page-size class, as jemalloc stores it. */
+	unsigned last = SZ_NPSIZES - 1;
+	unsigned pind = limit >= sz_pind2sz_tab[last] ? last : sz_psz2ind_floor(limit);
+	pages_set_retain_grow_limit(&a->pages, sz_pind2sz_tab[pind]);
 	return 0;
 }

@@ -23,6 +23,7 @@ typedef struct arena {
 	unsigned ind;
 	_Atomic unsigned nthreads; /* threads bound to it (arena_select) */
 	_Atomic bool destroyed;    /* a destroyed manual arena, kept for reuse */
+	uint64_t create_ns;        /* clock_coarse_ns at creation or revival (under arenas_mtx) */
 	base_t base;               /* this arena's metadata (extent descriptors) */
 	pai_t *pai;                /* the page backend bins and large use */
 	pages_t pages;             /* the extent page backend */
@@ -67,6 +68,22 @@ bool arena_resize_in_place(void *ptr, uint64_t emap_bits, size_t usize, bool zer
 /* Creates a manual arena (arenas.create), reusing a destroyed index first.
  * 0, or EAGAIN when no index or memory is left. */
 int arena_create_manual(unsigned *ind);
+/* The same with extent hooks (arenas.create with a value): the arena gets
+ * all its memory through them (pages.h).  A destroyed arena without hooks
+ * is reused only by one without hooks (it keeps its memory).  EINVAL for
+ * hooks without an alloc function. */
+int arena_create_with_hooks(unsigned *ind, extent_hooks_t *hooks);
+/* arena.<i>.extent_hooks: the arena's hooks (extent_hooks_default when it
+ * has none of its own; also for an automatic arena not created yet);
+ * setting them creates such an automatic arena.  EFAULT for a manual index
+ * with no arena, EINVAL for hooks without an alloc function. */
+int arena_extent_hooks_get(unsigned ind, extent_hooks_t **hooks);
+int arena_extent_hooks_set(unsigned ind, extent_hooks_t *hooks);
+/* arena.<i>.retain_grow_limit: a new limit is rounded down to a page-size
+ * class.  EFAULT when the arena does not exist or the limit is below a
+ * page. */
+int arena_retain_grow_limit_get(unsigned ind, size_t *limit);
+int arena_retain_grow_limit_set(unsigned ind, size_t limit);
 /* The arena owning ptr (arenas.lookup); EINVAL if strata does not own it. */
 int arena_lookup(const void *ptr, unsigned *ind);
 /* What arena reset does with the record of each sampled object it frees
@@ -79,6 +96,10 @@ int arena_reset(unsigned ind);
 /* arena_reset, then makes the index reusable by arenas.create (EFAULT if
  * automatic, missing, or threads are still bound to it). */
 int arena_destroy(unsigned ind);
+/* Called by arena_destroy, under the arenas lock, once the arena is reset
+ * and before it can be revived: the stats hand its counters over to the
+ * destroyed view (stats.h).  Set once by init; NULL calls nothing. */
+extern void (*arena_destroyed_hook)(arena_t *a);
 bool arena_is_initialized(unsigned ind);
 /* Fork child: no thread is bound to any arena (tsd counts the forking
  * thread again). */

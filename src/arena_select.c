@@ -24,7 +24,10 @@ arena_select_narenas(unsigned narenas_opt, unsigned ncpus)
 	}
 	if (narenas_opt != 0)
 		return narenas_opt;
-	return ncpus == 1 ? 1 : 4 * ncpus;
+	/* jemalloc's default: ncpus times narenas_ratio (fixed-point, 4.0 by
+	 * default), rounded to nearest, at least 1; 1 on a single CPU. */
+	uint64_t goal = ((uint64_t)ncpus * opt_narenas_ratio + CONF_FXP_ONE / 2) >> 16;
+	return ncpus == 1 || goal == 0 ? 1 : goal > UINT_MAX ? UINT_MAX : (unsigned)goal;
 }
 
 /* The automatic arena of the CPU the thread runs on. */

@@ -3,6 +3,7 @@
  */
 #include "bin.h"
 #include "msg.h"
+#include "safety.h"
 
 void
 bin_init(bin_t *bin, bool track_full)
@@ -33,6 +34,8 @@ bin_refill_slabcur(bin_t *bin, unsigned binind, pai_t *pai)
 	if (!extent_heap_empty(&bin->nonfull)) {
 		bin->slabcur = extent_heap_first(&bin->nonfull);
 		extent_heap_remove(&bin->nonfull, bin->slabcur);
+		bin->nnonfull--;
+		bin->nreslabs++;
 		return true;
 	}
 	const bin_info_t *info = &sz_bin_info[binind];
@@ -45,9 +48,10 @@ bin_refill_slabcur(bin_t *bin, unsigned binind, pai_t *pai)
 		return bin->slabcur != NULL && !slab_is_full(bin->slabcur);
 	bin->nslabs++;
 	bin->curslabs++;
-	if (bin->slabcur != NULL && !slab_is_full(bin->slabcur))
+	if (bin->slabcur != NULL && !slab_is_full(bin->slabcur)) {
 		extent_heap_insert(&bin->nonfull, slab); /* another thread refilled meanwhile */
-	else
+		bin->nnonfull++;
+	} else
 		bin->slabcur = slab;
 	return true;
 }
@@ -69,6 +73,7 @@ bin_malloc_batch(bin_t *bin, unsigned binind, pai_t *pai, void **out, unsigned n
 		got += slab_alloc_batch(bin->slabcur, info, out + got, n - got);
 	}
 	bin->nmalloc += got;
+	bin->nfills += got != 0;
 	bin->curregs += got;
 	mutex_unlock(&bin->mtx);
 	return got;
@@ -81,10 +86,15 @@ bin_free_locked(bin_t *bin, const bin_info_t *info, extent_t *slab, void *ptr)
 {
 	slab_free_result_t r = slab_free_reg(slab, info, ptr);
 	if (UNLIKELY(r != SLAB_FREE_OK)) {
+		/* Reported with the lock dropped (the program's hook may
+		 * allocate); when the hook returns, the free is dropped. */
 		mutex_unlock(&bin->mtx);
 		if (r == SLAB_FREE_DOUBLE)
-			msg_fatal("free(): double free of %p\n", ptr);
-		msg_fatal("free(): invalid pointer %p\n", ptr);
+			safety_check_fail("free(): double free of %p\n", ptr);
+		else
+			safety_check_fail("free(): invalid pointer %p\n", ptr);
+		mutex_lock(&bin->mtx);
+		return false;
 	}
 	bin->ndalloc++;
 	bin->curregs--;
@@ -95,13 +105,17 @@ bin_free_locked(bin_t *bin, const bin_info_t *info, extent_t *slab, void *ptr)
 	if (was_full)
 		bin_full_remove(bin, slab);
 	if (slab->nfree == info->nregs) {
-		if (!was_full)
+		if (!was_full) {
 			extent_heap_remove(&bin->nonfull, slab);
+			bin->nnonfull--;
+		}
 		bin->curslabs--;
 		return true;
 	}
-	if (was_full)
+	if (was_full) {
 		extent_heap_insert(&bin->nonfull, slab);
+		bin->nnonfull++;
+	}
 	return false;
 }
 
@@ -113,6 +127,7 @@ bin_free_batch(bin_t *bin, unsigned binind, pai_t *pai, extent_t *const *slabs,
 	extent_t *empty[BIN_FREE_BATCH_MAX];
 	unsigned nempty = 0;
 	mutex_lock(&bin->mtx);
+	bin->nflushes++;
 	for (unsigned i = 0; i < n; i++) {
 		if (bin_free_locked(bin, info, slabs[i], ptrs[i]))
 			empty[nempty++] = slabs[i];
@@ -132,8 +147,19 @@ void
 bin_stats_read(bin_t *bin, bin_stats_t *out)
 {
 	mutex_lock(&bin->mtx);
-	*out = (bin_stats_t){bin->nmalloc, bin->ndalloc, bin->nslabs, bin->curregs, bin->curslabs};
+	*out = (bin_stats_t){
+		.nmalloc = bin->nmalloc,
+		.ndalloc = bin->ndalloc,
+		.nslabs = bin->nslabs,
+		.nfills = bin->nfills,
+		.nflushes = bin->nflushes,
+		.nreslabs = bin->nreslabs,
+		.curregs = bin->curregs,
+		.curslabs = bin->curslabs,
+		.nnonfull = bin->nnonfull,
+	};
 	mutex_unlock(&bin->mtx);
+	mutex_stats_read(&bin->mtx, &out->mutex);
 }
 
 void
@@ -147,6 +173,7 @@ bin_reset(bin_t *bin, pai_t *pai)
 		s->heap_next = slabs;
 		slabs = s;
 	}
+	bin->nnonfull = 0;
 	while (bin->full != NULL) {
 		extent_t *s = bin->full;
 		bin_full_remove(bin, s);

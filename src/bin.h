@@ -32,13 +32,19 @@ typedef struct bin {
 	uint64_t nmalloc;  /* regions handed out, ever */
 	uint64_t ndalloc;  /* regions returned, ever */
 	uint64_t nslabs;   /* slabs created, ever */
+	uint64_t nfills;   /* bin_malloc_batch calls that handed out regions */
+	uint64_t nflushes; /* bin_free_batch calls */
+	uint64_t nreslabs; /* slabcur taken from nonfull */
 	size_t curregs;    /* regions in use now */
 	size_t curslabs;   /* slabs owned now */
+	size_t nnonfull;   /* slabs in nonfull */
 } CACHE_ALIGNED bin_t;
 
+/* The counters (stats_counters.h, STATS_BIN_COUNTERS) and the lock's. */
 typedef struct bin_stats {
-	uint64_t nmalloc, ndalloc, nslabs;
-	size_t curregs, curslabs;
+	uint64_t nmalloc, ndalloc, nslabs, nfills, nflushes, nreslabs;
+	size_t curregs, curslabs, nnonfull;
+	mutex_stats_t mutex;
 } bin_stats_t;
 
 void bin_init(bin_t *bin, bool track_full);

@@ -1,6 +1,7 @@
 /*
  * conf.c — MALLOC_CONF: the option globals, the five sources and the
- * parser, all generated from CONF_OPTIONS (conf.h).  Layer L0.
+ * parser, all generated from the option table (CONF_ALL_OPTIONS, conf.h).
+ * Layer L0.
  *
  * Runs inside malloc's bootstrap, so it never allocates: sources are read
  * into stack buffers (readlink) or used in place (environment, globals), and
@@ -51,6 +52,26 @@ conf_limit_format(char text[CONF_LIMIT_TEXT_MAX], size_t value)
 		msg_format(text, CONF_LIMIT_TEXT_MAX, "%zu", value);
 }
 
+/* What opt.<name> of an FXP option and stats print: jemalloc's form, the
+ * integer part, a point and up to 8 fraction digits without trailing zeros
+ * ("0.25", "4.0"), or "-1". */
+static void
+conf_fxp_format(char text[CONF_FXP_TEXT_MAX], uint32_t value)
+{
+	if (value == CONF_FXP_MINUS_ONE) {
+		memcpy(text, "-1", sizeof("-1"));
+		return;
+	}
+	uint64_t frac = ((uint64_t)(value & (CONF_FXP_ONE - 1)) * 100000000) >> 16;
+	char digits[9];
+	msg_format(digits, sizeof(digits), "%08u", (unsigned)frac);
+	size_t n = 8;
+	while (n > 1 && digits[n - 1] == '0')
+		n--;
+	digits[n] = '\0';
+	msg_format(text, CONF_FXP_TEXT_MAX, "%u.%s", (unsigned)(value >> 16), digits);
+}
+
 #define CONF_DEFINE(name, kind, ctype, dflt, min, max, values, doc)                      \
 	CONF_DEFINE_##kind(name, ctype, dflt, max)
 #define CONF_DEFINE_SCALAR(name, ctype, dflt)                                             \
@@ -92,7 +113,20 @@ conf_limit_format(char text[CONF_LIMIT_TEXT_MAX], size_t value)
 	{                                                                                 \
 		opt_##target = (__typeof__(opt_##target))1 << v;                          \
 	}
-CONF_OPTIONS(CONF_DEFINE)
+#define CONF_DEFINE_FXP(name, ctype, dflt, max)                                           \
+	ctype opt_##name = dflt;                                                          \
+	static char conf_text_##name[CONF_FXP_TEXT_MAX];                                  \
+	static void conf_set_##name(uintmax_t v)                                          \
+	{                                                                                 \
+		opt_##name = (ctype)v;                                                    \
+		conf_fxp_format(conf_text_##name, opt_##name);                            \
+	}                                                                                 \
+	static uintmax_t conf_get_##name(void)                                            \
+	{                                                                                 \
+		return (uintmax_t)opt_##name;                                             \
+	}
+#define CONF_DEFINE_RANGES(name, ctype, dflt, max) ctype opt_##name = dflt;
+CONF_ALL_OPTIONS(CONF_DEFINE)
 #undef CONF_DEFINE
 
 /* Value names: { "a", "b", NULL } from CONF_VALUES("a", "b"), { NULL } from
@@ -100,7 +134,7 @@ CONF_OPTIONS(CONF_DEFINE)
 #define CONF_UNPAREN(...) __VA_ARGS__
 #define CONF_DEFINE_VALUES(name, kind, ctype, dflt, min, max, values, doc)               \
 	static const char *const conf_values_##name[] = {CONF_UNPAREN values NULL};
-CONF_OPTIONS(CONF_DEFINE_VALUES)
+CONF_ALL_OPTIONS(CONF_DEFINE_VALUES)
 #undef CONF_DEFINE_VALUES
 
 #define CONF_SET_BOOL(name) conf_set_##name
@@ -133,6 +167,25 @@ CONF_OPTIONS(CONF_DEFINE_VALUES)
 #define CONF_BUF_LETTERS(name) opt_##name
 #define CONF_BUF_STRING(name) opt_##name
 #define CONF_BUF_LG_ALIAS(name) NULL
+#define CONF_SET_FXP(name) conf_set_##name
+#define CONF_GET_FXP(name) conf_get_##name
+#define CONF_BUF_FXP(name) conf_text_##name
+#define CONF_SET_RANGES(name) NULL
+#define CONF_GET_RANGES(name) NULL
+#define CONF_BUF_RANGES(name) NULL
+#define CONF_RANGES_OF(kind, name) CONF_RANGES_OF_##kind(name)
+#define CONF_RANGES_OF_RANGES(name) &opt_##name
+#define CONF_RANGES_OF_BOOL(name) NULL
+#define CONF_RANGES_OF_CHOICE(name) NULL
+#define CONF_RANGES_OF_UINT(name) NULL
+#define CONF_RANGES_OF_UINT_CLIP(name) NULL
+#define CONF_RANGES_OF_UINT_AUTO(name) NULL
+#define CONF_RANGES_OF_SINT(name) NULL
+#define CONF_RANGES_OF_LIMIT(name) NULL
+#define CONF_RANGES_OF_LETTERS(name) NULL
+#define CONF_RANGES_OF_STRING(name) NULL
+#define CONF_RANGES_OF_LG_ALIAS(name) NULL
+#define CONF_RANGES_OF_FXP(name) NULL
 #define CONF_DESCRIBE(name_, kind_, ctype_, dflt_, min_, max_, values_, doc_)           \
 	[CONF_ID_##name_] = {                                                             \
 		.name = #name_,                                                           \
@@ -144,9 +197,10 @@ CONF_OPTIONS(CONF_DEFINE_VALUES)
 		.set = CONF_SET_##kind_(name_),                                           \
 		.get = CONF_GET_##kind_(name_),                                           \
 		.text = CONF_BUF_##kind_(name_),                                          \
+		.ranges = CONF_RANGES_OF(kind_, name_),                                   \
 		.doc = doc_,                                                              \
 	},
-const conf_option_t conf_options[CONF_NOPTIONS] = {CONF_OPTIONS(CONF_DESCRIBE)};
+const conf_option_t conf_options[CONF_NALL] = {CONF_ALL_OPTIONS(CONF_DESCRIBE)};
 #undef CONF_DESCRIBE
 
 void
@@ -164,7 +218,9 @@ conf_reset_defaults(void)
 #define CONF_RESET_LETTERS(name, dflt) memcpy(opt_##name, dflt, sizeof(dflt));
 #define CONF_RESET_STRING(name, dflt) memcpy(opt_##name, dflt, sizeof(dflt));
 #define CONF_RESET_LG_ALIAS(name, dflt)
-	CONF_OPTIONS(CONF_RESET)
+#define CONF_RESET_FXP(name, dflt) conf_set_##name(dflt);
+#define CONF_RESET_RANGES(name, dflt) opt_##name.n = 0;
+	CONF_ALL_OPTIONS(CONF_RESET)
 #undef CONF_RESET
 }
 
@@ -314,8 +370,121 @@ conf_add_letters(char *buf, size_t size, const char *accepted, const char *v, si
 }
 
 /*
- * Applies one value to an option: 0, EINVAL ("Invalid conf value") or
- * ERANGE ("Out-of-range conf value").
+ * Parses v[0..vlen) as jemalloc's fixed-point text: digits (an integer part
+ * below 65536), optionally a point and more digits (the first 8 count).
+ * 0 or EINVAL.
+ */
+int
+conf_parse_fxp(const char *v, size_t vlen, uint32_t *out)
+{
+	const char *p = v, *end = v + vlen;
+	uint64_t integer = 0;
+	if (p == end || *p < '0' || *p > '9')
+		return EINVAL;
+	for (; p < end && *p >= '0' && *p <= '9'; p++) {
+		integer = integer * 10 + (uint64_t)(*p - '0');
+		if (integer >= ((uint64_t)1 << 16))
+			return EINVAL;
+	}
+	uint64_t frac = 0, scale = 1;
+	if (p < end && *p == '.') {
+		p++;
+		if (p == end || *p < '0' || *p > '9')
+			return EINVAL;
+		for (; p < end && *p >= '0' && *p <= '9'; p++) {
+			if (scale < 100000000) {
+				frac = frac * 10 + (uint64_t)(*p - '0');
+				scale *= 10;
+			}
+		}
+	}
+	if (p != end)
+		return EINVAL;
+	*out = (uint32_t)((integer << 16) + (frac << 16) / scale); /* truncated, as jemalloc */
+	return 0;
+}
+
+/* Length of the number at p[0..end) as strtoumax would read it: blanks, a
+ * sign, then the digits of its base (0x hex, leading-0 octal, decimal). */
+static size_t
+conf_number_length(const char *p, const char *end)
+{
+	const char *q = p;
+	while (q < end && (*q == ' ' || (*q >= '\t' && *q <= '\r')))
+		q++;
+	if (q < end && (*q == '+' || *q == '-'))
+		q++;
+	unsigned base = 10;
+	if (q < end && *q == '0') {
+		base = 8;
+		if (end - q >= 3 && (q[1] | 0x20) == 'x' &&
+		    ((q[2] >= '0' && q[2] <= '9') || ((q[2] | 0x20) >= 'a' && (q[2] | 0x20) <= 'f'))) {
+			base = 16;
+			q += 2;
+		}
+	}
+	for (; q < end; q++) {
+		unsigned d = *q >= '0' && *q <= '9' ? (unsigned)(*q - '0')
+		           : (*q | 0x20) >= 'a' && (*q | 0x20) <= 'f' ? (unsigned)((*q | 0x20) - 'a' + 10)
+		                                                      : 99;
+		if (d >= base)
+			break;
+	}
+	return (size_t)(q - p);
+}
+
+/* One number of a RANGES segment at *pp, followed by `stop` (or, for stop
+ * '\0', by anything: an optional '|' is consumed and the rest is left for
+ * the next segment, jemalloc's rule).  Advances *pp past it. */
+static bool
+conf_scan_number(const char **pp, const char *end, char stop, uintmax_t *out)
+{
+	const char *p = *pp;
+	size_t len = conf_number_length(p, end);
+	if (conf_parse_uint(p, len, 0, UINTMAX_MAX, false, out) != 0)
+		return false;
+	p += len;
+	if (stop != '\0') {
+		if (p == end || *p != stop)
+			return false;
+		p++;
+	} else if (p < end && *p == '|') {
+		p++;
+	}
+	*pp = p;
+	return true;
+}
+
+/*
+ * Applies a RANGES value (jemalloc's malloc_conf_multi_sizes_next rules):
+ * segments are added one by one; 0, or EDOM ("Invalid settings for") at the
+ * first bad one, with the earlier ones kept.
+ */
+static int
+conf_apply_ranges(const conf_option_t *opt, const char *v, size_t vlen)
+{
+	conf_ranges_t *ranges = opt->ranges;
+	if (opt->values[0] != NULL && conf_value_is(v, vlen, opt->values[0])) {
+		ranges->n = 0;
+		return 0;
+	}
+	const char *p = v, *end = v + vlen;
+	do {
+		uintmax_t start, last, value;
+		if (!conf_scan_number(&p, end, '-', &start) ||
+		    !conf_scan_number(&p, end, ':', &last) ||
+		    !conf_scan_number(&p, end, '\0', &value) || value < opt->min ||
+		    value > opt->max || ranges->n == CONF_RANGES_MAX)
+			return EDOM;
+		ranges->r[ranges->n++] = (struct conf_range){
+			.start = (size_t)start, .end = (size_t)last, .value = (size_t)value};
+	} while (p < end);
+	return 0;
+}
+
+/*
+ * Applies one value to an option: 0, EINVAL ("Invalid conf value"),
+ * ERANGE ("Out-of-range conf value") or EDOM ("Invalid settings for").
  */
 static int
 conf_apply(const conf_option_t *opt, const char *v, size_t vlen)
@@ -383,6 +552,19 @@ conf_apply(const conf_option_t *opt, const char *v, size_t vlen)
 		memcpy(opt->text, v, vlen);
 		opt->text[vlen] = '\0';
 		return 0;
+	case CONF_KIND_FXP: {
+		uint32_t fxp;
+		if (opt->values[0] != NULL && conf_value_is(v, vlen, opt->values[0])) {
+			opt->set(CONF_FXP_MINUS_ONE);
+			return 0;
+		}
+		if (conf_parse_fxp(v, vlen, &fxp) != 0 || fxp > opt->max)
+			return EINVAL;
+		opt->set(fxp);
+		return 0;
+	}
+	case CONF_KIND_RANGES:
+		return conf_apply_ranges(opt, v, vlen);
 	}
 	return EINVAL;
 }
@@ -390,7 +572,7 @@ conf_apply(const conf_option_t *opt, const char *v, size_t vlen)
 static const conf_option_t *
 conf_lookup(const char *k, size_t klen)
 {
-	for (size_t i = 0; i < CONF_NOPTIONS; i++) {
+	for (size_t i = 0; i < CONF_NALL; i++) {
 		if (conf_value_is(k, klen, conf_options[i].name))
 			return &conf_options[i];
 	}
@@ -481,18 +663,21 @@ conf_parse_string(const char *opts)
 	struct conf_pair pair;
 	while (conf_next(&opts, &pair, false)) {
 		const conf_option_t *opt = conf_lookup(pair.k, pair.klen);
-		const char *what = NULL;
+		const char *what = NULL, *whose = "";
 		if (opt == NULL) {
 			what = "Invalid conf pair";
 		} else {
 			int err = conf_apply(opt, pair.v, pair.vlen);
 			if (err == ERANGE)
 				what = "Out-of-range conf value";
-			else if (err != 0)
+			else if (err == EDOM) {
+				what = "Invalid settings for ";
+				whose = opt->name;
+			} else if (err != 0)
 				what = "Invalid conf value";
 		}
 		if (what != NULL) {
-			msg_error("%s: %.*s:%.*s\n", what, (int)pair.klen, pair.k,
+			msg_error("%s%s: %.*s:%.*s\n", what, whose, (int)pair.klen, pair.k,
 			          (int)pair.vlen, pair.v);
 			if (!conf_is_experimental(pair.k, pair.klen))
 				had_error = true;
@@ -557,10 +742,12 @@ conf_read_symlink(const char *path, char buf[CONF_LINK_BUFSIZE])
 	return buf;
 }
 
+const char *conf_source_text[CONF_NSOURCES];
+
 void
 conf_init(void)
 {
-	char link[CONF_LINK_BUFSIZE];
+	static char link[CONF_LINK_BUFSIZE];
 	const char *sources[CONF_NSOURCES] = {
 		[CONF_SOURCE_BUILTIN] = config_malloc_conf,
 		[CONF_SOURCE_GLOBAL] = malloc_conf,
@@ -568,5 +755,6 @@ conf_init(void)
 		[CONF_SOURCE_ENV] = secure_getenv("MALLOC_CONF"),
 		[CONF_SOURCE_HARDER] = malloc_conf_2_conf_harder,
 	};
+	memcpy(conf_source_text, sources, sizeof(sources));
 	conf_parse_sources(sources);
 }

@@ -48,6 +48,23 @@
  *                         must stay below SIZE_MAX; opt.<name> is
  *                         const char *: "auto", "off" or the count in
  *                         decimal (kept in the row's text buffer).
+ *              FXP        an unsigned fixed-point number, digits with an
+ *                         optional fraction (`0.25`, at most 65535.99...), kept
+ *                         as 16.16 bits in a uint32_t (jemalloc's fxp_t; the
+ *                         fraction's first 8 digits count, truncated);
+ *                         above max (in those units) is "Invalid conf value";
+ *                         values CONF_VALUES("-1") also accepts -1, stored as
+ *                         UINT32_MAX; opt.<name> is uint32_t, and the row's
+ *                         text buffer holds the value as jemalloc prints it.
+ *              RANGES     `start-end:n[|start-end:n]...` (jemalloc's
+ *                         slab_sizes and bin_shards): each segment gives the
+ *                         size classes from start to end bytes the value n;
+ *                         the global (conf_ranges_t) keeps the segments in
+ *                         order, later ones winning where they overlap; an n
+ *                         outside [min, max] or a malformed segment is
+ *                         "Invalid settings for <name>" (segments before it
+ *                         stay); the word in values (CONF_VALUES("default"))
+ *                         empties the list.  Only in CONF_HIDDEN_OPTIONS.
  *              LETTERS    a set of letters: each occurrence adds its letters
  *                         that are in values[0] and not yet present, ignoring
  *                         the rest (jemalloc's stats_print_opts rule); the
@@ -61,9 +78,16 @@
  *            CONF_NO_VALUES.
  *   doc      one sentence for the man page (no roff requests).
  *
+ * CONF_HIDDEN_OPTIONS holds the rows that MALLOC_CONF accepts but that
+ * have no opt.<name> node, as in jemalloc 5.3 (narenas_ratio, slab_sizes,
+ * bin_shards, san_guard_*, prof_unbias, prof_log; docs/compat.md).  Their
+ * ids follow CONF_OPTIONS' ones: conf_options[0 .. CONF_NOPTIONS) have
+ * nodes, conf_options[CONF_NOPTIONS .. CONF_NALL) do not.
+ *
  * Adding an option is one row here (plus, for CHOICE, the enum its global
- * uses, and for UINT_AUTO the effective-value function in ctl.c) and its
- * entry in man/strata.3 (the conf test says exactly what to paste).
+ * uses, and for UINT_AUTO the effective-value function in ctl.c); then
+ * `make man` rewrites the option list of man/strata.3 from the table
+ * (tools/mangen.c; the conf test fails while the page differs).
  *
  * Invariants: the globals are written only by conf_init (once, single
  * threaded, before the first allocation) and by the test entry points;
@@ -113,6 +137,38 @@ enum conf_prof_time_resolution {
 /* Values of opt_prof_backtrace: how a sampled allocation's stack is read. */
 enum conf_prof_backtrace { CONF_PROF_BACKTRACE_LIBUNWIND, CONF_PROF_BACKTRACE_FP };
 
+/* Values of opt_dss: strata has no sbrk, so only jemalloc's "disabled". */
+enum conf_dss { CONF_DSS_DISABLED };
+
+/* Values of opt_metadata_thp: huge pages for metadata (no effect). */
+enum conf_metadata_thp {
+	CONF_METADATA_THP_DISABLED,
+	CONF_METADATA_THP_AUTO,
+	CONF_METADATA_THP_ALWAYS
+};
+
+/* Values of opt_thp: the huge-page advice on user mappings. */
+enum conf_thp { CONF_THP_DEFAULT, CONF_THP_ALWAYS, CONF_THP_NEVER };
+
+/* A RANGES option's value: segments in the order given. */
+#define CONF_RANGES_MAX 64
+typedef struct conf_ranges {
+	unsigned n;
+	struct conf_range {
+		size_t start, end; /* request sizes in bytes, inclusive */
+		size_t value;
+	} r[CONF_RANGES_MAX];
+} conf_ranges_t;
+
+/* An FXP option's value (jemalloc's fxp_t: 16 integer, 16 fraction bits),
+ * its 1.0, its -1, and room for its text ("65535.99998474" at most). */
+#define CONF_FXP_ONE ((uint32_t)1 << 16)
+#define CONF_FXP_MINUS_ONE UINT32_MAX
+#define CONF_FXP_TEXT_MAX 24
+
+/* The largest size class (sz.h's SZ_LARGE_MAXCLASS, which L0 cannot see). */
+#define CONF_LARGE_MAXCLASS ((size_t)7 << 60)
+
 /* Room for a dump file-name prefix, and the deepest stack a profile keeps. */
 #define CONF_PROF_PREFIX_MAX 1024
 /* Room for a file path given as an option's value. */
@@ -145,7 +201,7 @@ enum conf_prof_backtrace { CONF_PROF_BACKTRACE_LIBUNWIND, CONF_PROF_BACKTRACE_FP
 	X(confirm_conf, BOOL, bool, false, 0, 0, CONF_NO_VALUES,                          \
 	  "Print each option source and every value accepted from it at startup.")        \
 	X(narenas, UINT_AUTO, unsigned, 0, 1, UINT_MAX, CONF_NO_VALUES,                   \
-	  "Number of automatic arenas (at least 1); default means four per CPU.")                  \
+	  "Number of automatic arenas (at least 1); default means narenas_ratio (4) per CPU.") \
 	X(zero_realloc, CHOICE, enum conf_zero_realloc, CONF_ZERO_REALLOC_FREE, 0, 0,     \
 	  CONF_VALUES("free", "alloc", "abort"),                                          \
 	  "What realloc(ptr, 0) does: free ptr and return NULL, act as malloc(0), or abort.") \
@@ -168,6 +224,30 @@ enum conf_prof_backtrace { CONF_PROF_BACKTRACE_LIBUNWIND, CONF_PROF_BACKTRACE_FP
 	  "curves allow; 0 sets no cap.")                                                 \
 	X(retain, BOOL, bool, true, 0, 0, CONF_NO_VALUES,                                 \
 	  "Keep released address space mapped (purged) for reuse instead of unmapping it.") \
+	X(cache_oblivious, BOOL, bool, false, 0, 0, CONF_NO_VALUES,                      \
+	  "Accepted as jemalloc 5.3.1 does; no effect: strata never offsets large "      \
+	  "allocations within their first page.")                                        \
+	X(trust_madvise, BOOL, bool, false, 0, 0, CONF_NO_VALUES,                        \
+	  "Accepted for jemalloc; no effect: strata never relies on MADV_DONTNEED "      \
+	  "zeroing pages.")                                                              \
+	X(oversize_threshold, UINT, size_t, 8388608, 0, CONF_LARGE_MAXCLASS,             \
+	  CONF_NO_VALUES,                                                                \
+	  "Accepted for jemalloc (at most the largest size class); no effect: strata "   \
+	  "has no dedicated arena for huge requests.")                                   \
+	X(dss, CHOICE, enum conf_dss, CONF_DSS_DISABLED, 0, 0, CONF_VALUES("disabled"),  \
+	  "sbrk precedence; strata has no sbrk, so only disabled is accepted (primary "  \
+	  "and secondary are invalid values, as in a jemalloc built without dss).")      \
+	X(metadata_thp, CHOICE, enum conf_metadata_thp, CONF_METADATA_THP_DISABLED, 0, 0, \
+	  CONF_VALUES("disabled", "auto", "always"),                                     \
+	  "Accepted for jemalloc; no effect: strata's metadata follows the system's "    \
+	  "huge-page setting.")                                                          \
+	X(thp, CHOICE, enum conf_thp, CONF_THP_DEFAULT, 0, 0,                            \
+	  CONF_VALUES("default", "always", "never"),                                     \
+	  "Accepted for jemalloc; no effect: strata gives its mappings no huge-page "    \
+	  "advice.")                                                                     \
+	X(mutex_max_spin, SINT, int64_t, 600, -1, INT64_MAX, CONF_NO_VALUES,             \
+	  "Accepted for jemalloc (-1 or more); no effect: strata's locks spin a fixed "  \
+	  "100 times before they sleep.")                                                \
 	X(lg_extent_max_active_fit, UINT_CLIP, size_t, 10, 0, 63, CONF_NO_VALUES,         \
 	  "Never split a dirty or muzzy free extent more than 2^value times a request "   \
 	  "to serve it (clipped to 0..63).")                                              \
@@ -184,6 +264,12 @@ enum conf_prof_backtrace { CONF_PROF_BACKTRACE_LIBUNWIND, CONF_PROF_BACKTRACE_FP
 	  "Print statistics with malloc_stats_print at exit.")                            \
 	X(stats_print_opts, LETTERS, char, "", 0, 16, CONF_VALUES("Jgmdablxeh"),          \
 	  "Letters passed as opts to the exit-time malloc_stats_print; each setting adds letters.") \
+	X(stats_interval, SINT, int64_t, -1, -1, INT64_MAX, CONF_NO_VALUES,                \
+	  "Print statistics with malloc_stats_print each time the threads have allocated " \
+	  "about this many more bytes in all; -1 never.")                                 \
+	X(stats_interval_opts, LETTERS, char, "", 0, 16, CONF_VALUES("Jgmdablxeh"),       \
+	  "Letters passed as opts to stats_interval's malloc_stats_print; each setting adds " \
+	  "letters.")                                                                     \
 	X(percpu_arena, CHOICE, enum conf_percpu_arena, CONF_PERCPU_ARENA_DISABLED, 0, 0, \
 	  CONF_VALUES("disabled", "percpu", "phycpu"),                                    \
 	  "Tie automatic arenas to CPUs: not at all, one arena per CPU, or one per physical " \
@@ -219,6 +305,41 @@ enum conf_prof_backtrace { CONF_PROF_BACKTRACE_LIBUNWIND, CONF_PROF_BACKTRACE_FP
 	X(lg_tcache_flush_large_div, UINT_CLIP, unsigned, 1, 1, 16, CONF_NO_VALUES,       \
 	  "A full large-class cache bin keeps 1/2^value of its capacity and returns the rest " \
 	  "(clipped to 1..16).")                                                          \
+	X(tcache_gc_delay_bytes, UINT, size_t, 0, 0, SIZE_MAX, CONF_NO_VALUES,           \
+	  "Accepted for jemalloc; no effect: strata's cache collection never delays "    \
+	  "a bin's flush.")                                                              \
+	X(hpa, BOOL, bool, false, 0, 0, CONF_NO_VALUES,                                  \
+	  "Accepted for jemalloc; no effect: strata has no hugepage-aware page "         \
+	  "allocator (HPA), so this and every hpa_ option are read and ignored.")        \
+	X(hpa_slab_max_alloc, UINT_CLIP, size_t, 65536, PAGE, HUGEPAGE, CONF_NO_VALUES,  \
+	  "HPA: largest request served from huge-page slabs (clipped to 4096..2097152; " \
+	  "no effect).")                                                                 \
+	X(hpa_hugification_threshold, UINT_CLIP, size_t, 1992294, PAGE, HUGEPAGE,        \
+	  CONF_NO_VALUES,                                                                \
+	  "HPA: active bytes of a huge page before it is hugified (clipped to "          \
+	  "4096..2097152; no effect).")                                                  \
+	X(hpa_hugify_delay_ms, UINT, uint64_t, 10000, 0, UINT64_MAX, CONF_NO_VALUES,     \
+	  "HPA: milliseconds before a dense huge page is hugified (no effect).")         \
+	X(hpa_min_purge_interval_ms, UINT, uint64_t, 5000, 0, UINT64_MAX, CONF_NO_VALUES, \
+	  "HPA: fewest milliseconds between two purges (no effect).")                    \
+	X(hpa_dirty_mult, FXP, uint32_t, CONF_FXP_ONE / 4, 0, UINT32_MAX,                \
+	  CONF_VALUES("-1"),                                                             \
+	  "HPA: dirty pages allowed as a fraction of active ones, or -1 for no limit "   \
+	  "(no effect).")                                                                \
+	X(hpa_sec_nshards, UINT_CLIP, size_t, 4, 0, SIZE_MAX, CONF_NO_VALUES,            \
+	  "HPA: shards of the small extent cache (no effect).")                          \
+	X(hpa_sec_max_alloc, UINT_CLIP, size_t, 32768, PAGE, SIZE_MAX, CONF_NO_VALUES,   \
+	  "HPA: largest extent the small extent cache holds (at least 4096; no "         \
+	  "effect).")                                                                    \
+	X(hpa_sec_max_bytes, UINT_CLIP, size_t, 262144, PAGE, SIZE_MAX, CONF_NO_VALUES,  \
+	  "HPA: most bytes one shard of the small extent cache holds (at least 4096; "   \
+	  "no effect).")                                                                 \
+	X(hpa_sec_bytes_after_flush, UINT_CLIP, size_t, 131072, PAGE, SIZE_MAX,          \
+	  CONF_NO_VALUES,                                                                \
+	  "HPA: bytes a shard keeps when it flushes (at least 4096; no effect).")        \
+	X(hpa_sec_batch_fill_extra, UINT_CLIP, size_t, 0, 0, HUGEPAGE / PAGE,            \
+	  CONF_NO_VALUES,                                                                \
+	  "HPA: extra extents a shard fills on a miss (clipped to 0..512; no effect).")  \
 	X(prof, BOOL, bool, false, 0, 0, CONF_NO_VALUES,                                  \
 	  "Turn on the sampling heap profiler.")                                          \
 	X(prof_active, BOOL, bool, true, 0, 0, CONF_NO_VALUES,                            \
@@ -282,6 +403,39 @@ enum conf_prof_backtrace { CONF_PROF_BACKTRACE_LIBUNWIND, CONF_PROF_BACKTRACE_FP
 	X(prof_leak_suppress_defaults, BOOL, bool, true, 0, 0, CONF_NO_VALUES,            \
 	  "Also apply the built-in suppressions (one-time allocations of the C and C++ "  \
 	  "runtimes and the dynamic loader).")
+
+/* The rows without an opt.<name> node (see above). */
+#define CONF_HIDDEN_OPTIONS(X)                                                            \
+	X(narenas_ratio, FXP, uint32_t, 4 * CONF_FXP_ONE, 0, UINT32_MAX, CONF_NO_VALUES,  \
+	  "Automatic arenas per CPU when narenas is left to default (a fixed-point "     \
+	  "number such as 2.5, rounded to nearest, at least 1; no opt node).")                                           \
+	X(slab_sizes, RANGES, conf_ranges_t, {0}, 0, SIZE_MAX, CONF_VALUES("default"),   \
+	  "Pages per slab for the small size classes from start to end bytes, as "       \
+	  "start-end:pages|...; clipped to fit the class (at least one region, at most " \
+	  "512 regions per slab); default restores the built-in sizes (no opt node; "    \
+	  "read arenas.bin.<i>.slab_size).")                                             \
+	X(bin_shards, RANGES, conf_ranges_t, {0}, 1, 64, CONF_NO_VALUES,                 \
+	  "Accepted for jemalloc as start-end:shards|... (1..64); no effect: strata "    \
+	  "keeps one bin per size class and arena (no opt node).")                       \
+	X(hpa_hugification_threshold_ratio, FXP, uint32_t, 62259, 0, CONF_FXP_ONE,       \
+	  CONF_NO_VALUES,                                                                \
+	  "HPA: hpa_hugification_threshold as a fraction of a huge page, at most 1 (no " \
+	  "effect; no opt node).")                                                       \
+	X(san_guard_small, UINT, size_t, 0, 0, SIZE_MAX, CONF_NO_VALUES,                 \
+	  "Accepted for jemalloc; no effect: strata puts no guard pages around small "   \
+	  "extents (no opt node).")                                                      \
+	X(san_guard_large, UINT, size_t, 0, 0, SIZE_MAX, CONF_NO_VALUES,                 \
+	  "Accepted for jemalloc; no effect: strata puts no guard pages around large "   \
+	  "extents (no opt node).")                                                      \
+	X(prof_unbias, BOOL, bool, true, 0, 0, CONF_NO_VALUES,                           \
+	  "Accepted for jemalloc; no effect: strata always writes dumps as jemalloc's "  \
+	  "default prof_unbias:true does (no opt node).")                      \
+	X(prof_log, BOOL, bool, false, 0, 0, CONF_NO_VALUES,                             \
+	  "Accepted for jemalloc; no effect: strata has no allocation log (no opt "      \
+	  "node).")
+
+/* Every row: those with an opt.<name> node, then the hidden ones. */
+#define CONF_ALL_OPTIONS(X) CONF_OPTIONS(X) CONF_HIDDEN_OPTIONS(X)
 /* clang-format on */
 
 /* The globals, one per row but LG_ALIAS: opt_abort, opt_abort_conf,
@@ -289,11 +443,13 @@ enum conf_prof_backtrace { CONF_PROF_BACKTRACE_LIBUNWIND, CONF_PROF_BACKTRACE_FP
  * opt_experimental_infallible_new, opt_dirty_decay_ms, opt_muzzy_decay_ms,
  * opt_dirty_max_bytes, opt_retain, opt_lg_extent_max_active_fit, opt_background_thread,
  * opt_max_background_threads, opt_memory_limit, opt_stats_print,
- * opt_stats_print_opts, opt_percpu_arena, opt_tcache, opt_tcache_max,
+ * opt_stats_print_opts, opt_stats_interval, opt_stats_interval_opts,
+ * opt_percpu_arena, opt_tcache, opt_tcache_max,
  * opt_tcache_nslots_small_min, opt_tcache_nslots_small_max,
  * opt_tcache_nslots_large, opt_lg_tcache_nslots_mul,
  * opt_tcache_gc_incr_bytes, opt_lg_tcache_flush_small_div,
- * opt_lg_tcache_flush_large_div, and opt_prof... for the profiler's rows. */
+ * opt_lg_tcache_flush_large_div, opt_prof... for the profiler's rows, and
+ * the hidden rows' opt_narenas_ratio, opt_slab_sizes, ... */
 #define CONF_DECLARE(name, kind, ctype, dflt, min, max, values, doc)                     \
 	CONF_DECLARE_##kind(name, ctype, max)
 #define CONF_DECLARE_BOOL(name, ctype, max) extern ctype opt_##name;
@@ -306,7 +462,9 @@ enum conf_prof_backtrace { CONF_PROF_BACKTRACE_LIBUNWIND, CONF_PROF_BACKTRACE_FP
 #define CONF_DECLARE_LETTERS(name, ctype, max) extern char opt_##name[max];
 #define CONF_DECLARE_STRING(name, ctype, max) extern char opt_##name[max];
 #define CONF_DECLARE_LG_ALIAS(name, target, max)
-CONF_OPTIONS(CONF_DECLARE)
+#define CONF_DECLARE_FXP(name, ctype, max) extern ctype opt_##name;
+#define CONF_DECLARE_RANGES(name, ctype, max) extern ctype opt_##name;
+CONF_ALL_OPTIONS(CONF_DECLARE)
 #undef CONF_DECLARE
 
 enum conf_kind {
@@ -319,12 +477,19 @@ enum conf_kind {
 	CONF_KIND_LIMIT,
 	CONF_KIND_LETTERS,
 	CONF_KIND_STRING,
-	CONF_KIND_LG_ALIAS
+	CONF_KIND_LG_ALIAS,
+	CONF_KIND_FXP,
+	CONF_KIND_RANGES
 };
 
-/* CONF_ID_<name>: an option's index in conf_options[]. */
+/* CONF_ID_<name>: an option's index in conf_options[]; the rows with an
+ * opt.<name> node come first (CONF_NOPTIONS of them), CONF_NALL in all. */
 #define CONF_ID(name, ...) CONF_ID_##name,
-enum conf_id { CONF_OPTIONS(CONF_ID) CONF_NOPTIONS };
+enum conf_id {
+	CONF_OPTIONS(CONF_ID) CONF_NOPTIONS,
+	CONF_ID_LAST_NODE = CONF_NOPTIONS - 1,
+	CONF_HIDDEN_OPTIONS(CONF_ID) CONF_NALL
+};
 #undef CONF_ID
 
 /* What the parser (and ctl, tests) know about one option, from its row. */
@@ -346,14 +511,19 @@ typedef struct conf_option {
 	/* Reads the value back the same way (NULL for LETTERS, STRING and
 	 * LG_ALIAS). */
 	uintmax_t (*get)(void);
-	/* LETTERS and STRING: the global buffer (max bytes); LIMIT: the value
-	 * as opt.<name> reports it (CONF_LIMIT_TEXT_MAX bytes, written by set,
-	 * so by conf_reset_defaults before any source); NULL otherwise. */
+	/* LETTERS and STRING: the global buffer (max bytes); LIMIT and FXP:
+	 * the value as text (CONF_LIMIT_TEXT_MAX or CONF_FXP_TEXT_MAX bytes,
+	 * written by set, so by conf_reset_defaults before any source); NULL
+	 * otherwise. */
 	char *text;
+	/* RANGES: the global; NULL otherwise. */
+	conf_ranges_t *ranges;
 	const char *doc;
 } conf_option_t;
 
-extern const conf_option_t conf_options[CONF_NOPTIONS];
+extern const conf_option_t conf_options[CONF_NALL];
+
+
 
 /* The sources, in the order they are applied (later wins key by key). */
 enum conf_source {
@@ -364,6 +534,13 @@ enum conf_source {
 	CONF_SOURCE_HARDER,     /* the program's `malloc_conf_2_conf_harder` */
 	CONF_NSOURCES
 };
+
+/*
+ * The raw text of each source as conf_init found it (NULL for an absent
+ * one), for the opt.malloc_conf.* nodes; conf_source_text[CONF_SOURCE_
+ * BUILTIN] is config.malloc_conf.  Written by conf_init only.
+ */
+extern const char *conf_source_text[CONF_NSOURCES];
 
 /* Size of the buffer conf_read_symlink fills (PATH_MAX plus the NUL). */
 #define CONF_LINK_BUFSIZE (PATH_MAX + 1)
@@ -416,5 +593,13 @@ int conf_parse_bytes(const char *v, size_t vlen, uintmax_t min, uintmax_t max, u
  * values instead).
  */
 int conf_parse_int(const char *v, size_t vlen, intmax_t min, intmax_t max, intmax_t *out);
+
+/*
+ * Parses v[0..vlen) as a fixed-point number (jemalloc's fxp_parse: digits
+ * with an integer part below 65536, optionally a point and digits, of which
+ * the first 8 count) into 16.16 bits, the fraction truncated.  Returns 0 or
+ * EINVAL.
+ */
+int conf_parse_fxp(const char *v, size_t vlen, uint32_t *out);
 
 #endif

@@ -38,6 +38,7 @@
 #include "conf.h"
 #include "ctl.h"
 #include "init.h"
+#include "msg.h"
 
 /* ------------------------------------------------------------ access helpers */
 
@@ -116,6 +117,7 @@ ctl_require_write(const void *newp, size_t newlen, void *value, size_t size)
 
 /* ------------------------------------------------------------ version, opt.* */
 
+/* jemalloc's form, so that its version parsers accept it (strata.h). */
 CTL_RO(ctl_version, const char *, STRATA_VERSION)
 
 /* UINT_AUTO options report what "automatic" resolved to. */
@@ -140,6 +142,8 @@ ctl_opt_effective_narenas(void)
 #define CTL_OPT_LETTERS(name, ctype) CTL_RO(ctl_opt_##name, const char *, opt_##name)
 #define CTL_OPT_STRING(name, ctype) CTL_RO(ctl_opt_##name, const char *, opt_##name)
 #define CTL_OPT_LG_ALIAS(name, target)
+/* jemalloc's fxp_t: the 16.16 bits themselves. */
+#define CTL_OPT_FXP(name, ctype) CTL_RO(ctl_opt_##name, uint32_t, opt_##name)
 CONF_OPTIONS(CTL_OPT_HANDLER)
 #undef CTL_OPT_HANDLER
 
@@ -155,27 +159,60 @@ CONF_OPTIONS(CTL_OPT_HANDLER)
 #define CTL_OPT_NODE_LETTERS(name) CTL_LEAF(name, ctl_opt_##name),
 #define CTL_OPT_NODE_STRING(name) CTL_LEAF(name, ctl_opt_##name),
 #define CTL_OPT_NODE_LG_ALIAS(name)
-static const ctl_node_t ctl_opt_nodes[] = {CONF_OPTIONS(CTL_OPT_NODE)};
+#define CTL_OPT_NODE_FXP(name) CTL_LEAF(name, ctl_opt_##name),
+
+/* opt.malloc_conf.*: the raw text of each source, NULL when absent
+ * (jemalloc 5.3.1's nodes; docs/compat.md, "MALLOC_CONF sources"). */
+CTL_RO(ctl_opt_malloc_conf_global_var, const char *, conf_source_text[CONF_SOURCE_GLOBAL])
+CTL_RO(ctl_opt_malloc_conf_symlink, const char *, conf_source_text[CONF_SOURCE_SYMLINK])
+CTL_RO(ctl_opt_malloc_conf_env_var, const char *, conf_source_text[CONF_SOURCE_ENV])
+CTL_RO(ctl_opt_malloc_conf_global_var_2_conf_harder, const char *,
+       conf_source_text[CONF_SOURCE_HARDER])
+
+static const ctl_node_t ctl_opt_malloc_conf_nodes[] = {
+	CTL_LEAF(global_var, ctl_opt_malloc_conf_global_var),
+	CTL_LEAF(symlink, ctl_opt_malloc_conf_symlink),
+	CTL_LEAF(env_var, ctl_opt_malloc_conf_env_var),
+	CTL_LEAF(global_var_2_conf_harder, ctl_opt_malloc_conf_global_var_2_conf_harder),
+};
+
+static const ctl_node_t ctl_opt_nodes[] = {
+	CONF_OPTIONS(CTL_OPT_NODE) CTL_NAMED(malloc_conf, ctl_opt_malloc_conf_nodes),
+};
 #undef CTL_OPT_NODE
-
-/* ------------------------------------------------------------ experimental.* */
-
-static const ctl_node_t ctl_experimental_hooks_nodes[] = {
-	CTL_LEAF(prof_dump, ctl_experimental_hooks_prof_dump),
-};
-
-static const ctl_node_t ctl_experimental_nodes[] = {
-	CTL_NAMED(hooks, ctl_experimental_hooks_nodes),
-	CTL_LINK(prof_recent, ctl_experimental_prof_recent_tree),
-};
-
 
 /* ------------------------------------------------------------ config.* */
 
+/* How strata is built, in jemalloc's terms: the profiler (libunwind) and
+ * statistics are always in, junk and zero filling too; there is no lazy
+ * locking, utrace, xmalloc, sbrk-style safety checks or cache-oblivious
+ * placement; debug follows make DEBUG=1. */
+CTL_RO(ctl_config_cache_oblivious, bool, false)
+CTL_RO(ctl_config_debug, bool, config_debug)
+CTL_RO(ctl_config_fill, bool, true)
+CTL_RO(ctl_config_lazy_lock, bool, false)
+CTL_RO(ctl_config_malloc_conf, const char *, conf_source_text[CONF_SOURCE_BUILTIN])
+CTL_RO(ctl_config_opt_safety_checks, bool, false)
 CTL_RO(ctl_config_prof, bool, true)
+CTL_RO(ctl_config_prof_libgcc, bool, false)
+CTL_RO(ctl_config_prof_libunwind, bool, true)
+CTL_RO(ctl_config_stats, bool, config_stats)
+CTL_RO(ctl_config_utrace, bool, false)
+CTL_RO(ctl_config_xmalloc, bool, false)
 
 static const ctl_node_t ctl_config_nodes[] = {
+	CTL_LEAF(cache_oblivious, ctl_config_cache_oblivious),
+	CTL_LEAF(debug, ctl_config_debug),
+	CTL_LEAF(fill, ctl_config_fill),
+	CTL_LEAF(lazy_lock, ctl_config_lazy_lock),
+	CTL_LEAF(malloc_conf, ctl_config_malloc_conf),
+	CTL_LEAF(opt_safety_checks, ctl_config_opt_safety_checks),
 	CTL_LEAF(prof, ctl_config_prof),
+	CTL_LEAF(prof_libgcc, ctl_config_prof_libgcc),
+	CTL_LEAF(prof_libunwind, ctl_config_prof_libunwind),
+	CTL_LEAF(stats, ctl_config_stats),
+	CTL_LEAF(utrace, ctl_config_utrace),
+	CTL_LEAF(xmalloc, ctl_config_xmalloc),
 };
 
 /* ------------------------------------------------------------ background_thread */
@@ -233,7 +270,7 @@ static const ctl_node_t ctl_root_nodes[] = {
 	CTL_LINK(arenas, ctl_arenas_tree),
 	CTL_LINK(stats, ctl_stats_tree),
 	CTL_LINK(prof, ctl_prof_tree),
-	CTL_NAMED(experimental, ctl_experimental_nodes),
+	CTL_LINK(experimental, ctl_experimental_tree),
 	CTL_LEAF(background_thread, ctl_background_thread),
 	CTL_LEAF(max_background_threads, ctl_max_background_threads),
 };
@@ -334,6 +371,51 @@ ctl_lookup_mib(const size_t *mib, size_t miblen)
 		}
 	}
 	return node;
+}
+
+/* ------------------------------------------------------------ walk */
+
+/* The walk's state: the name so far and the caller's visitor. */
+struct ctl_walk_state {
+	char name[CTL_WALK_NAME_MAX];
+	int (*visit)(const char *name, void *arg);
+	void *arg;
+};
+
+/* Visits the leaves under node, whose name is st->name[0..len) and which
+ * sits below nindexed indexed levels. */
+static int
+ctl_walk_node(struct ctl_walk_state *st, const ctl_node_t *node, size_t len, unsigned nindexed)
+{
+	if (node->handler != NULL)
+		return st->visit(st->name, st->arg);
+	if (node->indexed != NULL) {
+		/* <i>, <j>, <k>: the man page's letters for the first, second, ...
+		 * index of a name. */
+		size_t n = msg_format(st->name + len, sizeof(st->name) - len, ".<%c>",
+		                      (char)('i' + nindexed));
+		if (n >= sizeof(st->name) - len)
+			return ENAMETOOLONG;
+		return ctl_walk_node(st, node->indexed, len + n, nindexed + 1);
+	}
+	for (size_t j = 0; j < node->nchildren; j++) {
+		const char *cname = node->children[j].name;
+		size_t n = msg_format(st->name + len, sizeof(st->name) - len, "%s%s",
+		                      len == 0 ? "" : ".", cname);
+		if (n >= sizeof(st->name) - len)
+			return ENAMETOOLONG;
+		int err = ctl_walk_node(st, ctl_follow(&node->children[j]), len + n, nindexed);
+		if (err != 0)
+			return err;
+	}
+	return 0;
+}
+
+int
+ctl_walk(int (*visit)(const char *name, void *arg), void *arg)
+{
+	struct ctl_walk_state st = {.name = "", .visit = visit, .arg = arg};
+	return ctl_walk_node(&st, &ctl_root, 0, 0);
 }
 
 /* ------------------------------------------------------------ exported */

@@ -22,8 +22,9 @@
  * The tree is spread over one file per subtree: ctl.c (the root, version,
  * opt.*, config.*, background_thread, lookup and the exported functions),
  * ctl_stats.c (epoch and stats.*), ctl_arena.c (arena.<i>.* and
- * arenas.*), ctl_thread.c (thread.* and tcache.*) and ctl_prof.c (prof.*,
- * thread.prof.* and the profiler's experimental nodes).
+ * arenas.*), ctl_thread.c (thread.* and tcache.*), ctl_prof.c (prof.*,
+ * thread.prof.* and the profiler's experimental nodes) and
+ * ctl_experimental.c (experimental.*).
  *
  * MIB numbers: a named component is the index of the child in its parent's
  * array (so the order of an array is part of the MIB layout, which, as in
@@ -32,9 +33,9 @@
  *
  * Invariants: a node is exactly one of leaf (handler), named inner node
  * (children) or indexed inner node (indexed + index_valid); the tree is
- * const and never changes.  Locks: ctl.c's ctl_mtx protects the epoch and
- * the stats snapshot; every other node reads state owned (and locked, if
- * needed) by its module.
+ * const and never changes.  Locks: the stats snapshot's lock (stats.h)
+ * protects the epoch and the snapshot; every other node reads state owned
+ * (and locked, if needed) by its module.
  */
 #ifndef STRATA_CTL_H
 #define STRATA_CTL_H
@@ -114,6 +115,7 @@ extern const ctl_node_t ctl_tcache_tree;          /* tcache.*, ctl_thread.c */
 extern const ctl_node_t ctl_thread_prof_tree;     /* thread.prof.*, ctl_prof.c */
 extern const ctl_node_t ctl_prof_tree;            /* prof.*, ctl_prof.c */
 extern const ctl_node_t ctl_experimental_prof_recent_tree; /* ctl_prof.c */
+extern const ctl_node_t ctl_experimental_tree;    /* experimental.*, ctl_experimental.c */
 /* The index rules of <i> in arenas.bin.<i> (a small class) and
  * arenas.lextent.<i> (a large class, counted from the first), shared by
  * every subtree indexed by class (ctl_arena.c). */
@@ -122,8 +124,18 @@ bool ctl_lextent_index_valid(size_t index);
 /* epoch (ctl_stats.c) and experimental.hooks.prof_dump (ctl_prof.c). */
 ctl_handler_t ctl_epoch_handler;
 ctl_handler_t ctl_experimental_hooks_prof_dump;
+/* experimental.arenas_create_ext (ctl_arena.c). */
+ctl_handler_t ctl_experimental_arenas_create_ext;
 
-/* Registers the stats snapshot's lock (ctl_stats.c).  Called once by init. */
-void ctl_boot(void);
+/*
+ * Calls visit(name, arg) for every leaf of the tree, in MIB order, with its
+ * full dotted name; an indexed level is written <i> (the name's first
+ * index), <j> (its second), ..., as man/strata.3 writes them.  Stops at the
+ * first nonzero visit result and returns it; ENAMETOOLONG for a name
+ * longer than CTL_WALK_NAME_MAX - 1; else 0.  Reads only the const tree:
+ * no lock, no initialization needed (the tree-walk test's entry point).
+ */
+#define CTL_WALK_NAME_MAX 256
+int ctl_walk(int (*visit)(const char *name, void *arg), void *arg);
 
 #endif

@@ -3,7 +3,9 @@
  * L5.  See ctl.h for the tree and docs/compat.md, "mallctl", for the rules.
  *
  * Every node forwards to arena.c (and sz.c, tcache.c for the class tables);
- * nothing here keeps state or takes a lock of its own.
+ * nothing here keeps state or takes a lock of its own.  Extent hooks are
+ * passed as the program gave them; arena.c maps jemalloc's default table
+ * (extent_hooks_default) to "no hooks" (docs/compat.md, "Extent hooks").
  */
 #include "public_names.h"
 #include <strata.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "conf.h"
 #include "ctl.h"
 #include "sz.h"
 #include "tcache.h"
@@ -26,22 +29,58 @@ CTL_RO(ctl_arenas_nbins, unsigned, SZ_NBINS)
 CTL_RO(ctl_arenas_nhbins, unsigned, tcache_nbins)
 CTL_RO(ctl_arenas_nlextents, unsigned, SZ_NLEXTENTS)
 
-/* arenas.create: a new manual arena's index (no extent hooks: r-). */
+/* A new manual arena with the given hooks, its index read out: EINVAL for
+ * hooks without alloc, EAGAIN when no arena can be made. */
+static int
+ctl_arena_create_read(void *oldp, size_t *oldlenp, extent_hooks_t *hooks)
+{
+	unsigned ind;
+	int err = arena_create_with_hooks(&ind, hooks);
+	if (err != 0)
+		return err == EINVAL ? EINVAL : EAGAIN;
+	return ctl_read(oldp, oldlenp, &ind, sizeof(ind));
+}
+
+/* arenas.create: a new manual arena's index; the value written, if any, is
+ * its extent hooks (extent_hooks_t *). */
 static int
 ctl_arenas_create(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, void *newp,
                   size_t newlen)
 {
 	(void)mib;
 	(void)miblen;
-	if (!ctl_is_read_only_call(newp, newlen))
-		return EPERM;
-	unsigned ind;
-	int err = ctl_require_read(oldp, oldlenp, sizeof(ind));
+	int err = ctl_require_read(oldp, oldlenp, sizeof(unsigned));
 	if (err != 0)
 		return err;
-	if (arena_create_manual(&ind) != 0)
-		return EAGAIN;
-	return ctl_read(oldp, oldlenp, &ind, sizeof(ind));
+	extent_hooks_t *hooks = (extent_hooks_t *)&extent_hooks_default;
+	err = ctl_write(newp, newlen, &hooks, sizeof(hooks));
+	if (err != 0)
+		return err;
+	return ctl_arena_create_read(oldp, oldlenp, hooks);
+}
+
+/* experimental.arenas_create_ext's value: jemalloc 5.3's arena_config_t.
+ * Metadata never comes from the hooks (docs/compat.md, "Extent hooks"), so
+ * metadata_use_hooks changes nothing. */
+typedef struct ctl_arena_config {
+	extent_hooks_t *extent_hooks;
+	bool metadata_use_hooks;
+} ctl_arena_config_t;
+
+int
+ctl_experimental_arenas_create_ext(const size_t *mib, size_t miblen, void *oldp,
+                                   size_t *oldlenp, void *newp, size_t newlen)
+{
+	(void)mib;
+	(void)miblen;
+	int err = ctl_require_read(oldp, oldlenp, sizeof(unsigned));
+	if (err != 0)
+		return err;
+	ctl_arena_config_t config = {(extent_hooks_t *)&extent_hooks_default, true};
+	err = ctl_write(newp, newlen, &config, sizeof(config));
+	if (err != 0)
+		return err;
+	return ctl_arena_create_read(oldp, oldlenp, config.extent_hooks);
 }
 
 /* arenas.lookup: write a pointer, read the index of the arena owning it. */
@@ -105,6 +144,8 @@ ctl_arenas_muzzy_decay_ms(const size_t *mib, size_t miblen, void *oldp, size_t *
 CTL_RO(ctl_arenas_bin_i_size, size_t, sz_bin_info[mib[2]].reg_size)
 CTL_RO(ctl_arenas_bin_i_nregs, uint32_t, sz_bin_info[mib[2]].nregs)
 CTL_RO(ctl_arenas_bin_i_slab_size, size_t, sz_bin_info[mib[2]].slab_size)
+/* Bins are not sharded: one per class and arena. */
+CTL_RO(ctl_arenas_bin_i_nshards, uint32_t, 1)
 
 bool
 ctl_bin_index_valid(size_t index)
@@ -116,6 +157,7 @@ static const ctl_node_t ctl_arenas_bin_i_nodes[] = {
 	CTL_LEAF(size, ctl_arenas_bin_i_size),
 	CTL_LEAF(nregs, ctl_arenas_bin_i_nregs),
 	CTL_LEAF(slab_size, ctl_arenas_bin_i_slab_size),
+	CTL_LEAF(nshards, ctl_arenas_bin_i_nshards),
 };
 static const ctl_node_t ctl_arenas_bin_i = CTL_INNER(ctl_arenas_bin_i_nodes);
 
@@ -274,6 +316,69 @@ ctl_arena_i_muzzy_decay_ms(const size_t *mib, size_t miblen, void *oldp, size_t 
 	return ctl_arena_i_decay_ms(mib, oldp, oldlenp, newp, newlen, true);
 }
 
+/* arena.<i>.dss: strata never uses sbrk.  As jemalloc built without dss:
+ * "disabled" is the only setting; "primary" and "secondary" give EFAULT,
+ * other strings EINVAL, an arena that does not exist EFAULT.  Also for all
+ * arenas. */
+static int
+ctl_arena_i_dss(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, void *newp,
+                size_t newlen)
+{
+	(void)miblen;
+	const char *dss = NULL;
+	int err = ctl_write(newp, newlen, &dss, sizeof(dss));
+	if (err != 0)
+		return err;
+	bool disabled = dss == NULL || strcmp(dss, "disabled") == 0;
+	if (!disabled && strcmp(dss, "primary") != 0 && strcmp(dss, "secondary") != 0)
+		return EINVAL;
+	if (!ctl_arena_i_get_initialized(mib[1]) || !disabled)
+		return EFAULT;
+	const char *current = "disabled";
+	return ctl_read(oldp, oldlenp, &current, sizeof(current));
+}
+
+/* arena.<i>.extent_hooks: the arena's hooks (jemalloc's default table for
+ * an arena without its own).  Writing replaces them, and creates an
+ * automatic arena not created yet; EFAULT for "all arenas" and a manual
+ * index with no arena, EINVAL for hooks without alloc. */
+static int
+ctl_arena_i_extent_hooks(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
+                         void *newp, size_t newlen)
+{
+	(void)miblen;
+	extent_hooks_t *old, *hooks;
+	if (ctl_arena_index_is_all(mib[1]) || arena_extent_hooks_get((unsigned)mib[1], &old) != 0)
+		return EFAULT;
+	int err = ctl_write(newp, newlen, &hooks, sizeof(hooks));
+	if (err == 0 && newp != NULL)
+		err = arena_extent_hooks_set((unsigned)mib[1], hooks);
+	if (err != 0)
+		return err;
+	return ctl_read(oldp, oldlenp, &old, sizeof(old));
+}
+
+/* arena.<i>.retain_grow_limit: ENOENT without retain (as jemalloc), EFAULT
+ * for "all arenas", a missing arena or a limit below a page. */
+static int
+ctl_arena_i_retain_grow_limit(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
+                              void *newp, size_t newlen)
+{
+	(void)miblen;
+	if (!opt_retain)
+		return ENOENT;
+	size_t old, limit;
+	if (ctl_arena_index_is_all(mib[1]) ||
+	    arena_retain_grow_limit_get((unsigned)mib[1], &old) != 0)
+		return EFAULT;
+	int err = ctl_write(newp, newlen, &limit, sizeof(limit));
+	if (err != 0)
+		return err;
+	if (newp != NULL && arena_retain_grow_limit_set((unsigned)mib[1], limit) != 0)
+		return EFAULT;
+	return ctl_read(oldp, oldlenp, &old, sizeof(old));
+}
+
 static const ctl_node_t ctl_arena_i_nodes[] = {
 	CTL_LEAF(initialized, ctl_arena_i_initialized),
 	CTL_LEAF(reset, ctl_arena_i_reset),
@@ -282,6 +387,9 @@ static const ctl_node_t ctl_arena_i_nodes[] = {
 	CTL_LEAF(decay, ctl_arena_i_decay),
 	CTL_LEAF(dirty_decay_ms, ctl_arena_i_dirty_decay_ms),
 	CTL_LEAF(muzzy_decay_ms, ctl_arena_i_muzzy_decay_ms),
+	CTL_LEAF(dss, ctl_arena_i_dss),
+	CTL_LEAF(extent_hooks, ctl_arena_i_extent_hooks),
+	CTL_LEAF(retain_grow_limit, ctl_arena_i_retain_grow_limit),
 };
 static const ctl_node_t ctl_arena_i = CTL_INNER(ctl_arena_i_nodes);
 

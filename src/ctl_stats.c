@@ -2,171 +2,200 @@
  * ctl_stats.c — epoch and the stats.* subtree of the mallctl tree.  L5.
  * See ctl.h for the tree and docs/compat.md, "mallctl", for the rules.
  *
- * Stats are a snapshot: writing epoch takes a new one (stats.c gathers the
- * counters), and a read before any write takes the first.
+ * Stats are a snapshot (stats.h): writing epoch takes a new one, and a
+ * read before any write takes the first.  The counter table
+ * (stats_counters.h) generates the nodes: each table's leaves come first in
+ * their parent's array, in table order, so a leaf's own MIB component is
+ * its row, and one handler per table reads the row's field through a
+ * generated (offset, size) list.  The lock nodes work the same way: in
+ * stats.mutexes.<name>.<counter> the MIB gives the lock's row and the
+ * counter's.
  *
- * Locks: ctl_mtx protects the epoch and the snapshot (ctl_epoch, ctl_stats,
- * ctl_arena_stats, ctl_arena_extents, ctl_background_stats); it is taken
- * only by the epoch and stats.* handlers and is held across the snapshot,
- * so it ranks above every lock stats, arena, pages, base and tcache take.
+ * Locks: each handler holds the snapshot lock (stats_lock) while it reads
+ * the snapshot, and copies out after releasing it.
  */
 #include "public_names.h"
 #include <strata.h>
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "arena.h"
-#include "background.h"
-#include "base.h"
 #include "ctl.h"
-#include "mutex.h"
 #include "stats.h"
-#include "sz.h"
-#include "tcache.h"
 
-static mutex_t ctl_mtx = MUTEX_INITIALIZER("ctl", MUTEX_RANK_CTL);
-/* Protected by ctl_mtx: 0 until the first snapshot, then bumped by each. */
-static uint64_t ctl_epoch;
-/* Protected by ctl_mtx: the stats as of the last epoch write. */
-static stats_global_t ctl_stats;
+/* Where a row's value lies in its struct. */
+typedef struct ctl_stats_field {
+	size_t offset, size;
+} ctl_stats_field_t;
 
-/* One arena's stats.arenas.<i>.* values as of the last epoch write. */
-typedef struct ctl_arena_stats {
-	bool initialized; /* the arena existed (else stats.arenas.<i> is ENOENT) */
-	unsigned nthreads;
-	size_t tcache_bytes;
-	ssize_t dirty_decay_ms, muzzy_decay_ms; /* -1 for the sums */
-	size_t pactive, pdirty, pmuzzy; /* pages */
-	size_t retained;                /* bytes */
-	uint64_t dirty_npurge, dirty_nmadvise, dirty_purged;
-	uint64_t muzzy_npurge, muzzy_nmadvise, muzzy_purged;
-} ctl_arena_stats_t;
-/* Protected by ctl_mtx: arena i at [i], the sums (MALLCTL_ARENAS_ALL) at
- * [ARENAS_MAX]. */
-static ctl_arena_stats_t ctl_arena_stats[ARENAS_MAX + 1];
+#define CTL_STATS_FIELD_OF(s) ctl_stats_field_of_##s
+#define ctl_stats_field_of_global(name, type, merge, doc) {offsetof(stats_global_t, name), sizeof(type)},
+#define ctl_stats_field_of_arena(name, type, merge, doc) {offsetof(stats_arena_t, name), sizeof(type)},
+#define ctl_stats_field_of_class(name, type, merge, doc) {offsetof(stats_class_t, name), sizeof(type)},
+#define ctl_stats_field_of_bin(name, type, merge, doc) {offsetof(stats_bin_t, name), sizeof(type)},
+#define ctl_stats_field_of_lextent(name, type, merge, doc) {offsetof(stats_lextent_t, name), sizeof(type)},
+#define ctl_stats_field_of_extent(name, type, merge, doc) {offsetof(stats_extent_t, name), sizeof(type)},
+#define ctl_stats_field_of_mutex(name, type, merge, doc) {offsetof(mutex_stats_t, name), sizeof(type)},
+
+static const ctl_stats_field_t ctl_stats_global_fields[] = {
+	STATS_GLOBAL_COUNTERS(CTL_STATS_FIELD_OF(global))};
+static const ctl_stats_field_t ctl_stats_arena_fields[] = {
+	STATS_ARENA_COUNTERS_HEAD(CTL_STATS_FIELD_OF(arena))
+	STATS_ARENA_COUNTERS_TAIL(CTL_STATS_FIELD_OF(arena))
+	STATS_ARENA_COUNTERS_HPA(CTL_STATS_FIELD_OF(arena))};
+static const ctl_stats_field_t ctl_stats_class_fields[] = {
+	STATS_CLASS_COUNTERS(CTL_STATS_FIELD_OF(class))};
+static const ctl_stats_field_t ctl_stats_bin_fields[] = {
+	STATS_BIN_COUNTERS(CTL_STATS_FIELD_OF(bin))};
+static const ctl_stats_field_t ctl_stats_lextent_fields[] = {
+	STATS_LEXTENT_COUNTERS(CTL_STATS_FIELD_OF(lextent))};
+static const ctl_stats_field_t ctl_stats_extent_fields[] = {
+	STATS_EXTENT_COUNTERS(CTL_STATS_FIELD_OF(extent))};
+static const ctl_stats_field_t ctl_stats_mutex_fields[] = {
+	MUTEX_STATS_COUNTERS(CTL_STATS_FIELD_OF(mutex))};
+
 /*
- * Protected by ctl_mtx: stats.arenas.<i>.extents.<j>, SZ_NPSIZES entries
- * per arena.  An arena's table comes from its own base at its first
- * snapshot (NULL if that failed: its extents nodes are EAGAIN) and is kept
- * for the index; the sums are static.
+ * Copies field f of obj (NULL: the arena vanished from the snapshot since
+ * the lookup, ENOENT) out of the snapshot, then releases the snapshot lock
+ * (held on entry) and replies.
  */
-static pages_extent_stats_t *ctl_arena_extents[ARENAS_MAX];
-static pages_extent_stats_t ctl_all_extents[SZ_NPSIZES];
-/* Protected by ctl_mtx: stats.background_thread.* as of the last epoch write. */
-static background_stats_t ctl_background_stats;
-
-
-/* ------------------------------------------------------------ epoch, stats */
-
-/* Where arena index i (or MALLCTL_ARENAS_ALL) lives in ctl_arena_stats. */
-static size_t
-ctl_arena_stats_slot(size_t i)
+static int
+ctl_stats_reply(const void *obj, const ctl_stats_field_t *f, void *oldp, size_t *oldlenp)
 {
-	return i == MALLCTL_ARENAS_ALL ? ARENAS_MAX : i;
+	uint64_t value = 0;
+	if (obj != NULL)
+		memcpy(&value, (const char *)obj + f->offset, f->size);
+	stats_unlock();
+	return obj != NULL ? ctl_read(oldp, oldlenp, &value, f->size) : ENOENT;
 }
 
-/* The page counters of arena ind (its pages_t) into *a and its extents
- * table, added to the sums.  ctl_mtx held. */
-static void
-ctl_arena_pages_refresh(unsigned ind, ctl_arena_stats_t *a, ctl_arena_stats_t *all)
-{
-	arena_t *arena = arena_get(ind, false);
-	if (arena == NULL)
-		return;
-	pages_stats_t ps;
-	pages_stats_read(&arena->pages, &ps);
-	a->dirty_decay_ms = ps.dirty_decay_ms;
-	a->muzzy_decay_ms = ps.muzzy_decay_ms;
-	a->pactive = ps.active_pages;
-	a->pdirty = ps.dirty_pages;
-	a->pmuzzy = ps.muzzy_pages;
-	a->retained = ps.retained_pages << LG_PAGE;
-	a->dirty_npurge = ps.dirty.npurge;
-	a->dirty_nmadvise = ps.dirty.nmadvise;
-	a->dirty_purged = ps.dirty.purged;
-	a->muzzy_npurge = ps.muzzy.npurge;
-	a->muzzy_nmadvise = ps.muzzy.nmadvise;
-	a->muzzy_purged = ps.muzzy.purged;
-	all->pactive += a->pactive;
-	all->pdirty += a->pdirty;
-	all->pmuzzy += a->pmuzzy;
-	all->retained += a->retained;
-	all->dirty_npurge += a->dirty_npurge;
-	all->dirty_nmadvise += a->dirty_nmadvise;
-	all->dirty_purged += a->dirty_purged;
-	all->muzzy_npurge += a->muzzy_npurge;
-	all->muzzy_nmadvise += a->muzzy_nmadvise;
-	all->muzzy_purged += a->muzzy_purged;
+/* Handler prologue: read-only, the snapshot lock taken. */
+#define CTL_STATS_HANDLER(fn)                                                             \
+	static int fn(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,      \
+	              void *newp, size_t newlen)
+#define CTL_STATS_ENTER()                                                                 \
+	do {                                                                              \
+		(void)miblen;                                                             \
+		if (!ctl_is_read_only_call(newp, newlen))                                 \
+			return EPERM;                                                     \
+		stats_lock();                                                             \
+	} while (0)
 
-	pages_extent_stats_t *x = ctl_arena_extents[ind];
-	if (x == NULL)
-		return;
-	pages_extents_stats_read(&arena->pages, x);
-	for (unsigned j = 0; j < SZ_NPSIZES; j++) {
-		ctl_all_extents[j].ndirty += x[j].ndirty;
-		ctl_all_extents[j].nmuzzy += x[j].nmuzzy;
-		ctl_all_extents[j].nretained += x[j].nretained;
-		ctl_all_extents[j].dirty_bytes += x[j].dirty_bytes;
-		ctl_all_extents[j].muzzy_bytes += x[j].muzzy_bytes;
-		ctl_all_extents[j].retained_bytes += x[j].retained_bytes;
-	}
+/* The arena of mib[2] in the snapshot, or NULL.  Lock held. */
+static const stats_arena_t *
+ctl_stats_arena(const size_t *mib)
+{
+	return stats_arena_get(mib[2]);
 }
 
-/* Fills ctl_arena_stats from every arena.  ctl_mtx held. */
-static void
-ctl_arena_stats_refresh(void)
+/* stats.<row> */
+CTL_STATS_HANDLER(ctl_stats_global)
 {
-	ctl_arena_stats_t *all = &ctl_arena_stats[ARENAS_MAX];
-	*all = (ctl_arena_stats_t){.initialized = true, .dirty_decay_ms = -1, .muzzy_decay_ms = -1};
-	memset(ctl_all_extents, 0, sizeof(ctl_all_extents));
-	unsigned n = arena_narenas_total();
-	for (unsigned i = 0; i < n; i++) {
-		ctl_arena_stats_t *a = &ctl_arena_stats[i];
-		*a = (ctl_arena_stats_t){.initialized = arena_is_initialized(i)};
-		if (!a->initialized)
-			continue;
-		a->nthreads = arena_nthreads(i);
-		a->tcache_bytes = tcache_bytes_of_arena(i);
-		all->nthreads += a->nthreads;
-		all->tcache_bytes += a->tcache_bytes;
-		ctl_arena_pages_refresh(i, a, all);
-	}
+	CTL_STATS_ENTER();
+	return ctl_stats_reply(&stats_get()->global, &ctl_stats_global_fields[mib[1]], oldp,
+	                       oldlenp);
 }
 
-/* Gives every arena that has none its extents table, before the snapshot
- * counts metadata, so that the metadata the tables take shows in the
- * snapshot that first uses them.  ctl_mtx held. */
-static void
-ctl_arena_extents_ensure(void)
+/* stats.mutexes.<lock>.<counter> */
+CTL_STATS_HANDLER(ctl_stats_mutexes_counter)
 {
-	unsigned n = arena_narenas_total();
-	for (unsigned i = 0; i < n; i++) {
-		arena_t *arena;
-		if (ctl_arena_extents[i] != NULL || (arena = arena_get(i, false)) == NULL)
-			continue;
-		ctl_arena_extents[i] =
-		    base_alloc(&arena->base, SZ_NPSIZES * sizeof(pages_extent_stats_t), CACHELINE);
-	}
+	CTL_STATS_ENTER();
+	return ctl_stats_reply(&stats_get()->mutexes[mib[2]], &ctl_stats_mutex_fields[mib[3]],
+	                       oldp, oldlenp);
 }
 
-/* Takes a new snapshot.  ctl_mtx held. */
-static void
-ctl_refresh(void)
+/* stats.arenas.<i>.<row> */
+CTL_STATS_HANDLER(ctl_stats_arena_row)
 {
-	ctl_arena_extents_ensure();
-	stats_snapshot(&ctl_stats);
-	ctl_arena_stats_refresh();
-	background_stats_read(&ctl_background_stats);
-	ctl_epoch++;
+	CTL_STATS_ENTER();
+	return ctl_stats_reply(ctl_stats_arena(mib), &ctl_stats_arena_fields[mib[3]], oldp,
+	                       oldlenp);
 }
 
-/* Takes the first snapshot if there is none yet.  ctl_mtx held. */
-static void
-ctl_snapshot_ensure(void)
+/* stats.arenas.<i>.{small,large}.<row>: small is the arena's child number
+ * CTL_STATS_SMALL_CHILD (the node arrays below keep it so). */
+#define CTL_STATS_NARENA_ROWS (sizeof(ctl_stats_arena_fields) / sizeof(ctl_stats_arena_fields[0]))
+#define CTL_STATS_SMALL_CHILD (CTL_STATS_NARENA_ROWS + 1)
+CTL_STATS_HANDLER(ctl_stats_arena_class)
 {
-	if (ctl_epoch == 0)
-		ctl_refresh();
+	CTL_STATS_ENTER();
+	const stats_arena_t *a = ctl_stats_arena(mib);
+	const stats_class_t *c = NULL;
+	if (a != NULL)
+		c = mib[3] == CTL_STATS_SMALL_CHILD ? &a->small : &a->large;
+	return ctl_stats_reply(c, &ctl_stats_class_fields[mib[4]], oldp, oldlenp);
+}
+
+/* stats.arenas.<i>.bins.<j>.<row> and .mutex.<counter> */
+CTL_STATS_HANDLER(ctl_stats_arena_bin)
+{
+	CTL_STATS_ENTER();
+	const stats_arena_t *a = ctl_stats_arena(mib);
+	return ctl_stats_reply(a != NULL ? &a->bins[mib[4]] : NULL, &ctl_stats_bin_fields[mib[5]],
+	                       oldp, oldlenp);
+}
+
+CTL_STATS_HANDLER(ctl_stats_arena_bin_mutex)
+{
+	CTL_STATS_ENTER();
+	const stats_arena_t *a = ctl_stats_arena(mib);
+	return ctl_stats_reply(a != NULL ? &a->bins[mib[4]].mutex : NULL,
+	                       &ctl_stats_mutex_fields[mib[6]], oldp, oldlenp);
+}
+
+/* stats.arenas.<i>.lextents.<j>.<row> */
+CTL_STATS_HANDLER(ctl_stats_arena_lextent)
+{
+	CTL_STATS_ENTER();
+	const stats_arena_t *a = ctl_stats_arena(mib);
+	return ctl_stats_reply(a != NULL ? &a->lextents[mib[4]] : NULL,
+	                       &ctl_stats_lextent_fields[mib[5]], oldp, oldlenp);
+}
+
+/* stats.arenas.<i>.extents.<j>.<row> */
+CTL_STATS_HANDLER(ctl_stats_arena_extent)
+{
+	CTL_STATS_ENTER();
+	const stats_arena_t *a = ctl_stats_arena(mib);
+	return ctl_stats_reply(a != NULL ? &a->extents[mib[4]] : NULL,
+	                       &ctl_stats_extent_fields[mib[5]], oldp, oldlenp);
+}
+
+/* stats.arenas.<i>.mutexes.<lock>.<counter> */
+CTL_STATS_HANDLER(ctl_stats_arena_mutex)
+{
+	CTL_STATS_ENTER();
+	const stats_arena_t *a = ctl_stats_arena(mib);
+	return ctl_stats_reply(a != NULL ? &a->mutexes[mib[4]] : NULL,
+	                       &ctl_stats_mutex_fields[mib[5]], oldp, oldlenp);
+}
+
+/* stats.arenas.<i>.dss: strata has no sbrk ("N/A" in the merged views, as
+ * jemalloc). */
+CTL_STATS_HANDLER(ctl_stats_arena_dss)
+{
+	CTL_STATS_ENTER();
+	bool exists = ctl_stats_arena(mib) != NULL;
+	stats_unlock();
+	if (!exists)
+		return ENOENT;
+	const char *dss = mib[2] < ARENAS_MAX ? "disabled" : "N/A";
+	return ctl_read(oldp, oldlenp, &dss, sizeof(dss));
+}
+
+/* stats.mutexes.reset */
+static int
+ctl_stats_mutexes_reset(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
+                        void *newp, size_t newlen)
+{
+	(void)mib;
+	(void)miblen;
+	if (!ctl_is_void_call(oldp, oldlenp, newp, newlen))
+		return EPERM;
+	stats_mutexes_reset();
+	return 0;
 }
 
 int
@@ -179,157 +208,112 @@ ctl_epoch_handler(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
 	int err = ctl_write(newp, newlen, &ignored, sizeof(ignored));
 	if (err != 0)
 		return err;
-	mutex_lock(&ctl_mtx);
+	stats_lock();
 	if (newp != NULL)
-		ctl_refresh();
-	ctl_snapshot_ensure();
-	uint64_t epoch = ctl_epoch;
-	mutex_unlock(&ctl_mtx);
+		stats_refresh();
+	uint64_t epoch = stats_get()->epoch;
+	stats_unlock();
 	return ctl_read(oldp, oldlenp, &epoch, sizeof(epoch));
 }
 
-/* The snapshot's field, taking the first snapshot if there is none yet. */
-#define CTL_STATS(field)                                                                  \
-	static size_t ctl_stats_get_##field(void)                                         \
-	{                                                                                 \
-		mutex_lock(&ctl_mtx);                                                     \
-		ctl_snapshot_ensure();                                                    \
-		size_t value = ctl_stats.field;                                           \
-		mutex_unlock(&ctl_mtx);                                                   \
-		return value;                                                             \
-	}                                                                                 \
-	CTL_RO(ctl_stats_##field, size_t, ctl_stats_get_##field())
-CTL_STATS(allocated)
-CTL_STATS(active)
-CTL_STATS(mapped)
-CTL_STATS(resident)
-CTL_STATS(metadata)
-CTL_STATS(retained)
+/* ------------------------------------------------------------ the nodes */
 
-/* stats.arenas.<i>: the arenas that existed at the snapshot, and
- * MALLCTL_ARENAS_ALL (the sums). */
+#define CTL_STATS_LEAF(handler) CTL_STATS_LEAF_##handler
+#define CTL_STATS_ROW_LEAF(fn, leaf) {.name = #leaf, .handler = fn},
+#define CTL_STATS_LEAF_ctl_stats_global(row, type, merge, doc) CTL_STATS_ROW_LEAF(ctl_stats_global, row)
+#define CTL_STATS_LEAF_ctl_stats_arena_row(row, type, merge, doc) CTL_STATS_ROW_LEAF(ctl_stats_arena_row, row)
+#define CTL_STATS_LEAF_ctl_stats_arena_class(row, type, merge, doc) CTL_STATS_ROW_LEAF(ctl_stats_arena_class, row)
+#define CTL_STATS_LEAF_ctl_stats_arena_bin(row, type, merge, doc) CTL_STATS_ROW_LEAF(ctl_stats_arena_bin, row)
+#define CTL_STATS_LEAF_ctl_stats_arena_lextent(row, type, merge, doc) CTL_STATS_ROW_LEAF(ctl_stats_arena_lextent, row)
+#define CTL_STATS_LEAF_ctl_stats_arena_extent(row, type, merge, doc) CTL_STATS_ROW_LEAF(ctl_stats_arena_extent, row)
+#define CTL_STATS_LEAF_ctl_stats_mutexes_counter(row, type, merge, doc) CTL_STATS_ROW_LEAF(ctl_stats_mutexes_counter, row)
+#define CTL_STATS_LEAF_ctl_stats_arena_mutex(row, type, merge, doc) CTL_STATS_ROW_LEAF(ctl_stats_arena_mutex, row)
+#define CTL_STATS_LEAF_ctl_stats_arena_bin_mutex(row, type, merge, doc) CTL_STATS_ROW_LEAF(ctl_stats_arena_bin_mutex, row)
+
 static bool
-ctl_stats_arenas_index_valid(size_t index)
+ctl_stats_bins_index_valid(size_t index)
 {
-	if (index != MALLCTL_ARENAS_ALL && index >= ARENAS_MAX)
-		return false;
-	mutex_lock(&ctl_mtx);
-	ctl_snapshot_ensure();
-	bool valid = ctl_arena_stats[ctl_arena_stats_slot(index)].initialized;
-	mutex_unlock(&ctl_mtx);
-	return valid;
+	return index < SZ_NBINS;
 }
 
-/* The snapshot's field of arena mib[2] (stats.arenas.<i>.field). */
-#define CTL_STATS_ARENA(field, type)                                                      \
-	static type ctl_stats_arenas_i_get_##field(size_t index)                          \
-	{                                                                                 \
-		mutex_lock(&ctl_mtx);                                                     \
-		ctl_snapshot_ensure();                                                    \
-		type value = ctl_arena_stats[ctl_arena_stats_slot(index)].field;          \
-		mutex_unlock(&ctl_mtx);                                                   \
-		return value;                                                             \
-	}                                                                                 \
-	CTL_RO(ctl_stats_arenas_i_##field, type, ctl_stats_arenas_i_get_##field(mib[2]))
-CTL_STATS_ARENA(nthreads, unsigned)
-CTL_STATS_ARENA(tcache_bytes, size_t)
-CTL_STATS_ARENA(dirty_decay_ms, ssize_t)
-CTL_STATS_ARENA(muzzy_decay_ms, ssize_t)
-CTL_STATS_ARENA(pactive, size_t)
-CTL_STATS_ARENA(pdirty, size_t)
-CTL_STATS_ARENA(pmuzzy, size_t)
-CTL_STATS_ARENA(retained, size_t)
-CTL_STATS_ARENA(dirty_npurge, uint64_t)
-CTL_STATS_ARENA(dirty_nmadvise, uint64_t)
-CTL_STATS_ARENA(dirty_purged, uint64_t)
-CTL_STATS_ARENA(muzzy_npurge, uint64_t)
-CTL_STATS_ARENA(muzzy_nmadvise, uint64_t)
-CTL_STATS_ARENA(muzzy_purged, uint64_t)
-
-/* stats.arenas.<i>.extents.<j>: j is a page-size class (SZ_NPSIZES). */
 static bool
-ctl_stats_arenas_i_extents_index_valid(size_t index)
+ctl_stats_lextents_index_valid(size_t index)
+{
+	return index < SZ_NLEXTENTS;
+}
+
+static bool
+ctl_stats_extents_index_valid(size_t index)
 {
 	return index < SZ_NPSIZES;
 }
 
-/*
- * The snapshot's size_t at offset in class mib[4]'s pages_extent_stats_t
- * of arena mib[2] (or the sums); EAGAIN when the arena's table could not
- * be allocated.
- */
-static int
-ctl_stats_arenas_i_extents_j_read(const size_t *mib, void *oldp, size_t *oldlenp, void *newp,
-                                  size_t newlen, size_t offset)
+/* stats.arenas.<i>: the arenas that existed at the snapshot, and the
+ * merged views (MALLCTL_ARENAS_DESTROYED once an arena was destroyed). */
+static bool
+ctl_stats_arenas_index_valid(size_t index)
 {
-	if (!ctl_is_read_only_call(newp, newlen))
-		return EPERM;
-	mutex_lock(&ctl_mtx);
-	ctl_snapshot_ensure();
-	const pages_extent_stats_t *x =
-	    mib[2] == MALLCTL_ARENAS_ALL ? ctl_all_extents : ctl_arena_extents[mib[2]];
-	size_t value = 0;
-	if (x != NULL)
-		memcpy(&value, (const char *)&x[mib[4]] + offset, sizeof(value));
-	mutex_unlock(&ctl_mtx);
-	return x != NULL ? ctl_read(oldp, oldlenp, &value, sizeof(value)) : EAGAIN;
+	stats_lock();
+	bool valid = stats_arena_get(index) != NULL;
+	stats_unlock();
+	return valid;
 }
 
-#define CTL_STATS_ARENA_EXTENTS(field)                                                    \
-	static int ctl_stats_arenas_i_extents_j_##field(const size_t *mib, size_t miblen, \
-	                                                void *oldp, size_t *oldlenp,      \
-	                                                void *newp, size_t newlen)        \
-	{                                                                                 \
-		(void)miblen;                                                             \
-		return ctl_stats_arenas_i_extents_j_read(                                 \
-		    mib, oldp, oldlenp, newp, newlen,                                     \
-		    offsetof(pages_extent_stats_t, field));                               \
-	}
-CTL_STATS_ARENA_EXTENTS(ndirty)
-CTL_STATS_ARENA_EXTENTS(nmuzzy)
-CTL_STATS_ARENA_EXTENTS(nretained)
-CTL_STATS_ARENA_EXTENTS(dirty_bytes)
-CTL_STATS_ARENA_EXTENTS(muzzy_bytes)
-CTL_STATS_ARENA_EXTENTS(retained_bytes)
-
-static const ctl_node_t ctl_stats_arenas_i_extents_j_nodes[] = {
-	CTL_LEAF(ndirty, ctl_stats_arenas_i_extents_j_ndirty),
-	CTL_LEAF(nmuzzy, ctl_stats_arenas_i_extents_j_nmuzzy),
-	CTL_LEAF(nretained, ctl_stats_arenas_i_extents_j_nretained),
-	CTL_LEAF(dirty_bytes, ctl_stats_arenas_i_extents_j_dirty_bytes),
-	CTL_LEAF(muzzy_bytes, ctl_stats_arenas_i_extents_j_muzzy_bytes),
-	CTL_LEAF(retained_bytes, ctl_stats_arenas_i_extents_j_retained_bytes),
+static const ctl_node_t ctl_stats_arena_bin_mutex_nodes[] = {
+	MUTEX_STATS_COUNTERS(CTL_STATS_LEAF(ctl_stats_arena_bin_mutex))};
+static const ctl_node_t ctl_stats_arena_bin_nodes[] = {
+	STATS_BIN_COUNTERS(CTL_STATS_LEAF(ctl_stats_arena_bin))
+	CTL_NAMED(mutex, ctl_stats_arena_bin_mutex_nodes),
 };
-static const ctl_node_t ctl_stats_arenas_i_extents_j = CTL_INNER(ctl_stats_arenas_i_extents_j_nodes);
+static const ctl_node_t ctl_stats_arena_bin_node = CTL_INNER(ctl_stats_arena_bin_nodes);
 
-static const ctl_node_t ctl_stats_arenas_i_nodes[] = {
-	CTL_LEAF(nthreads, ctl_stats_arenas_i_nthreads),
-	CTL_LEAF(tcache_bytes, ctl_stats_arenas_i_tcache_bytes),
-	CTL_LEAF(dirty_decay_ms, ctl_stats_arenas_i_dirty_decay_ms),
-	CTL_LEAF(muzzy_decay_ms, ctl_stats_arenas_i_muzzy_decay_ms),
-	CTL_LEAF(pactive, ctl_stats_arenas_i_pactive),
-	CTL_LEAF(pdirty, ctl_stats_arenas_i_pdirty),
-	CTL_LEAF(pmuzzy, ctl_stats_arenas_i_pmuzzy),
-	CTL_LEAF(retained, ctl_stats_arenas_i_retained),
-	CTL_LEAF(dirty_npurge, ctl_stats_arenas_i_dirty_npurge),
-	CTL_LEAF(dirty_nmadvise, ctl_stats_arenas_i_dirty_nmadvise),
-	CTL_LEAF(dirty_purged, ctl_stats_arenas_i_dirty_purged),
-	CTL_LEAF(muzzy_npurge, ctl_stats_arenas_i_muzzy_npurge),
-	CTL_LEAF(muzzy_nmadvise, ctl_stats_arenas_i_muzzy_nmadvise),
-	CTL_LEAF(muzzy_purged, ctl_stats_arenas_i_muzzy_purged),
-	CTL_INDEXED(extents, ctl_stats_arenas_i_extents_j, ctl_stats_arenas_i_extents_index_valid),
+static const ctl_node_t ctl_stats_arena_lextent_nodes[] = {
+	STATS_LEXTENT_COUNTERS(CTL_STATS_LEAF(ctl_stats_arena_lextent))};
+static const ctl_node_t ctl_stats_arena_lextent_node = CTL_INNER(ctl_stats_arena_lextent_nodes);
+
+static const ctl_node_t ctl_stats_arena_extent_nodes[] = {
+	STATS_EXTENT_COUNTERS(CTL_STATS_LEAF(ctl_stats_arena_extent))};
+static const ctl_node_t ctl_stats_arena_extent_node = CTL_INNER(ctl_stats_arena_extent_nodes);
+
+static const ctl_node_t ctl_stats_arena_class_nodes[] = {
+	STATS_CLASS_COUNTERS(CTL_STATS_LEAF(ctl_stats_arena_class))};
+
+static const ctl_node_t ctl_stats_arena_mutex_nodes[] = {
+	MUTEX_STATS_COUNTERS(CTL_STATS_LEAF(ctl_stats_arena_mutex))};
+#define CTL_STATS_ARENA_MUTEX(name, doc) CTL_NAMED(name, ctl_stats_arena_mutex_nodes),
+static const ctl_node_t ctl_stats_arena_mutexes_nodes[] = {
+	STATS_ARENA_MUTEXES(CTL_STATS_ARENA_MUTEX)};
+
+static const ctl_node_t ctl_stats_arena_nodes[] = {
+	STATS_ARENA_COUNTERS_HEAD(CTL_STATS_LEAF(ctl_stats_arena_row))
+	STATS_ARENA_COUNTERS_TAIL(CTL_STATS_LEAF(ctl_stats_arena_row))
+	STATS_ARENA_COUNTERS_HPA(CTL_STATS_LEAF(ctl_stats_arena_row))
+	CTL_LEAF(dss, ctl_stats_arena_dss),
+	CTL_NAMED(small, ctl_stats_arena_class_nodes), /* CTL_STATS_SMALL_CHILD */
+	CTL_NAMED(large, ctl_stats_arena_class_nodes),
+	CTL_INDEXED(bins, ctl_stats_arena_bin_node, ctl_stats_bins_index_valid),
+	CTL_INDEXED(lextents, ctl_stats_arena_lextent_node, ctl_stats_lextents_index_valid),
+	CTL_INDEXED(extents, ctl_stats_arena_extent_node, ctl_stats_extents_index_valid),
+	CTL_NAMED(mutexes, ctl_stats_arena_mutexes_nodes),
 };
-static const ctl_node_t ctl_stats_arenas_i = CTL_INNER(ctl_stats_arenas_i_nodes);
+static const ctl_node_t ctl_stats_arena_node = CTL_INNER(ctl_stats_arena_nodes);
+
+static const ctl_node_t ctl_stats_mutex_nodes[] = {
+	MUTEX_STATS_COUNTERS(CTL_STATS_LEAF(ctl_stats_mutexes_counter))};
+#define CTL_STATS_GLOBAL_MUTEX(name, lock, doc) CTL_NAMED(name, ctl_stats_mutex_nodes),
+static const ctl_node_t ctl_stats_mutexes_nodes[] = {
+	STATS_GLOBAL_MUTEXES(CTL_STATS_GLOBAL_MUTEX)
+	CTL_LEAF(reset, ctl_stats_mutexes_reset),
+};
 
 /* stats.background_thread.* and stats.memory_limit.*: the purger's counters
- * as of the last epoch write; fn is the node's handler. */
+ * as of the snapshot; fn is the node's handler. */
 #define CTL_STATS_BACKGROUND(fn, type, member)                                            \
 	static type fn##_get(void)                                                        \
 	{                                                                                 \
-		mutex_lock(&ctl_mtx);                                                     \
-		ctl_snapshot_ensure();                                                    \
-		type value = ctl_background_stats.member;                                 \
-		mutex_unlock(&ctl_mtx);                                                   \
+		stats_lock();                                                             \
+		type value = stats_get()->background.member;                              \
+		stats_unlock();                                                           \
 		return value;                                                             \
 	}                                                                                 \
 	CTL_RO(fn, type, fn##_get())
@@ -358,20 +342,10 @@ static const ctl_node_t ctl_stats_memory_limit_nodes[] = {
 };
 
 static const ctl_node_t ctl_stats_nodes[] = {
-	CTL_LEAF(allocated, ctl_stats_allocated),
-	CTL_LEAF(active, ctl_stats_active),
-	CTL_LEAF(mapped, ctl_stats_mapped),
-	CTL_LEAF(resident, ctl_stats_resident),
-	CTL_LEAF(metadata, ctl_stats_metadata),
-	CTL_LEAF(retained, ctl_stats_retained),
-	CTL_INDEXED(arenas, ctl_stats_arenas_i, ctl_stats_arenas_index_valid),
+	STATS_GLOBAL_COUNTERS(CTL_STATS_LEAF(ctl_stats_global))
+	CTL_INDEXED(arenas, ctl_stats_arena_node, ctl_stats_arenas_index_valid),
 	CTL_NAMED(background_thread, ctl_stats_background_thread_nodes),
 	CTL_NAMED(memory_limit, ctl_stats_memory_limit_nodes),
+	CTL_NAMED(mutexes, ctl_stats_mutexes_nodes),
 };
 const ctl_node_t ctl_stats_tree = CTL_INNER(ctl_stats_nodes);
-
-void
-ctl_boot(void)
-{
-	mutex_register(&ctl_mtx, NULL);
-}

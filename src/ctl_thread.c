@@ -25,6 +25,23 @@ CTL_RO(ctl_thread_deallocated, uint64_t, *tsd_thread_deallocatedp())
 CTL_RO(ctl_thread_allocatedp, uint64_t *, tsd_thread_allocatedp())
 CTL_RO(ctl_thread_deallocatedp, uint64_t *, tsd_thread_deallocatedp())
 
+/* thread.peak.read: the calling thread's highest net allocated bytes
+ * (allocated minus deallocated) since thread.peak.reset, as of the last
+ * cache GC event or this read (docs/compat.md).  thread.peak.reset: void. */
+CTL_RO(ctl_thread_peak_read, uint64_t, tsd_thread_peak_read())
+
+static int
+ctl_thread_peak_reset(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, void *newp,
+                      size_t newlen)
+{
+	(void)mib;
+	(void)miblen;
+	if (!ctl_is_void_call(oldp, oldlenp, newp, newlen))
+		return EPERM;
+	tsd_thread_peak_reset();
+	return 0;
+}
+
 /* thread.arena: read the old index, then rebind if a different one is
  * written (nothing happens when the read fails, as in jemalloc).  Under
  * percpu_arena the CPU picks the automatic arena: moving to another one is
@@ -103,6 +120,11 @@ static const ctl_node_t ctl_thread_tcache_nodes[] = {
 	CTL_LEAF(flush, ctl_thread_tcache_flush),
 };
 
+static const ctl_node_t ctl_thread_peak_nodes[] = {
+	CTL_LEAF(read, ctl_thread_peak_read),
+	CTL_LEAF(reset, ctl_thread_peak_reset),
+};
+
 static const ctl_node_t ctl_thread_nodes[] = {
 	CTL_LEAF(arena, ctl_thread_arena),
 	CTL_LINK(prof, ctl_thread_prof_tree),
@@ -112,6 +134,7 @@ static const ctl_node_t ctl_thread_nodes[] = {
 	CTL_LEAF(deallocated, ctl_thread_deallocated),
 	CTL_LEAF(deallocatedp, ctl_thread_deallocatedp),
 	CTL_LEAF(idle, ctl_thread_idle),
+	CTL_NAMED(peak, ctl_thread_peak_nodes),
 };
 
 /* ------------------------------------------------------------ tcache.* */

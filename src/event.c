@@ -9,7 +9,9 @@
  * code, with the intervals computed once at boot: a call that fires the
  * cache GC costs about as much as the GC step itself.
  *
- * Owned by the thread; no locks.  Handlers run with no allocator lock held
+ * Owned by the thread, but for the fast thresholds, which event_force_slow
+ * zeroes from another thread (event.h says why that is safe); its walk of
+ * the threads holds tsd.c's list lock.  Handlers run with no allocator lock held
  * and may allocate only through the reentrancy guard.
  */
 #include "background.h"
@@ -19,9 +21,14 @@
 #include "prng.h"
 #include "tsd.h"
 
+/* Most bytes a thread counts before reporting them to stats_interval. */
+#define EVENT_STATS_BATCH_MAX ((uint64_t)4 << 20)
+
 /* Set by event_boot. */
 static uint64_t event_wait[EVENT_COUNT]; /* bytes from one firing to the next */
 static bool event_fill_on;               /* junk or zero: always the slow path */
+/* The forcings of the slow path in effect (event_force_slow). */
+static _Atomic unsigned event_forced;
 /* lg of the mean sampling distance; negative: no sampling.  Written by
  * event_boot and prof.reset, read by every thread's draw. */
 static _Atomic int event_sample_lg = -1;
@@ -40,6 +47,14 @@ event_boot(void)
 	event_wait[EVENT_ARENA_RECHECK] = opt_percpu_arena == CONF_PERCPU_ARENA_DISABLED
 	                                          ? EVENT_NEVER
 	                                          : opt_tcache_gc_incr_bytes;
+	/* As jemalloc: each thread reports its bytes in batches of 1/64 of
+	 * the interval (at most 4 MiB), so the print comes within a batch per
+	 * thread of the interval. */
+	uint64_t batch = (uint64_t)opt_stats_interval >> 6;
+	if (batch > EVENT_STATS_BATCH_MAX)
+		batch = EVENT_STATS_BATCH_MAX;
+	event_wait[EVENT_STATS_INTERVAL] =
+	    opt_stats_interval < 0 ? EVENT_NEVER : batch == 0 ? 1 : batch;
 	event_fill_on = opt_zero || opt_junk != CONF_JUNK_FALSE;
 	event_set_sample_lg(opt_prof ? (int)opt_lg_prof_sample : -1);
 }
@@ -72,33 +87,85 @@ event_schedule_sample(tsd_t *tsd, uint64_t now)
 	tsd->events.next[EVENT_PROF_SAMPLE] = event_due_at(now, wait);
 }
 
+/* No event fires: the thread is not set up, or runs the allocator's own
+ * code. */
 static inline bool
-event_fast_path_off(const tsd_t *tsd)
+event_events_off(const tsd_t *tsd)
 {
-	return tsd->state != TSD_NOMINAL || tsd->reentrancy != 0 || event_fill_on;
+	return tsd->state != TSD_NOMINAL || tsd->reentrancy != 0;
 }
 
-/* The fast thresholds: the nearest event of each counter. */
+/* The fast thresholds: seq_cst atomic stores, as event_force_slow may
+ * store into them from another thread (see event.h). */
+static inline void
+event_store_thresholds(tsd_t *tsd, uint64_t alloc_event, uint64_t dalloc_event)
+{
+	__atomic_store_n(&tsd->alloc_event, alloc_event, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&tsd->dalloc_event, dalloc_event, __ATOMIC_SEQ_CST);
+}
+
+/* The fast thresholds: the nearest event of each counter, or 0 while the
+ * slow path is forced.  The forcing count is read (seq_cst) after the
+ * seq_cst stores (Dekker's order, see event.h); a forcing seen then takes
+ * the thresholds back to 0. */
 static inline void
 event_set_thresholds(tsd_t *tsd)
 {
 	uint64_t gc = tsd->events.next[EVENT_TCACHE_GC_ALLOC];
 	uint64_t recheck = tsd->events.next[EVENT_ARENA_RECHECK];
 	uint64_t sample = tsd->events.next[EVENT_PROF_SAMPLE];
+	uint64_t stats = tsd->events.next[EVENT_STATS_INTERVAL];
 	uint64_t first = gc < recheck ? gc : recheck;
-	tsd->alloc_event = first < sample ? first : sample;
-	tsd->dalloc_event = tsd->events.next[EVENT_TCACHE_GC_DALLOC];
+	first = first < stats ? first : stats;
+	if (UNLIKELY(event_fill_on)) {
+		/* Always the slow path: the thresholds stay 0 (stored only if
+		 * not yet, as this runs on every call). */
+		if (__atomic_load_n(&tsd->alloc_event, __ATOMIC_RELAXED) != 0 ||
+		    __atomic_load_n(&tsd->dalloc_event, __ATOMIC_RELAXED) != 0)
+			event_store_thresholds(tsd, 0, 0);
+		return;
+	}
+	event_store_thresholds(tsd, first < sample ? first : sample,
+	                       tsd->events.next[EVENT_TCACHE_GC_DALLOC]);
+	if (UNLIKELY(atomic_load_explicit(&event_forced, memory_order_seq_cst) != 0))
+		event_store_thresholds(tsd, 0, 0);
 }
 
 void
 event_arm(tsd_t *tsd)
 {
-	if (event_fast_path_off(tsd)) {
-		tsd->alloc_event = 0;
-		tsd->dalloc_event = 0;
+	if (event_events_off(tsd)) {
+		event_store_thresholds(tsd, 0, 0);
 		return;
 	}
 	event_set_thresholds(tsd);
+}
+
+/* A remote thread's fast thresholds go to 0 (tsd_foreach_live, list lock
+ * held). */
+static void
+event_force_remote(tsd_t *tsd)
+{
+	event_store_thresholds(tsd, 0, 0);
+}
+
+void
+event_force_slow(bool on)
+{
+	if (!on) {
+		atomic_fetch_sub_explicit(&event_forced, 1, memory_order_seq_cst);
+		return;
+	}
+	atomic_fetch_add_explicit(&event_forced, 1, memory_order_seq_cst);
+	tsd_foreach_live(event_force_remote);
+}
+
+void
+event_peak_update(tsd_t *tsd)
+{
+	int64_t net = (int64_t)(tsd->allocated - tsd->deallocated - tsd->peak_base);
+	if (net > (int64_t)tsd->peak_max)
+		tsd->peak_max = (uint64_t)net;
 }
 
 void
@@ -114,6 +181,7 @@ event_init(tsd_t *tsd)
 	event_schedule(tsd, EVENT_TCACHE_GC_ALLOC, tsd->allocated);
 	event_schedule(tsd, EVENT_TCACHE_GC_DALLOC, tsd->deallocated);
 	event_schedule(tsd, EVENT_ARENA_RECHECK, tsd->allocated);
+	event_schedule(tsd, EVENT_STATS_INTERVAL, tsd->allocated);
 	uint64_t seed = atomic_add_relaxed(&event_seed_counter, 1);
 	tsd->events.prng = seed * 0xd1342543de82ef95ull + 1;
 	event_schedule_sample(tsd, tsd->allocated);
@@ -128,6 +196,7 @@ event_tcache_gc(tsd_t *tsd)
 {
 	event_schedule(tsd, EVENT_TCACHE_GC_ALLOC, tsd->allocated);
 	event_schedule(tsd, EVENT_TCACHE_GC_DALLOC, tsd->deallocated);
+	event_peak_update(tsd);
 	if (tsd->tcache.enabled)
 		tcache_gc_step(&tsd->tcache);
 	background_check_memory_limit(clock_coarse_ns());
@@ -136,6 +205,23 @@ event_tcache_gc(tsd_t *tsd)
 		background_maybe_start();
 		tsd_reentrancy_lower(tsd);
 	}
+}
+
+void (*event_stats_interval)(uint64_t bytes);
+
+/* stats_interval: the bytes since the last report (one wait, or more when
+ * the thread allocated while events were off). */
+static void
+event_stats_interval_fire(tsd_t *tsd, uint64_t now)
+{
+	uint64_t since = now - (tsd->events.next[EVENT_STATS_INTERVAL] -
+	                        event_wait[EVENT_STATS_INTERVAL]);
+	event_schedule(tsd, EVENT_STATS_INTERVAL, now);
+	if (event_stats_interval == NULL)
+		return;
+	tsd_reentrancy_raise(tsd);
+	event_stats_interval(since);
+	tsd_reentrancy_lower(tsd);
 }
 
 /*
@@ -147,7 +233,7 @@ bool
 event_alloc(tsd_t *tsd, size_t usize)
 {
 	uint64_t now = tsd->allocated += usize;
-	if (event_fast_path_off(tsd)) {
+	if (event_events_off(tsd)) {
 		/* The allocator's own bytes (raised level) are not the
 		 * program's: the sample's clock moves past them. */
 		if (tsd->reentrancy != 0 && tsd->state == TSD_NOMINAL)
@@ -169,6 +255,8 @@ event_alloc(tsd_t *tsd, size_t usize)
 		event_schedule(tsd, EVENT_ARENA_RECHECK, now);
 		tsd_arena_recheck(tsd);
 	}
+	if (now >= tsd->events.next[EVENT_STATS_INTERVAL])
+		event_stats_interval_fire(tsd, now);
 	event_set_thresholds(tsd);
 	return sample;
 }
@@ -186,7 +274,7 @@ void
 event_dalloc(tsd_t *tsd, size_t usize)
 {
 	uint64_t now = tsd->deallocated += usize;
-	if (event_fast_path_off(tsd))
+	if (event_events_off(tsd))
 		return;
 	if (now >= tsd->events.next[EVENT_TCACHE_GC_DALLOC])
 		event_tcache_gc(tsd);

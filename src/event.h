@@ -27,10 +27,34 @@
  * bytes counted while events could not fire only make the thread draw
  * afresh.
  *
- * The fast threshold is 0 (every call takes the slow path, which still
- * fires events only when they are due) while the thread is not set up,
- * while its reentrancy level is raised (then no event fires at all: see
- * tsd.h), and when a fill option (junk, zero) needs the slow path.
+ * The fast threshold is 0 (every call takes the slow path) while the
+ * thread is not set up and while its reentrancy level is raised (then no
+ * event fires at all: see tsd.h).  It is also 0 while the slow path is
+ * forced, which leaves the events as they are (the slow path still fires
+ * each when it is due): when a fill option (junk, zero) needs the slow
+ * path, and while event_force_slow is in effect (the program's allocation
+ * hooks are installed: hook.h).
+ *
+ * Forcing reaches threads already running: event_force_slow raises a
+ * global count and zeroes the fast thresholds of every live thread (the
+ * list of tsd.h).  A remote store can race with the owner's own store of
+ * a threshold in its slow path; the two sides are ordered as in Dekker's
+ * algorithm, with seq_cst operations only (no fence, which ThreadSanitizer
+ * cannot follow): the remote raises the count (a seq_cst read-modify-write),
+ * then stores 0 (seq_cst); the owner stores its threshold (seq_cst), then
+ * reads the count (seq_cst).  All four are in one total order, so either
+ * the owner's read comes after the raise and sees it (the owner then
+ * stores 0 itself), or it comes before, and then so does the owner's
+ * store, which the remote 0 therefore follows in the threshold's
+ * modification order.  Either way the thread is left with 0.  The fast
+ * paths read the thresholds with plain loads (an aligned 8-byte load,
+ * never torn; x86 needs nothing more for a seq_cst store to be seen).
+ * Lowering the count needs no remote store: each thread, next in its slow
+ * path (every call, while its threshold is 0), sets its thresholds anew.
+ *
+ * thread.peak rides on the cache GC event: each time it fires, the
+ * thread's net allocated bytes update its peak (jemalloc's accuracy: one
+ * GC interval, 64 KiB by default).
  *
  * To add an event: a kind below, its interval in event_boot, its check in
  * event_alloc or event_dalloc, and its threshold in event_set_thresholds
@@ -46,6 +70,7 @@ typedef enum event_kind {
 	EVENT_TCACHE_GC_DALLOC, /* ... or on deallocated bytes, whichever first */
 	EVENT_ARENA_RECHECK,    /* follow the thread's CPU (percpu_arena) */
 	EVENT_PROF_SAMPLE,      /* the profiler samples this allocation */
+	EVENT_STATS_INTERVAL,   /* stats_interval: hand the bytes to event_stats_interval */
 	EVENT_COUNT
 } event_kind_t;
 
@@ -87,6 +112,16 @@ void event_init(struct tsd *tsd);
 void event_set_sample_lg(int lg);
 /* The thread draws its next sampling distance now, at the current rate. */
 void event_sample_redraw(struct tsd *tsd);
+/* Forces every thread's allocations and frees onto the slow path (on) or
+ * lifts one forcing (off); forcings nest.  Threads started later are
+ * forced too. */
+void event_force_slow(bool on);
+/* thread.peak: updates the thread's peak from its counters now. */
+void event_peak_update(struct tsd *tsd);
+/* stats_interval's handler (set once by init's stats_boot; NULL: none): gets
+ * the bytes the thread allocated since its last call, reentrancy raised. */
+extern void (*event_stats_interval)(uint64_t bytes);
+
 /* Recomputes the fast thresholds after the thread's state, reentrancy level
  * or the fill options changed. */
 void event_arm(struct tsd *tsd);

@@ -59,6 +59,7 @@ struct extent {
 	bool zeroed;            /* every byte is known to be zero */
 	bool unmerged;          /* free, filed without merging (on its pages'
 	                         * unmerged list) */
+	bool decommitted;       /* retained, decommitted by its arena's extent hooks */
 	/* Heap links: a free extent in its eset heap, or a slab in its bin's
 	 * non-full heap; the descriptor free list reuses `next`. */
 	extent_t *heap_child, *heap_next, *heap_prev;

@@ -30,6 +30,7 @@
 #include "ctl.h"
 #include "decay.h"
 #include "emap.h"
+#include "hook.h"
 #include "init.h"
 #include "msg.h"
 #include "os.h"
@@ -63,12 +64,12 @@ static int
 init_core(void)
 {
 	mutex_register(&init_mtx, NULL);
+	conf_init();
 	sz_boot();
 	decay_boot();
-	conf_init();
 	base_init(&init_global_base, MUTEX_RANK_GLOBAL_BASE);
 	mutex_register(&init_global_base.mtx, NULL);
-	ctl_boot();
+	hook_boot();
 	emap_boot(&init_global_base);
 	background_boot(opt_background_thread, opt_max_background_threads);
 	unsigned narenas = arena_select_narenas(opt_narenas, os_ncpus());

@@ -11,6 +11,20 @@ large_init(large_t *large, bool track_live)
 }
 
 static void
+large_count_malloc(large_t *large, size_t usize)
+{
+	atomic_add_relaxed(&large->nmalloc[sz_size2index(usize) - SZ_NBINS], 1);
+	atomic_add_relaxed(&large->allocated, usize);
+}
+
+static void
+large_count_dalloc(large_t *large, size_t usize)
+{
+	atomic_add_relaxed(&large->ndalloc[sz_size2index(usize) - SZ_NBINS], 1);
+	atomic_sub_relaxed(&large->allocated, usize);
+}
+
+static void
 large_list_insert(large_t *large, extent_t *e)
 {
 	if (!large->track_live)
@@ -39,8 +53,7 @@ large_malloc(pai_t *pai, large_t *large, size_t usize, size_t alignment, bool ze
 	if (e == NULL)
 		return NULL;
 	large_list_insert(large, e);
-	atomic_add_relaxed(&large->nmalloc, 1);
-	atomic_add_relaxed(&large->allocated, usize);
+	large_count_malloc(large, usize);
 	return e->addr;
 }
 
@@ -48,8 +61,7 @@ void
 large_free(pai_t *pai, large_t *large, extent_t *e)
 {
 	large_list_remove(large, e);
-	atomic_add_relaxed(&large->ndalloc, 1);
-	atomic_sub_relaxed(&large->allocated, e->size);
+	large_count_dalloc(large, e->size);
 	pai_free(pai, e);
 }
 
@@ -64,7 +76,8 @@ large_resize_in_place(pai_t *pai, large_t *large, extent_t *e, size_t usize, boo
 	                           : pai_expand(pai, e, usize, szind, zero);
 	if (!resized)
 		return false;
-	atomic_add_relaxed(&large->allocated, usize - old); /* wraps correctly when shrinking */
+	large_count_dalloc(large, old);
+	large_count_malloc(large, usize);
 	return true;
 }
 
@@ -78,9 +91,19 @@ large_reset(pai_t *pai, large_t *large, void (*before_free)(extent_t *e))
 	while (list != NULL) {
 		extent_t *next = list->heap_next;
 		before_free(list);
-		atomic_add_relaxed(&large->ndalloc, 1);
-		atomic_sub_relaxed(&large->allocated, list->size);
+		large_count_dalloc(large, list->size);
 		pai_free(pai, list);
 		list = next;
 	}
+}
+
+void
+large_stats_read(large_t *large, large_stats_t *out)
+{
+	out->allocated = atomic_load_relaxed(&large->allocated);
+	for (unsigned j = 0; j < SZ_NLEXTENTS; j++) {
+		out->nmalloc[j] = atomic_load_relaxed(&large->nmalloc[j]);
+		out->ndalloc[j] = atomic_load_relaxed(&large->ndalloc[j]);
+	}
+	mutex_stats_read(&large->mtx, &out->mutex);
 }

@@ -7,8 +7,9 @@
  * the counters move only when it did.  In a manual arena every live large
  * extent is on its large_t list (so arena reset can free them), linked by
  * heap_next/prev; automatic arenas, which cannot be reset, keep no list.
- * Lock: large->mtx protects the list; the counters are relaxed atomics
- * (exact once quiescent).  Order: large->mtx is never held while calling
+ * Lock: large->mtx protects the list; the counters, one pair per large
+ * class (an in-place resize frees the old class and allocates the new, as
+ * jemalloc counts it), are relaxed atomics (exact once quiescent).  Order: large->mtx is never held while calling
  * into the page backend (pai.h).
  */
 #ifndef STRATA_LARGE_H
@@ -21,10 +22,17 @@ typedef struct large {
 	mutex_t mtx;
 	bool track_live; /* keep the list (manual arenas); set at init */
 	extent_t *list;  /* protected by mtx */
-	_Atomic uint64_t nmalloc;
-	_Atomic uint64_t ndalloc;
 	_Atomic size_t allocated; /* bytes of usable size in use */
+	/* By class: [szind - SZ_NBINS]. */
+	_Atomic uint64_t nmalloc[SZ_NLEXTENTS];
+	_Atomic uint64_t ndalloc[SZ_NLEXTENTS];
 } large_t;
+
+typedef struct large_stats {
+	size_t allocated;
+	uint64_t nmalloc[SZ_NLEXTENTS], ndalloc[SZ_NLEXTENTS];
+	mutex_stats_t mutex;
+} large_stats_t;
 
 void large_init(large_t *large, bool track_live);
 /* usize must be a large class; NULL when out of memory. */
@@ -36,6 +44,8 @@ bool large_resize_in_place(pai_t *pai, large_t *large, extent_t *e, size_t usize
 /* Frees every live large extent (arena reset), calling before_free on each
  * first. */
 void large_reset(pai_t *pai, large_t *large, void (*before_free)(extent_t *e));
+/* The counters and the lock's (stats). */
+void large_stats_read(large_t *large, large_stats_t *out);
 
 
 #endif

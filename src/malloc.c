@@ -1,16 +1,25 @@
 /*
  * malloc.c — the exported allocation functions of the C standard, POSIX and
  * glibc (and glibc's __libc_* aliases), and the general paths behind every
- * entry point.  L5.  jemalloc's mallocx family and the C entry points of
- * C++'s operators are in malloc_jemalloc.c; the fast paths they all share
- * are inline in malloc_internal.h.
+ * entry point.  L5.  jemalloc's mallocx family, experimental.batch_alloc and
+ * the C entry points of C++'s operators are in malloc_jemalloc.c; the fast
+ * paths they all share are inline in malloc_internal.h.
  *
  * Rules kept here (the man page states them): failure returns NULL (or an
  * error code) with errno ENOMEM; free and the size queries never change
  * errno; malloc(0) returns a unique pointer; calloc and reallocarray check
  * for overflow; posix_memalign wants a power of two that is a multiple of
  * sizeof(void *), aligned_alloc any power of two; realloc(p, 0) follows
- * opt.zero_realloc.  A pointer strata did not hand out aborts with a message.
+ * opt.zero_realloc.  A pointer strata did not hand out aborts with a message
+ * (through the safety_check_abort hook, safety.h).
+ *
+ * The program's allocation hooks (hook.h) are called from the slow paths
+ * below, which every entry point reaches while a hook is installed (the
+ * installation forces the slow path on every thread): each entry point
+ * hands its slow path a hook_site_t naming it and its arguments, built
+ * only while a hook is installed (NULL otherwise: no call), so that no
+ * fast path pays for it; malloc and free pass NULL for themselves and
+ * malloc_default and free_default build their sites.
  *
  * Every allocation adds its usable size to the thread's allocated counter,
  * every free to its deallocated counter, through the thread events
@@ -38,10 +47,12 @@
 #include "conf.h"
 #include "emap.h"
 #include "event.h"
+#include "hook.h"
 #include "init.h"
 #include "malloc_internal.h"
 #include "msg.h"
 #include "prof/prof.h"
+#include "safety.h"
 #include "stats.h"
 #include "tcache.h"
 #include "tsd.h"
@@ -61,7 +72,7 @@ malloc_tsd_slow(void)
 static COLD _Noreturn void
 malloc_invalid_pointer(const char *func, const void *ptr)
 {
-	msg_fatal("%s(): invalid pointer %p\n", func, ptr);
+	safety_check_fatal("%s(): invalid pointer %p\n", func, ptr);
 }
 
 /* The emap entry of an allocated pointer; aborts if strata did not hand it
@@ -124,7 +135,7 @@ malloc_alloc_sampled(tsd_t *tsd, size_t size, size_t usize, size_t alignment, bo
  * options say.  NULL with errno ENOMEM on failure, which takes the count
  * back (a failed allocation is not counted).
  */
-static void *
+void *
 malloc_alloc_counted(tsd_t *tsd, size_t size, size_t usize, size_t alignment, bool zero,
                      malloc_route_t route, bool sample)
 {
@@ -194,13 +205,16 @@ malloc_resample_in_place(tsd_t *tsd, void *ptr, uint64_t bits, size_t size, size
 }
 
 /* The general allocation path: counts (running due events first), then
- * allocates. */
+ * allocates; the alloc hooks see the result. */
 void *
 malloc_alloc(tsd_t *tsd, size_t size, size_t usize, size_t alignment, bool zero,
-             malloc_route_t route)
+             malloc_route_t route, const hook_site_t *site)
 {
 	bool sample = malloc_count_alloc(tsd, usize);
-	return malloc_alloc_counted(tsd, size, usize, alignment, zero, route, sample);
+	void *p = malloc_alloc_counted(tsd, size, usize, alignment, zero, route, sample);
+	if (hook_active() && site != NULL)
+		hook_call_alloc(site, p);
+	return p;
 }
 
 /* Frees a sampled object: its record goes back to the profiler, which may
@@ -221,8 +235,10 @@ malloc_dalloc_sampled(tsd_t *tsd, void *ptr, uint64_t bits, size_t usize)
 }
 
 void
-malloc_dalloc(tsd_t *tsd, void *ptr, uint64_t bits, tcache_t *tcache)
+malloc_dalloc(tsd_t *tsd, void *ptr, uint64_t bits, tcache_t *tcache, const hook_site_t *site)
 {
+	if (hook_active() && site != NULL)
+		hook_call_dalloc(site, ptr);
 	unsigned ind = emap_bits_usable_szind(bits);
 	size_t usize = sz_index2size(ind);
 	if (opt_junk == CONF_JUNK_TRUE || opt_junk == CONF_JUNK_FREE)
@@ -241,29 +257,38 @@ malloc_dalloc(tsd_t *tsd, void *ptr, uint64_t bits, tcache_t *tcache)
 	errno = saved_errno;
 }
 
-/* Allocation through the thread's cache and arena: every standard entry point. */
+/* Allocation through the thread's cache and arena: every standard entry
+ * point.  site NULL: malloc(size) itself. */
 NOINLINE void *
-malloc_default(size_t size, size_t alignment, bool zero)
+malloc_default(size_t size, size_t alignment, bool zero, const hook_site_t *site)
 {
+	hook_site_t malloc_site = {HOOK_ENTRY_MALLOC, {size}};
+	if (site == NULL)
+		site = &malloc_site;
 	tsd_t *tsd = malloc_tsd(); /* first: it initializes the size classes */
 	size_t usize = malloc_usize(size, alignment);
 	if (UNLIKELY(tsd == NULL || usize == 0)) {
 		errno = ENOMEM;
+		if (hook_active()) /* a failure is reported too (jemalloc) */
+			hook_call_alloc(site, NULL);
 		return NULL;
 	}
 	malloc_route_t route = {NULL, malloc_thread_tcache(tsd)};
-	return malloc_alloc(tsd, size, usize, alignment, zero, route);
+	return malloc_alloc(tsd, size, usize, alignment, zero, route, site);
 }
 
-/* free (func names the caller in messages) off its fast path. */
+/* site NULL: free(ptr) itself. */
 NOINLINE void
-free_default(void *ptr, const char *func)
+free_default(void *ptr, const hook_site_t *site)
 {
 	if (ptr == NULL)
 		return;
-	uint64_t bits = malloc_lookup(func, ptr);
+	hook_site_t free_site = {HOOK_ENTRY_FREE, {(uintptr_t)ptr}};
+	if (site == NULL)
+		site = &free_site;
+	uint64_t bits = malloc_lookup("free", ptr);
 	tsd_t *tsd = malloc_tsd();
-	malloc_dalloc(tsd, ptr, bits, tsd != NULL ? malloc_thread_tcache(tsd) : NULL);
+	malloc_dalloc(tsd, ptr, bits, tsd != NULL ? malloc_thread_tcache(tsd) : NULL, site);
 }
 
 /*
@@ -271,11 +296,12 @@ free_default(void *ptr, const char *func)
  * class is unchanged or a large extent can grow or shrink, else by moving.
  * As in jemalloc, an arena named by the flags only says where a moved
  * allocation goes: resizing in place is tried first whatever it is.
- * NULL with errno ENOMEM (ptr untouched) on failure.
+ * NULL with errno ENOMEM (ptr untouched) on failure.  Hooks: expand in
+ * place; moved, alloc on the new object, then dalloc on the old.
  */
 void *
 malloc_realloc(const char *func, void *ptr, size_t size, size_t alignment, bool zero,
-               malloc_route_t route, bool explicit_route)
+               malloc_route_t route, bool explicit_route, const hook_site_t *site)
 {
 	uint64_t bits = malloc_lookup(func, ptr);
 	size_t old_usize = sz_index2size(emap_bits_usable_szind(bits));
@@ -299,6 +325,8 @@ malloc_realloc(const char *func, void *ptr, size_t size, size_t alignment, bool 
 		if (zero && old_usize < usize && old_usize < SZ_LARGE_MINCLASS)
 			memset((char *)ptr + old_usize, 0, SZ_LARGE_MINCLASS - old_usize);
 		malloc_count_dalloc(tsd, old_usize);
+		if (hook_active() && site != NULL)
+			hook_call_expand(site, ptr, old_usize, usize);
 		return ptr;
 	}
 	bool sample = malloc_count_alloc(tsd, usize);
@@ -309,20 +337,21 @@ malloc_realloc(const char *func, void *ptr, size_t size, size_t alignment, bool 
 	memcpy(p, ptr, keep);
 	if (zero && usize > keep)
 		memset((char *)p + keep, 0, usize - keep);
-	malloc_dalloc(tsd, ptr, bits, route.tcache);
+	if (hook_active() && site != NULL)
+		hook_call_alloc(site, p);
+	malloc_dalloc(tsd, ptr, bits, route.tcache, site);
 	return p;
 }
 
 /* ---------------------------------------------------------------- C, POSIX, glibc */
 
-/* A size hint (sdallocx, sized delete) that does not name ptr's class:
- * the caller broke jemalloc's rule for sized deallocation. */
 COLD _Noreturn void
 malloc_bad_size_hint(const char *func, const void *ptr, size_t size)
 {
-	msg_fatal("%s(): size %zu does not match the allocation at %p\n", func, size, ptr);
+	safety_check_fatal("%s(): size %zu does not match the allocation at %p\n", func, size, ptr);
 }
 
+/* The fast paths are malloc_internal.h's. */
 EXPORT void *
 malloc(size_t size)
 {
@@ -330,7 +359,7 @@ malloc(size_t size)
 	size_t usize;
 	if (LIKELY(malloc_fast(size, 0, &p, &usize)))
 		return p;
-	return malloc_default(size, 0, false);
+	return malloc_default(size, 0, false, NULL);
 }
 
 EXPORT void
@@ -338,7 +367,14 @@ free(void *ptr)
 {
 	if (LIKELY(free_fast(ptr)))
 		return;
-	free_default(ptr, "free");
+	free_default(ptr, NULL);
+}
+
+/* calloc's slow path (its own, so that calloc's fast path needs no frame). */
+static NOINLINE void *
+calloc_default(size_t num, size_t size, size_t total)
+{
+	return malloc_default(total, 0, true, &(hook_site_t){HOOK_ENTRY_CALLOC, {num, size}});
 }
 
 EXPORT void *
@@ -355,18 +391,22 @@ calloc(size_t num, size_t size)
 		memset(p, 0, total);
 		return p;
 	}
-	return malloc_default(total, 0, true);
+	return calloc_default(num, size, total);
 }
 
 EXPORT void *
 realloc(void *ptr, size_t size)
 {
+	/* As jemalloc 5.3 reports them: realloc(NULL, size) to the hooks as
+	 * malloc(size), realloc(ptr, 0) that frees as realloc's free. */
+	const hook_site_t site = {HOOK_ENTRY_REALLOC, {(uintptr_t)ptr, size}};
 	if (ptr == NULL)
-		return malloc_default(size, 0, false);
+		return malloc_default(size, 0, false, NULL);
 	if (UNLIKELY(size == 0)) {
+		stats_count_zero_realloc();
 		switch (opt_zero_realloc) {
 		case CONF_ZERO_REALLOC_FREE:
-			free(ptr);
+			free_default(ptr, &site);
 			return NULL;
 		case CONF_ZERO_REALLOC_ABORT:
 			msg_fatal("realloc(): zero size with zero_realloc:abort\n");
@@ -375,7 +415,7 @@ realloc(void *ptr, size_t size)
 		}
 	}
 	malloc_route_t route = {NULL, NULL};
-	return malloc_realloc("realloc", ptr, size, 0, false, route, false);
+	return malloc_realloc("realloc", ptr, size, 0, false, route, false, &site);
 }
 
 EXPORT void *
@@ -390,11 +430,11 @@ reallocarray(void *ptr, size_t num, size_t size)
 }
 
 void *
-malloc_aligned(size_t alignment, size_t size)
+malloc_aligned(size_t alignment, size_t size, const hook_site_t *site)
 {
 	if (alignment < QUANTUM)
 		alignment = 0; /* every class is at least naturally aligned to this */
-	return malloc_default(size, alignment, false);
+	return malloc_default(size, alignment, false, site);
 }
 
 EXPORT int
@@ -403,7 +443,9 @@ posix_memalign(void **memptr, size_t alignment, size_t size)
 	if (!bits_is_pow2(alignment) || alignment < sizeof(void *))
 		return EINVAL;
 	int saved_errno = errno;
-	void *p = malloc_aligned(alignment, size);
+	void *p = malloc_aligned(alignment, size,
+	                         &(hook_site_t){HOOK_ENTRY_POSIX_MEMALIGN,
+	                                        {(uintptr_t)memptr, alignment, size}});
 	errno = saved_errno;
 	if (p == NULL)
 		return ENOMEM;
@@ -418,7 +460,8 @@ aligned_alloc(size_t alignment, size_t size)
 		errno = EINVAL;
 		return NULL;
 	}
-	return malloc_aligned(alignment, size);
+	return malloc_aligned(alignment, size,
+	                      &(hook_site_t){HOOK_ENTRY_ALIGNED_ALLOC, {alignment, size}});
 }
 
 EXPORT void *
@@ -429,15 +472,16 @@ memalign(size_t alignment, size_t size)
 		errno = EINVAL;
 		return NULL;
 	}
+	const hook_site_t site = {HOOK_ENTRY_MEMALIGN, {alignment, size}};
 	if (!bits_is_pow2(alignment))
 		alignment = alignment == 0 ? 1 : (size_t)1 << bits_lg_ceil(alignment);
-	return malloc_aligned(alignment, size);
+	return malloc_aligned(alignment, size, &site);
 }
 
 EXPORT void *
 valloc(size_t size)
 {
-	return malloc_aligned(PAGE, size);
+	return malloc_aligned(PAGE, size, &(hook_site_t){HOOK_ENTRY_VALLOC, {size}});
 }
 
 EXPORT void *
@@ -448,7 +492,8 @@ pvalloc(size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	return malloc_aligned(PAGE, rounded == 0 ? PAGE : rounded);
+	return malloc_aligned(PAGE, rounded == 0 ? PAGE : rounded,
+	                      &(hook_site_t){HOOK_ENTRY_PVALLOC, {size}});
 }
 
 /* The usable size of a live allocation.  Programs such as redis call this

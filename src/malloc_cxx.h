@@ -1,6 +1,6 @@
 /*
  * malloc_cxx.h — what C++'s operator new and delete (malloc_cxx.cpp) call
- * in malloc.c, and what malloc.c calls back there.  L5 (part of malloc).
+ * in malloc_jemalloc.c, and what it calls back there.  L5 (part of malloc).
  * Plain C types only: both languages include it.
  *
  * The operators are thin: each is a tail call of one function below, which
@@ -8,8 +8,8 @@
  * "What makes it fast").  A new that finds no memory ends in
  * malloc_cxx_new_failed (the std::new_handler loop, then std::bad_alloc)
  * or malloc_cxx_new_failed_nothrow.  std::bad_alloc leaves through
- * malloc.c's frames, which are built with -fexceptions for it (Makefile).
- * With experimental_infallible_new:true malloc.c aborts with a message
+ * the C frames (malloc_jemalloc.c, malloc.c), built with -fexceptions for it.
+ * With experimental_infallible_new:true malloc_jemalloc.c aborts with a message
  * instead, before calling them, as jemalloc does (the nothrow forms too).
  *
  * No locks, no state of its own.

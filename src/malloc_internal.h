@@ -1,8 +1,9 @@
 /*
  * malloc_internal.h — what the files of the malloc module share: the fast
  * paths (inline: they are the point of the module), the thread's counting
- * of bytes, and the general paths that malloc.c defines for
- * malloc_jemalloc.c.  L5 (part of malloc).  Internal: never installed.
+ * of bytes, the general paths that malloc.c defines for malloc_jemalloc.c,
+ * and experimental.batch_alloc for ctl_experimental.c.  L5 (part of
+ * malloc).  Internal: never installed.
  *
  * The fast paths.  malloc: size class by table, pop the thread cache, one
  * add and compare against the event threshold.  free: one emap lookup gives
@@ -22,6 +23,7 @@
 #include "arena.h"
 #include "emap.h"
 #include "event.h"
+#include "hook.h"
 #include "sz.h"
 #include "tcache.h"
 #include "tsd.h"
@@ -171,7 +173,8 @@ free_sized_fast(const char *func, void *ptr, size_t size, size_t align_mask)
 
 /* The general paths (malloc.c).  malloc_lookup: the page-map entry of a
  * pointer strata handed out, aborting (naming func) for any other;
- * malloc_alloc: an allocation of usize bytes for size asked for, counted;
+ * malloc_alloc: an allocation of usize bytes for size asked for, counted
+ * (malloc_alloc_counted: already counted; sample: the profiler samples it);
  * malloc_dalloc: frees ptr (its entry: bits) through tcache (NULL: none),
  * counted; malloc_default / free_default: the standard entry points' slow
  * paths (free_default ignores NULL); malloc_realloc: resize in place or
@@ -179,18 +182,34 @@ free_sized_fast(const char *func, void *ptr, size_t size, size_t align_mask)
  * memalign's rule (alignment below the quantum is none);
  * malloc_usable_size_of: the usable size, aborting for a pointer strata
  * did not hand out; malloc_resample_in_place: the profiler's record of a
- * large object resized in place. */
+ * large object resized in place.  site: the entry point and arguments the
+ * hooks see (hook.h), NULL while no hook is installed (malloc_default and
+ * free_default then build malloc's and free's). */
 uint64_t malloc_lookup(const char *func, const void *ptr);
+void *malloc_alloc_counted(tsd_t *tsd, size_t size, size_t usize, size_t alignment, bool zero,
+                           malloc_route_t route, bool sample);
 void *malloc_alloc(tsd_t *tsd, size_t size, size_t usize, size_t alignment, bool zero,
-                   malloc_route_t route);
-void malloc_dalloc(tsd_t *tsd, void *ptr, uint64_t bits, tcache_t *tcache);
-NOINLINE void *malloc_default(size_t size, size_t alignment, bool zero);
-NOINLINE void free_default(void *ptr, const char *func);
+                   malloc_route_t route, const hook_site_t *site);
+void malloc_dalloc(tsd_t *tsd, void *ptr, uint64_t bits, tcache_t *tcache,
+                   const hook_site_t *site);
+NOINLINE void *malloc_default(size_t size, size_t alignment, bool zero, const hook_site_t *site);
+NOINLINE void free_default(void *ptr, const hook_site_t *site);
 void *malloc_realloc(const char *func, void *ptr, size_t size, size_t alignment, bool zero,
-                     malloc_route_t route, bool explicit_route);
-void *malloc_aligned(size_t alignment, size_t size);
+                     malloc_route_t route, bool explicit_route, const hook_site_t *site);
+void *malloc_aligned(size_t alignment, size_t size, const hook_site_t *site);
 size_t malloc_usable_size_of(const char *func, const void *ptr);
 NOINLINE void malloc_resample_in_place(tsd_t *tsd, void *ptr, uint64_t bits, size_t size,
                                        size_t usize, size_t old_usize, bool sample);
+
+/*
+ * experimental.batch_alloc (malloc_jemalloc.c): allocates num objects of
+ * size bytes as mallocx(size, flags) would, into ptrs[0..), from the
+ * thread's cache (an empty bin is refilled in one batch from its arena) or
+ * the route the flags name.  Returns how many were allocated: num, or fewer
+ * when memory ran out; 0 for a size no class holds, or an arena or cache
+ * the flags name that does not exist.  No hook is called (jemalloc 5.3
+ * calls none).
+ */
+size_t malloc_batch_alloc(void **ptrs, size_t num, size_t size, int flags);
 
 #endif

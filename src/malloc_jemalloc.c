@@ -1,15 +1,19 @@
 /*
  * malloc_jemalloc.c — jemalloc's extended API (mallocx, rallocx, xallocx,
- * sallocx, dallocx, sdallocx, nallocx) and the C entry points of C++'s
- * operator new and delete (malloc_cxx.h).  L5 (part of malloc).
+ * sallocx, dallocx, sdallocx, nallocx), experimental.batch_alloc, and the C
+ * entry points of C++'s operator new and delete (malloc_cxx.h).  L5 (part
+ * of malloc).
  *
  * Flags-free mallocx, dallocx and sdallocx are malloc's and free's fast
  * paths after one test of the flags (malloc_internal.h); sdallocx and sized
  * delete take the class from the size hint, which, as in jemalloc, must lie
  * between the size asked for and the usable size (a debug build checks it
  * against the page map).  Anything else goes to malloc.c's general paths,
- * with the arena and cache the flags name.  The rules of errno, counting
- * and sampling are malloc.c's.
+ * with the arena and cache the flags name; they call the hooks (hook.h),
+ * which the fast paths never do: installing one forces every thread off
+ * them.  The rules of errno, counting and sampling are malloc.c's.  C++'s
+ * new calls the hooks as malloc (aligned new: aligned_alloc), delete as
+ * free and sized delete as sdallocx, as jemalloc's operators do.
  *
  * No locks of its own.
  */
@@ -20,10 +24,12 @@
 #include <string.h>
 
 #include "conf.h"
+#include "hook.h"
 #include "init.h"
 #include "malloc_cxx.h"
 #include "malloc_internal.h"
 #include "msg.h"
+#include "safety.h"
 
 #define MALLOCX_LG_ALIGN_MASK 0x3f
 #define MALLOCX_ZERO_BIT 0x40
@@ -88,7 +94,10 @@ mallocx_default(size_t size, int flags)
 	}
 	if (UNLIKELY(!mallocx_route(tsd, flags, &route, &explicit_route)))
 		return NULL;
-	return malloc_alloc(tsd, size, usize, alignment, (flags & MALLOCX_ZERO_BIT) != 0, route);
+	return malloc_alloc(tsd, size, usize, alignment, (flags & MALLOCX_ZERO_BIT) != 0, route,
+	                    hook_active() ? &(hook_site_t){HOOK_ENTRY_MALLOCX,
+	                                                   {size, (uintptr_t)flags}}
+	                                  : NULL);
 }
 
 /* mallocx with flags: only MALLOCX_ZERO, or an alignment that the size
@@ -131,34 +140,84 @@ rallocx(void *ptr, size_t size, int flags)
 			return NULL;
 	}
 	return malloc_realloc("rallocx", ptr, size, mallocx_alignment(flags),
-	                      (flags & MALLOCX_ZERO_BIT) != 0, route, explicit_route);
+	                      (flags & MALLOCX_ZERO_BIT) != 0, route, explicit_route,
+	                      hook_active() ? &(hook_site_t){HOOK_ENTRY_RALLOCX,
+	                                                     {(uintptr_t)ptr, size, (uintptr_t)flags}}
+	                                    : NULL);
 }
 
-/* dallocx, sdallocx and sized delete off their fast paths: free through
- * the cache tcache_field names (MALLOCX_TCACHE_FIELD; an arena in the flags
- * does not matter to a free).  The size hint (0: none) and its alignment
+/* The dalloc hooks of a dallocx or sdallocx (size: sdallocx's). */
+static NOINLINE void
+mallocx_hook_dalloc(hook_entry_t entry, void *ptr, int flags, size_t size)
+{
+	hook_site_t site = {entry, {(uintptr_t)ptr, (uintptr_t)flags}};
+	if (entry == HOOK_ENTRY_SDALLOCX)
+		site = (hook_site_t){entry, {(uintptr_t)ptr, size, (uintptr_t)flags}};
+	hook_call_dalloc(&site, ptr);
+}
+
+/* dallocx, sdallocx (entry) and sized delete off their fast paths: free
+ * through the cache the flags name (an arena in them does not matter to a
+ * free).  The size hint (sdallocx's; 0: none) and the flags' alignment
  * are checked against the page map in a debug build. */
 static NOINLINE void
-mallocx_dalloc(const char *func, void *ptr, size_t size, size_t alignment, unsigned tcache_field)
+mallocx_dalloc(const char *func, void *ptr, size_t size, int flags, hook_entry_t entry)
 {
 	uint64_t bits = malloc_lookup(func, ptr);
 	if (config_debug && size != 0 &&
-	    malloc_usize(size, alignment) != sz_index2size(emap_bits_usable_szind(bits)))
+	    malloc_usize(size, mallocx_alignment(flags)) !=
+	            sz_index2size(emap_bits_usable_szind(bits)))
 		malloc_bad_size_hint(func, ptr, size);
 	tsd_t *tsd = malloc_tsd();
 	tcache_t *tcache = NULL;
+	unsigned tcache_field = MALLOCX_TCACHE_FIELD(flags);
 	if (tcache_field >= 2)
 		tcache = tcaches_get(tcache_field - 2);
 	else if (tcache_field == 0 && tsd != NULL)
 		tcache = malloc_thread_tcache(tsd);
-	malloc_dalloc(tsd, ptr, bits, tcache);
+	if (hook_active())
+		mallocx_hook_dalloc(entry, ptr, flags, size);
+	malloc_dalloc(tsd, ptr, bits, tcache, NULL);
 }
 
-EXPORT size_t
-xallocx(void *ptr, size_t size, size_t extra, int flags)
+size_t
+malloc_batch_alloc(void **ptrs, size_t num, size_t size, int flags)
 {
-	uint64_t bits = malloc_lookup("xallocx", ptr);
-	size_t old_usize = sz_index2size(emap_bits_usable_szind(bits));
+	tsd_t *tsd = malloc_tsd();
+	size_t alignment = mallocx_alignment(flags);
+	size_t usize = malloc_usize(size, alignment);
+	malloc_route_t route;
+	bool explicit_route;
+	if (UNLIKELY(tsd == NULL || usize == 0 || !mallocx_route(tsd, flags, &route, &explicit_route)))
+		return 0;
+	bool zero = (flags & MALLOCX_ZERO_BIT) != 0;
+	unsigned ind = sz_size2index(usize);
+	bool cached = route.tcache != NULL && ind < tcache_nbins && alignment <= PAGE;
+	size_t n;
+	for (n = 0; n < num; n++) {
+		void *p;
+		/* malloc's fast path, in the loop: the threshold compare (any
+		 * event, junk, a forcing: the general path) and a pop. */
+		if (cached && LIKELY(tsd->allocated + usize < tsd->alloc_event) &&
+		    LIKELY(tcache_alloc_easy(route.tcache, ind, &p))) {
+			tsd->allocated += usize;
+			if (zero)
+				memset(p, 0, usize);
+		} else {
+			bool sample = malloc_count_alloc(tsd, usize);
+			p = malloc_alloc_counted(tsd, size, usize, alignment, zero, route, sample);
+			if (p == NULL)
+				break;
+		}
+		ptrs[n] = p;
+	}
+	return n;
+}
+
+/* xallocx's resize: the usable size ptr has after it. */
+static size_t
+malloc_xalloc(void *ptr, uint64_t bits, size_t old_usize, size_t size, size_t extra, int flags)
+{
 	size_t alignment = mallocx_alignment(flags);
 	if (alignment != 0 && ((uintptr_t)ptr & (alignment - 1)) != 0)
 		return old_usize;
@@ -190,6 +249,21 @@ xallocx(void *ptr, size_t size, size_t extra, int flags)
 	return target;
 }
 
+/* The expand hooks see every call, also one that could not resize (as in
+ * jemalloc). */
+EXPORT size_t
+xallocx(void *ptr, size_t size, size_t extra, int flags)
+{
+	uint64_t bits = malloc_lookup("xallocx", ptr);
+	size_t old_usize = sz_index2size(emap_bits_usable_szind(bits));
+	size_t usize = malloc_xalloc(ptr, bits, old_usize, size, extra, flags);
+	if (hook_active())
+		hook_call_expand(&(hook_site_t){HOOK_ENTRY_XALLOCX,
+		                                {(uintptr_t)ptr, size, extra, (uintptr_t)flags}},
+		                 ptr, old_usize, usize);
+	return usize;
+}
+
 EXPORT size_t
 sallocx(const void *ptr, int flags)
 {
@@ -200,12 +274,12 @@ sallocx(const void *ptr, int flags)
 /* dallocx and sdallocx with flags: without a cache in them, the fast paths
  * still apply (sdallocx's with the alignment the flags give). */
 static NOINLINE void
-mallocx_dalloc_flags(const char *func, void *ptr, size_t size, int flags)
+mallocx_dalloc_flags(const char *func, void *ptr, size_t size, int flags, hook_entry_t entry)
 {
 	if (MALLOCX_TCACHE_FIELD(flags) == 0 &&
 	    (size == 0 ? free_fast(ptr) : free_sized_fast(func, ptr, size, mallocx_align_mask(flags))))
 		return;
-	mallocx_dalloc(func, ptr, size, mallocx_alignment(flags), MALLOCX_TCACHE_FIELD(flags));
+	mallocx_dalloc(func, ptr, size, flags, entry);
 }
 
 /* Flags-free dallocx is free. */
@@ -213,12 +287,12 @@ EXPORT void
 dallocx(void *ptr, int flags)
 {
 	if (UNLIKELY(flags != 0)) {
-		mallocx_dalloc_flags("dallocx", ptr, 0, flags);
+		mallocx_dalloc_flags("dallocx", ptr, 0, flags, HOOK_ENTRY_DALLOCX);
 		return;
 	}
 	if (LIKELY(free_fast(ptr)))
 		return;
-	free_default(ptr, "dallocx");
+	mallocx_dalloc("dallocx", ptr, 0, 0, HOOK_ENTRY_DALLOCX);
 }
 
 /* As in jemalloc, size is any size from the one asked for (with the same
@@ -229,12 +303,12 @@ EXPORT void
 sdallocx(void *ptr, size_t size, int flags)
 {
 	if (UNLIKELY(flags != 0)) {
-		mallocx_dalloc_flags("sdallocx", ptr, size, flags);
+		mallocx_dalloc_flags("sdallocx", ptr, size, flags, HOOK_ENTRY_SDALLOCX);
 		return;
 	}
 	if (LIKELY(free_sized_fast("sdallocx", ptr, size, 0)))
 		return;
-	mallocx_dalloc("sdallocx", ptr, size, 0, 0);
+	mallocx_dalloc("sdallocx", ptr, size, 0, HOOK_ENTRY_SDALLOCX);
 }
 
 EXPORT size_t
@@ -253,12 +327,15 @@ void *
 malloc_cxx_retry(size_t size, size_t alignment)
 {
 	if (alignment == 0)
-		return malloc_default(size, 0, false);
+		return malloc_default(size, 0, false, NULL);
 	if (UNLIKELY(!bits_is_pow2(alignment))) {
 		errno = EINVAL;
 		return NULL;
 	}
-	return malloc_aligned(alignment, size);
+	return malloc_aligned(alignment, size,
+	                      hook_active() ? &(hook_site_t){HOOK_ENTRY_ALIGNED_ALLOC,
+	                                                     {alignment, size}}
+	                                    : NULL);
 }
 
 /* operator new off its fast path: one more try, then the new_handler loop
@@ -270,7 +347,7 @@ malloc_cxx_new_slow(size_t size, size_t alignment, bool nothrow)
 	if (LIKELY(p != NULL))
 		return p;
 	if (opt_experimental_infallible_new)
-		msg_fatal("operator new(%zu): out of memory and "
+		safety_check_fatal("operator new(%zu): out of memory and "
 		          "opt.experimental_infallible_new is true; aborting\n",
 		          size);
 	if (nothrow)
@@ -332,14 +409,16 @@ malloc_cxx_delete(void *ptr)
 {
 	if (LIKELY(free_fast(ptr)))
 		return;
-	free_default(ptr, "operator delete");
+	free_default(ptr, NULL);
 }
 
 static NOINLINE void
 malloc_cxx_delete_slow(void *ptr, size_t size, size_t alignment)
 {
 	if (ptr != NULL)
-		mallocx_dalloc("operator delete", ptr, size, alignment, 0);
+		mallocx_dalloc("operator delete", ptr, size,
+		               alignment == 0 ? 0 : MALLOCX_LG_ALIGN(bits_lg_floor(alignment)),
+		               HOOK_ENTRY_SDALLOCX);
 }
 
 void

@@ -23,6 +23,8 @@
 
 static _Atomic(mutex_t *) mutex_registry[MUTEX_RANK_COUNT];
 
+__thread char mutex_owner_tag __attribute__((tls_model("initial-exec")));
+
 static __thread const mutex_t *mutex_witness_held[MUTEX_WITNESS_DEPTH]
 	__attribute__((tls_model("initial-exec")));
 static __thread unsigned mutex_witness_nheld __attribute__((tls_model("initial-exec")));
@@ -58,17 +60,53 @@ mutex_lock_slow(mutex_t *m)
 		uint32_t expected = 0;
 		if (atomic_load_relaxed(&m->state) == 0 &&
 		    atomic_compare_exchange_weak_explicit(&m->state, &expected, 1,
-		                                          memory_order_acquire, memory_order_relaxed))
+		                                          memory_order_acquire, memory_order_relaxed)) {
+			MUTEX_COUNTER_ADD(m->stats.num_spin_acq, 1);
 			return;
+		}
 	}
+	uint32_t waiting = atomic_fetch_add_explicit(&m->n_waiting, 1, memory_order_relaxed) + 1;
 	uint64_t start = mutex_now_ns();
 	/* Announce a waiter (state 2) and sleep until we take it unlocked. */
 	while (atomic_exchange_explicit(&m->state, 2, memory_order_acquire) != 0)
 		mutex_futex(&m->state, FUTEX_WAIT, 2);
 	uint64_t waited = mutex_now_ns() - start;
-	m->n_waits++;
-	if (waited > m->max_wait_ns)
-		m->max_wait_ns = waited;
+	atomic_fetch_sub_explicit(&m->n_waiting, 1, memory_order_relaxed);
+	MUTEX_COUNTER_ADD(m->stats.num_wait, 1);
+	MUTEX_COUNTER_ADD(m->stats.total_wait_time, waited);
+	MUTEX_COUNTER_MAX(m->stats.max_wait_time, waited);
+	MUTEX_COUNTER_MAX(m->stats.max_num_thds, waiting);
+}
+
+/* Without the lock: a reader may hold locks of any rank (the stats
+ * snapshot holds its own), and may be reading the lock it holds. */
+void
+mutex_stats_read(const mutex_t *m, mutex_stats_t *out)
+{
+#define MUTEX_STATS_LOAD(name, type, merge, doc) out->name = atomic_load_relaxed(&m->stats.name);
+	MUTEX_STATS_COUNTERS(MUTEX_STATS_LOAD)
+#undef MUTEX_STATS_LOAD
+}
+
+void
+mutex_stats_reset(mutex_t *m)
+{
+	mutex_lock(m);
+#define MUTEX_STATS_ZERO(name, type, merge, doc) atomic_store_relaxed(&m->stats.name, 0);
+	MUTEX_STATS_COUNTERS(MUTEX_STATS_ZERO)
+#undef MUTEX_STATS_ZERO
+	m->prev_owner = NULL;
+	mutex_unlock(m);
+}
+
+#define MUTEX_MERGE_CUMUL(d, s) (d) += (s)
+#define MUTEX_MERGE_MAX(d, s) (d) = (s) > (d) ? (s) : (d)
+void
+mutex_stats_merge(mutex_stats_t *dst, const mutex_stats_t *src)
+{
+#define MUTEX_STATS_MERGE(name, type, merge, doc) MUTEX_MERGE_##merge(dst->name, src->name);
+	MUTEX_STATS_COUNTERS(MUTEX_STATS_MERGE)
+#undef MUTEX_STATS_MERGE
 }
 
 void

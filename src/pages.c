@@ -51,6 +51,9 @@ pages_init(pages_t *p, unsigned arena_ind, base_t *base, ssize_t dirty_decay_ms,
 	p->active_pages = 0;
 	p->mapped = 0;
 	p->grow_next = PAGES_GROW_MIN;
+	p->grow_limit = SZ_LARGE_MAXCLASS;
+	atomic_store_relaxed(&p->hooks, NULL);
+	p->split_refused = false;
 	atomic_store_relaxed(&p->dirty_at_run, 0);
 	p->dirty_stats = p->muzzy_stats = (pages_purge_stats_t){0};
 }
@@ -90,6 +93,7 @@ pages_extent_new(pages_t *p)
 	e->slab = false;
 	e->zeroed = false;
 	e->unmerged = false;
+	e->decommitted = false;
 	e->heap_child = e->heap_next = e->heap_prev = NULL;
 	e->nfree = 0;
 	return e;
@@ -190,6 +194,17 @@ pages_free_neighbor(pages_t *p, const void *addr, extent_state_t state)
 	return n;
 }
 
+/* Whether free neighbours a (below) and b may merge: both decommitted or
+ * neither, and the merge hook agrees.  Lock held. */
+static bool
+pages_may_merge(pages_t *p, extent_hooks_t *h, const extent_t *a, const extent_t *b)
+{
+	if (a->decommitted != b->decommitted)
+		return false;
+	return h == NULL || !extent_hooks_merge(h, a->addr, a->size, b->addr, b->size,
+	                                        !a->decommitted, p->arena_ind);
+}
+
 /*
  * Merges a free extent that is in no set (state already set) with its free
  * neighbours of the same state, taking them out of their set.  Neighbours
@@ -203,9 +218,11 @@ pages_coalesce(pages_t *p, extent_t *e)
 	             e->state == EXTENT_RETAINED);
 	DEBUG_ASSERT(e->arena_ind == p->arena_ind && (e->size & PAGE_MASK) == 0);
 	eset_t *set = pages_set_of(p, e->state);
+	extent_hooks_t *h = atomic_load_relaxed(&p->hooks);
 	extent_t *prev;
 	while ((uintptr_t)e->addr > PAGE &&
-	       (prev = pages_free_neighbor(p, (char *)e->addr - PAGE, e->state)) != NULL) {
+	       (prev = pages_free_neighbor(p, (char *)e->addr - PAGE, e->state)) != NULL &&
+	       pages_may_merge(p, h, prev, e)) {
 		pages_set_remove(p, set, prev);
 		emap_set_boundary((char *)prev->addr + prev->size - PAGE, PAGE, 0);
 		emap_set_boundary(e->addr, PAGE, 0);
@@ -215,7 +232,8 @@ pages_coalesce(pages_t *p, extent_t *e)
 		e = prev;
 	}
 	extent_t *next;
-	while ((next = pages_free_neighbor(p, (char *)e->addr + e->size, e->state)) != NULL) {
+	while ((next = pages_free_neighbor(p, (char *)e->addr + e->size, e->state)) != NULL &&
+	       pages_may_merge(p, h, e, next)) {
 		pages_set_remove(p, set, next);
 		emap_set_boundary((char *)e->addr + e->size - PAGE, PAGE, 0);
 		emap_set_boundary(next->addr, PAGE, 0);
@@ -268,21 +286,41 @@ pages_merge_unmerged(pages_t *p)
 	}
 }
 
+/* A blank descriptor for the tail of e split at size, when the split hook
+ * (if any) agrees; NULL otherwise.  Lock held. */
+static extent_t *
+pages_split_tail(pages_t *p, extent_t *e, size_t size)
+{
+	extent_t *tail = pages_extent_new(p);
+	if (tail == NULL)
+		return NULL;
+	extent_hooks_t *h = atomic_load_relaxed(&p->hooks);
+	if (h != NULL &&
+	    extent_hooks_split(h, e->addr, e->size, size, !e->decommitted, p->arena_ind)) {
+		pages_extent_release(p, tail);
+		p->split_refused = true;
+		return NULL;
+	}
+	return tail;
+}
+
 /*
  * Splits the first `size` bytes off e: e keeps them, the returned extent
- * (same state) gets the rest; NULL when no descriptor is available.  Both
- * are registered as free.  Lock held; e must not be in a set.
+ * (same state) gets the rest; NULL when no descriptor is available or the
+ * split hook refuses.  Both are registered as free.  Lock held; e must not
+ * be in a set.
  */
 extent_t *
 pages_split_free(pages_t *p, extent_t *e, size_t size)
 {
-	extent_t *tail = pages_extent_new(p);
+	extent_t *tail = pages_split_tail(p, e, size);
 	if (tail == NULL)
 		return NULL;
 	tail->addr = (char *)e->addr + size;
 	tail->size = e->size - size;
 	tail->state = e->state;
 	tail->zeroed = e->zeroed;
+	tail->decommitted = e->decommitted;
 	e->size = size;
 	pages_register_free(e);
 	pages_register_free(tail);
@@ -324,46 +362,119 @@ pages_take(pages_t *p, eset_t *set, size_t size, size_t alignment, size_t max_fi
 	return e;
 }
 
-/* Maps a new region big enough for the request into the retained set. */
-static int
-pages_grow(pages_t *p, size_t size, size_t alignment)
+/* Maps size bytes for this arena: through its hooks, or from the OS
+ * (zeroed).  Lock not held. */
+static void *
+pages_map(pages_t *p, extent_hooks_t *h, size_t size, size_t alignment, bool *zeroed)
 {
+	if (h == NULL) {
+		*zeroed = true;
+		return os_pages_map(size, alignment);
+	}
+	return extent_hooks_alloc(h, size, alignment, zeroed, p->arena_ind);
+}
+
+/* Gives back a mapping that could not be recorded.  Lock not held. */
+static void
+pages_unmap(pages_t *p, extent_hooks_t *h, void *addr, size_t size)
+{
+	if (h == NULL)
+		os_pages_unmap(addr, size);
+	else
+		extent_hooks_dalloc(h, addr, size, true, p->arena_ind);
+}
+
+/*
+ * Maps a new region for a request of size bytes aligned to alignment and
+ * returns it as one retained extent in no set: a growth step (grow_next,
+ * at most grow_limit) or the request's need if larger, HUGEPAGE-aligned
+ * from the OS, PAGE-aligned from hooks; with exact, the request alone
+ * (size bytes aligned to alignment).  NULL when out of memory.  Lock not
+ * held; held on return when not NULL.
+ */
+static extent_t *
+pages_map_retained(pages_t *p, size_t size, size_t alignment, bool exact)
+{
+	extent_hooks_t *h = atomic_load_acquire(&p->hooks);
 	size_t need = size + (alignment > PAGE ? alignment - PAGE : 0);
 	if (need < size)
-		return ENOMEM;
-	mutex_lock(&p->mtx);
-	size_t map_size = p->grow_next;
-	mutex_unlock(&p->mtx);
-	if (need > map_size)
-		map_size = ALIGNMENT_CEILING(need, HUGEPAGE);
-	if (map_size < need)
-		return ENOMEM;
-	void *addr = os_pages_map(map_size, HUGEPAGE);
+		return NULL;
+	size_t map_size = size, map_align = alignment;
+	if (!exact) {
+		size_t quantum = h == NULL ? HUGEPAGE : PAGE;
+		mutex_lock(&p->mtx);
+		size_t step = p->grow_next < p->grow_limit ? p->grow_next : p->grow_limit;
+		mutex_unlock(&p->mtx);
+		map_size = ALIGNMENT_CEILING(need > step ? need : step, quantum);
+		if (map_size < need)
+			return NULL;
+		map_align = quantum;
+	}
+	bool zeroed;
+	void *addr = pages_map(p, h, map_size, map_align, &zeroed);
 	if (addr == NULL)
-		return ENOMEM;
+		return NULL;
 	if (emap_ensure(addr, map_size) != 0) {
-		os_pages_unmap(addr, map_size);
-		return ENOMEM;
+		pages_unmap(p, h, addr, map_size);
+		return NULL;
 	}
 	pages_reserve_descriptors(p);
 	mutex_lock(&p->mtx);
 	extent_t *e = pages_extent_new(p);
 	if (e == NULL) {
 		mutex_unlock(&p->mtx);
-		os_pages_unmap(addr, map_size);
-		return ENOMEM;
+		pages_unmap(p, h, addr, map_size);
+		return NULL;
 	}
 	e->addr = addr;
 	e->size = map_size;
 	e->state = EXTENT_RETAINED;
-	e->zeroed = true;
+	e->zeroed = zeroed;
 	p->mapped += map_size;
 	/* Without retain, released space is unmapped: mappings stay small. */
-	if (opt_retain && map_size >= p->grow_next && p->grow_next < PAGES_GROW_MAX)
+	if (!exact && opt_retain && map_size >= p->grow_next && p->grow_next < PAGES_GROW_MAX &&
+	    p->grow_next < p->grow_limit)
 		p->grow_next *= 2;
+	return e;
+}
+
+/* Maps a new region big enough for the request into the retained set. */
+static int
+pages_grow(pages_t *p, size_t size, size_t alignment)
+{
+	extent_t *e = pages_map_retained(p, size, alignment, false);
+	if (e == NULL)
+		return ENOMEM;
 	pages_insert_coalesced(p, e);
 	mutex_unlock(&p->mtx);
 	return 0;
+}
+
+/*
+ * Commits a decommitted retained extent taken for an allocation (in no
+ * set), with the lock dropped around the hook; false when the hook
+ * refuses, and the extent is filed back.  Lock held.
+ */
+static bool
+pages_commit_taken(pages_t *p, extent_t *e)
+{
+	extent_hooks_t *h = atomic_load_relaxed(&p->hooks);
+	e->state = EXTENT_BUSY;
+	extent_list_push(&p->busy, e);
+	mutex_unlock(&p->mtx);
+	/* Without hooks (they were replaced by the defaults) there is nothing
+	 * to commit: the default commit does nothing. */
+	bool refused = h != NULL && extent_hooks_commit(h, e->addr, e->size, p->arena_ind);
+	mutex_lock(&p->mtx);
+	extent_list_remove(&p->busy, e);
+	e->state = EXTENT_RETAINED;
+	if (refused) {
+		pages_insert_coalesced(p, e);
+		return false;
+	}
+	e->decommitted = false;
+	e->zeroed = true;
+	return true;
 }
 
 /* The largest dirty or muzzy extent a request of size bytes may split. */
@@ -383,6 +494,7 @@ pages_alloc(pages_t *p, size_t size, size_t alignment, bool zero, unsigned szind
 	for (;;) {
 		pages_reserve_descriptors(p);
 		mutex_lock(&p->mtx);
+		p->split_refused = false;
 		e = pages_take(p, &p->dirty, size, alignment, max_fit);
 		if (e == NULL && p->unmerged != NULL) {
 			pages_merge_unmerged(p);
@@ -394,9 +506,22 @@ pages_alloc(pages_t *p, size_t size, size_t alignment, bool zero, unsigned szind
 			e = pages_take(p, &p->retained, size, alignment, SIZE_MAX);
 		if (e != NULL)
 			break;
+		bool split_refused = p->split_refused;
 		mutex_unlock(&p->mtx);
+		/* A split hook refused to cut a free extent that fits: a new
+		 * mapping of the request's own size, as jemalloc falls back. */
+		if (split_refused) {
+			e = pages_map_retained(p, size, alignment, true);
+			if (e == NULL)
+				return NULL;
+			break;
+		}
 		if (pages_grow(p, size, alignment) != 0)
 			return NULL;
+	}
+	if (UNLIKELY(e->decommitted) && !pages_commit_taken(p, e)) {
+		mutex_unlock(&p->mtx);
+		return NULL;
 	}
 	DEBUG_ASSERT(e->state == EXTENT_DIRTY || e->state == EXTENT_MUZZY ||
 	             e->state == EXTENT_RETAINED);
@@ -417,7 +542,8 @@ pages_alloc(pages_t *p, size_t size, size_t alignment, bool zero, unsigned szind
 }
 
 /* Fork child: purges that other threads had in flight never finish here;
- * their extents may or may not have been purged, so they are dirty.  Those
+ * their extents may or may not have been purged, so they are dirty (a
+ * decommitted one being committed stays retained and decommitted).  Those
  * being unmapped may or may not be mapped: they are forgotten. */
 static void
 pages_fork_child_recover(mutex_t *m)
@@ -427,7 +553,7 @@ pages_fork_child_recover(mutex_t *m)
 	while (p->busy != NULL) {
 		extent_t *e = p->busy;
 		extent_list_remove(&p->busy, e);
-		e->state = EXTENT_DIRTY;
+		e->state = e->decommitted ? EXTENT_RETAINED : EXTENT_DIRTY;
 		e->zeroed = false;
 		pages_insert_coalesced(p, e);
 	}
@@ -506,7 +632,7 @@ pages_grow_in_place(pages_t *p, extent_t *e, size_t new_size, unsigned szind, bo
 		next = pages_free_neighbor(p, end, EXTENT_MUZZY);
 	if (next == NULL)
 		next = pages_free_neighbor(p, end, EXTENT_RETAINED);
-	if (next == NULL || next->addr != end || next->size < extra) {
+	if (next == NULL || next->addr != end || next->size < extra || next->decommitted) {
 		mutex_unlock(&p->mtx);
 		return false;
 	}
@@ -520,6 +646,13 @@ pages_grow_in_place(pages_t *p, extent_t *e, size_t new_size, unsigned szind, bo
 			return false;
 		}
 		pages_set_insert(p, set, trail);
+	}
+	extent_hooks_t *h = atomic_load_relaxed(&p->hooks);
+	if (h != NULL &&
+	    extent_hooks_merge(h, e->addr, e->size, next->addr, next->size, true, p->arena_ind)) {
+		pages_set_insert(p, set, next);
+		mutex_unlock(&p->mtx);
+		return false;
 	}
 	bool next_zeroed = next->zeroed;
 	emap_set_boundary(end - PAGE, PAGE, 0);
@@ -543,7 +676,7 @@ pages_shrink_in_place(pages_t *p, extent_t *e, size_t new_size, unsigned szind)
 	pages_reserve_descriptors(p);
 	mutex_lock(&p->mtx);
 	DEBUG_ASSERT(e->state == EXTENT_ACTIVE && !e->slab && new_size < e->size);
-	extent_t *tail = pages_extent_new(p);
+	extent_t *tail = pages_split_tail(p, e, new_size);
 	if (tail == NULL) {
 		mutex_unlock(&p->mtx);
 		return false;
@@ -561,6 +694,75 @@ pages_shrink_in_place(pages_t *p, extent_t *e, size_t new_size, unsigned szind)
 	mutex_unlock(&p->mtx);
 	background_note_dirty(p->arena_ind, ndirty, at_run);
 	return true;
+}
+
+extent_hooks_t *
+pages_hooks(pages_t *p)
+{
+	return atomic_load_acquire(&p->hooks);
+}
+
+void
+pages_set_hooks(pages_t *p, extent_hooks_t *hooks)
+{
+	atomic_store_release(&p->hooks, hooks);
+}
+
+size_t
+pages_retain_grow_limit(pages_t *p)
+{
+	mutex_lock(&p->mtx);
+	size_t limit = p->grow_limit;
+	mutex_unlock(&p->mtx);
+	return limit;
+}
+
+void
+pages_set_retain_grow_limit(pages_t *p, size_t limit)
+{
+	mutex_lock(&p->mtx);
+	p->grow_limit = limit;
+	mutex_unlock(&p->mtx);
+}
+
+/* A free extent of any state, taken out of its set; NULL when none is
+ * left.  Lock held. */
+static extent_t *
+pages_take_any_free(pages_t *p)
+{
+	eset_t *sets[] = {&p->dirty, &p->muzzy, &p->retained};
+	for (unsigned i = 0; i < 3; i++) {
+		extent_t *e = eset_find_largest(sets[i]);
+		if (e != NULL) {
+			pages_set_remove(p, sets[i], e);
+			return e;
+		}
+	}
+	return NULL;
+}
+
+void
+pages_release_free(pages_t *p)
+{
+	extent_hooks_t *h = atomic_load_acquire(&p->hooks);
+	mutex_lock(&p->mtx);
+	extent_t *e;
+	while ((e = pages_take_any_free(p)) != NULL) {
+		/* Before the range can be mapped again by anyone. */
+		emap_set_boundary(e->addr, e->size, 0);
+		e->state = EXTENT_BUSY;
+		extent_list_push(&p->unmapping, e);
+		mutex_unlock(&p->mtx);
+		if (h == NULL)
+			os_pages_unmap(e->addr, e->size);
+		else
+			extent_hooks_destroy(h, e->addr, e->size, !e->decommitted, p->arena_ind);
+		mutex_lock(&p->mtx);
+		extent_list_remove(&p->unmapping, e);
+		p->mapped -= e->size;
+		pages_extent_release(p, e);
+	}
+	mutex_unlock(&p->mtx);
 }
 
 void

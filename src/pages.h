@@ -33,6 +33,17 @@
  * the pages lock, so that the base never maps a new chunk while that lock
  * is held (unless racing threads used the reserve up in between).
  *
+ * Extent hooks (docs/compat.md, "Extent hooks"): an arena whose hooks are
+ * not the default table gets all its memory from them and gives it back
+ * through them, in jemalloc's order: a purge to retained tries dalloc,
+ * then decommit, then purge_forced, then purge_lazy, and keeps the extent
+ * retained (decommitted, zeroed or not) when all refuse; a purge to muzzy
+ * that purge_lazy refuses goes that way too.  Extents are split and merged
+ * only when split and merge agree; a request that no extent fits without a
+ * refused split gets a mapping of its own size.  Decommitted extents merge
+ * only with decommitted ones and are committed before reuse.  Without
+ * hooks, hooks is NULL and the OS is called directly.
+ *
  * Lock: pages->mtx protects everything here.  Order: bin locks → pages->mtx
  * → arena base → emap → global base.  It is never held across mmap, munmap
  * or madvise: extents in flight are marked EXTENT_BUSY so nobody merges
@@ -50,6 +61,7 @@
 #include "decay.h"
 #include "emap.h"
 #include "extent.h"
+#include "extent_hooks.h"
 #include "mutex.h"
 #include "pai.h"
 
@@ -95,6 +107,11 @@ struct pages {
 	size_t active_pages; /* pages in active extents */
 	size_t mapped;       /* bytes of address space mapped from the OS */
 	size_t grow_next;    /* size of the next mapping */
+	size_t grow_limit;   /* grow_next grows no further (retain_grow_limit) */
+	bool split_refused;  /* the split hook refused, since pages_alloc began */
+	/* The extent hooks, NULL for the default ones; read without the lock
+	 * (a change applies to the operations that start after it). */
+	_Atomic(extent_hooks_t *) hooks;
 	_Atomic size_t dirty_at_run; /* dirty pages after the last decay run (written
 	                              * under mtx, read by the purger without it) */
 	pages_purge_stats_t dirty_stats, muzzy_stats;
@@ -147,6 +164,20 @@ ssize_t pages_decay_ms(pages_t *p, bool muzzy);
  * only while dirty_max_bytes is set (a shared counter every free would
  * write otherwise), else 0. */
 size_t pages_dirty_bytes_total(void);
+
+/* The arena's extent hooks: NULL for strata's own (extent_hooks_default). */
+extent_hooks_t *pages_hooks(pages_t *p);
+void pages_set_hooks(pages_t *p, extent_hooks_t *hooks);
+/* arena.<i>.retain_grow_limit: the largest step by which mapped space
+ * grows (a request larger than it still gets what it needs). */
+size_t pages_retain_grow_limit(pages_t *p);
+void pages_set_retain_grow_limit(pages_t *p, size_t limit);
+/*
+ * Gives every free extent back for good, through the destroy hook (or
+ * munmap without hooks), leaving the allocator empty of free extents (arena
+ * destruction; active extents are the caller's to have freed).
+ */
+void pages_release_free(pages_t *p);
 
 void pages_stats_read(pages_t *p, pages_stats_t *out);
 

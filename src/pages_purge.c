@@ -38,16 +38,74 @@ pages_purge_candidate(pages_t *p, eset_t *set, size_t npages)
 }
 
 /*
+ * pages_purge_extent for an arena with extent hooks, in jemalloc's order:
+ * to muzzy, purge_lazy; to retained (or when purge_lazy refuses), dalloc
+ * (the extent is gone), else decommit, else purge_forced, else purge_lazy
+ * (from dirty), and the extent is retained whatever they did: zeroed after
+ * a decommit or forced purge.  Every hook refusing is not a failure.  The
+ * lock is dropped around the hooks; while dalloc may unmap, the extent is
+ * out of the page map and on the unmapping list.  Lock held.
+ */
+static bool
+pages_purge_extent_hooked(pages_t *p, extent_hooks_t *h, extent_t *e, extent_state_t to,
+                          pages_purge_stats_t *stats, uint64_t now)
+{
+	extent_state_t from = e->state;
+	size_t npages = e->size >> LG_PAGE;
+	bool may_dalloc = extent_hooks_can_dalloc(h);
+	e->state = EXTENT_BUSY;
+	if (may_dalloc) {
+		emap_set_boundary(e->addr, e->size, 0);
+		extent_list_push(&p->unmapping, e);
+	} else {
+		extent_list_push(&p->busy, e);
+	}
+	mutex_unlock(&p->mtx);
+	unsigned ind = p->arena_ind;
+	bool gone = false, zeroed = false, decommitted = e->decommitted;
+	extent_state_t got = EXTENT_RETAINED;
+	if (to == EXTENT_MUZZY && !extent_hooks_purge_lazy(h, e->addr, e->size, ind))
+		got = EXTENT_MUZZY;
+	else if (may_dalloc && !extent_hooks_dalloc(h, e->addr, e->size, !decommitted, ind))
+		gone = true;
+	else if (decommitted || !extent_hooks_decommit(h, e->addr, e->size, ind))
+		zeroed = decommitted = true;
+	else if (!extent_hooks_purge_forced(h, e->addr, e->size, ind))
+		zeroed = true;
+	else if (from == EXTENT_DIRTY && to == EXTENT_RETAINED)
+		extent_hooks_purge_lazy(h, e->addr, e->size, ind);
+	mutex_lock(&p->mtx);
+	stats->nmadvise++;
+	stats->purged += npages;
+	extent_list_remove(may_dalloc ? &p->unmapping : &p->busy, e);
+	if (gone) {
+		p->mapped -= e->size;
+		pages_extent_release(p, e);
+		return true;
+	}
+	e->state = got;
+	e->zeroed = zeroed;
+	e->decommitted = decommitted;
+	if (got == EXTENT_MUZZY)
+		decay_record(&p->decay_muzzy, now, npages);
+	pages_insert_coalesced(p, e);
+	return true;
+}
+
+/*
  * Purges one free extent (in no set) to the state `to`: muzzy (MADV_FREE),
  * or retained (MADV_DONTNEED, or munmap without retain).  The lock is
  * dropped around the system call; the extent meanwhile is BUSY and on a
  * busy list.  false when the call failed (the extent goes back to its
- * state).  Lock held.
+ * state).  Arenas with extent hooks purge through them instead.  Lock held.
  */
 static bool
 pages_purge_extent(pages_t *p, extent_t *e, extent_state_t to, pages_purge_stats_t *stats,
                    uint64_t now)
 {
+	extent_hooks_t *h = atomic_load_relaxed(&p->hooks);
+	if (h != NULL)
+		return pages_purge_extent_hooked(p, h, e, to, stats, now);
 	extent_state_t from = e->state;
 	size_t npages = e->size >> LG_PAGE;
 	bool unmap = to == EXTENT_RETAINED && !opt_retain;

@@ -1,8 +1,12 @@
 /*
- * stats.c — gathering counters and the text report.  See stats.h.
+ * stats.c — the statistics snapshot: gathering each arena's counters,
+ * the merged views (all arenas, destroyed arenas), the lock counters, and
+ * malloc_stats_print's entry.  See stats.h for the invariants and locks.
  *
- * Output goes through the caller's write_cb one line at a time, formatted
- * with msg_format into a stack buffer: nothing here allocates.
+ * An arena's part of the snapshot (some 20 KiB) comes from its own base at
+ * its first snapshot and is kept for the index, as is the baseline that
+ * arena_destroy leaves; the merged views are static.  Nothing here calls
+ * malloc.
  */
 #include "public_names.h"
 #include <strata.h>
@@ -11,47 +15,373 @@
 #include <string.h>
 
 #include "arena.h"
-#include "background.h"
+#include "base.h"
+#include "clock.h"
 #include "conf.h"
+#include "event.h"
 #include "init.h"
 #include "msg.h"
 #include "stats.h"
 #include "tcache.h"
 
 static base_t *stats_global_base;
+static _Atomic size_t stats_zero_reallocs;
 
-void
-stats_boot(struct base *global_base)
-{
-	stats_global_base = global_base;
-}
+/* The snapshot lock: jemalloc's "ctl". */
+static mutex_t stats_mtx = MUTEX_INITIALIZER("ctl", MUTEX_RANK_CTL);
+/* Protected by stats_mtx. */
+static stats_t stats_current;
+static stats_arena_t *stats_arenas[ARENAS_MAX];
+static stats_arena_t stats_all, stats_destroyed_view;
 
-typedef struct stats_arena {
-	bin_stats_t bins[SZ_NBINS];
-	pages_stats_t pages;
-	base_stats_t base;
-	uint64_t large_nmalloc, large_ndalloc;
-	size_t large_allocated;
-	size_t small_allocated;
-	size_t tcache_bytes;
-	unsigned nthreads;
-} stats_arena_t;
+/* The destroyed view as arena_destroy leaves it, and the counters each
+ * destroyed index had (subtracted once it is revived). */
+static mutex_t stats_destroyed_mtx =
+    MUTEX_INITIALIZER("stats_destroyed", MUTEX_RANK_STATS_DESTROYED);
+/* Protected by stats_destroyed_mtx. */
+static stats_arena_t stats_destroyed;
+static stats_arena_t *stats_baselines[ARENAS_MAX];
+
+/* ------------------------------------------------------------ combining */
+
+typedef enum stats_combine_mode {
+	STATS_INTO_ALL,       /* d += s by the row's merge rule */
+	STATS_INTO_DESTROYED, /* d += s for CUMUL rows only */
+	STATS_MINUS_BASELINE, /* d -= s for CUMUL rows only */
+} stats_combine_mode_t;
+
+#define STATS_ALL_CUMUL(d, s) (d) += (s)
+#define STATS_ALL_GAUGE(d, s) (d) += (s)
+#define STATS_ALL_MAX(d, s) (d) = (s) > (d) ? (s) : (d)
+#define STATS_ALL_SETTING(d, s) (d) = -1
+#define STATS_DESTROYED_CUMUL(d, s) (d) += (s)
+#define STATS_DESTROYED_GAUGE(d, s)
+#define STATS_DESTROYED_MAX(d, s) (d) = (s) > (d) ? (s) : (d)
+#define STATS_DESTROYED_SETTING(d, s) (d) = -1
+#define STATS_MINUS_CUMUL(d, s) (d) -= (s)
+#define STATS_MINUS_GAUGE(d, s)
+#define STATS_MINUS_MAX(d, s)
+#define STATS_MINUS_SETTING(d, s)
+
+#define STATS_COMBINE_ROW(dst, src, name, merge)                                          \
+	switch (mode) {                                                                   \
+	case STATS_INTO_ALL: STATS_ALL_##merge((dst)->name, (src)->name); break;          \
+	case STATS_INTO_DESTROYED: STATS_DESTROYED_##merge((dst)->name, (src)->name); break; \
+	case STATS_MINUS_BASELINE: STATS_MINUS_##merge((dst)->name, (src)->name); break;  \
+	}
 
 static void
-stats_arena_read(arena_t *a, stats_arena_t *out)
+stats_mutex_combine(mutex_stats_t *d, const mutex_stats_t *s, stats_combine_mode_t mode)
 {
-	out->small_allocated = 0;
-	for (unsigned i = 0; i < SZ_NBINS; i++) {
-		bin_stats_read(&a->bins[i], &out->bins[i]);
-		out->small_allocated += out->bins[i].curregs * sz_bin_info[i].reg_size;
+#define STATS_ROW(name, type, merge, doc) STATS_COMBINE_ROW(d, s, name, merge)
+	MUTEX_STATS_COUNTERS(STATS_ROW)
+#undef STATS_ROW
+}
+
+/* Every counter but small and large, which stats_arena_sum_classes derives. */
+static void
+stats_arena_combine(stats_arena_t *d, const stats_arena_t *s, stats_combine_mode_t mode)
+{
+#define STATS_ROW(name, type, merge, doc) STATS_COMBINE_ROW(d, s, name, merge)
+	STATS_ARENA_COUNTERS_HEAD(STATS_ROW)
+	STATS_ARENA_COUNTERS_TAIL(STATS_ROW)
+	STATS_ARENA_COUNTERS_HPA(STATS_ROW)
+#undef STATS_ROW
+	for (unsigned j = 0; j < SZ_NBINS; j++) {
+		stats_bin_t *db = &d->bins[j];
+		const stats_bin_t *sb = &s->bins[j];
+#define STATS_ROW(name, type, merge, doc) STATS_COMBINE_ROW(db, sb, name, merge)
+		STATS_BIN_COUNTERS(STATS_ROW)
+#undef STATS_ROW
+		stats_mutex_combine(&db->mutex, &sb->mutex, mode);
 	}
-	pages_stats_read(&a->pages, &out->pages);
-	base_stats_read(&a->base, &out->base);
-	out->large_nmalloc = atomic_load_relaxed(&a->large.nmalloc);
-	out->large_ndalloc = atomic_load_relaxed(&a->large.ndalloc);
-	out->large_allocated = atomic_load_relaxed(&a->large.allocated);
-	out->nthreads = atomic_load_relaxed(&a->nthreads);
-	out->tcache_bytes = tcache_bytes_of_arena(a->ind);
+	for (unsigned j = 0; j < SZ_NLEXTENTS; j++) {
+		stats_lextent_t *dl = &d->lextents[j];
+		const stats_lextent_t *sl = &s->lextents[j];
+#define STATS_ROW(name, type, merge, doc) STATS_COMBINE_ROW(dl, sl, name, merge)
+		STATS_LEXTENT_COUNTERS(STATS_ROW)
+#undef STATS_ROW
+	}
+	for (unsigned j = 0; j < SZ_NPSIZES; j++) {
+		stats_extent_t *dx = &d->extents[j];
+		const stats_extent_t *sx = &s->extents[j];
+#define STATS_ROW(name, type, merge, doc) STATS_COMBINE_ROW(dx, sx, name, merge)
+		STATS_EXTENT_COUNTERS(STATS_ROW)
+#undef STATS_ROW
+	}
+	for (unsigned m = 0; m < STATS_NARENA_MUTEXES; m++)
+		stats_mutex_combine(&d->mutexes[m], &s->mutexes[m], mode);
+	STATS_COMBINE_ROW(d, s, metadata_mapped, GAUGE)
+}
+
+/* small and large from the bins and the large classes. */
+static void
+stats_arena_sum_classes(stats_arena_t *a)
+{
+	stats_class_t small = {0}, large = {0};
+	for (unsigned j = 0; j < SZ_NBINS; j++) {
+		const stats_bin_t *b = &a->bins[j];
+		small.allocated += b->curregs * sz_bin_info[j].reg_size;
+		small.nmalloc += b->nmalloc;
+		small.ndalloc += b->ndalloc;
+		small.nrequests += b->nrequests;
+		small.nfills += b->nfills;
+		small.nflushes += b->nflushes;
+	}
+	for (unsigned j = 0; j < SZ_NLEXTENTS; j++) {
+		const stats_lextent_t *l = &a->lextents[j];
+		large.allocated += l->curlextents * sz_index2size(SZ_NBINS + j);
+		large.nmalloc += l->nmalloc;
+		large.ndalloc += l->ndalloc;
+		large.nrequests += l->nrequests;
+	}
+	/* A large allocation is a batch of one. */
+	large.nfills = large.nmalloc;
+	large.nflushes = large.ndalloc;
+	a->small = small;
+	a->large = large;
+}
+
+/* ------------------------------------------------------------ reading */
+
+#define STATS_ARENA_MUTEX_INDEX(name, doc) STATS_ARENA_MUTEX_##name,
+enum { STATS_ARENA_MUTEXES(STATS_ARENA_MUTEX_INDEX) };
+
+/* Arena a's counters as they stand, without baseline or class sums.  Takes
+ * each of the arena's locks in turn, and the thread caches' list if
+ * with_tcache (not under the arenas lock, which ranks above it). */
+static void
+stats_arena_read(arena_t *a, stats_arena_t *o, bool with_tcache)
+{
+	memset(o, 0, sizeof(*o));
+	o->initialized = true;
+	o->nthreads = atomic_load_relaxed(&a->nthreads);
+	o->uptime = clock_coarse_ns() - a->create_ns;
+	for (unsigned j = 0; j < SZ_NBINS; j++) {
+		bin_stats_t bs;
+		bin_stats_read(&a->bins[j], &bs);
+		o->bins[j] = (stats_bin_t){
+			.nmalloc = bs.nmalloc,
+			.ndalloc = bs.ndalloc,
+			.curregs = bs.curregs,
+			.nrequests = bs.nmalloc,
+			.nfills = bs.nfills,
+			.nflushes = bs.nflushes,
+			.nreslabs = bs.nreslabs,
+			.curslabs = bs.curslabs,
+			.nonfull_slabs = bs.nnonfull,
+			.nslabs = bs.nslabs,
+			.mutex = bs.mutex,
+		};
+	}
+	large_stats_t ls;
+	large_stats_read(&a->large, &ls);
+	for (unsigned j = 0; j < SZ_NLEXTENTS; j++)
+		o->lextents[j] = (stats_lextent_t){
+			.nmalloc = ls.nmalloc[j],
+			.ndalloc = ls.ndalloc[j],
+			.nrequests = ls.nmalloc[j],
+			.curlextents = ls.nmalloc[j] - ls.ndalloc[j],
+		};
+	o->mutexes[STATS_ARENA_MUTEX_large] = ls.mutex;
+	pages_stats_t ps;
+	pages_stats_read(&a->pages, &ps);
+	pages_extents_stats_read(&a->pages, o->extents);
+	mutex_stats_read(&a->pages.mtx, &o->mutexes[STATS_ARENA_MUTEX_extents_dirty]);
+	base_stats_t bs;
+	base_stats_read(&a->base, &bs);
+	mutex_stats_read(&a->base.mtx, &o->mutexes[STATS_ARENA_MUTEX_base]);
+	o->dirty_decay_ms = ps.dirty_decay_ms;
+	o->muzzy_decay_ms = ps.muzzy_decay_ms;
+	o->pactive = ps.active_pages;
+	o->pdirty = ps.dirty_pages;
+	o->pmuzzy = ps.muzzy_pages;
+	o->dirty_npurge = ps.dirty.npurge;
+	o->dirty_nmadvise = ps.dirty.nmadvise;
+	o->dirty_purged = ps.dirty.purged;
+	o->muzzy_npurge = ps.muzzy.npurge;
+	o->muzzy_nmadvise = ps.muzzy.nmadvise;
+	o->muzzy_purged = ps.muzzy.purged;
+	o->retained = ps.retained_pages << LG_PAGE;
+	o->mapped = ps.mapped - o->retained;
+	o->metadata_mapped = bs.mapped;
+	o->base = bs.allocated;
+	o->resident = bs.resident + ((ps.active_pages + ps.dirty_pages) << LG_PAGE);
+	if (with_tcache)
+		o->tcache_bytes = tcache_bytes_of_arena(a->ind);
+}
+
+/* Scratch of the hook below.  Protected by stats_destroyed_mtx. */
+static stats_arena_t stats_destroyed_scratch;
+
+/* The destroyed-arena hook (arena.h): arenas lock held, the arena reset.
+ * The view gets what the arena counted since its last revival. */
+static void
+stats_arena_destroyed(arena_t *a)
+{
+	mutex_lock(&stats_destroyed_mtx);
+	stats_destroyed.initialized = true; /* the view exists from the first destruction */
+	stats_arena_t *raw = &stats_destroyed_scratch;
+	stats_arena_read(a, raw, false);
+	stats_arena_t **baseline = &stats_baselines[a->ind];
+	stats_arena_combine(&stats_destroyed, raw, STATS_INTO_DESTROYED);
+	if (*baseline != NULL)
+		stats_arena_combine(&stats_destroyed, *baseline, STATS_MINUS_BASELINE);
+	else
+		*baseline = base_alloc(&a->base, sizeof(stats_arena_t), CACHELINE);
+	if (*baseline != NULL)
+		**baseline = *raw;
+	mutex_unlock(&stats_destroyed_mtx);
+}
+
+/* ------------------------------------------------------------ the snapshot */
+
+/* Sums the locks named name (NULL: none) into *out. */
+typedef struct stats_mutex_find {
+	const char *name;
+	mutex_stats_t *out;
+} stats_mutex_find_t;
+
+static void
+stats_mutex_find_visit(mutex_t *m, void *arg)
+{
+	stats_mutex_find_t *f = arg;
+	if (f->name == NULL || strcmp(m->name, f->name) != 0)
+		return;
+	mutex_stats_t s;
+	mutex_stats_read(m, &s);
+	mutex_stats_merge(f->out, &s);
+}
+
+static void
+stats_mutex_reset_visit(mutex_t *m, void *arg)
+{
+	(void)arg;
+	mutex_stats_reset(m);
+}
+
+static void
+stats_global_mutexes_read(mutex_stats_t out[STATS_NGLOBAL_MUTEXES])
+{
+	static const char *const locks[] = {
+#define STATS_ROW(name, lock, doc) lock,
+		STATS_GLOBAL_MUTEXES(STATS_ROW)
+#undef STATS_ROW
+	};
+	for (unsigned i = 0; i < STATS_NGLOBAL_MUTEXES; i++) {
+		out[i] = (mutex_stats_t){0};
+		stats_mutex_find_t f = {locks[i], &out[i]};
+		mutex_registry_foreach(stats_mutex_find_visit, &f);
+	}
+}
+
+void
+stats_mutexes_reset(void)
+{
+	mutex_registry_foreach(stats_mutex_reset_visit, NULL);
+}
+
+/* Arena ind's table (made at its first snapshot); NULL without memory. */
+static stats_arena_t *
+stats_arena_table(arena_t *a)
+{
+	if (stats_arenas[a->ind] == NULL)
+		stats_arenas[a->ind] = base_alloc(&a->base, sizeof(stats_arena_t), CACHELINE);
+	return stats_arenas[a->ind];
+}
+
+void
+stats_lock(void)
+{
+	mutex_lock(&stats_mtx);
+}
+
+void
+stats_unlock(void)
+{
+	mutex_unlock(&stats_mtx);
+}
+
+void
+stats_refresh(void)
+{
+	stats_arena_t *all = &stats_all;
+	memset(all, 0, sizeof(*all));
+	unsigned n = arena_narenas_total();
+	for (unsigned i = 0; i < n; i++) {
+		arena_t *a = arena_get(i, false);
+		if (a == NULL) {
+			if (stats_arenas[i] != NULL)
+				stats_arenas[i]->initialized = false;
+			continue;
+		}
+		stats_arena_t *s = stats_arena_table(a);
+		if (s == NULL)
+			continue;
+		stats_arena_read(a, s, true);
+		mutex_lock(&stats_destroyed_mtx);
+		if (stats_baselines[i] != NULL)
+			stats_arena_combine(s, stats_baselines[i], STATS_MINUS_BASELINE);
+		mutex_unlock(&stats_destroyed_mtx);
+		stats_arena_sum_classes(s);
+		stats_arena_combine(all, s, STATS_INTO_ALL);
+	}
+	all->initialized = true;
+	all->dirty_decay_ms = all->muzzy_decay_ms = -1;
+	stats_arena_sum_classes(all);
+
+	mutex_lock(&stats_destroyed_mtx);
+	stats_destroyed_view = stats_destroyed;
+	mutex_unlock(&stats_destroyed_mtx);
+	stats_destroyed_view.dirty_decay_ms = stats_destroyed_view.muzzy_decay_ms = -1;
+	stats_arena_sum_classes(&stats_destroyed_view);
+
+	stats_t *st = &stats_current;
+	base_stats_t gb;
+	base_stats_read(stats_global_base, &gb);
+	size_t metadata = gb.allocated + all->base;
+	st->global = (stats_global_t){
+		.allocated = all->small.allocated + all->large.allocated,
+		.active = all->pactive << LG_PAGE,
+		.metadata = metadata,
+		.resident = gb.resident + all->resident,
+		.mapped = gb.mapped + all->metadata_mapped + all->mapped,
+		.retained = all->retained,
+		.zero_reallocs = atomic_load_relaxed(&stats_zero_reallocs),
+	};
+	stats_global_mutexes_read(st->mutexes);
+	background_stats_read(&st->background);
+	st->epoch++;
+}
+
+const stats_t *
+stats_get(void)
+{
+	if (stats_current.epoch == 0)
+		stats_refresh();
+	return &stats_current;
+}
+
+const stats_arena_t *
+stats_arena_get(size_t index)
+{
+	stats_get();
+	const stats_arena_t *s;
+	if (index == MALLCTL_ARENAS_ALL)
+		s = &stats_all;
+	else if (index == MALLCTL_ARENAS_DESTROYED)
+		s = &stats_destroyed_view;
+	else
+		s = index < ARENAS_MAX ? stats_arenas[index] : NULL;
+	return s != NULL && s->initialized ? s : NULL;
+}
+
+/* ------------------------------------------------------------ without the snapshot */
+
+void
+stats_count_zero_realloc(void)
+{
+	atomic_add_relaxed(&stats_zero_reallocs, 1);
 }
 
 void
@@ -60,40 +390,45 @@ stats_snapshot(stats_global_t *out)
 	base_stats_t gb;
 	base_stats_read(stats_global_base, &gb);
 	size_t meta = gb.allocated, meta_resident = gb.resident, meta_mapped = gb.mapped;
-	size_t allocated = 0, active = 0, dirty = 0, retained = 0;
+	size_t allocated = 0, active = 0, dirty = 0, muzzy = 0, retained = 0;
 	for (unsigned i = 0; i < arena_narenas_total(); i++) {
 		arena_t *a = arena_get(i, false);
 		if (a == NULL)
 			continue;
-		stats_arena_t s;
-		stats_arena_read(a, &s);
-		allocated += s.small_allocated + s.large_allocated;
-		active += s.pages.active_pages << LG_PAGE;
-		dirty += s.pages.dirty_pages << LG_PAGE;
-		retained += s.pages.retained_pages << LG_PAGE;
-		meta += s.base.allocated;
-		meta_resident += s.base.resident;
-		meta_mapped += s.base.mapped;
+		for (unsigned j = 0; j < SZ_NBINS; j++) {
+			bin_stats_t bs;
+			bin_stats_read(&a->bins[j], &bs);
+			allocated += bs.curregs * sz_bin_info[j].reg_size;
+		}
+		allocated += atomic_load_relaxed(&a->large.allocated);
+		pages_stats_t ps;
+		pages_stats_read(&a->pages, &ps);
+		base_stats_t bs;
+		base_stats_read(&a->base, &bs);
+		active += ps.active_pages << LG_PAGE;
+		dirty += ps.dirty_pages << LG_PAGE;
+		muzzy += ps.muzzy_pages << LG_PAGE;
+		retained += ps.retained_pages << LG_PAGE;
+		meta += bs.allocated;
+		meta_resident += bs.resident;
+		meta_mapped += bs.mapped;
 	}
 	*out = (stats_global_t){
 		.allocated = allocated,
 		.active = active,
 		.metadata = meta,
 		.resident = meta_resident + active + dirty,
-		.mapped = meta_mapped + active + dirty,
+		.mapped = meta_mapped + active + dirty + muzzy,
 		.retained = retained,
 	};
 }
 
-typedef struct stats_out {
-	stats_write_cb_t *cb;
-	void *cbopaque;
-} stats_out_t;
+/* ------------------------------------------------------------ printing */
 
-__attribute__((format(printf, 2, 3))) static void
-stats_line(stats_out_t *out, const char *fmt, ...)
+void
+stats_out(stats_out_t *out, const char *fmt, ...)
 {
-	char buf[512];
+	char buf[1024];
 	va_list ap;
 	va_start(ap, fmt);
 	msg_vformat(buf, sizeof(buf), fmt, ap);
@@ -101,157 +436,33 @@ stats_line(stats_out_t *out, const char *fmt, ...)
 	out->cb(out->cbopaque, buf);
 }
 
-/* One line per option of the option table, as opt.<name> reads. */
-static void
-stats_print_options(stats_out_t *out)
-{
-	stats_line(out, "Run-time option settings:\n");
-	for (unsigned i = 0; i < CONF_NOPTIONS; i++) {
-		const conf_option_t *o = &conf_options[i];
-		switch (o->kind) {
-		case CONF_KIND_BOOL:
-			stats_line(out, "  opt.%s: %s\n", o->name, o->get() ? "true" : "false");
-			break;
-		case CONF_KIND_CHOICE:
-			stats_line(out, "  opt.%s: \"%s\"\n", o->name, o->values[o->get()]);
-			break;
-		case CONF_KIND_UINT:
-		case CONF_KIND_UINT_CLIP:
-			stats_line(out, "  opt.%s: %ju\n", o->name, o->get());
-			break;
-		case CONF_KIND_UINT_AUTO: /* narenas: 0 means automatic */
-			stats_line(out, "  opt.%s: %u\n", o->name, arena_narenas_auto());
-			break;
-		case CONF_KIND_SINT:
-			stats_line(out, "  opt.%s: %jd\n", o->name, (intmax_t)o->get());
-			break;
-		case CONF_KIND_LIMIT: /* "auto", "off" or the byte count */
-		case CONF_KIND_LETTERS:
-		case CONF_KIND_STRING:
-			stats_line(out, "  opt.%s: \"%s\"\n", o->name, o->text);
-			break;
-		case CONF_KIND_LG_ALIAS:
-			break;
-		}
-	}
-}
-
-static void
-stats_print_general(stats_out_t *out)
-{
-	stats_line(out, "Version: \"%s\"\n", STRATA_VERSION);
-	stats_print_options(out);
-	stats_line(out, "Arenas: %u\n", arena_narenas_total());
-	stats_line(out, "Quantum size: %zu\n", QUANTUM);
-	stats_line(out, "Page size: %zu\n", PAGE);
-	background_stats_t bg;
-	background_stats_read(&bg);
-	stats_line(out, "Background threads: %zu, num_runs: %llu, run_interval: %llu ns\n",
-	           bg.num_threads, (unsigned long long)bg.num_runs,
-	           (unsigned long long)bg.run_interval_ns);
-	stats_line(out, "Memory limit: %zu (%s), usage: %zu, releases: %llu, released: %llu\n",
-	           bg.memlimit_limit, bg.memlimit_source, bg.memlimit_usage,
-	           (unsigned long long)bg.memlimit_releases,
-	           (unsigned long long)bg.memlimit_released);
-}
-
-/* The free extents of arena a by page-size class, the non-empty classes
- * only (stats.arenas.<i>.extents.<j>). */
-static void
-stats_print_extents(stats_out_t *out, arena_t *a)
-{
-	pages_extent_stats_t x[SZ_NPSIZES];
-	pages_extents_stats_read(&a->pages, x);
-	stats_line(out, "extents:        size ind       ndirty        dirty       nmuzzy        muzzy"
-	                "    nretained     retained\n");
-	for (unsigned j = 0; j < SZ_NPSIZES; j++) {
-		if (x[j].ndirty + x[j].nmuzzy + x[j].nretained == 0)
-			continue;
-		stats_line(out, "     %15zu %3u %12zu %12zu %12zu %12zu %12zu %12zu\n",
-		           sz_pind2sz_tab[j], j, x[j].ndirty, x[j].dirty_bytes, x[j].nmuzzy,
-		           x[j].muzzy_bytes, x[j].nretained, x[j].retained_bytes);
-	}
-}
-
-static void
-stats_print_arena(stats_out_t *out, unsigned ind, const stats_arena_t *s, bool bins, bool large)
-{
-	stats_line(out, "arena[%u]:\n", ind);
-	stats_line(out, "assigned threads: %u\n", s->nthreads);
-	stats_line(out, "bytes in thread caches: %zu\n", s->tcache_bytes);
-	stats_line(out, "decay: dirty_decay_ms: %zd  muzzy_decay_ms: %zd\n",
-	           s->pages.dirty_decay_ms, s->pages.muzzy_decay_ms);
-	stats_line(out, "pactive: %zu  pdirty: %zu  pmuzzy: %zu  retained: %zu  mapped: %zu\n",
-	           s->pages.active_pages, s->pages.dirty_pages, s->pages.muzzy_pages,
-	           s->pages.retained_pages << LG_PAGE, s->pages.mapped);
-	stats_line(out, "                   npurge       nmadvise         purged\n");
-	stats_line(out, "dirty:     %12llu   %12llu   %12llu\n",
-	           (unsigned long long)s->pages.dirty.npurge,
-	           (unsigned long long)s->pages.dirty.nmadvise,
-	           (unsigned long long)s->pages.dirty.purged);
-	stats_line(out, "muzzy:     %12llu   %12llu   %12llu\n",
-	           (unsigned long long)s->pages.muzzy.npurge,
-	           (unsigned long long)s->pages.muzzy.nmadvise,
-	           (unsigned long long)s->pages.muzzy.purged);
-	stats_line(out, "metadata: %zu bytes\n", s->base.allocated);
-	stats_line(out, "small: allocated %zu\n", s->small_allocated);
-	if (large)
-		stats_line(out, "large: allocated %zu  nmalloc %llu  ndalloc %llu\n",
-		           s->large_allocated, (unsigned long long)s->large_nmalloc,
-		           (unsigned long long)s->large_ndalloc);
-	if (!bins)
-		return;
-	stats_line(out, "bins:           size ind    allocated      nmalloc      ndalloc"
-	                "    curregs   curslabs  nslabs regs pgs\n");
-	for (unsigned i = 0; i < SZ_NBINS; i++) {
-		const bin_stats_t *b = &s->bins[i];
-		if (b->nmalloc == 0)
-			continue;
-		const bin_info_t *info = &sz_bin_info[i];
-		stats_line(out, "            %8zu %3u %12zu %12llu %12llu %10zu %10zu %7llu %4u %3zu\n",
-		           info->reg_size, i, b->curregs * info->reg_size,
-		           (unsigned long long)b->nmalloc, (unsigned long long)b->ndalloc,
-		           b->curregs, b->curslabs, (unsigned long long)b->nslabs, info->nregs,
-		           info->slab_size >> LG_PAGE);
-	}
-}
-
 void
 stats_print(stats_write_cb_t *write_cb, void *cbopaque, const char *opts)
 {
 	stats_out_t out = {write_cb, cbopaque};
-	bool general = true, per_arena = true, bins = true, large = true, extents = true;
-	for (const char *o = opts != NULL ? opts : ""; *o != '\0'; o++) {
-		switch (*o) {
-		case 'g': general = false; break;
-		case 'a': per_arena = false; break;
-		case 'b': bins = false; break;
-		case 'l': large = false; break;
-		case 'e': extents = false; break;
+	stats_opts_t o = {true, true, true, true, true, true, true, true};
+	bool json = false;
+	for (const char *c = opts != NULL ? opts : ""; *c != '\0'; c++) {
+		switch (*c) {
+		case 'J': json = true; break;
+		case 'g': o.general = false; break;
+		case 'm': o.merged = false; break;
+		case 'd': o.destroyed = false; break;
+		case 'a': o.per_arena = false; break;
+		case 'b': o.bins = false; break;
+		case 'l': o.large = false; break;
+		case 'x': o.mutex = false; break;
+		case 'e': o.extents = false; break;
 		default: break;
 		}
 	}
-	stats_line(&out, "___ Begin strata statistics ___\n");
-	if (general)
-		stats_print_general(&out);
-	stats_global_t g;
-	stats_snapshot(&g);
-	stats_line(&out, "Allocated: %zu, active: %zu, metadata: %zu, resident: %zu, mapped: %zu, "
-	                 "retained: %zu\n",
-	           g.allocated, g.active, g.metadata, g.resident, g.mapped, g.retained);
-	if (per_arena) {
-		for (unsigned i = 0; i < arena_narenas_total(); i++) {
-			arena_t *a = arena_get(i, false);
-			if (a == NULL)
-				continue;
-			stats_arena_t s;
-			stats_arena_read(a, &s);
-			stats_print_arena(&out, i, &s, bins, large);
-			if (extents)
-				stats_print_extents(&out, a);
-		}
-	}
-	stats_line(&out, "--- End strata statistics ---\n");
+	stats_lock();
+	stats_refresh();
+	if (json)
+		stats_json_print(&out, &o);
+	else
+		stats_text_print(&out, &o);
+	stats_unlock();
 }
 
 static void
@@ -273,4 +484,28 @@ malloc_stats_print(void (*write_cb)(void *, const char *), void *cbopaque, const
 	if (init_ensure() != 0)
 		return;
 	stats_print(write_cb != NULL ? write_cb : stats_write_default, cbopaque, opts);
+}
+
+/* stats_interval: bytes the threads reported (event.h). */
+static _Atomic uint64_t stats_interval_accum;
+
+/* Prints when the total crosses a multiple of the interval (reentrancy
+ * raised by the event module). */
+static void
+stats_interval_account(uint64_t bytes)
+{
+	uint64_t interval = opt_stats_interval > 0 ? (uint64_t)opt_stats_interval : 1;
+	uint64_t before = atomic_add_relaxed(&stats_interval_accum, bytes);
+	if (before / interval != (before + bytes) / interval)
+		stats_print_to_messages(opt_stats_interval_opts);
+}
+
+void
+stats_boot(struct base *global_base)
+{
+	stats_global_base = global_base;
+	mutex_register(&stats_mtx, NULL);
+	mutex_register(&stats_destroyed_mtx, NULL);
+	arena_destroyed_hook = stats_arena_destroyed;
+	event_stats_interval = stats_interval_account;
 }

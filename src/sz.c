@@ -4,9 +4,13 @@
  * The classes are generated, not listed: a tiny class (8), the quantum-spaced
  * pseudo group (16, 32, 48, 64), then for every lg_base from 6 up four classes
  * 2^lg_base + k * 2^(lg_base - 2), k = 1..4 (k = 1..3 for lg_base 62).
+ * Slabs are lcm(class, PAGE) bytes unless the slab_sizes option (conf.h,
+ * read before sz_boot) gives a class another page count; the region count
+ * follows and never exceeds SZ_SLAB_MAXREGS, the slab bitmap's size.
  * No locks: the tables are written once in sz_boot() before use.
  */
 #include "sz.h"
+#include "conf.h"
 
 size_t sz_index2size_tab[SZ_NSIZES];
 uint8_t sz_size2index_tab[(SZ_LOOKUP_MAXCLASS >> 3) + 1];
@@ -22,6 +26,26 @@ sz_gcd(size_t a, size_t b)
 		b = t;
 	}
 	return a;
+}
+
+/*
+ * Pages per slab of a class of reg bytes: the fewest whose size is a
+ * multiple of reg (lcm(reg, PAGE), jemalloc's default), unless a slab_sizes
+ * segment covering reg says otherwise (the last such wins), clipped as
+ * jemalloc's sc_data_update_slab_size does: at least one region, at most
+ * SZ_SLAB_MAXREGS regions.
+ */
+static size_t
+sz_slab_pages(size_t reg, const conf_ranges_t *slab_sizes)
+{
+	size_t pages = reg / sz_gcd(reg, PAGE); /* lcm(reg, PAGE) / PAGE */
+	for (unsigned i = 0; i < slab_sizes->n; i++) {
+		if (slab_sizes->r[i].start <= reg && reg <= slab_sizes->r[i].end)
+			pages = slab_sizes->r[i].value;
+	}
+	size_t min = (reg + PAGE - 1) >> LG_PAGE;
+	size_t max = SZ_SLAB_MAXREGS * reg >> LG_PAGE;
+	return pages < min ? min : pages > max ? max : pages;
 }
 
 void
@@ -46,7 +70,7 @@ sz_boot(void)
 
 	for (unsigned i = 0; i < SZ_NBINS; i++) {
 		size_t reg = sz_index2size_tab[i];
-		size_t slab = reg / sz_gcd(reg, PAGE) * PAGE; /* lcm(reg, PAGE) */
+		size_t slab = sz_slab_pages(reg, &opt_slab_sizes) << LG_PAGE;
 		sz_bin_info[i] = (bin_info_t){
 			.reg_size = reg,
 			.slab_size = slab,

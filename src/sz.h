@@ -28,7 +28,8 @@
 
 typedef struct bin_info {
 	size_t reg_size;  /* bytes per region */
-	size_t slab_size; /* bytes per slab: the smallest page multiple of reg_size */
+	size_t slab_size; /* bytes per slab: the smallest page multiple of reg_size,
+	                     or what the slab_sizes option sets */
 	uint32_t nregs;   /* regions per slab */
 	uint32_t div_magic; /* ceil(2^32 / reg_size): offset * magic >> 32 = region index */
 } bin_info_t;
@@ -38,7 +39,8 @@ extern uint8_t sz_size2index_tab[(SZ_LOOKUP_MAXCLASS >> 3) + 1];
 extern bin_info_t sz_bin_info[SZ_NBINS];
 extern size_t sz_pind2sz_tab[SZ_NPSIZES];
 
-/* Fills the tables.  Idempotent; called once from init before any lookup. */
+/* Fills the tables from the options (slab_sizes), so after conf_init.
+ * Idempotent; called once from init before any lookup. */
 void sz_boot(void);
 
 /* Class index for a size that is not above SZ_LARGE_MAXCLASS (computed). */

@@ -22,6 +22,7 @@
 #include "debug.h"
 #include "emap.h"
 #include "msg.h"
+#include "safety.h"
 #include "tcache.h"
 #include "tsd.h"
 
@@ -180,7 +181,7 @@ tcache_destroy(tcache_t *tcache)
 void
 tcache_double_free(void *ptr)
 {
-	msg_fatal("free(): double free of %p\n", ptr);
+	safety_check_fail("free(): double free of %p\n", ptr);
 }
 
 /* Returns objs[0..n) of small class binind to their arenas' bins, one lock
@@ -197,7 +198,7 @@ tcache_flush_small(unsigned binind, void *const *objs, unsigned n)
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t bits = emap_lookup(objs[i]);
 		if (UNLIKELY(!emap_bits_slab(bits) || emap_bits_szind(bits) != binind))
-			msg_fatal("free(): invalid pointer %p\n", objs[i]);
+			safety_check_fatal("free(): invalid pointer %p\n", objs[i]);
 		slabs[i] = emap_bits_extent(bits);
 		__builtin_prefetch(slabs[i]);
 	}
@@ -301,6 +302,10 @@ void
 tcache_dalloc_flush(tcache_t *tcache, unsigned binind, void *ptr)
 {
 	cache_bin_t *bin = &tcache->bins[binind];
+	if (UNLIKELY(bin->stack[bin->ncached - 1] == ptr)) {
+		tcache_double_free(ptr);
+		return;
+	}
 	DEBUG_ASSERT(bin->ncached == bin->ncached_max && tcache_bin_consistent(bin));
 	unsigned div = binind < SZ_NBINS ? opt_lg_tcache_flush_small_div
 	                                 : opt_lg_tcache_flush_large_div;

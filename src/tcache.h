@@ -71,12 +71,15 @@ int tcache_set_enabled(tcache_t *tcache, bool enabled);
 
 /* Slow paths of the fast inlines below: refill an empty bin (only when
  * tcache_alloc_easy failed) and pop one object (NULL: class not cached, or
- * out of memory); flush the bottom of a full bin, then push ptr. */
+ * out of memory); flush the bottom of a full bin, then push ptr, or report
+ * the double free of the object on top (tcache_double_free). */
 void *tcache_alloc_refill(tcache_t *tcache, unsigned binind);
 void tcache_dalloc_flush(tcache_t *tcache, unsigned binind, void *ptr);
 /* One incremental GC step. */
 void tcache_gc_step(tcache_t *tcache);
-COLD _Noreturn void tcache_double_free(void *ptr);
+/* Reports a double free (safety.h); when the program's hook returns, the
+ * free is dropped. */
+COLD void tcache_double_free(void *ptr);
 
 /* Pops a cached object of class binind into *ret; false when the bin is
  * empty (then call tcache_alloc_refill). */
@@ -100,7 +103,9 @@ tcache_alloc_easy(tcache_t *tcache, unsigned binind, void **ret)
 	return true;
 }
 
-/* Pushes ptr; false when the bin is full (then call tcache_dalloc_flush). */
+/* Pushes ptr; false when the bin is full or ptr is the object freed last,
+ * a double free (then call tcache_dalloc_flush).  The fast path makes no
+ * call: the report is the slow path's. */
 static ALWAYS_INLINE bool
 tcache_dalloc_easy(tcache_t *tcache, unsigned binind, void *ptr)
 {
@@ -111,7 +116,7 @@ tcache_dalloc_easy(tcache_t *tcache, unsigned binind, void *ptr)
 	/* The cheapest double-free check: freeing the object freed last
 	 * (stack[-1] is a NULL sentinel). */
 	if (UNLIKELY(bin->stack[n - 1] == ptr))
-		tcache_double_free(ptr);
+		return false; /* tcache_dalloc_flush reports it */
 	bin->stack[n] = ptr;
 	bin->ncached = n + 1;
 	return true;

@@ -7,6 +7,11 @@
  * cache is flushed to the arenas that own its objects, so memory the thread
  * freed but did not own is never lost, and what it owns stays valid for the
  * threads still using it.
+ *
+ * The list of live blocks (tsd_list) holds every thread from its setup to
+ * its exit, for event_force_slow.  A thread joins it before its events are
+ * armed, so a forcing that misses it on the list has already raised the
+ * count the arming reads (event.c).  Lock: tsd_list_mtx, a leaf.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -18,12 +23,50 @@ __thread tsd_t tsd_tls __attribute__((tls_model("initial-exec")));
 
 static pthread_key_t tsd_key;
 
+static mutex_t tsd_list_mtx = MUTEX_INITIALIZER("tsd list", MUTEX_RANK_TSD_LIST);
+static tsd_t *tsd_list;
+
+static void
+tsd_list_insert(tsd_t *tsd)
+{
+	mutex_lock(&tsd_list_mtx);
+	tsd->list_prev = NULL;
+	tsd->list_next = tsd_list;
+	if (tsd_list != NULL)
+		tsd_list->list_prev = tsd;
+	tsd_list = tsd;
+	mutex_unlock(&tsd_list_mtx);
+}
+
+static void
+tsd_list_remove(tsd_t *tsd)
+{
+	mutex_lock(&tsd_list_mtx);
+	if (tsd->list_prev != NULL)
+		tsd->list_prev->list_next = tsd->list_next;
+	else
+		tsd_list = tsd->list_next;
+	if (tsd->list_next != NULL)
+		tsd->list_next->list_prev = tsd->list_prev;
+	mutex_unlock(&tsd_list_mtx);
+}
+
+void
+tsd_foreach_live(void (*fn)(tsd_t *tsd))
+{
+	mutex_lock(&tsd_list_mtx);
+	for (tsd_t *t = tsd_list; t != NULL; t = t->list_next)
+		fn(t);
+	mutex_unlock(&tsd_list_mtx);
+}
+
 static void
 tsd_thread_exit(void *arg)
 {
 	tsd_t *tsd = arg;
 	if (tsd->state != TSD_NOMINAL)
 		return;
+	tsd_list_remove(tsd);
 	tcache_destroy(&tsd->tcache);
 	arena_select_unbind(tsd->arena);
 	tsd->state = TSD_EXITED;
@@ -33,6 +76,7 @@ tsd_thread_exit(void *arg)
 int
 tsd_boot(void)
 {
+	mutex_register(&tsd_list_mtx, NULL);
 	return pthread_key_create(&tsd_key, tsd_thread_exit);
 }
 
@@ -51,6 +95,7 @@ tsd_fetch_slow(void)
 	/* A cache that cannot get its slots just stays off. */
 	tcache_init(&tsd->tcache, arena);
 	tsd->state = TSD_NOMINAL;
+	tsd_list_insert(tsd);
 	event_init(tsd);
 	pthread_setspecific(tsd_key, tsd);
 	return tsd;
@@ -76,8 +121,11 @@ tsd_postfork_child(void)
 	tsd_t *tsd = &tsd_tls;
 	bool bound = tsd->state == TSD_NOMINAL;
 	arena_nthreads_reset();
-	if (bound)
+	tsd_list = NULL;
+	if (bound) {
 		atomic_add_relaxed(&tsd->arena->nthreads, 1);
+		tsd_list_insert(tsd);
+	}
 	tcache_postfork_child(bound ? &tsd->tcache : NULL);
 }
 
@@ -156,4 +204,24 @@ tsd_thread_tcache_flush(void)
 	tsd_t *tsd = tsd_fetch();
 	if (tsd != NULL)
 		tcache_flush(&tsd->tcache);
+}
+
+uint64_t
+tsd_thread_peak_read(void)
+{
+	tsd_t *tsd = tsd_fetch();
+	if (tsd == NULL)
+		return 0;
+	event_peak_update(tsd);
+	return tsd->peak_max;
+}
+
+void
+tsd_thread_peak_reset(void)
+{
+	tsd_t *tsd = tsd_fetch();
+	if (tsd == NULL)
+		return;
+	tsd->peak_max = 0;
+	tsd->peak_base = tsd->allocated - tsd->deallocated;
 }

@@ -18,8 +18,12 @@
  * path serves allocations straight from the arena, bypassing the cache, and
  * fires no events (docs/design.md, "Reentrancy").
  *
- * Only the owning thread writes its block; other threads read the counters
- * only through the pointers handed out by thread.allocatedp.
+ * Only the owning thread writes its block, with two exceptions: other
+ * threads read the counters through the pointers handed out by
+ * thread.allocatedp, and event_force_slow (event.c) zeroes the fast
+ * thresholds of every set-up thread, which it finds on the list of live
+ * blocks (tsd_list, under tsd_list_mtx, a leaf lock: a block is on it from
+ * its setup to its thread's exit).
  */
 #ifndef STRATA_TSD_H
 #define STRATA_TSD_H
@@ -43,6 +47,12 @@ typedef struct tsd {
 	struct prof_tdata *prof_tdata; /* the profiler's data of this thread, or NULL */
 	uint8_t state;      /* enum tsd_state */
 	uint8_t reentrancy; /* nesting level of allocator code that may allocate */
+	/* thread.peak: the highest allocated - deallocated - peak_base seen
+	 * (at the periodic event and at each read), and the net bytes at the
+	 * last reset. */
+	uint64_t peak_max;
+	uint64_t peak_base;
+	struct tsd *list_next, *list_prev; /* tsd_list; tsd_list_mtx */
 } tsd_t;
 
 extern __thread tsd_t tsd_tls __attribute__((tls_model("initial-exec")));
@@ -72,12 +82,20 @@ void tsd_reentrancy_lower(tsd_t *tsd);
  * handler after the locks are re-initialized. */
 void tsd_postfork_child(void);
 
+/* Calls fn on the block of every set-up thread that has not exited, with
+ * the list's lock held: fn may not take a lock or allocate. */
+void tsd_foreach_live(void (*fn)(tsd_t *tsd));
+
 /* The arena re-check event: follows the thread to its CPU's arena
  * (percpu_arena) unless thread.arena bound it to a manual arena. */
 void tsd_arena_recheck(tsd_t *tsd);
 
 uint64_t *tsd_thread_allocatedp(void);
 uint64_t *tsd_thread_deallocatedp(void);
+
+/* thread.peak.read / thread.peak.reset for the calling thread. */
+uint64_t tsd_thread_peak_read(void);
+void tsd_thread_peak_reset(void);
 
 /* thread.arena: the calling thread's arena index, and rebinding it (the
  * arena is created if needed; EFAULT when ind cannot be an arena). */

@@ -109,33 +109,34 @@ purge_loop(void *arg)
 	return NULL;
 }
 
-static char stats_text[1 << 16];
-static size_t stats_len;
-
-static void
-stats_collect(void *opaque, const char *s)
+/* stats.arenas.<i>.<name> as a size_t. */
+static size_t
+arena_stat_size(unsigned i, const char *name)
 {
-	(void)opaque;
-	size_t n = strlen(s);
-	if (stats_len + n < sizeof(stats_text)) {
-		memcpy(stats_text + stats_len, s, n + 1);
-		stats_len += n;
-	}
+	char full[64];
+	snprintf(full, sizeof(full), "stats.arenas.%u.%s", i, name);
+	size_t v = 0, len = sizeof(v);
+	return mallctl(full, &v, &len, NULL, 0) == 0 ? v : (size_t)-1;
 }
 
 /* In a child: 0 when every arena's pages add up to what it mapped. */
 static int
 child_pages_add_up(void)
 {
-	malloc_stats_print(stats_collect, NULL, "gbl");
+	uint64_t epoch = 1;
+	mallctl("epoch", NULL, NULL, &epoch, sizeof(epoch));
+	unsigned n = 0;
+	size_t len = sizeof(n);
+	if (mallctl("arenas.narenas", &n, &len, NULL, 0) != 0)
+		return 2;
 	int narenas = 0;
-	for (const char *line = strstr(stats_text, "pactive: "); line != NULL;
-	     line = strstr(line + 1, "pactive: ")) {
-		size_t active, dirty, muzzy, retained, mapped;
-		if (sscanf(line, "pactive: %zu pdirty: %zu pmuzzy: %zu retained: %zu mapped: %zu",
-		           &active, &dirty, &muzzy, &retained, &mapped) != 5)
-			return 2;
-		if ((active + dirty + muzzy) * 4096 + retained != mapped)
+	for (unsigned i = 0; i < n; i++) {
+		size_t mapped = arena_stat_size(i, "mapped");
+		if (mapped == (size_t)-1)
+			continue; /* not created */
+		size_t pages = arena_stat_size(i, "pactive") + arena_stat_size(i, "pdirty") +
+		               arena_stat_size(i, "pmuzzy");
+		if (pages * 4096 != mapped)
 			return 1;
 		narenas++;
 	}

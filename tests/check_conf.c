@@ -5,8 +5,8 @@
  * Messages are captured through the malloc_message hook (named
  * strata_test_malloc_message in the internal archive).  Every test runs in
  * its own forked child, so options set by one never leak into another.  The
- * last test checks that man/strata.3 lists every option of the table, and
- * prints the block to paste when it does not.
+ * last test checks that man/strata.3's generated blocks match the table
+ * (tools/mangen --check).
  */
 #include <check.h>
 #include <errno.h>
@@ -590,31 +590,171 @@ END_TEST
 
 START_TEST(test_jemalloc_keys_strata_lacks)
 {
-	/* jemalloc 5.3's options (docs/compat.md "MALLOC_CONF options"): those not in the table are
-	 * reported as jemalloc reports compiled-out ones, the others accepted. */
-	static const char *const pairs[] = {
-		"xmalloc:true",        "utrace:true",          "dirty_decay_ms:5",
-		"muzzy_decay_ms:0",    "retain:true",          "tcache:false",
-		"tcache_max:4096",     "prof:true",            "lg_prof_sample:10",
-		"background_thread:true", "thp:always",        "percpu_arena:percpu",
-		"metadata_thp:auto",   "oversize_threshold:0", "hpa:true",
-		"stats_interval:-1",   "log:a",                "slab_sizes:1-4096:1",
+	/* Every jemalloc 5.3 option is accepted (docs/compat.md, "MALLOC_CONF
+	 * options"), also those without effect or opt node ... */
+	static const char *const accepted[] = {
+		"dirty_decay_ms:5", "retain:true", "tcache:false", "prof:true",
+		"background_thread:true", "thp:always", "percpu_arena:percpu",
+		"metadata_thp:auto", "oversize_threshold:0", "hpa:true",
+		"slab_sizes:1-4096:1", "cache_oblivious:false", "trust_madvise:true",
+		"narenas_ratio:2.5", "dss:disabled", "mutex_max_spin:-1",
+		"bin_shards:1-160:16", "tcache_gc_delay_bytes:1000", "hpa_slab_max_alloc:4096",
+		"hpa_hugification_threshold:8192", "hpa_hugification_threshold_ratio:0.5",
+		"hpa_hugify_delay_ms:5", "hpa_min_purge_interval_ms:5", "hpa_dirty_mult:-1",
+		"hpa_sec_nshards:2", "hpa_sec_max_alloc:8192", "hpa_sec_max_bytes:8192",
+		"hpa_sec_bytes_after_flush:8192", "hpa_sec_batch_fill_extra:3",
+		"san_guard_small:1", "san_guard_large:1", "prof_unbias:false", "prof_log:true",
 	};
+	for (size_t i = 0; i < sizeof(accepted) / sizeof(accepted[0]); i++)
+		ck_assert_msg(strcmp(parse_env(accepted[i]), "") == 0, "%s: %s", accepted[i], captured);
+	/* ... but the ones Debian's jemalloc compiles out, which it reports so. */
+	static const char *const rejected[] = {"xmalloc:true", "utrace:true", "log:a",
+	                                       "lg_san_uaf_align:5"};
 	char expected[256];
-	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
-		size_t klen = (size_t)(strchr(pairs[i], ':') - pairs[i]);
-		bool known = false;
-		for (size_t j = 0; j < CONF_NOPTIONS; j++) {
-			known |= strlen(conf_options[j].name) == klen &&
-			         memcmp(conf_options[j].name, pairs[i], klen) == 0;
-		}
-		snprintf(expected, sizeof(expected), "<strata>: Invalid conf pair: %s\n", pairs[i]);
-		const char *got = parse_env(pairs[i]);
-		if (known)
-			ck_assert_msg(strstr(got, "Invalid conf pair") == NULL, "%s", got);
-		else
-			ck_assert_str_eq(got, expected);
+	for (size_t i = 0; i < sizeof(rejected) / sizeof(rejected[0]); i++) {
+		snprintf(expected, sizeof(expected), "<strata>: Invalid conf pair: %s\n", rejected[i]);
+		ck_assert_str_eq(parse_env(rejected[i]), expected);
 	}
+}
+END_TEST
+
+/* The values of the new options land in their globals, with jemalloc's
+ * clipping (observed with Debian's libjemalloc2 5.3.0). */
+START_TEST(test_jemalloc_option_values)
+{
+	ck_assert_str_eq(parse_env(NULL), "");
+	ck_assert(!opt_cache_oblivious && !opt_trust_madvise && !opt_hpa && opt_prof_unbias);
+	ck_assert_uint_eq(opt_oversize_threshold, 8388608);
+	ck_assert_int_eq(opt_dss, CONF_DSS_DISABLED);
+	ck_assert_int_eq(opt_thp, CONF_THP_DEFAULT);
+	ck_assert_int_eq(opt_mutex_max_spin, 600);
+	ck_assert_uint_eq(opt_hpa_dirty_mult, CONF_FXP_ONE / 4);
+	ck_assert_uint_eq(opt_narenas_ratio, 4 * CONF_FXP_ONE);
+	ck_assert_str_eq(parse_env("thp:never,metadata_thp:always,mutex_max_spin:-1,"
+	                           "hpa_slab_max_alloc:1000000000,hpa_sec_max_alloc:1,"
+	                           "hpa_sec_batch_fill_extra:100000,oversize_threshold:"
+	                           "0x7000000000000000,hpa_dirty_mult:-1,narenas_ratio:0.5"),
+	                 "");
+	ck_assert_int_eq(opt_thp, CONF_THP_NEVER);
+	ck_assert_int_eq(opt_metadata_thp, CONF_METADATA_THP_ALWAYS);
+	ck_assert_int_eq(opt_mutex_max_spin, -1);
+	ck_assert_uint_eq(opt_hpa_slab_max_alloc, 2097152);
+	ck_assert_uint_eq(opt_hpa_sec_max_alloc, 4096);
+	ck_assert_uint_eq(opt_hpa_sec_batch_fill_extra, 512);
+	ck_assert_uint_eq(opt_oversize_threshold, CONF_LARGE_MAXCLASS);
+	ck_assert_uint_eq(opt_hpa_dirty_mult, CONF_FXP_MINUS_ONE);
+	ck_assert_uint_eq(opt_narenas_ratio, CONF_FXP_ONE / 2);
+	ck_assert_str_eq(conf_options[CONF_ID_hpa_dirty_mult].text, "-1");
+
+	/* strata has no sbrk: only dss:disabled, as jemalloc without dss. */
+	ck_assert_str_eq(parse_env("dss:primary"), "<strata>: Invalid conf value: dss:primary\n");
+	ck_assert_str_eq(parse_env("oversize_threshold:0x7000000000000001"),
+	                 "<strata>: Out-of-range conf value: oversize_threshold:0x7000000000000001\n");
+	ck_assert_str_eq(parse_env("mutex_max_spin:-2"),
+	                 "<strata>: Out-of-range conf value: mutex_max_spin:-2\n");
+	ck_assert_str_eq(parse_env("hpa_dirty_mult:abc"),
+	                 "<strata>: Invalid conf value: hpa_dirty_mult:abc\n");
+	ck_assert_str_eq(parse_env("hpa_hugification_threshold_ratio:1.5"),
+	                 "<strata>: Invalid conf value: hpa_hugification_threshold_ratio:1.5\n");
+	/* experimental_ keys are reported but never count as errors. */
+	ck_assert_str_eq(parse_env("experimental_foo:1"),
+	                 "<strata>: Invalid conf pair: experimental_foo:1\n");
+}
+END_TEST
+
+/* jemalloc's fixed-point text: "0.25", "4.0", the fraction truncated to 16
+ * bits (values observed with Debian's libjemalloc2 5.3.0). */
+START_TEST(test_parse_fxp)
+{
+	static const struct {
+		const char *text;
+		int err;
+		uint32_t value;
+		const char *printed;
+	} cases[] = {
+		{"0.25", 0, 16384, "0.25"},     {"4", 0, 262144, "4.0"},
+		{"1.5", 0, 98304, "1.5"},       {"65535.5", 0, 0xffff8000u, "65535.5"},
+		{"0.05", 0, 3276, "0.04998779"}, {"1.23456789", 0, 80908, "1.2345581"},
+		{"0.999999999", 0, 65535, "0.99998474"}, {"65536", EINVAL, 0, NULL},
+		{"", EINVAL, 0, NULL},          {"1.", EINVAL, 0, NULL},
+		{".5", EINVAL, 0, NULL},        {"-1", EINVAL, 0, NULL},
+		{" 1", EINVAL, 0, NULL},        {"1.5x", EINVAL, 0, NULL},
+	};
+	char conf[64];
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint32_t value = 0;
+		int err = conf_parse_fxp(cases[i].text, strlen(cases[i].text), &value);
+		ck_assert_msg(err == cases[i].err, "%s: %d", cases[i].text, err);
+		if (err != 0)
+			continue;
+		ck_assert_msg(value == cases[i].value, "%s: %u", cases[i].text, value);
+		snprintf(conf, sizeof(conf), "hpa_dirty_mult:%s", cases[i].text);
+		ck_assert_str_eq(parse_env(conf), "");
+		ck_assert_str_eq(conf_options[CONF_ID_hpa_dirty_mult].text, cases[i].printed);
+	}
+}
+END_TEST
+
+/* slab_sizes and bin_shards: jemalloc's segment rules and message. */
+START_TEST(test_ranges)
+{
+	ck_assert_str_eq(parse_env("slab_sizes:1-4096:17|100-200:1|128-128:2"), "");
+	ck_assert_uint_eq(opt_slab_sizes.n, 3);
+	ck_assert_uint_eq(opt_slab_sizes.r[0].start, 1);
+	ck_assert_uint_eq(opt_slab_sizes.r[0].end, 4096);
+	ck_assert_uint_eq(opt_slab_sizes.r[0].value, 17);
+	ck_assert_uint_eq(opt_slab_sizes.r[2].start, 128);
+	ck_assert_uint_eq(opt_slab_sizes.r[2].value, 2);
+	/* Later settings add segments; default empties the list. */
+	ck_assert_str_eq(parse_env("slab_sizes:0x10-0x20:3|,slab_sizes:8-8:1"), "");
+	ck_assert_uint_eq(opt_slab_sizes.n, 2);
+	ck_assert_uint_eq(opt_slab_sizes.r[0].end, 32);
+	ck_assert_str_eq(parse_env("slab_sizes:8-8:1,slab_sizes:default"), "");
+	ck_assert_uint_eq(opt_slab_sizes.n, 0);
+	/* A bad segment stops there; the ones before it stay. */
+	ck_assert_str_eq(parse_env("slab_sizes:8-8:2|16-16:3x"),
+	                 "<strata>: Invalid settings for slab_sizes: slab_sizes:8-8:2|16-16:3x\n");
+	ck_assert_uint_eq(opt_slab_sizes.n, 2);
+	static const char *const bad[] = {"slab_sizes:foo", "slab_sizes:1-2",
+	                                  "slab_sizes:1-2:", "slab_sizes:1:2-3",
+	                                  "bin_shards:1-8:0", "bin_shards:1-8:65",
+	                                  "bin_shards:default"};
+	char expected[128];
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int klen = (int)(strchr(bad[i], ':') - bad[i]);
+		snprintf(expected, sizeof(expected), "<strata>: Invalid settings for %.*s: %s\n",
+		         klen, bad[i], bad[i]);
+		ck_assert_str_eq(parse_env(bad[i]), expected);
+	}
+	ck_assert_str_eq(parse_env("bin_shards:1-8:64|9-16:1"), "");
+	ck_assert_uint_eq(opt_bin_shards.n, 2);
+	/* More segments than the list holds is invalid too. */
+	char many[CONF_RANGES_MAX * 8 + 32] = "slab_sizes:";
+	for (unsigned i = 0; i <= CONF_RANGES_MAX; i++)
+		strcat(many, i == 0 ? "8-8:1" : "|8-8:1");
+	ck_assert_ptr_nonnull(strstr(parse_env(many), "Invalid settings for slab_sizes"));
+	ck_assert_uint_eq(opt_slab_sizes.n, CONF_RANGES_MAX);
+}
+END_TEST
+
+/* conf_init keeps each source's raw text for opt.malloc_conf.*. */
+START_TEST(test_source_text)
+{
+	char buf[CONF_LINK_BUFSIZE];
+	if (conf_read_symlink("/etc/malloc.conf", buf) != NULL)
+		return; /* this machine configures the symlink source itself */
+	strata_test_malloc_conf = "narenas:2";
+	ck_assert_int_eq(unsetenv("MALLOC_CONF"), 0);
+	strata_test_malloc_conf_2_conf_harder = NULL;
+	conf_init();
+	ck_assert_str_eq(conf_source_text[CONF_SOURCE_BUILTIN], "");
+	ck_assert_str_eq(conf_source_text[CONF_SOURCE_GLOBAL], "narenas:2");
+	ck_assert_ptr_null(conf_source_text[CONF_SOURCE_SYMLINK]);
+	ck_assert_ptr_null(conf_source_text[CONF_SOURCE_ENV]);
+	ck_assert_ptr_null(conf_source_text[CONF_SOURCE_HARDER]);
+	ck_assert_int_eq(setenv("MALLOC_CONF", "zero:true", 1), 0);
+	conf_init();
+	ck_assert_str_eq(conf_source_text[CONF_SOURCE_ENV], "zero:true");
 }
 END_TEST
 
@@ -887,120 +1027,13 @@ END_TEST
 
 /* ------------------------------------------------------------ man page */
 
-/* How man/strata.3 shows one option: type and default, from the table
- * (dflt is "" for an alias, which has none of its own). */
-static void
-man_type_and_default(size_t id, char *type, char *dflt, size_t size)
-{
-	const conf_option_t *opt = &conf_options[id];
-	type[0] = '\0';
-	switch (opt->kind) {
-	case CONF_KIND_BOOL:
-		snprintf(type, size, "bool");
-		break;
-	case CONF_KIND_CHOICE:
-		for (size_t i = 0; opt->values[i] != NULL; i++) {
-			strncat(type, i == 0 ? "" : "|", size - strlen(type) - 1);
-			strncat(type, opt->values[i], size - strlen(type) - 1);
-		}
-		break;
-	case CONF_KIND_UINT:
-	case CONF_KIND_UINT_CLIP:
-	case CONF_KIND_SINT:
-		snprintf(type, size, "%s", opt->ctype);
-		break;
-	case CONF_KIND_UINT_AUTO:
-		snprintf(type, size, "%s or default", opt->ctype);
-		break;
-	case CONF_KIND_LIMIT:
-		snprintf(type, size, "auto|off|bytes");
-		break;
-	case CONF_KIND_LETTERS:
-		snprintf(type, size, "letters from %s", opt->values[0]);
-		break;
-	case CONF_KIND_STRING:
-		snprintf(type, size, "text");
-		break;
-	case CONF_KIND_LG_ALIAS:
-		snprintf(type, size, "unsigned; sets \\fB%s\\fP to 2^value", opt->ctype);
-		break;
-	}
-	conf_reset_defaults();
-#define MAN_DEFAULT(name, kind, ...)                                                      \
-	if (id == CONF_ID_##name)                                                         \
-		MAN_DEFAULT_##kind(name);
-#define MAN_DEFAULT_BOOL(name) snprintf(dflt, size, "%s", opt_##name ? "true" : "false")
-#define MAN_DEFAULT_CHOICE(name) snprintf(dflt, size, "%s", opt->values[opt_##name])
-#define MAN_DEFAULT_UINT(name) snprintf(dflt, size, "%ju", (uintmax_t)opt_##name)
-#define MAN_DEFAULT_UINT_CLIP(name) MAN_DEFAULT_UINT(name)
-#define MAN_DEFAULT_UINT_AUTO(name)                                                       \
-	{                                                                                 \
-		if (opt_##name == 0)                                                      \
-			snprintf(dflt, size, "default");                                  \
-		else                                                                      \
-			MAN_DEFAULT_UINT(name);                                           \
-	}
-#define MAN_DEFAULT_SINT(name) snprintf(dflt, size, "%jd", (intmax_t)opt_##name)
-#define MAN_DEFAULT_LIMIT(name) snprintf(dflt, size, "%s", opt->text)
-#define MAN_DEFAULT_LETTERS(name) snprintf(dflt, size, "\"%s\"", opt_##name)
-#define MAN_DEFAULT_STRING(name) snprintf(dflt, size, "\"%.200s\"", opt_##name)
-#define MAN_DEFAULT_LG_ALIAS(name) dflt[0] = '\0'
-	CONF_OPTIONS(MAN_DEFAULT)
-}
-
-/* Roff-escapes s: backslash and minus. */
-static void
-man_escape(const char *s, char *out, size_t size)
-{
-	size_t n = 0;
-	for (; *s != '\0' && n + 3 < size; s++) {
-		if (*s == '\\' || *s == '-') {
-			out[n++] = '\\';
-			out[n++] = *s == '\\' ? 'e' : '-';
-		} else {
-			out[n++] = *s;
-		}
-	}
-	out[n] = '\0';
-}
-
+/* man/strata.3's generated blocks match the table: tools/mangen --check
+ * (built by the Makefile before this suite) prints what to change. */
 START_TEST(test_man_page_lists_every_option)
 {
-	static char page[256 * 1024];
-	FILE *f = fopen("man/strata.3", "r");
-	ck_assert_msg(f != NULL, "cannot open man/strata.3 (run from the repository root)");
-	size_t len = fread(page, 1, sizeof(page) - 1, f);
-	fclose(f);
-	page[len] = '\0';
-	const char *begin = strstr(page, ".\\\" BEGIN CONF_OPTIONS\n");
-	const char *end = strstr(page, ".\\\" END CONF_OPTIONS\n");
-	ck_assert_msg(begin != NULL && end != NULL && begin < end,
-	              "man/strata.3 lacks the CONF_OPTIONS markers");
-	begin = strchr(begin, '\n') + 1;
-
-	static char expected[64 * 1024];
-	size_t n = 0;
-	for (size_t id = 0; id < CONF_NOPTIONS; id++) {
-		char type[256], dflt[256], doc[1024], name[128];
-		man_type_and_default(id, type, dflt, sizeof(type));
-		man_escape(conf_options[id].doc, doc, sizeof(doc));
-		man_escape(conf_options[id].name, name, sizeof(name));
-		/* An alias shows no default: it has none of its own. */
-		char paren[640];
-		if (conf_options[id].kind == CONF_KIND_LG_ALIAS)
-			snprintf(paren, sizeof(paren), "%s", type);
-		else
-			snprintf(paren, sizeof(paren), "%s; default: \\fB%s\\fP", type, dflt);
-		n += (size_t)snprintf(expected + n, sizeof(expected) - n,
-		                      ".TP\n\\fB%s\\fP (%s)\n%s\n", name, paren, doc);
-	}
-	size_t got_len = (size_t)(end - begin);
-	if (got_len != n || memcmp(begin, expected, n) != 0) {
-		fprintf(stderr, "man/strata.3: replace the lines between the CONF_OPTIONS "
-		                "markers with:\n%s",
-		        expected);
-		ck_abort_msg("man/strata.3's option list differs from CONF_OPTIONS (see stderr)");
-	}
+	int status = system("build/tools/mangen --check man/strata.3");
+	ck_assert_msg(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	              "man/strata.3 differs from the option table: run `make man` (see stderr)");
 }
 END_TEST
 
@@ -1027,6 +1060,9 @@ test_suite(void)
 	tcase_add_test(tc, test_parse_bytes);
 	tcase_add_test(tc, test_invalid_keeps_previous_value);
 	tcase_add_test(tc, test_jemalloc_keys_strata_lacks);
+	tcase_add_test(tc, test_jemalloc_option_values);
+	tcase_add_test(tc, test_parse_fxp);
+	tcase_add_test(tc, test_ranges);
 	tcase_add_test(tc, test_syntax_errors);
 	tcase_add_test(tc, test_duplicate_keys_last_wins);
 	tcase_add_test(tc, test_errors_do_not_stop_parsing);
@@ -1037,6 +1073,7 @@ test_suite(void)
 	tcase_add_test(tc, test_source_precedence);
 	tcase_add_test(tc, test_symlink_source);
 	tcase_add_test(tc, test_conf_init_reads_real_sources);
+	tcase_add_test(tc, test_source_text);
 	tcase_add_test(tc, test_confirm_conf);
 	suite_add_tcase(s, tc);
 

@@ -4,7 +4,9 @@
  *     its counter reaches it and is re-armed one interval later;
  *   - in-place resizing (realloc, xallocx) goes through the events;
  *   - junk and zero force the slow path without firing events more often,
- *     so the thread cache behaves as without them;
+ *     so the thread cache behaves as without them, nor less often: an
+ *     event still fires when due; the same for a forcing of the slow path
+ *     (event_force_slow, while the program's hooks are installed);
  *   - while the reentrancy level is raised, allocations bypass the cache
  *     and fire no events; a malloc_message hook runs at that level and may
  *     allocate;
@@ -147,6 +149,40 @@ START_TEST(test_zero_does_not_change_caching)
 	p = malloc(32);
 	ck_assert_uint_eq(p[5], 0);
 	free(p);
+}
+END_TEST
+
+/* Allocates until the cache GC event is due, then checks that it fired
+ * (re-armed further on) while the fast threshold stayed 0. */
+static void
+gc_event_fires_on_slow_path(void)
+{
+	ck_assert_uint_eq(tsd->alloc_event, 0);
+	uint64_t due = tsd->events.next[EVENT_TCACHE_GC_ALLOC];
+	ck_assert_uint_ne(due, EVENT_NEVER);
+	while (tsd->allocated < due)
+		free(malloc(4096));
+	ck_assert_uint_gt(tsd->events.next[EVENT_TCACHE_GC_ALLOC], due);
+	ck_assert_uint_eq(tsd->alloc_event, 0);
+	ck_assert_uint_eq(tsd->dalloc_event, 0);
+}
+
+START_TEST(test_junk_still_fires_due_events)
+{
+	opt_junk = CONF_JUNK_TRUE;
+	event_boot();
+	event_arm(tsd);
+	gc_event_fires_on_slow_path();
+}
+END_TEST
+
+START_TEST(test_forced_slow_path_still_fires_due_events)
+{
+	event_force_slow(true);
+	gc_event_fires_on_slow_path();
+	event_force_slow(false);
+	free(malloc(32));
+	ck_assert_uint_gt(tsd->alloc_event, tsd->allocated);
 }
 END_TEST
 
@@ -303,6 +339,8 @@ test_suite(void)
 	tcase_add_test(tc, test_in_place_resize_goes_through_events);
 	tcase_add_test(tc, test_cache_kept_without_junk);
 	tcase_add_test(tc, test_junk_does_not_change_caching);
+	tcase_add_test(tc, test_junk_still_fires_due_events);
+	tcase_add_test(tc, test_forced_slow_path_still_fires_due_events);
 	tcase_add_test(tc, test_zero_does_not_change_caching);
 	tcase_add_test(tc, test_reentrant_allocations_bypass_cache_and_events);
 	tcase_add_test(tc, test_message_hook_runs_reentrant);

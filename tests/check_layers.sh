@@ -8,12 +8,12 @@ cd "$(dirname "$0")/.."
 # module -> layer (src/), from docs/design.md "Layers of src/".
 declare -A layer=(
 	[config]=0 [bits]=0 [atomic]=0 [os]=0 [numa]=0 [mutex]=0 [msg]=0 [conf]=0
-	[prng]=0 [clock]=0 [public_names]=0 [debug]=0 [memlimit]=0
+	[prng]=0 [clock]=0 [public_names]=0 [debug]=0 [memlimit]=0 [safety]=0
 	[base]=1 [emap]=1 [sz]=1
 	[extent]=2 [pai]=2 [pages]=2 [hpage]=2 [decay]=2 [background]=2 [pages_purge]=2 [pages_internal]=2
 	[slab]=3 [bin]=3 [large]=3 [arena]=3
 	[tsd]=4 [event]=4 [tcache]=4 [arena_select]=4
-	[malloc]=5 [ctl]=5 [stats]=5 [init]=5
+	[malloc]=5 [ctl]=5 [stats]=5 [init]=5 [hook]=5
 )
 prof_callers=" malloc tsd ctl init "
 fail=0

@@ -48,8 +48,8 @@ START_TEST(test_mutual_exclusion_and_counters)
 	for (int i = 0; i < COUNT_THREADS; i++)
 		ck_assert_int_eq(pthread_join(t[i], NULL), 0);
 	ck_assert_uint_eq(count_value, (uint64_t)COUNT_THREADS * COUNT_ROUNDS);
-	ck_assert_uint_eq(count_mtx.n_lock_ops, (uint64_t)COUNT_THREADS * COUNT_ROUNDS);
-	ck_assert_uint_le(count_mtx.n_waits, count_mtx.n_lock_ops);
+	ck_assert_uint_eq(atomic_load(&count_mtx.stats.num_ops), (uint64_t)COUNT_THREADS * COUNT_ROUNDS);
+	ck_assert_uint_le(atomic_load(&count_mtx.stats.num_wait), atomic_load(&count_mtx.stats.num_ops));
 	ck_assert_uint_eq(atomic_load(&count_mtx.state), 0);
 }
 END_TEST

@@ -168,7 +168,8 @@ START_TEST(test_immediate_double_free_aborts)
 	ck_assert_int_eq(tcache_init(&t, arena0), 0);
 	void *p = cache_pop(&t, 1);
 	tcache_dalloc_easy(&t, 1, p);
-	tcache_dalloc_easy(&t, 1, p);
+	if (!tcache_dalloc_easy(&t, 1, p))
+		tcache_dalloc_flush(&t, 1, p);
 }
 END_TEST
 
