@@ -6,12 +6,12 @@
  * program gets strata's fast paths and sized deallocation.  L5 (part of
  * malloc).
  *
- * Each operator is one tail call into malloc_jemalloc.c (malloc_cxx.h): new takes
- * malloc's fast path, delete free's, sized delete the sized free path
- * (the class from the size, no page-map lookup).  When new finds no memory,
- * malloc_jemalloc.c calls malloc_cxx_new_failed below, which does what jemalloc's
- * operator new does (its jemalloc_cpp.cpp): call the std::new_handler and
- * retry while there is one, then throw std::bad_alloc.  The nothrow forms
+ * Each operator is one tail call into malloc_jemalloc.c (malloc_cxx.h):
+ * new takes malloc's fast path, delete free's, sized delete the sized free
+ * path (the class from the size, no page-map lookup).  When new finds no
+ * memory, malloc_jemalloc.c calls malloc_cxx_new_failed below, which does
+ * what jemalloc's operator new does (its jemalloc_cpp.cpp): call the
+ * std::new_handler and retry while there is one, then throw std::bad_alloc.  The nothrow forms
  * hand a failure to libstdc++'s own nothrow operator, which calls the
  * throwing one (this file's) and returns NULL for what it throws.  With
  * experimental_infallible_new:true malloc_jemalloc.c aborts with a message
@@ -24,7 +24,7 @@
  * libstdc++'s nothrow operators) are looked up with dlsym when a new first
  * fails.  A C++ program has libstdc++ loaded, so they are found; an
  * exception leaves through this file's and the C files' frames by their
- * unwind tables (docs/compat.md, "C++").
+ * unwind tables (docs/compat.md, "API functions").
  *
  * No locks; the looked-up functions are cached in relaxed atomics (a race
  * looks the same symbol up twice).

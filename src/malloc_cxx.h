@@ -7,10 +7,11 @@
  * takes malloc's, free's or the sized free's fast path (docs/design.md,
  * "What makes it fast").  A new that finds no memory ends in
  * malloc_cxx_new_failed (the std::new_handler loop, then std::bad_alloc)
- * or malloc_cxx_new_failed_nothrow.  std::bad_alloc leaves through
- * the C frames (malloc_jemalloc.c, malloc.c), built with -fexceptions for it.
- * With experimental_infallible_new:true malloc_jemalloc.c aborts with a message
- * instead, before calling them, as jemalloc does (the nothrow forms too).
+ * or malloc_cxx_new_failed_nothrow.  std::bad_alloc leaves through the C
+ * frames (malloc_jemalloc.c, malloc.c), built with -fexceptions for it.
+ * With experimental_infallible_new:true malloc_jemalloc.c aborts with a
+ * message instead, before calling them, as jemalloc does (the nothrow forms
+ * too).
  *
  * No locks, no state of its own.
  */
