@@ -20,9 +20,17 @@ INCS    := -Iinclude -Isrc -I.
 # and frame pointers, so that the profiler's frame-pointer unwinder
 # (prof_backtrace:fp) can walk out of strata (the fast paths set up no
 # frame: the same instruction count under callgrind).
+# -fexceptions: std::bad_alloc, thrown when C++'s operator new finds no
+# memory (src/malloc_cxx.cpp), leaves through malloc.c's frames.
 LIB_CFLAGS := $(CSTD) -O2 -g $(WARN) -fPIC -fvisibility=hidden -fno-omit-frame-pointer \
 	-ftls-model=initial-exec -fno-builtin-malloc -fno-builtin-free \
-	-fno-builtin-calloc -fno-builtin-realloc -D_GNU_SOURCE $(INCS)
+	-fno-builtin-calloc -fno-builtin-realloc -fexceptions -D_GNU_SOURCE $(INCS)
+# C++'s operator new and delete (src/*.cpp), in the same library.
+CXX     ?= g++
+# Without exceptions or RTTI, it refers to no libstdc++ symbol: libstrata.so
+# does not link libstdc++ (src/malloc_cxx.cpp says why and how).
+LIB_CXXFLAGS := -std=gnu++17 -O2 -g $(WARN) -fPIC -fvisibility=hidden -fno-omit-frame-pointer \
+	-ftls-model=initial-exec -fno-exceptions -fno-rtti -D_GNU_SOURCE $(INCS)
 # The same sources built for the internal test archive: exported names get a
 # strata_test_ prefix so the archive can be linked into ASan/UBSan programs.
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -40,10 +48,13 @@ PIC_DIR := build/pic
 endif
 
 SRC_C   := $(sort $(wildcard src/*.c) $(wildcard prof/*.c))
-PIC_OBJ := $(SRC_C:%.c=$(PIC_DIR)/%.o)
+# C++ sources go into the libraries only: the internal test archive has no
+# operator new of its own.
+SRC_CXX := $(sort $(wildcard src/*.cpp))
+PIC_OBJ := $(SRC_C:%.c=$(PIC_DIR)/%.o) $(SRC_CXX:%.cpp=$(PIC_DIR)/%.o)
 TST_OBJ := $(SRC_C:%.c=build/test/%.o)
 # check-debug: the same sources with assertions, as a .so and a test archive.
-DBG_PIC_OBJ := $(SRC_C:%.c=build/pic-debug/%.o)
+DBG_PIC_OBJ := $(SRC_C:%.c=build/pic-debug/%.o) $(SRC_CXX:%.cpp=build/pic-debug/%.o)
 DBG_TST_OBJ := $(SRC_C:%.c=build/test-debug/%.o)
 
 all: deps lib/libstrata.so lib/libstrata.a lib/pkgconfig/strata.pc tools
@@ -62,6 +73,7 @@ build/.deps-ok:
 	pkg-config --exists zlib 2>/dev/null || missing="$$missing zlib1g-dev"; \
 	pkg-config --exists check 2>/dev/null || missing="$$missing check"; \
 	echo '#include <numa.h>' | $(CC) -E -x c - >/dev/null 2>&1 || missing="$$missing libnuma-dev"; \
+	command -v $(CXX) >/dev/null || missing="$$missing g++"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing missing build dependencies:$$missing"; \
 		$(SUDO) apt-get update -qq && \
@@ -98,6 +110,14 @@ build/pic/%.o: %.c | deps
 build/pic-debug/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_CFLAGS) $(DEBUG_FLAGS) -MMD -MP -c $< -o $@
+
+build/pic/%.o: %.cpp | deps
+	@mkdir -p $(dir $@)
+	$(CXX) $(LIB_CXXFLAGS) -MMD -MP -c $< -o $@
+
+build/pic-debug/%.o: %.cpp | deps
+	@mkdir -p $(dir $@)
+	$(CXX) $(LIB_CXXFLAGS) $(DEBUG_FLAGS) -MMD -MP -c $< -o $@
 
 build/test/%.o: %.c | deps
 	@mkdir -p $(dir $@)
@@ -159,6 +179,9 @@ lib/pkgconfig/strata.pc: Makefile FORCE
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -lpthread)
 API_TESTS      := $(sort $(wildcard tests/check_api*.c) $(wildcard tests/check_stress*.c))
+# C++ API suites (tests/check_api*.cpp): built with g++, run with the others.
+API_CXX_TESTS  := $(sort $(wildcard tests/check_api*.cpp))
+API_TEST_BINS  := $(API_TESTS:tests/%.c=%) $(API_CXX_TESTS:tests/%.cpp=%)
 JEPROF_TESTS   := $(wildcard tests/check_jeprof*.c)
 INTERNAL_TESTS := $(filter-out tests/check_main.c $(API_TESTS) $(JEPROF_TESTS),$(wildcard tests/check_*.c))
 
@@ -175,6 +198,13 @@ define link_api_test
 	$(CC) $(CSTD) -O1 -g $(WARN) -D_GNU_SOURCE -Iinclude $(CHECK_CFLAGS) -o $@ $< tests/check_main.c \
 		-L$(1) -Wl,-rpath,'$$ORIGIN/$(2)' -lstrata $(CHECK_LIBS) -lpthread -lz
 endef
+# The same for a C++ suite: check_main.c compiles as C++ with it, and
+# -lstrata comes before libstdc++, so the operators are strata's.
+define link_api_cxx_test
+	@mkdir -p $(dir $@)
+	$(CXX) -std=gnu++17 -O1 -g $(WARN) -D_GNU_SOURCE -Iinclude -Itests $(CHECK_CFLAGS) -o $@ $< \
+		tests/check_main.c -L$(1) -Wl,-rpath,'$$ORIGIN/$(2)' -lstrata $(CHECK_LIBS) -lpthread -lz
+endef
 UNIT_TEST_DEPS := tests/check_main.c tests/thread_util.h tests/child_util.h
 API_TEST_DEPS  := tests/check_main.c tests/api_util.h tests/child_util.h
 
@@ -184,21 +214,27 @@ build/tests/%: tests/%.c $(UNIT_TEST_DEPS) build/libstrata_internal.a | deps
 build/api/%: tests/%.c $(API_TEST_DEPS) lib/libstrata.so | deps
 	$(call link_api_test,lib,../../lib)
 
+build/api/%: tests/%.cpp $(API_TEST_DEPS) lib/libstrata.so | deps
+	$(call link_api_cxx_test,lib,../../lib)
+
 build/debug/tests/%: tests/%.c $(UNIT_TEST_DEPS) build/debug/libstrata_internal.a | deps
 	$(call link_unit_test,$(SAN) $(DEBUG_FLAGS),build/debug/libstrata_internal.a)
 
 build/debug/api/%: tests/%.c $(API_TEST_DEPS) build/debug/lib/libstrata.so | deps
 	$(call link_api_test,build/debug/lib,../lib)
 
+build/debug/api/%: tests/%.cpp $(API_TEST_DEPS) build/debug/lib/libstrata.so | deps
+	$(call link_api_cxx_test,build/debug/lib,../lib)
+
 check-unit: $(INTERNAL_TESTS:tests/%.c=build/tests/%)
 	@set -e; for t in $^; do echo "== $$t"; ASAN_OPTIONS=detect_leaks=0 $$t; done
 
-check-api: $(API_TESTS:tests/%.c=build/api/%)
+check-api: $(API_TEST_BINS:%=build/api/%)
 	@set -e; for t in $^; do echo "== $$t"; $$t; done
 
 # The unit and API suites against the debug build: assertions and the
 # lock-order witness on, so a broken invariant aborts the test that broke it.
-check-debug: $(INTERNAL_TESTS:tests/%.c=build/debug/tests/%) $(API_TESTS:tests/%.c=build/debug/api/%)
+check-debug: $(INTERNAL_TESTS:tests/%.c=build/debug/tests/%) $(API_TEST_BINS:%=build/debug/api/%)
 	@set -e; for t in $^; do echo "== $$t"; ASAN_OPTIONS=detect_leaks=0 $$t; done
 
 # make install writes strata.pc for the PREFIX it installs to.

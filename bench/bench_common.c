@@ -20,7 +20,7 @@ volatile uint64_t bench_sink;
 static void usage(const char *name)
 {
 	fprintf(stderr, "usage: %s [--quick] [--seed=N] [--threads=N]%s\n", name,
-		strcmp(name, "fastpath") == 0 ? " [--callgrind=N]" : "");
+		strcmp(name, "fastpath") == 0 ? " [--callgrind=N] [--pair=NAME]" : "");
 	exit(2);
 }
 
@@ -37,6 +37,7 @@ void bench_parse(int argc, char **argv, bench_opts_t *o, const char *name)
 {
 	memset(o, 0, sizeof(*o));
 	o->seed = 0x5eed;
+	o->pair = "malloc";
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "--quick") == 0)
@@ -47,6 +48,8 @@ void bench_parse(int argc, char **argv, bench_opts_t *o, const char *name)
 			o->threads = (int)parse_num(a + 10, name);
 		else if (strncmp(a, "--callgrind=", 12) == 0 && strcmp(name, "fastpath") == 0)
 			o->callgrind = parse_num(a + 12, name);
+		else if (strncmp(a, "--pair=", 7) == 0 && strcmp(name, "fastpath") == 0)
+			o->pair = a + 7;
 		else
 			usage(name);
 	}

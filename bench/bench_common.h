@@ -2,7 +2,7 @@
  * bench_common.h — helpers shared by the bench/ workloads.
  *
  * Measures nothing itself.  Gives every workload the same command line
- * (--quick, --seed=N, --threads=N, --callgrind=N), a fixed-seed PRNG
+ * (--quick, --seed=N, --threads=N, --callgrind=N, --pair=NAME), a fixed-seed PRNG
  * (xorshift64*, deterministic across runs and allocators), a monotonic
  * clock, peak and current RSS, and the one machine-readable result line
  * that bench/run parses:
@@ -23,6 +23,7 @@ typedef struct bench_opts {
 	int threads;      /* --threads=N (0: the workload's default) */
 	uint64_t seed;    /* --seed=N (default 0x5eed) */
 	long callgrind;   /* --callgrind=N (fastpath only; 0: off) */
+	const char *pair; /* --pair=NAME (fastpath only; default "malloc") */
 } bench_opts_t;
 
 /* Parses the common options; exits 2 with a usage line on anything else. */

@@ -210,6 +210,9 @@ typedef struct conf_ranges {
 	  "Fill new memory with 0xa5 (alloc), freed memory with 0x5a (free), both (true) or neither.") \
 	X(zero, BOOL, bool, false, 0, 0, CONF_NO_VALUES,                                  \
 	  "Fill every new allocation with zero bytes.")                                   \
+	X(experimental_infallible_new, BOOL, bool, false, 0, 0, CONF_NO_VALUES,           \
+	  "Abort with a message when C++'s operator new finds no memory, instead of "    \
+	  "calling the new_handler and throwing std::bad_alloc.")                        \
 	X(dirty_decay_ms, SINT, ssize_t, 10000, -1, INT64_MAX / 1000000, CONF_NO_VALUES,   \
 	  "Milliseconds over which freed pages are returned to the kernel on a "          \
 	  "smootherstep curve; 0 returns them at once, -1 never.")                        \
@@ -437,8 +440,8 @@ typedef struct conf_ranges {
 
 /* The globals, one per row but LG_ALIAS: opt_abort, opt_abort_conf,
  * opt_confirm_conf, opt_narenas, opt_zero_realloc, opt_junk, opt_zero,
- * opt_dirty_decay_ms, opt_muzzy_decay_ms, opt_dirty_max_bytes, opt_retain,
- * opt_lg_extent_max_active_fit, opt_background_thread,
+ * opt_experimental_infallible_new, opt_dirty_decay_ms, opt_muzzy_decay_ms,
+ * opt_dirty_max_bytes, opt_retain, opt_lg_extent_max_active_fit, opt_background_thread,
  * opt_max_background_threads, opt_memory_limit, opt_stats_print,
  * opt_stats_print_opts, opt_stats_interval, opt_stats_interval_opts,
  * opt_percpu_arena, opt_tcache, opt_tcache_max,

@@ -1,6 +1,9 @@
 /*
- * malloc.c — every exported allocation function: the C standard, POSIX and
- * glibc names, jemalloc's mallocx family, and glibc's __libc_* aliases.  L5.
+ * malloc.c — the exported allocation functions of the C standard, POSIX and
+ * glibc (and glibc's __libc_* aliases), and the general paths behind every
+ * entry point.  L5.  jemalloc's mallocx family, experimental.batch_alloc and
+ * the C entry points of C++'s operators are in malloc_jemalloc.c; the fast
+ * paths they all share are inline in malloc_internal.h.
  *
  * Rules kept here (the man page states them): failure returns NULL (or an
  * error code) with errno ENOMEM; free and the size queries never change
@@ -58,21 +61,12 @@
 #define JUNK_FREE_BYTE 0x5a
 
 /* The calling thread's state, initializing the allocator on first use. */
-static NOINLINE tsd_t *
+NOINLINE tsd_t *
 malloc_tsd_slow(void)
 {
 	if (init_ensure() != 0)
 		return NULL;
 	return tsd_fetch_slow();
-}
-
-static ALWAYS_INLINE tsd_t *
-malloc_tsd(void)
-{
-	tsd_t *tsd = &tsd_tls;
-	if (UNLIKELY(tsd->state != TSD_NOMINAL))
-		return malloc_tsd_slow();
-	return tsd;
 }
 
 static COLD _Noreturn void
@@ -85,7 +79,7 @@ malloc_invalid_pointer(const char *func, const void *ptr)
  * out (unknown page, free extent, not the start of a slab region or of a
  * large extent).  The free fast path skips these checks; a bad pointer it
  * caches is caught when the cache is flushed. */
-static uint64_t
+uint64_t
 malloc_lookup(const char *func, const void *ptr)
 {
 	uint64_t bits = emap_lookup(ptr);
@@ -99,41 +93,6 @@ malloc_lookup(const char *func, const void *ptr)
 	if (UNLIKELY(!region_start))
 		malloc_invalid_pointer(func, ptr);
 	return bits;
-}
-
-typedef struct malloc_route {
-	arena_t *arena;     /* NULL: the thread's arena */
-	tcache_t *tcache;   /* NULL: no cache */
-} malloc_route_t;
-
-static inline tcache_t *
-malloc_thread_tcache(tsd_t *tsd)
-{
-	return tsd->tcache.enabled && tsd->reentrancy == 0 ? &tsd->tcache : NULL;
-}
-
-/* Counts an allocation of usize bytes, running the events that are due
- * (before any memory is chosen, so that a sample can choose it); true when
- * the profiler samples it. */
-static inline bool
-malloc_count_alloc(tsd_t *tsd, size_t usize)
-{
-	uint64_t allocated = tsd->allocated + usize;
-	if (LIKELY(allocated < tsd->alloc_event)) {
-		tsd->allocated = allocated;
-		return false;
-	}
-	return event_alloc(tsd, usize);
-}
-
-static inline void
-malloc_count_dalloc(tsd_t *tsd, size_t usize)
-{
-	uint64_t deallocated = tsd->deallocated + usize;
-	if (LIKELY(deallocated < tsd->dalloc_event))
-		tsd->deallocated = deallocated;
-	else
-		event_dalloc(tsd, usize);
 }
 
 /* The heap's active bytes, for the profiler's high-water dumps. */
@@ -176,7 +135,7 @@ malloc_alloc_sampled(tsd_t *tsd, size_t size, size_t usize, size_t alignment, bo
  * options say.  NULL with errno ENOMEM on failure, which takes the count
  * back (a failed allocation is not counted).
  */
-static void *
+void *
 malloc_alloc_counted(tsd_t *tsd, size_t size, size_t usize, size_t alignment, bool zero,
                      malloc_route_t route, bool sample)
 {
@@ -226,7 +185,7 @@ malloc_prof_tdata(tsd_t *tsd)
  * (prof_sample_resize), else it becomes an ordinary object.  The profiler
  * may capture stacks: the reentrancy level is raised around it.
  */
-static NOINLINE void
+NOINLINE void
 malloc_resample_in_place(tsd_t *tsd, void *ptr, uint64_t bits, size_t size, size_t usize,
                          size_t old_usize, bool sample)
 {
@@ -245,21 +204,9 @@ malloc_resample_in_place(tsd_t *tsd, void *ptr, uint64_t bits, size_t size, size
 	arena_set_sample(ptr, usize, sampled ? &s : NULL);
 }
 
-/* Counts an in-place resize to usize that made fresh bytes new (see
- * event_alloc_resized); true when they are sampled.  Without sampling the
- * sample's clock need not move: the inline count of any allocation. */
-static inline bool
-malloc_count_resized(tsd_t *tsd, size_t usize, size_t old_usize)
-{
-	size_t fresh = usize > old_usize ? usize - old_usize : 0;
-	if (fresh == usize || tsd->events.next[EVENT_PROF_SAMPLE] == EVENT_NEVER)
-		return malloc_count_alloc(tsd, usize);
-	return event_alloc_resized(tsd, usize, fresh);
-}
-
 /* The general allocation path: counts (running due events first), then
  * allocates; the alloc hooks see the result. */
-static void *
+void *
 malloc_alloc(tsd_t *tsd, size_t size, size_t usize, size_t alignment, bool zero,
              malloc_route_t route, const hook_site_t *site)
 {
@@ -287,7 +234,7 @@ malloc_dalloc_sampled(tsd_t *tsd, void *ptr, uint64_t bits, size_t usize)
 	arena_dalloc_sampled(ptr, bits);
 }
 
-static void
+void
 malloc_dalloc(tsd_t *tsd, void *ptr, uint64_t bits, tcache_t *tcache, const hook_site_t *site)
 {
 	if (hook_active() && site != NULL)
@@ -310,17 +257,9 @@ malloc_dalloc(tsd_t *tsd, void *ptr, uint64_t bits, tcache_t *tcache, const hook
 	errno = saved_errno;
 }
 
-static inline size_t
-malloc_usize(size_t size, size_t alignment)
-{
-	if (alignment != 0)
-		return sz_sa2u(size, alignment);
-	return sz_s2u(size);
-}
-
 /* Allocation through the thread's cache and arena: every standard entry
  * point.  site NULL: malloc(size) itself. */
-static NOINLINE void *
+NOINLINE void *
 malloc_default(size_t size, size_t alignment, bool zero, const hook_site_t *site)
 {
 	hook_site_t malloc_site = {HOOK_ENTRY_MALLOC, {size}};
@@ -339,7 +278,7 @@ malloc_default(size_t size, size_t alignment, bool zero, const hook_site_t *site
 }
 
 /* site NULL: free(ptr) itself. */
-static NOINLINE void
+NOINLINE void
 free_default(void *ptr, const hook_site_t *site)
 {
 	if (ptr == NULL)
@@ -360,7 +299,7 @@ free_default(void *ptr, const hook_site_t *site)
  * NULL with errno ENOMEM (ptr untouched) on failure.  Hooks: expand in
  * place; moved, alloc on the new object, then dalloc on the old.
  */
-static void *
+void *
 malloc_realloc(const char *func, void *ptr, size_t size, size_t alignment, bool zero,
                malloc_route_t route, bool explicit_route, const hook_site_t *site)
 {
@@ -406,34 +345,19 @@ malloc_realloc(const char *func, void *ptr, size_t size, size_t alignment, bool 
 
 /* ---------------------------------------------------------------- C, POSIX, glibc */
 
-/*
- * The fast paths.  malloc: size class by table, pop the thread cache, one
- * add and compare against the event threshold.  free: one emap lookup gives
- * the class, push on the thread cache, the same add and compare.  A thread
- * that is not set up has empty caches and zero thresholds, so it always
- * falls through to the default paths, which initialize it.
- */
-static ALWAYS_INLINE bool
-malloc_fast(size_t size, void **ret)
+COLD _Noreturn void
+malloc_bad_size_hint(const char *func, const void *ptr, size_t size)
 {
-	tsd_t *tsd = &tsd_tls;
-	if (LIKELY(size <= SZ_LOOKUP_MAXCLASS)) {
-		unsigned ind = sz_size2index_tab[(size + 7) >> 3];
-		uint64_t allocated = tsd->allocated + sz_index2size_tab[ind];
-		if (LIKELY(allocated < tsd->alloc_event) &&
-		    LIKELY(tcache_alloc_easy(&tsd->tcache, ind, ret))) {
-			tsd->allocated = allocated;
-			return true;
-		}
-	}
-	return false;
+	safety_check_fatal("%s(): size %zu does not match the allocation at %p\n", func, size, ptr);
 }
 
+/* The fast paths are malloc_internal.h's. */
 EXPORT void *
 malloc(size_t size)
 {
 	void *p;
-	if (LIKELY(malloc_fast(size, &p)))
+	size_t usize;
+	if (LIKELY(malloc_fast(size, 0, &p, &usize)))
 		return p;
 	return malloc_default(size, 0, false, NULL);
 }
@@ -441,17 +365,8 @@ malloc(size_t size)
 EXPORT void
 free(void *ptr)
 {
-	tsd_t *tsd = &tsd_tls;
-	uint64_t bits = emap_lookup(ptr);
-	unsigned ind = emap_bits_szind(bits);
-	if (LIKELY(ind < TCACHE_NBINS_MAX)) { /* false for entry 0 and free extents */
-		uint64_t deallocated = tsd->deallocated + sz_index2size_tab[ind];
-		if (LIKELY(deallocated < tsd->dalloc_event) &&
-		    LIKELY(tcache_dalloc_easy(&tsd->tcache, ind, ptr))) {
-			tsd->deallocated = deallocated;
-			return;
-		}
-	}
+	if (LIKELY(free_fast(ptr)))
+		return;
 	free_default(ptr, NULL);
 }
 
@@ -471,7 +386,8 @@ calloc(size_t num, size_t size)
 		return NULL;
 	}
 	void *p;
-	if (LIKELY(malloc_fast(total, &p))) {
+	size_t usize;
+	if (LIKELY(malloc_fast(total, 0, &p, &usize))) {
 		memset(p, 0, total);
 		return p;
 	}
@@ -513,7 +429,7 @@ reallocarray(void *ptr, size_t num, size_t size)
 	return realloc(ptr, total);
 }
 
-static void *
+void *
 malloc_aligned(size_t alignment, size_t size, const hook_site_t *site)
 {
 	if (alignment < QUANTUM)
@@ -583,7 +499,7 @@ pvalloc(size_t size)
 /* The usable size of a live allocation.  Programs such as redis call this
  * on every allocation and free, so it checks only what the page map says
  * (an unknown page still aborts), like the free fast path. */
-static size_t
+size_t
 malloc_usable_size_of(const char *func, const void *ptr)
 {
 	unsigned ind = emap_bits_usable_szind(emap_lookup(ptr));
@@ -629,225 +545,6 @@ mallinfo2(void)
 	mi.uordblks = s.allocated;
 	mi.fordblks = s.mapped - s.allocated;
 	return mi;
-}
-
-/* ---------------------------------------------------------------- jemalloc API */
-
-#define MALLOCX_LG_ALIGN_MASK 0x3f
-#define MALLOCX_ZERO_BIT 0x40
-#define MALLOCX_TCACHE_FIELD(flags) (((unsigned)(flags) >> 8) & 0xfff)
-#define MALLOCX_ARENA_FIELD(flags) ((unsigned)(flags) >> 20)
-
-static inline size_t
-mallocx_alignment(int flags)
-{
-	unsigned lg = (unsigned)flags & MALLOCX_LG_ALIGN_MASK;
-	return lg == 0 ? 0 : (size_t)1 << lg;
-}
-
-/*
- * Where a mallocx-family call goes: MALLOCX_ARENA(a) names an arena (which
- * then bypasses the thread's cache, whose objects may come from elsewhere),
- * MALLOCX_TCACHE_NONE bypasses caches, MALLOCX_TCACHE(id) names an explicit
- * cache.  false when a named arena or cache does not exist.
- */
-static bool
-mallocx_route(tsd_t *tsd, int flags, malloc_route_t *route, bool *explicit_route)
-{
-	unsigned arena_field = MALLOCX_ARENA_FIELD(flags);
-	unsigned tcache_field = MALLOCX_TCACHE_FIELD(flags);
-	*route = (malloc_route_t){NULL, malloc_thread_tcache(tsd)};
-	*explicit_route = arena_field != 0 || tcache_field != 0;
-	if (arena_field != 0) {
-		route->arena = arena_get(arena_field - 1, true);
-		if (route->arena == NULL)
-			return false;
-		route->tcache = NULL;
-	}
-	if (tcache_field == 1) {
-		route->tcache = NULL;
-	} else if (tcache_field >= 2) {
-		route->tcache = tcaches_get(tcache_field - 2);
-		if (route->tcache == NULL)
-			return false;
-	}
-	return true;
-}
-
-EXPORT void *
-mallocx(size_t size, int flags)
-{
-	tsd_t *tsd = malloc_tsd();
-	size_t alignment = mallocx_alignment(flags);
-	size_t usize = malloc_usize(size, alignment);
-	malloc_route_t route;
-	bool explicit_route;
-	if (UNLIKELY(tsd == NULL || usize == 0)) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	if (UNLIKELY(!mallocx_route(tsd, flags, &route, &explicit_route)))
-		return NULL;
-	return malloc_alloc(tsd, size, usize, alignment, (flags & MALLOCX_ZERO_BIT) != 0, route,
-	                    hook_active() ? &(hook_site_t){HOOK_ENTRY_MALLOCX,
-	                                                   {size, (uintptr_t)flags}}
-	                                  : NULL);
-}
-
-EXPORT void *
-rallocx(void *ptr, size_t size, int flags)
-{
-	tsd_t *tsd = malloc_tsd();
-	malloc_route_t route;
-	bool explicit_route;
-	if (UNLIKELY(tsd == NULL || !mallocx_route(tsd, flags, &route, &explicit_route)))
-		return NULL;
-	return malloc_realloc("rallocx", ptr, size, mallocx_alignment(flags),
-	                      (flags & MALLOCX_ZERO_BIT) != 0, route, explicit_route,
-	                      hook_active() ? &(hook_site_t){HOOK_ENTRY_RALLOCX,
-	                                                     {(uintptr_t)ptr, size, (uintptr_t)flags}}
-	                                    : NULL);
-}
-
-/* The dalloc hooks of a dallocx or sdallocx (size: sdallocx's). */
-static NOINLINE void
-mallocx_hook_dalloc(hook_entry_t entry, void *ptr, int flags, size_t size)
-{
-	hook_site_t site = {entry, {(uintptr_t)ptr, (uintptr_t)flags}};
-	if (entry == HOOK_ENTRY_SDALLOCX)
-		site = (hook_site_t){entry, {(uintptr_t)ptr, size, (uintptr_t)flags}};
-	hook_call_dalloc(&site, ptr);
-}
-
-/* dallocx / sdallocx (entry; size: sdallocx's): free through the cache
- * the flags name. */
-static ALWAYS_INLINE void
-mallocx_dalloc(const char *func, void *ptr, int flags, hook_entry_t entry, size_t size)
-{
-	uint64_t bits = malloc_lookup(func, ptr);
-	tsd_t *tsd = malloc_tsd();
-	tcache_t *tcache = NULL;
-	unsigned tcache_field = MALLOCX_TCACHE_FIELD(flags);
-	if (tcache_field >= 2)
-		tcache = tcaches_get(tcache_field - 2);
-	else if (tcache_field == 0 && tsd != NULL)
-		tcache = malloc_thread_tcache(tsd);
-	if (hook_active())
-		mallocx_hook_dalloc(entry, ptr, flags, size);
-	malloc_dalloc(tsd, ptr, bits, tcache, NULL);
-}
-
-size_t
-malloc_batch_alloc(void **ptrs, size_t num, size_t size, int flags)
-{
-	tsd_t *tsd = malloc_tsd();
-	size_t alignment = mallocx_alignment(flags);
-	size_t usize = malloc_usize(size, alignment);
-	malloc_route_t route;
-	bool explicit_route;
-	if (UNLIKELY(tsd == NULL || usize == 0 || !mallocx_route(tsd, flags, &route, &explicit_route)))
-		return 0;
-	bool zero = (flags & MALLOCX_ZERO_BIT) != 0;
-	unsigned ind = sz_size2index(usize);
-	bool cached = route.tcache != NULL && ind < tcache_nbins && alignment <= PAGE;
-	size_t n;
-	for (n = 0; n < num; n++) {
-		void *p;
-		/* malloc's fast path, in the loop: the threshold compare (any
-		 * event, junk, a forcing: the general path) and a pop. */
-		if (cached && LIKELY(tsd->allocated + usize < tsd->alloc_event) &&
-		    LIKELY(tcache_alloc_easy(route.tcache, ind, &p))) {
-			tsd->allocated += usize;
-			if (zero)
-				memset(p, 0, usize);
-		} else {
-			bool sample = malloc_count_alloc(tsd, usize);
-			p = malloc_alloc_counted(tsd, size, usize, alignment, zero, route, sample);
-			if (p == NULL)
-				break;
-		}
-		ptrs[n] = p;
-	}
-	return n;
-}
-
-/* xallocx's resize: the usable size ptr has after it. */
-static size_t
-malloc_xalloc(void *ptr, uint64_t bits, size_t old_usize, size_t size, size_t extra, int flags)
-{
-	size_t alignment = mallocx_alignment(flags);
-	if (alignment != 0 && ((uintptr_t)ptr & (alignment - 1)) != 0)
-		return old_usize;
-	if (extra > SZ_LARGE_MAXCLASS - size || size > SZ_LARGE_MAXCLASS)
-		extra = size > SZ_LARGE_MAXCLASS ? 0 : SZ_LARGE_MAXCLASS - size;
-	size_t min = sz_s2u(size), max = sz_s2u(size + extra);
-	if (min == 0 || old_usize < SZ_LARGE_MINCLASS)
-		return old_usize;
-	bool zero = (flags & MALLOCX_ZERO_BIT) != 0;
-	size_t target = old_usize;
-	if (old_usize < min) {
-		if (arena_resize_in_place(ptr, bits, max, zero))
-			target = max;
-		else if (max != min && arena_resize_in_place(ptr, bits, min, zero))
-			target = min;
-	} else if (old_usize > max && max >= SZ_LARGE_MINCLASS) {
-		if (arena_resize_in_place(ptr, bits, max, zero))
-			target = max;
-	}
-	if (target != old_usize) {
-		tsd_t *tsd = malloc_tsd();
-		if (tsd != NULL) {
-			bool sample = malloc_count_resized(tsd, target, old_usize);
-			if (UNLIKELY(sample || emap_bits_sampled(bits)))
-				malloc_resample_in_place(tsd, ptr, bits, size, target, old_usize, sample);
-			malloc_count_dalloc(tsd, old_usize);
-		}
-	}
-	return target;
-}
-
-/* The expand hooks see every call, also one that could not resize (as in
- * jemalloc). */
-EXPORT size_t
-xallocx(void *ptr, size_t size, size_t extra, int flags)
-{
-	uint64_t bits = malloc_lookup("xallocx", ptr);
-	size_t old_usize = sz_index2size(emap_bits_usable_szind(bits));
-	size_t usize = malloc_xalloc(ptr, bits, old_usize, size, extra, flags);
-	if (hook_active())
-		hook_call_expand(&(hook_site_t){HOOK_ENTRY_XALLOCX,
-		                                {(uintptr_t)ptr, size, extra, (uintptr_t)flags}},
-		                 ptr, old_usize, usize);
-	return usize;
-}
-
-EXPORT size_t
-sallocx(const void *ptr, int flags)
-{
-	(void)flags;
-	return malloc_usable_size_of("sallocx", ptr);
-}
-
-EXPORT void
-dallocx(void *ptr, int flags)
-{
-	mallocx_dalloc("dallocx", ptr, flags, HOOK_ENTRY_DALLOCX, 0);
-}
-
-EXPORT void
-sdallocx(void *ptr, size_t size, int flags)
-{
-	(void)size; /* the emap knows the size; a wrong hint cannot corrupt anything */
-	mallocx_dalloc("sdallocx", ptr, flags, HOOK_ENTRY_SDALLOCX, size);
-}
-
-EXPORT size_t
-nallocx(size_t size, int flags)
-{
-	if (UNLIKELY(init_ensure() != 0))
-		return 0;
-	size_t usize = malloc_usize(size, mallocx_alignment(flags));
-	return usize > SZ_LARGE_MAXCLASS ? 0 : usize;
 }
 
 /* ---------------------------------------------------------------- glibc aliases */
