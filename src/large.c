@@ -10,17 +10,20 @@ large_init(large_t *large, bool track_live)
 	mutex_init(&large->mtx, "large", MUTEX_RANK_LARGE);
 }
 
+/* The counters of one large object of usize bytes, class szind (the
+ * extent's: computing it from the size again costs a division's worth of
+ * instructions on every large allocation and free). */
 static void
-large_count_malloc(large_t *large, size_t usize)
+large_count_malloc(large_t *large, size_t usize, unsigned szind)
 {
-	atomic_add_relaxed(&large->nmalloc[sz_size2index(usize) - SZ_NBINS], 1);
+	atomic_add_relaxed(&large->nmalloc[szind - SZ_NBINS], 1);
 	atomic_add_relaxed(&large->allocated, usize);
 }
 
 static void
-large_count_dalloc(large_t *large, size_t usize)
+large_count_dalloc(large_t *large, size_t usize, unsigned szind)
 {
-	atomic_add_relaxed(&large->ndalloc[sz_size2index(usize) - SZ_NBINS], 1);
+	atomic_add_relaxed(&large->ndalloc[szind - SZ_NBINS], 1);
 	atomic_sub_relaxed(&large->allocated, usize);
 }
 
@@ -49,11 +52,12 @@ large_malloc(pai_t *pai, large_t *large, size_t usize, size_t alignment, bool ze
 {
 	if (alignment < PAGE)
 		alignment = PAGE;
-	extent_t *e = pai_alloc(pai, usize, alignment, zero, sz_size2index(usize), false);
+	unsigned szind = sz_size2index(usize);
+	extent_t *e = pai_alloc(pai, usize, alignment, zero, szind, false);
 	if (e == NULL)
 		return NULL;
 	large_list_insert(large, e);
-	large_count_malloc(large, usize);
+	large_count_malloc(large, usize, szind);
 	return e->addr;
 }
 
@@ -61,7 +65,7 @@ void
 large_free(pai_t *pai, large_t *large, extent_t *e)
 {
 	large_list_remove(large, e);
-	large_count_dalloc(large, e->size);
+	large_count_dalloc(large, e->size, e->szind);
 	pai_free(pai, e);
 }
 
@@ -69,15 +73,15 @@ bool
 large_resize_in_place(pai_t *pai, large_t *large, extent_t *e, size_t usize, bool zero)
 {
 	size_t old = e->size;
-	unsigned szind = sz_size2index(usize);
+	unsigned old_szind = e->szind, szind = sz_size2index(usize);
 	if (usize == old)
 		return true;
 	bool resized = usize < old ? pai_shrink(pai, e, usize, szind)
 	                           : pai_expand(pai, e, usize, szind, zero);
 	if (!resized)
 		return false;
-	large_count_dalloc(large, old);
-	large_count_malloc(large, usize);
+	large_count_dalloc(large, old, old_szind);
+	large_count_malloc(large, usize, szind);
 	return true;
 }
 
@@ -91,7 +95,7 @@ large_reset(pai_t *pai, large_t *large, void (*before_free)(extent_t *e))
 	while (list != NULL) {
 		extent_t *next = list->heap_next;
 		before_free(list);
-		large_count_dalloc(large, list->size);
+		large_count_dalloc(large, list->size, list->szind);
 		pai_free(pai, list);
 		list = next;
 	}

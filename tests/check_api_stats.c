@@ -307,6 +307,38 @@ START_TEST(test_text_sections_and_omit_letters)
 }
 END_TEST
 
+/* The large counters are per class: an object that grows in place leaves
+ * its old class (one ndalloc) for its new one (one nmalloc), and its free
+ * is counted in the new class. */
+START_TEST(test_large_counters_follow_resize_in_place)
+{
+	unsigned ind = arena_create();
+	int flags = MALLOCX_ARENA(ind) | MALLOCX_TCACHE_NONE;
+	void *p = mallocx(40000, flags);
+	ck_assert_ptr_nonnull(p);
+	size_t old = sallocx(p, 0);
+	ck_assert_uint_eq(xallocx(p, 80000, 0, flags), 81920); /* a fresh arena: room after it */
+	dallocx(p, flags);
+	epoch_advance();
+	unsigned from = 0, to = 0;
+	for (unsigned j = 0; j < 196; j++) {
+		char name[64];
+		snprintf(name, sizeof(name), "arenas.lextent.%u.size", j);
+		size_t size, len = sizeof(size);
+		ck_assert_int_eq(mallctl(name, &size, &len, NULL, 0), 0);
+		from = size == old ? j : from;
+		to = size == 81920 ? j : to;
+	}
+	ck_assert_uint_ne(from, to);
+	ck_assert_uint_eq(stat_u64("stats.arenas.%u.lextents.%u.nmalloc", ind, from), 1);
+	ck_assert_uint_eq(stat_u64("stats.arenas.%u.lextents.%u.ndalloc", ind, from), 1);
+	ck_assert_uint_eq(stat_u64("stats.arenas.%u.lextents.%u.nmalloc", ind, to), 1);
+	ck_assert_uint_eq(stat_u64("stats.arenas.%u.lextents.%u.ndalloc", ind, to), 1);
+	ck_assert_uint_eq(stat_size("stats.arenas.%u.lextents.%u.curlextents", ind, to), 0);
+	ck_assert_uint_eq(stat_size("stats.arenas.%u.large.allocated", ind, 0), 0);
+}
+END_TEST
+
 /* ------------------------------------------------------------ JSON */
 
 /* Writes the JSON of opts to path. */
@@ -592,6 +624,7 @@ test_suite(void)
 	tc = tcase_create("print");
 	tcase_add_test(tc, test_text_sections_and_omit_letters);
 	tcase_add_test(tc, test_json_parses_and_agrees_with_mallctl);
+	tcase_add_test(tc, test_large_counters_follow_resize_in_place);
 	tcase_add_test(tc, test_stats_interval_prints_every_interval);
 	suite_add_tcase(s, tc);
 
