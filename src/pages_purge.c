@@ -195,11 +195,13 @@ pages_enforce_cap(pages_t *p, uint64_t now)
 
 /*
  * The decay at now: purges the dirty pages that neither the curve nor the
- * burst model keeps, and the muzzy ones the muzzy curve lets go.  Returns
- * when there is next something to purge.  Lock held.
+ * burst model keeps, and the muzzy ones the muzzy curve lets go.  With
+ * schedule, returns when there is next something to purge (the purger's
+ * question: a search along both curves, far dearer than the purge check);
+ * without, returns 0.  Lock held.
  */
 static uint64_t
-pages_decay_locked(pages_t *p, uint64_t now)
+pages_decay_locked(pages_t *p, uint64_t now, bool schedule)
 {
 	size_t curve = decay_allowed(&p->decay_dirty, now, p->dirty.npages);
 	size_t keep = 0;
@@ -215,16 +217,18 @@ pages_decay_locked(pages_t *p, uint64_t now)
 	    (allowed == 0 || p->dirty.npages - allowed >= PAGES_PURGE_MIN_EXCESS))
 		pages_purge_state_to(p, EXTENT_DIRTY, pages_dirty_destination(p), allowed, now);
 	pages_enforce_cap(p, now);
+	size_t muzzy_allowed = decay_allowed(&p->decay_muzzy, now, p->muzzy.npages);
+	if (p->muzzy.npages > muzzy_allowed &&
+	    (muzzy_allowed == 0 || p->muzzy.npages - muzzy_allowed >= PAGES_PURGE_MIN_EXCESS))
+		pages_purge_state_to(p, EXTENT_MUZZY, EXTENT_RETAINED, muzzy_allowed, now);
+	if (!schedule)
+		return 0;
 	size_t left = p->dirty.npages < curve ? p->dirty.npages : curve;
 	uint64_t next = advice == BURST_EXPECTED && keep >= curve
 	                    ? UINT64_MAX
 	                    : decay_next_purge(&p->decay_dirty, left, PAGES_PURGE_MIN_BATCH);
 	if (p->dirty.npages != 0 && advice_until < next)
 		next = advice_until;
-	size_t muzzy_allowed = decay_allowed(&p->decay_muzzy, now, p->muzzy.npages);
-	if (p->muzzy.npages > muzzy_allowed &&
-	    (muzzy_allowed == 0 || p->muzzy.npages - muzzy_allowed >= PAGES_PURGE_MIN_EXCESS))
-		pages_purge_state_to(p, EXTENT_MUZZY, EXTENT_RETAINED, muzzy_allowed, now);
 	uint64_t next_muzzy =
 	    decay_next_purge(&p->decay_muzzy, muzzy_allowed, PAGES_PURGE_MIN_BATCH);
 	return next_muzzy < next ? next_muzzy : next;
@@ -237,7 +241,7 @@ void
 pages_decay_inline(pages_t *p, uint64_t now)
 {
 	if (!background_purging()) {
-		pages_decay_locked(p, now);
+		pages_decay_locked(p, now, false);
 		return;
 	}
 	if (p->decay_dirty.decay_ms == 0 && p->dirty.npages != 0)
@@ -251,7 +255,7 @@ uint64_t
 pages_decay_run(pages_t *p, uint64_t now)
 {
 	mutex_lock(&p->mtx);
-	uint64_t next = pages_decay_locked(p, now);
+	uint64_t next = pages_decay_locked(p, now, true);
 	atomic_store_relaxed(&p->dirty_at_run, p->dirty.npages);
 	mutex_unlock(&p->mtx);
 	return next;
