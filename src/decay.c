@@ -34,6 +34,7 @@ decay_init(decay_t *decay, ssize_t decay_ms, uint64_t now)
 	if (decay->epoch_ns == 0)
 		decay->epoch_ns = 1;
 	decay->deadline = now + decay->epoch_ns;
+	decay->weighted_valid = true;
 }
 
 /* Moves the epochs forward to now: the entries of epochs that ended shift
@@ -49,6 +50,7 @@ decay_advance(decay_t *decay, uint64_t now)
 	memmove(decay->backlog, decay->backlog + shift,
 	        (DECAY_NSTEPS - shift) * sizeof(decay->backlog[0]));
 	memset(decay->backlog + DECAY_NSTEPS - shift, 0, shift * sizeof(decay->backlog[0]));
+	decay->weighted_valid = false;
 }
 
 void
@@ -58,6 +60,7 @@ decay_record(decay_t *decay, uint64_t now, size_t npages)
 		return;
 	decay_advance(decay, now);
 	decay->backlog[DECAY_NSTEPS - 1] += npages;
+	decay->weighted += (uint64_t)npages * decay_weight[DECAY_NSTEPS - 1];
 	decay->nleft += npages;
 }
 
@@ -74,18 +77,26 @@ decay_unrecord(decay_t *decay, size_t n)
 	for (unsigned i = DECAY_NSTEPS; n != 0 && i-- > 0;) {
 		size_t take = n < decay->backlog[i] ? n : decay->backlog[i];
 		decay->backlog[i] -= take;
+		decay->weighted -= (uint64_t)take * decay_weight[i];
 		n -= take;
 	}
+}
+
+/* The weighted backlog (fixed point) once it is `later` epochs older. */
+static uint64_t
+decay_weighted_after(const decay_t *decay, unsigned later)
+{
+	uint64_t sum = 0;
+	for (unsigned i = later; i < DECAY_NSTEPS; i++)
+		sum += (uint64_t)decay->backlog[i] * decay_weight[i - later];
+	return sum;
 }
 
 /* What the backlog allows once it is `later` epochs older. */
 static size_t
 decay_allowed_after(const decay_t *decay, unsigned later)
 {
-	uint64_t sum = 0;
-	for (unsigned i = later; i < DECAY_NSTEPS; i++)
-		sum += (uint64_t)decay->backlog[i] * decay_weight[i - later];
-	return (size_t)(sum >> DECAY_FRAC_BITS);
+	return (size_t)(decay_weighted_after(decay, later) >> DECAY_FRAC_BITS);
 }
 
 size_t
@@ -98,7 +109,11 @@ decay_allowed(decay_t *decay, uint64_t now, size_t npages)
 		decay_unrecord(decay, decay->nleft - npages);
 	/* More pages than recorded: the rest count as older than the curve. */
 	decay->nleft = npages;
-	size_t allowed = decay_allowed_after(decay, 0);
+	if (!decay->weighted_valid) {
+		decay->weighted = decay_weighted_after(decay, 0);
+		decay->weighted_valid = true;
+	}
+	size_t allowed = (size_t)(decay->weighted >> DECAY_FRAC_BITS);
 	return allowed < npages ? allowed : npages;
 }
 
@@ -126,6 +141,8 @@ void
 decay_forget(decay_t *decay)
 {
 	memset(decay->backlog, 0, sizeof(decay->backlog));
+	decay->weighted = 0;
+	decay->weighted_valid = true;
 }
 
 void

@@ -47,6 +47,11 @@ typedef struct decay {
 	uint64_t deadline;   /* end of the current epoch, ns */
 	size_t nleft;        /* pages in the state as of the last call, after purges */
 	size_t backlog[DECAY_NSTEPS]; /* oldest first; the last is the current epoch */
+	/* sum(backlog[i] * weight[i]) in fixed point, kept up to date by
+	 * record and unrecord within an epoch and recomputed (200
+	 * multiply-adds) only at the first call after the epochs moved. */
+	uint64_t weighted;
+	bool weighted_valid;
 } decay_t;
 
 /* Computes the curve.  Called once by init. */

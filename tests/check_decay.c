@@ -2,7 +2,8 @@
  * check_decay.c — the decay curve and the burst model on a synthetic clock:
  * -1 keeps, 0 purges, a freed burst follows 1 - smootherstep within one
  * epoch, purged pages are not decayed twice, reused pages come off the
- * newest entries, the purger's next deadline is when the curve next lets
+ * newest entries, the weighted sum kept within an epoch matches a full
+ * recomputation, the purger's next deadline is when the curve next lets
  * pages go, and the burst model keeps a recurring burst's pages until the
  * burst is overdue, then releases them.
  */
@@ -116,6 +117,48 @@ burst_at(burst_t *b, uint64_t t, size_t base, size_t demand)
 		burst_take(b, t + i * MS, base + demand * i / 10, base + demand * (i + 1) / 10);
 }
 
+/* The weighted backlog kept up to date within an epoch answers what a
+ * full recomputation answers, through records, reuses, purges, epochs
+ * that pass one by one and jumps over many, and forgetting. */
+START_TEST(test_kept_sum_matches_recomputation)
+{
+	decay_t d;
+	decay_init(&d, 10000, T0);
+	uint64_t now = T0, state = 12345;
+	size_t npages = 0;
+	for (unsigned step = 0; step < 20000; step++) {
+		state = state * 6364136223846793005ull + 1442695040888963407ull;
+		unsigned r = (unsigned)(state >> 33);
+		switch (r % 5) {
+		case 0: /* pages enter */
+			decay_record(&d, now, r % 300);
+			npages += r % 300;
+			break;
+		case 1: /* some are reused */
+			npages -= npages == 0 ? 0 : (r >> 3) % (npages + 1);
+			break;
+		case 2: /* some are purged */ {
+			size_t n = npages == 0 ? 0 : (r >> 3) % (npages + 1);
+			decay_purged(&d, n);
+			npages -= n;
+			break;
+		}
+		case 3: /* time passes: within an epoch, a few epochs, or many */
+			now += (r >> 3) % 7 == 0 ? 20000 * MS : (r >> 3) % (200 * MS);
+			break;
+		default:
+			if ((r >> 3) % 97 == 0)
+				decay_forget(&d);
+			break;
+		}
+		decay_t fresh = d;
+		fresh.weighted_valid = false;
+		size_t want = decay_allowed(&fresh, now, npages);
+		ck_assert_uint_eq(decay_allowed(&d, now, npages), want);
+	}
+}
+END_TEST
+
 START_TEST(test_burst_model)
 {
 	burst_t b;
@@ -201,6 +244,7 @@ test_suite(void)
 	tcase_add_test(tc, test_curve_matches_smootherstep_within_an_epoch);
 	tcase_add_test(tc, test_reused_pages_come_off_the_newest);
 	tcase_add_test(tc, test_next_purge_is_when_the_curve_lets_pages_go);
+	tcase_add_test(tc, test_kept_sum_matches_recomputation);
 	tcase_add_test(tc, test_burst_model);
 	suite_add_tcase(s, tc);
 	return s;
