@@ -205,7 +205,7 @@ malloc_resample_in_place(tsd_t *tsd, void *ptr, uint64_t bits, size_t size, size
 }
 
 /* The general allocation path: counts (running due events first), then
- * allocates; the alloc hooks see the result. */
+ * allocates; the alloc hooks see the result (site NULL: no hook call). */
 void *
 malloc_alloc(tsd_t *tsd, size_t size, size_t usize, size_t alignment, bool zero,
              malloc_route_t route, const hook_site_t *site)
@@ -215,6 +215,14 @@ malloc_alloc(tsd_t *tsd, size_t size, size_t usize, size_t alignment, bool zero,
 	if (hook_active() && site != NULL)
 		hook_call_alloc(site, p);
 	return p;
+}
+
+/* The alloc hooks of malloc_default: site, or malloc(size)'s when NULL
+ * (built here, so that a call without hooks does not build it). */
+static COLD NOINLINE void
+malloc_default_hook(const hook_site_t *site, size_t size, void *p)
+{
+	hook_call_alloc(site != NULL ? site : &(hook_site_t){HOOK_ENTRY_MALLOC, {size}}, p);
 }
 
 /* Frees a sampled object: its record goes back to the profiler, which may
@@ -262,19 +270,20 @@ malloc_dalloc(tsd_t *tsd, void *ptr, uint64_t bits, tcache_t *tcache, const hook
 NOINLINE void *
 malloc_default(size_t size, size_t alignment, bool zero, const hook_site_t *site)
 {
-	hook_site_t malloc_site = {HOOK_ENTRY_MALLOC, {size}};
-	if (site == NULL)
-		site = &malloc_site;
 	tsd_t *tsd = malloc_tsd(); /* first: it initializes the size classes */
 	size_t usize = malloc_usize(size, alignment);
 	if (UNLIKELY(tsd == NULL || usize == 0)) {
 		errno = ENOMEM;
 		if (hook_active()) /* a failure is reported too (jemalloc) */
-			hook_call_alloc(site, NULL);
+			malloc_default_hook(site, size, NULL);
 		return NULL;
 	}
 	malloc_route_t route = {NULL, malloc_thread_tcache(tsd)};
-	return malloc_alloc(tsd, size, usize, alignment, zero, route, site);
+	bool sample = malloc_count_alloc(tsd, usize);
+	void *p = malloc_alloc_counted(tsd, size, usize, alignment, zero, route, sample);
+	if (UNLIKELY(hook_active()))
+		malloc_default_hook(site, size, p);
+	return p;
 }
 
 /* site NULL: free(ptr) itself. */
@@ -283,9 +292,11 @@ free_default(void *ptr, const hook_site_t *site)
 {
 	if (ptr == NULL)
 		return;
-	hook_site_t free_site = {HOOK_ENTRY_FREE, {(uintptr_t)ptr}};
-	if (site == NULL)
+	hook_site_t free_site; /* built only while hooks are installed */
+	if (site == NULL && hook_active()) {
+		free_site = (hook_site_t){HOOK_ENTRY_FREE, {(uintptr_t)ptr}};
 		site = &free_site;
+	}
 	uint64_t bits = malloc_lookup("free", ptr);
 	tsd_t *tsd = malloc_tsd();
 	malloc_dalloc(tsd, ptr, bits, tsd != NULL ? malloc_thread_tcache(tsd) : NULL, site);
