@@ -46,20 +46,25 @@ ctl_thread_prof_name(const size_t *mib, size_t miblen, void *oldp, size_t *oldle
 	return ctl_read(oldp, oldlenp, &name, sizeof(name));
 }
 
-/* A read-write bool of the profiler: ENOENT without opt.prof; the old value
- * is read before the new one is set (any nonzero byte is true). */
+/*
+ * A read-write bool of the profiler: the old value is read before the new
+ * one is set (any nonzero byte is true).  Without opt.prof, as jemalloc 5.3
+ * built with the profiler answers (observed with Debian's): a read gives
+ * false, and a write is ENOENT, but for prof.active (off_writable), which
+ * takes false.
+ */
 static int
 ctl_prof_bool(void *oldp, size_t *oldlenp, void *newp, size_t newlen, bool old,
-              void (*set)(bool value))
+              void (*set)(bool value), bool off_writable)
 {
-	if (!opt_prof)
-		return ENOENT;
 	uint8_t value;
 	int err = ctl_write(newp, newlen, &value, sizeof(bool));
 	if (err != 0)
 		return err;
-	if (newp != NULL)
+	if (newp != NULL && opt_prof)
 		set(value != 0);
+	else if (newp != NULL && (value != 0 || !off_writable))
+		return ENOENT;
 	return ctl_read(oldp, oldlenp, &old, sizeof(old));
 }
 
@@ -82,7 +87,7 @@ ctl_thread_prof_active(const size_t *mib, size_t miblen, void *oldp, size_t *old
 	if (tsd == NULL)
 		return opt_prof ? EAGAIN : ENOENT;
 	bool old = opt_prof && prof_thread_active_get(&tsd->prof_tdata);
-	return ctl_prof_bool(oldp, oldlenp, newp, newlen, old, ctl_thread_prof_active_set);
+	return ctl_prof_bool(oldp, oldlenp, newp, newlen, old, ctl_thread_prof_active_set, false);
 }
 
 static const ctl_node_t ctl_thread_prof_nodes[] = {
@@ -100,7 +105,7 @@ ctl_prof_active(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, v
 	(void)mib;
 	(void)miblen;
 	return ctl_prof_bool(oldp, oldlenp, newp, newlen, opt_prof && prof_active_get(),
-	                     prof_active_set);
+	                     prof_active_set, true);
 }
 
 static int
@@ -111,7 +116,7 @@ ctl_prof_thread_active_init(const size_t *mib, size_t miblen, void *oldp, size_t
 	(void)miblen;
 	return ctl_prof_bool(oldp, oldlenp, newp, newlen,
 	                     opt_prof && prof_thread_active_init_get(),
-	                     prof_thread_active_init_set);
+	                     prof_thread_active_init_set, false);
 }
 
 static int
@@ -121,7 +126,7 @@ ctl_prof_gdump(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, vo
 	(void)mib;
 	(void)miblen;
 	return ctl_prof_bool(oldp, oldlenp, newp, newlen, opt_prof && prof_gdump_get(),
-	                     prof_gdump_set);
+	                     prof_gdump_set, false);
 }
 
 /* A write-only const char * of the profiler (prof.dump, prof.recent.dump,
@@ -269,12 +274,13 @@ ctl_experimental_hooks_prof_dump(const size_t *mib, size_t miblen, void *oldp,
 {
 	(void)mib;
 	(void)miblen;
-	if (!opt_prof)
-		return ENOENT;
-	prof_dump_hook_t old = prof_dump_hook_get(), hook;
+	/* Without opt.prof, as jemalloc 5.3: reads NULL, a write is ENOENT. */
+	prof_dump_hook_t old = opt_prof ? prof_dump_hook_get() : NULL, hook;
 	int err = ctl_write(newp, newlen, &hook, sizeof(hook));
 	if (err != 0)
 		return err;
+	if (newp != NULL && !opt_prof)
+		return ENOENT;
 	if (newp != NULL)
 		prof_dump_hook_set(hook);
 	return ctl_read(oldp, oldlenp, &old, sizeof(old));

@@ -135,13 +135,19 @@ is_prof_name(const char *name)
 	       strncmp(name, "experimental.prof_recent.", 25) == 0;
 }
 
-/* Without prof:true a profiler's name is ENOENT, but for the two that
- * jemalloc 5.3 builds with the profiler read as 0 (its CTL_RO_NL_CGEN
- * nodes prof.lg_sample and prof.interval). */
+/* Without prof:true a profiler's name is ENOENT, but for those that
+ * jemalloc 5.3 built with the profiler reads as 0 (observed with Debian's:
+ * prof.lg_sample, prof.interval and the switches prof.active,
+ * prof.thread_active_init, prof.gdump and thread.prof.active). */
 static void
 probe_without_prof(const char *name, const man_entry_t *e)
 {
-	bool zero = strcmp(name, "prof.lg_sample") == 0 || strcmp(name, "prof.interval") == 0;
+	static const char *const zero_names[] = {"prof.lg_sample", "prof.interval",
+	                                         "prof.active",    "prof.thread_active_init",
+	                                         "prof.gdump",     "thread.prof.active"};
+	bool zero = false;
+	for (size_t i = 0; i < sizeof(zero_names) / sizeof(zero_names[0]); i++)
+		zero = zero || strcmp(name, zero_names[i]) == 0;
 	uint64_t value = 1;
 	size_t size = man_type_size(e->type);
 	size_t len = size <= sizeof(value) ? size : sizeof(value);
