@@ -204,25 +204,32 @@ malloc_resample_in_place(tsd_t *tsd, void *ptr, uint64_t bits, size_t size, size
 	arena_set_sample(ptr, usize, sampled ? &s : NULL);
 }
 
+/* The alloc hooks of an allocation: site, or malloc(size)'s when NULL
+ * (built here, so that a call without hooks builds none). */
+static COLD NOINLINE void
+malloc_alloc_hook(const hook_site_t *site, size_t size, void *p)
+{
+	hook_call_alloc(site != NULL ? site : &(hook_site_t){HOOK_ENTRY_MALLOC, {size}}, p);
+}
+
 /* The general allocation path: counts (running due events first), then
- * allocates; the alloc hooks see the result (site NULL: no hook call). */
+ * allocates; the alloc hooks see the result. */
+static ALWAYS_INLINE void *
+malloc_alloc_inline(tsd_t *tsd, size_t size, size_t usize, size_t alignment, bool zero,
+                    malloc_route_t route, const hook_site_t *site)
+{
+	bool sample = malloc_count_alloc(tsd, usize);
+	void *p = malloc_alloc_counted(tsd, size, usize, alignment, zero, route, sample);
+	if (UNLIKELY(hook_active()))
+		malloc_alloc_hook(site, size, p);
+	return p;
+}
+
 void *
 malloc_alloc(tsd_t *tsd, size_t size, size_t usize, size_t alignment, bool zero,
              malloc_route_t route, const hook_site_t *site)
 {
-	bool sample = malloc_count_alloc(tsd, usize);
-	void *p = malloc_alloc_counted(tsd, size, usize, alignment, zero, route, sample);
-	if (hook_active() && site != NULL)
-		hook_call_alloc(site, p);
-	return p;
-}
-
-/* The alloc hooks of malloc_default: site, or malloc(size)'s when NULL
- * (built here, so that a call without hooks does not build it). */
-static COLD NOINLINE void
-malloc_default_hook(const hook_site_t *site, size_t size, void *p)
-{
-	hook_call_alloc(site != NULL ? site : &(hook_site_t){HOOK_ENTRY_MALLOC, {size}}, p);
+	return malloc_alloc_inline(tsd, size, usize, alignment, zero, route, site);
 }
 
 /* Frees a sampled object: its record goes back to the profiler, which may
@@ -275,15 +282,11 @@ malloc_default(size_t size, size_t alignment, bool zero, const hook_site_t *site
 	if (UNLIKELY(tsd == NULL || usize == 0)) {
 		errno = ENOMEM;
 		if (hook_active()) /* a failure is reported too (jemalloc) */
-			malloc_default_hook(site, size, NULL);
+			malloc_alloc_hook(site, size, NULL);
 		return NULL;
 	}
 	malloc_route_t route = {NULL, malloc_thread_tcache(tsd)};
-	bool sample = malloc_count_alloc(tsd, usize);
-	void *p = malloc_alloc_counted(tsd, size, usize, alignment, zero, route, sample);
-	if (UNLIKELY(hook_active()))
-		malloc_default_hook(site, size, p);
-	return p;
+	return malloc_alloc_inline(tsd, size, usize, alignment, zero, route, site);
 }
 
 /* site NULL: free(ptr) itself. */

@@ -183,8 +183,9 @@ free_sized_fast(const char *func, void *ptr, size_t size, size_t align_mask)
  * malloc_usable_size_of: the usable size, aborting for a pointer strata
  * did not hand out; malloc_resample_in_place: the profiler's record of a
  * large object resized in place.  site: the entry point and arguments the
- * hooks see (hook.h), NULL while no hook is installed (malloc_default and
- * free_default then build malloc's and free's). */
+ * hooks see (hook.h); NULL for malloc_alloc and malloc_default means
+ * malloc(size), for free_default free(ptr), built only while hooks are
+ * installed. */
 uint64_t malloc_lookup(const char *func, const void *ptr);
 void *malloc_alloc_counted(tsd_t *tsd, size_t size, size_t usize, size_t alignment, bool zero,
                            malloc_route_t route, bool sample);

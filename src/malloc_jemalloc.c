@@ -95,9 +95,7 @@ mallocx_default(size_t size, int flags)
 	if (UNLIKELY(!mallocx_route(tsd, flags, &route, &explicit_route)))
 		return NULL;
 	return malloc_alloc(tsd, size, usize, alignment, (flags & MALLOCX_ZERO_BIT) != 0, route,
-	                    hook_active() ? &(hook_site_t){HOOK_ENTRY_MALLOCX,
-	                                                   {size, (uintptr_t)flags}}
-	                                  : NULL);
+	                    &(hook_site_t){HOOK_ENTRY_MALLOCX, {size, (uintptr_t)flags}});
 }
 
 /* mallocx with flags: only MALLOCX_ZERO, or an alignment that the size
