@@ -285,12 +285,15 @@ arena_is_initialized(unsigned ind)
 }
 
 void
-arena_nthreads_reset(void)
+arena_postfork_child(void)
 {
 	for (unsigned i = 0; i < arena_narenas_total(); i++) {
 		arena_t *a = atomic_load_acquire(&arenas[i]);
-		if (a != NULL)
-			atomic_store_relaxed(&a->nthreads, 0);
+		if (a == NULL)
+			continue;
+		atomic_store_relaxed(&a->nthreads, 0);
+		for (unsigned j = 0; j < SZ_NBINS; j++)
+			bin_remote_postfork_child(&a->bins[j]);
 	}
 }
 
@@ -301,11 +304,23 @@ arena_nthreads(unsigned ind)
 	return a != NULL ? atomic_load_relaxed(&a->nthreads) : 0;
 }
 
+/* Returns the regions other threads freed remotely to their slabs, so that
+ * the slabs they empty can be purged. */
+static void
+arena_drain_remote(arena_t *a)
+{
+	for (unsigned i = 0; i < SZ_NBINS; i++)
+		bin_remote_drain(&a->bins[i], i, a->pai);
+}
+
 size_t
 arena_purge(unsigned ind)
 {
 	arena_t *a = arena_get(ind, false);
-	return a != NULL ? pai_purge(a->pai) : 0;
+	if (a == NULL)
+		return 0;
+	arena_drain_remote(a);
+	return pai_purge(a->pai);
 }
 
 size_t
@@ -321,8 +336,10 @@ void
 arena_decay(unsigned ind)
 {
 	arena_t *a = arena_get(ind, false);
-	if (a != NULL)
-		pages_decay_run(&a->pages, clock_coarse_ns());
+	if (a == NULL)
+		return;
+	arena_drain_remote(a);
+	pages_decay_run(&a->pages, clock_coarse_ns());
 }
 
 void

@@ -102,8 +102,9 @@ int arena_destroy(unsigned ind);
 extern void (*arena_destroyed_hook)(arena_t *a);
 bool arena_is_initialized(unsigned ind);
 /* Fork child: no thread is bound to any arena (tsd counts the forking
- * thread again). */
-void arena_nthreads_reset(void);
+ * thread again), and the remote rings forget the slots that threads which
+ * are gone had reserved (bin.h). */
+void arena_postfork_child(void);
 unsigned arena_nthreads(unsigned ind);
 
 /* Purges all dirty and muzzy pages of arena ind (nothing if it does not

@@ -1,14 +1,37 @@
 /*
- * bin.c — small-object allocation from slabs.  See bin.h.
+ * bin.c — small-object allocation from slabs, and the remote ring.  See
+ * bin.h.
  */
+#include <stddef.h>
+#include <string.h>
+
 #include "bin.h"
+#include "emap.h"
 #include "msg.h"
 #include "safety.h"
+
+/* A remote ring holds at most this many bytes of regions (but at least a
+ * flush batch, and at most its slots): enough that a producer's refills
+ * find a consumer's flushes there, little enough that a producer that
+ * stopped allocating pins little. */
+#define BIN_REMOTE_LIMIT_BYTES ((size_t)256 << 10)
+STATIC_ASSERT(BIN_REMOTE_SLOTS >= BIN_FREE_BATCH_MAX, "a flush batch fits the ring");
+
+static size_t
+bin_remote_limit(const bin_info_t *info)
+{
+	size_t n = BIN_REMOTE_LIMIT_BYTES / info->reg_size;
+	if (n < BIN_FREE_BATCH_MAX)
+		n = BIN_FREE_BATCH_MAX;
+	return n < BIN_REMOTE_SLOTS ? n : BIN_REMOTE_SLOTS;
+}
 
 void
 bin_init(bin_t *bin, bool track_full)
 {
-	*bin = (bin_t){.track_full = track_full};
+	/* Everything but the ring's slots, which are NULL already. */
+	memset(bin, 0, offsetof(bin_t, remote.slots));
+	bin->track_full = track_full;
 	mutex_init(&bin->mtx, "bin", MUTEX_RANK_BIN);
 }
 
@@ -56,12 +79,12 @@ bin_refill_slabcur(bin_t *bin, unsigned binind, pai_t *pai)
 	return true;
 }
 
-unsigned
-bin_malloc_batch(bin_t *bin, unsigned binind, pai_t *pai, void **out, unsigned n)
+/* Up to n regions from the slabs into out.  Lock held. */
+static unsigned
+bin_alloc_from_slabs(bin_t *bin, unsigned binind, pai_t *pai, void **out, unsigned n)
 {
 	const bin_info_t *info = &sz_bin_info[binind];
 	unsigned got = 0;
-	mutex_lock(&bin->mtx);
 	while (got < n) {
 		if (bin->slabcur == NULL || slab_is_full(bin->slabcur)) {
 			if (bin->slabcur != NULL)
@@ -73,9 +96,7 @@ bin_malloc_batch(bin_t *bin, unsigned binind, pai_t *pai, void **out, unsigned n
 		got += slab_alloc_batch(bin->slabcur, info, out + got, n - got);
 	}
 	bin->nmalloc += got;
-	bin->nfills += got != 0;
 	bin->curregs += got;
-	mutex_unlock(&bin->mtx);
 	return got;
 }
 
@@ -119,22 +140,34 @@ bin_free_locked(bin_t *bin, const bin_info_t *info, extent_t *slab, void *ptr)
 	return false;
 }
 
-void
-bin_free_batch(bin_t *bin, unsigned binind, pai_t *pai, extent_t *const *slabs,
-               void *const *ptrs, unsigned n)
+/* Returns ptrs[i] (in slabs[i]) to their slabs, then the slabs that became
+ * empty to the pages, with the lock dropped meanwhile.  Lock held. */
+static void
+bin_free_regions(bin_t *bin, const bin_info_t *info, pai_t *pai, extent_t *const *slabs,
+                 void *const *ptrs, unsigned n)
 {
-	const bin_info_t *info = &sz_bin_info[binind];
 	extent_t *empty[BIN_FREE_BATCH_MAX];
 	unsigned nempty = 0;
-	mutex_lock(&bin->mtx);
-	bin->nflushes++;
 	for (unsigned i = 0; i < n; i++) {
 		if (bin_free_locked(bin, info, slabs[i], ptrs[i]))
 			empty[nempty++] = slabs[i];
 	}
+	if (nempty == 0)
+		return;
 	mutex_unlock(&bin->mtx);
 	for (unsigned i = 0; i < nempty; i++)
 		pai_free(pai, empty[i]);
+	mutex_lock(&bin->mtx);
+}
+
+void
+bin_free_batch(bin_t *bin, unsigned binind, pai_t *pai, extent_t *const *slabs,
+               void *const *ptrs, unsigned n)
+{
+	mutex_lock(&bin->mtx);
+	bin->nflushes++;
+	bin_free_regions(bin, &sz_bin_info[binind], pai, slabs, ptrs, n);
+	mutex_unlock(&bin->mtx);
 }
 
 void
@@ -144,15 +177,150 @@ bin_free(bin_t *bin, unsigned binind, pai_t *pai, extent_t *slab, void *ptr)
 }
 
 void
-bin_stats_read(bin_t *bin, bin_stats_t *out)
+bin_lookup_slabs(unsigned binind, void *const *ptrs, extent_t **slabs, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		emap_prefetch(ptrs[i]);
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t bits = emap_lookup(ptrs[i]);
+		if (UNLIKELY(!emap_bits_slab(bits) || emap_bits_szind(bits) != binind))
+			safety_check_fatal("free(): invalid pointer %p\n", ptrs[i]);
+		slabs[i] = emap_bits_extent(bits);
+		__builtin_prefetch(slabs[i]);
+	}
+}
+
+/* ------------------------------------------------------------ remote frees */
+
+static inline _Atomic(void *) *
+bin_remote_slot(bin_t *bin, size_t i)
+{
+	return &bin->remote.slots[i % BIN_REMOTE_SLOTS];
+}
+
+void
+bin_free_remote(bin_t *bin, unsigned binind, pai_t *pai, extent_t *const *slabs,
+                void *const *ptrs, unsigned n)
+{
+	size_t limit = bin_remote_limit(&sz_bin_info[binind]);
+	size_t tail = atomic_load_relaxed(&bin->remote.tail);
+	do {
+		size_t head = atomic_load_acquire(&bin->remote.head);
+		if (UNLIKELY(tail + n - head > limit)) {
+			bin_free_batch(bin, binind, pai, slabs, ptrs, n);
+			return;
+		}
+	} while (!atomic_compare_exchange_weak_explicit(&bin->remote.tail, &tail, tail + n,
+	                                                memory_order_relaxed,
+	                                                memory_order_relaxed));
+	atomic_add_relaxed(&bin->remote.npushes, 1); /* the line the CAS just took */
+	for (unsigned i = 0; i < n; i++)
+		atomic_store_release(bin_remote_slot(bin, tail + i), ptrs[i]);
+}
+
+/* Takes up to max written slots from head into out; how many.  Lock held. */
+static unsigned
+bin_remote_pop(bin_t *bin, void **out, unsigned max)
+{
+	size_t head = atomic_load_relaxed(&bin->remote.head);
+	unsigned got = 0;
+	while (got < max) {
+		_Atomic(void *) *slot = bin_remote_slot(bin, head);
+		void *region = atomic_load_acquire(slot);
+		if (region == NULL)
+			break;
+		atomic_store_relaxed(slot, NULL);
+		out[got++] = region;
+		head++;
+	}
+	atomic_store_release(&bin->remote.head, head);
+	return got;
+}
+
+/* Returns every region on the remote ring to its slab.  Lock held (dropped
+ * while emptied slabs go to the pages). */
+static void
+bin_remote_free_all(bin_t *bin, unsigned binind, pai_t *pai)
+{
+	const bin_info_t *info = &sz_bin_info[binind];
+	for (;;) {
+		void *chunk[BIN_FREE_BATCH_MAX];
+		extent_t *slabs[BIN_FREE_BATCH_MAX];
+		unsigned n = bin_remote_pop(bin, chunk, BIN_FREE_BATCH_MAX);
+		if (n == 0)
+			break;
+		bin_lookup_slabs(binind, chunk, slabs, n);
+		bin_free_regions(bin, info, pai, slabs, chunk, n);
+	}
+}
+
+static inline bool
+bin_remote_empty(bin_t *bin)
+{
+	return atomic_load_relaxed(&bin->remote.head) == atomic_load_relaxed(&bin->remote.tail);
+}
+
+void
+bin_remote_drain(bin_t *bin, unsigned binind, pai_t *pai)
+{
+	if (bin_remote_empty(bin))
+		return;
+	mutex_lock(&bin->mtx);
+	bin_remote_free_all(bin, binind, pai);
+	mutex_unlock(&bin->mtx);
+}
+
+void
+bin_remote_postfork_child(bin_t *bin)
+{
+	size_t head = atomic_load_relaxed(&bin->remote.head);
+	size_t tail = atomic_load_relaxed(&bin->remote.tail);
+	size_t kept = head;
+	for (size_t i = head; i != tail; i++) {
+		void *region = atomic_load_relaxed(bin_remote_slot(bin, i));
+		atomic_store_relaxed(bin_remote_slot(bin, i), NULL);
+		if (region != NULL)
+			atomic_store_relaxed(bin_remote_slot(bin, kept++), region);
+	}
+	atomic_store_relaxed(&bin->remote.tail, kept);
+}
+
+unsigned
+bin_refill(bin_t *bin, unsigned binind, pai_t *pai, void **out, unsigned n, unsigned max)
+{
+	DEBUG_ASSERT(n <= max);
+	mutex_lock(&bin->mtx);
+	unsigned got = 0;
+	if (!bin_remote_empty(bin)) {
+		/* Returned to the bin and handed out again: they stay in use. */
+		got = bin_remote_pop(bin, out, max);
+		bin->ndalloc += got;
+		bin->nmalloc += got;
+	}
+	if (got < n)
+		got += bin_alloc_from_slabs(bin, binind, pai, out + got, n - got);
+	bin->nfills += got != 0;
+	mutex_unlock(&bin->mtx);
+	return got;
+}
+
+unsigned
+bin_malloc_batch(bin_t *bin, unsigned binind, pai_t *pai, void **out, unsigned n)
+{
+	return bin_refill(bin, binind, pai, out, n, n);
+}
+
+void
+bin_stats_read(bin_t *bin, unsigned binind, pai_t *pai, bin_stats_t *out)
 {
 	mutex_lock(&bin->mtx);
+	bin_remote_free_all(bin, binind, pai);
 	*out = (bin_stats_t){
 		.nmalloc = bin->nmalloc,
 		.ndalloc = bin->ndalloc,
 		.nslabs = bin->nslabs,
 		.nfills = bin->nfills,
-		.nflushes = bin->nflushes,
+		.nflushes = bin->nflushes + atomic_load_relaxed(&bin->remote.npushes),
 		.nreslabs = bin->nreslabs,
 		.curregs = bin->curregs,
 		.curslabs = bin->curslabs,
@@ -166,6 +334,10 @@ void
 bin_reset(bin_t *bin, pai_t *pai)
 {
 	mutex_lock(&bin->mtx);
+	/* Remote regions belong to the slabs about to go. */
+	void *dropped[BIN_FREE_BATCH_MAX];
+	while (bin_remote_pop(bin, dropped, BIN_FREE_BATCH_MAX) != 0)
+		;
 	extent_t *slabs = NULL; /* everything, linked by heap_next */
 	while (!extent_heap_empty(&bin->nonfull)) {
 		extent_t *s = extent_heap_first(&bin->nonfull);

@@ -7,9 +7,24 @@
  * walks it; automatic arenas cannot be reset, and keeping the list costs
  * two descriptor misses per slab that fills and drains); a slab that
  * becomes empty (and is not slabcur) goes straight back to the page
- * allocator.  Lock: bin->mtx protects all
- * fields and the bitmaps of this bin's slabs; it is dropped while a new slab
- * is allocated and while an empty one is returned (pages lock ordered after).
+ * allocator.
+ *
+ * Remote frees (docs/design.md, "Remote frees"): a thread whose cache
+ * refills from another arena returns this bin's regions without its lock:
+ * it reserves a run of slots of the bin's remote ring with one
+ * compare-and-swap and writes the pointers there.  The holder of the lock
+ * takes the ring's pointers: a refill hands them out again as they are
+ * (their slabs never see them), any other holder returns them to their
+ * slabs.  Regions on the ring count as in use (curregs) until then; reading
+ * the stats takes them first, so the counters are exact whenever no thread
+ * is freeing.  A push that finds the ring too full (bin_remote_limit()
+ * regions) returns its regions to the slabs under the lock instead, so
+ * memory parked on the ring stays bounded.
+ *
+ * Lock: bin->mtx protects all fields but remote and the bitmaps of this
+ * bin's slabs; it is dropped while a new slab is allocated and while an
+ * empty one is returned (pages lock ordered after).  The remote ring is
+ * lock-free for pushers and taken only by the lock's holder.
  */
 #ifndef STRATA_BIN_H
 #define STRATA_BIN_H
@@ -20,6 +35,25 @@
 
 /* Most regions bin_free_batch takes at once. */
 #define BIN_FREE_BATCH_MAX 128
+
+/*
+ * The remote ring: slots [head, tail) (indices modulo BIN_REMOTE_SLOTS) are
+ * reserved by pushers, each non-NULL once its pointer is written; every
+ * other slot is NULL.  A pusher reserves only slots the taker has emptied
+ * (tail + n - head <= the limit) and writes them with release order; the
+ * taker reads slots from head up to the first NULL one (a reservation not
+ * written yet), clears them and then advances head with release order.
+ * The slots must be NULL before bin_init (arenas come from zeroed metadata,
+ * and a reset leaves every slot NULL), so that an idle bin never touches
+ * its slots' pages.
+ */
+#define BIN_REMOTE_SLOTS 256
+typedef struct bin_remote {
+	_Atomic size_t tail CACHE_ALIGNED; /* next slot to reserve (pushers) */
+	_Atomic uint64_t npushes;          /* pushes, ever (stats: flushes) */
+	_Atomic size_t head CACHE_ALIGNED; /* next slot to take (lock holder) */
+	_Atomic(void *) slots[BIN_REMOTE_SLOTS] CACHE_ALIGNED;
+} bin_remote_t;
 
 typedef struct bin {
 	mutex_t mtx;
@@ -38,6 +72,7 @@ typedef struct bin {
 	size_t curregs;    /* regions in use now */
 	size_t curslabs;   /* slabs owned now */
 	size_t nnonfull;   /* slabs in nonfull */
+	bin_remote_t remote;
 } CACHE_ALIGNED bin_t;
 
 /* The counters (stats_counters.h, STATS_BIN_COUNTERS) and the lock's. */
@@ -47,9 +82,27 @@ typedef struct bin_stats {
 	mutex_stats_t mutex;
 } bin_stats_t;
 
+/* Sets up a bin whose remote slots are NULL (see bin_remote_t). */
 void bin_init(bin_t *bin, bool track_full);
 /* Up to n regions of class binind into out; fewer only when out of memory. */
 unsigned bin_malloc_batch(bin_t *bin, unsigned binind, pai_t *pai, void **out, unsigned n);
+/* A thread cache's refill: at least n regions (fewer only when out of
+ * memory) and up to max (>= n) when the remote stack holds that many. */
+unsigned bin_refill(bin_t *bin, unsigned binind, pai_t *pai, void **out, unsigned n,
+                    unsigned max);
+/* The slab of each region ptrs[0..n) of class binind, into slabs; aborts
+ * with a message for a pointer that is not such a region's page.  The
+ * page-map entries and then the descriptors are prefetched together. */
+void bin_lookup_slabs(unsigned binind, void *const *ptrs, extent_t **slabs, unsigned n);
+/* Puts regions ptrs[0..n) (in slabs[i]) of this bin on its remote ring, or
+ * when it is too full returns them to their slabs under the lock. */
+void bin_free_remote(bin_t *bin, unsigned binind, pai_t *pai, extent_t *const *slabs,
+                     void *const *ptrs, unsigned n);
+/* Returns the remote ring's regions to their slabs (stats, purge). */
+void bin_remote_drain(bin_t *bin, unsigned binind, pai_t *pai);
+/* Fork child: reservations of threads that are gone stay NULL forever; the
+ * ring is compacted over them. */
+void bin_remote_postfork_child(bin_t *bin);
 /* Returns regions ptrs[i] (in slab slabs[i], n <= BIN_FREE_BATCH_MAX) under
  * one lock acquisition;
  * empty slabs go back to pages.  Aborts with a message on an invalid
@@ -57,7 +110,8 @@ unsigned bin_malloc_batch(bin_t *bin, unsigned binind, pai_t *pai, void **out, u
 void bin_free_batch(bin_t *bin, unsigned binind, pai_t *pai, extent_t *const *slabs,
                     void *const *ptrs, unsigned n);
 void bin_free(bin_t *bin, unsigned binind, pai_t *pai, extent_t *slab, void *ptr);
-void bin_stats_read(bin_t *bin, bin_stats_t *out);
+/* The counters, after the remote ring's regions went back to their slabs. */
+void bin_stats_read(bin_t *bin, unsigned binind, pai_t *pai, bin_stats_t *out);
 /* Takes every slab out of the bin (arena reset) and returns it to pages;
  * the regions in them are gone.  The counters of current use drop to 0. */
 void bin_reset(bin_t *bin, pai_t *pai);

@@ -159,7 +159,7 @@ stats_arena_read(arena_t *a, stats_arena_t *o, bool with_tcache)
 	o->uptime = clock_coarse_ns() - a->create_ns;
 	for (unsigned j = 0; j < SZ_NBINS; j++) {
 		bin_stats_t bs;
-		bin_stats_read(&a->bins[j], &bs);
+		bin_stats_read(&a->bins[j], j, a->pai, &bs);
 		o->bins[j] = (stats_bin_t){
 			.nmalloc = bs.nmalloc,
 			.ndalloc = bs.ndalloc,
@@ -397,7 +397,7 @@ stats_snapshot(stats_global_t *out)
 			continue;
 		for (unsigned j = 0; j < SZ_NBINS; j++) {
 			bin_stats_t bs;
-			bin_stats_read(&a->bins[j], &bs);
+			bin_stats_read(&a->bins[j], j, a->pai, &bs);
 			allocated += bs.curregs * sz_bin_info[j].reg_size;
 		}
 		allocated += atomic_load_relaxed(&a->large.allocated);

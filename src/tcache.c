@@ -12,8 +12,9 @@
  * read stack[ncached - 1] without testing for an empty stack.
  *
  * Locks: tcache_list_mtx protects the list of live caches, the spare blocks
- * and the explicit-cache table.  Flushing takes each owning bin's lock once
- * per group of objects, never two bin locks at once.
+ * and the explicit-cache table.  Flushing takes the lock of the cache's own
+ * arena's bin once per group of objects (never two bin locks at once) and
+ * pushes other arenas' objects on their bins' remote stacks.
  */
 #include <errno.h>
 #include <string.h>
@@ -184,37 +185,42 @@ tcache_double_free(void *ptr)
 	safety_check_fail("free(): double free of %p\n", ptr);
 }
 
-/* Returns objs[0..n) of small class binind to their arenas' bins, one lock
- * acquisition per arena. */
+/* Returns objects of class binind, all of arena arena_ind, to their bin:
+ * under its lock when the cache refills from that arena, else on the bin's
+ * remote ring (docs/design.md, "Remote frees"). */
 static void
-tcache_flush_small(unsigned binind, void *const *objs, unsigned n)
+tcache_flush_group(tcache_t *tcache, unsigned binind, unsigned arena_ind,
+                   extent_t *const *slabs, void *const *objs, unsigned n)
+{
+	arena_t *arena = arena_get(arena_ind, false);
+	bin_t *bin = &arena->bins[binind];
+	if (arena == tcache->arena)
+		bin_free_batch(bin, binind, arena->pai, slabs, objs, n);
+	else
+		bin_free_remote(bin, binind, arena->pai, slabs, objs, n);
+}
+
+/* Returns objs[0..n) of small class binind to their arenas' bins, one
+ * group per arena. */
+static void
+tcache_flush_small(tcache_t *tcache, unsigned binind, void *const *objs, unsigned n)
 {
 	extent_t *slabs[TCACHE_FLUSH_CHUNK];
 	/* The objects at the bottom of a cache were freed long ago: their page
-	 * map entries and slab descriptors are rarely still cached.  Load them
-	 * all at once (prefetch), not one miss after the other. */
-	for (unsigned i = 0; i < n; i++)
-		emap_prefetch(objs[i]);
-	for (unsigned i = 0; i < n; i++) {
-		uint64_t bits = emap_lookup(objs[i]);
-		if (UNLIKELY(!emap_bits_slab(bits) || emap_bits_szind(bits) != binind))
-			safety_check_fatal("free(): invalid pointer %p\n", objs[i]);
-		slabs[i] = emap_bits_extent(bits);
-		__builtin_prefetch(slabs[i]);
-	}
+	 * map entries and slab descriptors are rarely still cached, so they
+	 * are loaded together (bin_lookup_slabs prefetches). */
+	bin_lookup_slabs(binind, objs, slabs, n);
 	bool one_arena = true;
 	for (unsigned i = 1; i < n; i++)
 		one_arena &= slabs[i]->arena_ind == slabs[0]->arena_ind;
 	if (LIKELY(one_arena)) {
-		arena_t *arena = arena_get(slabs[0]->arena_ind, false);
-		bin_free_batch(&arena->bins[binind], binind, arena->pai, slabs, objs, n);
+		tcache_flush_group(tcache, binind, slabs[0]->arena_ind, slabs, objs, n);
 		return;
 	}
 	void *pending[TCACHE_FLUSH_CHUNK];
 	memcpy(pending, objs, n * sizeof(void *));
 	while (n > 0) {
 		unsigned arena_ind = slabs[0]->arena_ind;
-		arena_t *arena = arena_get(arena_ind, false);
 		unsigned mine = 0, rest = 0;
 		/* Partition: this arena's objects first, the others after. */
 		void *group[TCACHE_FLUSH_CHUNK];
@@ -228,8 +234,7 @@ tcache_flush_small(unsigned binind, void *const *objs, unsigned n)
 				slabs[rest++] = slabs[i];
 			}
 		}
-		bin_free_batch(&arena->bins[binind], binind, arena->pai, group_slabs, group,
-		               mine);
+		tcache_flush_group(tcache, binind, arena_ind, group_slabs, group, mine);
 		n = rest;
 	}
 }
@@ -243,7 +248,7 @@ tcache_bin_flush_bottom(tcache_t *tcache, unsigned binind, unsigned nflush)
 		unsigned n = nflush - done < TCACHE_FLUSH_CHUNK ? nflush - done : TCACHE_FLUSH_CHUNK;
 		void **objs = bin->stack + done;
 		if (binind < SZ_NBINS) {
-			tcache_flush_small(binind, objs, n);
+			tcache_flush_small(tcache, binind, objs, n);
 		} else {
 			for (unsigned i = 0; i < n; i++)
 				arena_dalloc(objs[i], emap_lookup(objs[i]));
@@ -283,8 +288,8 @@ tcache_alloc_refill(tcache_t *tcache, unsigned binind)
 	arena_t *arena = tcache->arena;
 	if (binind >= SZ_NBINS)
 		return arena_malloc(arena, sz_index2size(binind), binind, 0, false);
-	unsigned n = bin_malloc_batch(&arena->bins[binind], binind, arena->pai, bin->stack,
-	                              bin->nfill);
+	unsigned n = bin_refill(&arena->bins[binind], binind, arena->pai, bin->stack, bin->nfill,
+	                        bin->ncached_max);
 	if (n == 0)
 		return NULL;
 	/* Lowest addresses on top: they are handed out first. */

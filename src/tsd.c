@@ -120,7 +120,7 @@ tsd_postfork_child(void)
 {
 	tsd_t *tsd = &tsd_tls;
 	bool bound = tsd->state == TSD_NOMINAL;
-	arena_nthreads_reset();
+	arena_postfork_child();
 	tsd_list = NULL;
 	if (bound) {
 		atomic_add_relaxed(&tsd->arena->nthreads, 1);

@@ -45,7 +45,7 @@ static bin_stats_t
 bstats(arena_t *a, unsigned binind)
 {
 	bin_stats_t s;
-	bin_stats_read(&a->bins[binind], &s);
+	bin_stats_read(&a->bins[binind], binind, a->pai, &s);
 	return s;
 }
 

@@ -77,7 +77,7 @@ END_TEST
 
 START_TEST(test_bin_turnover_and_counters)
 {
-	bin_t bin;
+	bin_t bin = {0}; /* bin_init wants NULL remote slots */
 	bin_init(&bin, true);
 	unsigned b = 8; /* 128 bytes, 32 per slab */
 	const bin_info_t *info = &sz_bin_info[b];
@@ -90,7 +90,7 @@ START_TEST(test_bin_turnover_and_counters)
 		ck_assert_uint_eq(emap_bits_szind(bits), b);
 	}
 	bin_stats_t st;
-	bin_stats_read(&bin, &st);
+	bin_stats_read(&bin, b, &test_pages.pai, &st);
 	ck_assert_uint_eq(st.curregs, N);
 	ck_assert_uint_eq(st.curslabs, 11);
 	ck_assert_uint_eq(st.nmalloc, N);
@@ -113,7 +113,7 @@ START_TEST(test_bin_turnover_and_counters)
 		bin_free(&bin, b, &test_pages.pai, emap_bits_extent(emap_lookup(p[i])), p[i]);
 	}
 	bin_free(&bin, b, &test_pages.pai, s2, q);
-	bin_stats_read(&bin, &st);
+	bin_stats_read(&bin, b, &test_pages.pai, &st);
 	ck_assert_uint_eq(st.curregs, left);
 	ck_assert_uint_le(st.curslabs, 2);
 	ck_assert_uint_eq(st.ndalloc, N + 1);
@@ -122,7 +122,7 @@ END_TEST
 
 START_TEST(test_bin_double_free_aborts)
 {
-	bin_t bin;
+	bin_t bin = {0}; /* bin_init wants NULL remote slots */
 	bin_init(&bin, true);
 	void *p;
 	ck_assert_uint_eq(bin_malloc_batch(&bin, 0, &test_pages.pai, &p, 1), 1);
@@ -134,7 +134,7 @@ END_TEST
 
 START_TEST(test_bin_batch_spans_slabs)
 {
-	bin_t bin;
+	bin_t bin = {0}; /* bin_init wants NULL remote slots */
 	bin_init(&bin, true);
 	unsigned b = 28; /* 4096 bytes: one region per slab */
 	void *p[10];
@@ -143,7 +143,7 @@ START_TEST(test_bin_batch_spans_slabs)
 		for (unsigned j = i + 1; j < 10; j++)
 			ck_assert_ptr_ne(p[i], p[j]);
 	bin_stats_t st;
-	bin_stats_read(&bin, &st);
+	bin_stats_read(&bin, b, &test_pages.pai, &st);
 	ck_assert_uint_eq(st.curslabs, 10);
 }
 END_TEST

@@ -1,7 +1,8 @@
 /*
  * check_tcache.c — thread caches: capacities from the options, batch refill
  * (lowest addresses first), flush on overflow keeping the hot half, GC of
- * what stayed unused, flush grouped across arenas, the double-free check,
+ * what stayed unused, flush grouped across arenas (other arenas' objects on
+ * their bins' remote rings), the double-free check,
  * and a thread exiting while other threads own or hold its memory.
  */
 #include <check.h>
@@ -28,7 +29,7 @@ static size_t
 bin_curregs(arena_t *arena, unsigned binind)
 {
 	bin_stats_t st;
-	bin_stats_read(&arena->bins[binind], &st);
+	bin_stats_read(&arena->bins[binind], binind, arena->pai, &st);
 	return st.curregs;
 }
 
@@ -156,8 +157,15 @@ START_TEST(test_flush_groups_by_arena)
 	}
 	ck_assert_uint_eq(tcache_bytes_of_arena(0) >= 20 * 96, true);
 	tcache_flush(&t);
+	/* The cache refills from arena0: its objects went back to their slabs;
+	 * the other arena's wait on that bin's remote ring, and its next
+	 * refill hands them out again (still in use meanwhile). */
 	ck_assert_uint_eq(bin_curregs(arena0, b), before0 - 10);
-	ck_assert_uint_eq(bin_curregs(other, b), before1 - 10);
+	void *again[16];
+	ck_assert_uint_eq(bin_refill(&other->bins[b], b, other->pai, again, 1, 16), 10);
+	for (unsigned i = 0; i < 10; i++)
+		ck_assert_ptr_eq(again[i], o[i]);
+	ck_assert_uint_eq(bin_curregs(other, b), before1);
 	tcache_destroy(&t);
 }
 END_TEST

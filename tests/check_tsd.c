@@ -58,7 +58,7 @@ static size_t
 curregs(arena_t *a, unsigned binind)
 {
 	bin_stats_t st;
-	bin_stats_read(&a->bins[binind], &st);
+	bin_stats_read(&a->bins[binind], binind, a->pai, &st);
 	return st.curregs;
 }
 
