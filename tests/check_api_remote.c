@@ -51,6 +51,14 @@
 
 #define CHILD_ENV "STRATA_CHECK_API_REMOTE_CHILD"
 
+#ifdef STRATA_TSAN
+/* ThreadSanitizer's runtime kills a fork child of a multi-threaded process
+ * that starts a thread, and a fork child recreates the purger threads
+ * (background_thread): under make check-tsan they stay off, as in
+ * check_api_process.c.  The plain build runs with them. */
+const char *malloc_conf = "background_thread:false";
+#endif
+
 #define NO_ARENA UINT_MAX
 #define MAX_PROD 4
 #define MAX_CONS 4
@@ -173,7 +181,7 @@ static const size_t LARGE_SIZES[] = {16 * KiB, 20 * KiB, 32 * KiB, 40 * KiB, 64 
 
 /*
  * Every test's first step: the class tables, and the purger threads
- * started now.  They start lazily, from whichever thread first leaves
+ * (when opt.background_thread is on) started now.  They start lazily, from whichever thread first leaves
  * dirty pages, and libc allocates the new thread's TLS vector (calloc, 304
  * bytes) from that thread's arena: a producer bound to the arena under
  * test would count it as its own.
@@ -181,10 +189,12 @@ static const size_t LARGE_SIZES[] = {16 * KiB, 20 * KiB, 32 * KiB, 40 * KiB, 64 
 static void
 setup(void)
 {
-	bool on = true;
-	if (mallctl("background_thread", NULL, NULL, &on, sizeof(on)) != 0)
-		note_failure("background_thread = true refused");
-	size_t len = sizeof(nbins);
+	bool on = false;
+	size_t len = sizeof(on);
+	if (mallctl("opt.background_thread", &on, &len, NULL, 0) != 0 ||
+	    (on && mallctl("background_thread", NULL, NULL, &on, sizeof(on)) != 0))
+		note_failure("starting background_thread");
+	len = sizeof(nbins);
 	if (mallctl("arenas.nbins", &nbins, &len, NULL, 0) != 0 || nbins == 0 ||
 	    nbins > MAX_BINS) {
 		note_failure("arenas.nbins");
