@@ -3,9 +3,9 @@
  * allocated it, through the public API of lib/libstrata.so: producer
  * threads allocate objects of every small class and some large ones,
  * write a pattern and hand them through bounded queues to consumer
- * threads, which check the pattern and free them (docs/design.md, "Thread
- * caches": a freeing thread's cache takes any arena's objects and its
- * flush returns them to the owning arena's bins).
+ * threads, which check the pattern and free them (docs/design.md, "Fast
+ * paths": a freeing thread's cache takes any arena's objects and its flush
+ * returns them to the owning arena).
  *
  * What is asserted, whatever path a cross-thread free takes (a flush into
  * the owner's bin, or a list the owner collects later): every object
@@ -41,7 +41,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/types.h>
 #include <unistd.h>
 
 #include <strata.h>
@@ -181,10 +180,10 @@ static const size_t LARGE_SIZES[] = {16 * KiB, 20 * KiB, 32 * KiB, 40 * KiB, 64 
 
 /*
  * Every test's first step: the class tables, and the purger threads
- * (when opt.background_thread is on) started now.  They start lazily, from whichever thread first leaves
- * dirty pages, and libc allocates the new thread's TLS vector (calloc, 304
- * bytes) from that thread's arena: a producer bound to the arena under
- * test would count it as its own.
+ * (when opt.background_thread is on) started now.  They start lazily,
+ * from whichever thread first leaves dirty pages, and libc allocates the
+ * new thread's TLS vector (calloc, 304 bytes) from that thread's arena: a
+ * producer bound to the arena under test would count it as its own.
  */
 static void
 setup(void)
@@ -195,8 +194,7 @@ setup(void)
 	    (on && mallctl("background_thread", NULL, NULL, &on, sizeof(on)) != 0))
 		note_failure("starting background_thread");
 	len = sizeof(nbins);
-	if (mallctl("arenas.nbins", &nbins, &len, NULL, 0) != 0 || nbins == 0 ||
-	    nbins > MAX_BINS) {
+	if (mallctl("arenas.nbins", &nbins, &len, NULL, 0) != 0 || nbins == 0 || nbins > MAX_BINS) {
 		note_failure("arenas.nbins");
 		nbins = 0;
 	}
@@ -349,10 +347,10 @@ latch_wait(struct latch *l)
 /* One run of producers and consumers. */
 struct run {
 	unsigned nprod, ncons;
-	unsigned arena;      /* the producers bind to it (NO_ARENA: they do not) */
-	unsigned nobjs;      /* objects per producer, unless stop is given */
-	atomic_bool *stop;   /* producers allocate until it is set */
-	unsigned keep_every; /* consumers keep each object whose seq is a multiple (0: none) */
+	unsigned arena;	      /* the producers bind to it (NO_ARENA: they do not) */
+	unsigned nobjs;	      /* objects per producer, unless stop is given */
+	atomic_bool *stop;    /* producers allocate until it is set */
+	unsigned keep_every;  /* consumers keep each object whose seq is a multiple (0: none) */
 	struct gate *consume; /* consumers wait on it before their first pop */
 	/* Optional: every thread arrives at ready before its first
 	 * allocation and waits on start; at the end it flushes its cache,
@@ -366,9 +364,9 @@ struct worker {
 	struct run *run;
 	unsigned id;
 	uint64_t counted; /* change of thread.allocated (producer), thread.deallocated (consumer) */
-	uint64_t usize;   /* usable bytes it allocated or freed */
+	uint64_t usize;	  /* usable bytes it allocated or freed */
 	uint64_t objects; /* objects it sent or freed */
-	uint64_t kept;    /* objects it kept for the test */
+	uint64_t kept;	  /* objects it kept for the test */
 };
 
 static struct item kept[KEPT_MAX];
@@ -474,7 +472,7 @@ consumer_main(void *arg)
 		size_t bad = first_mismatch(it.p, it.size, it.seed);
 		if (bad != SIZE_MAX)
 			note_failure("object %u of %zu B: byte %zu lost its pattern", it.seq,
-			             it.size, bad);
+				     it.size, bad);
 		if (r->keep_every != 0 && it.seq % r->keep_every == 0) {
 			unsigned slot = atomic_fetch_add(&nkept, 1);
 			if (slot < KEPT_MAX) {
@@ -526,26 +524,29 @@ run_check_counts(const struct run *r, const struct threads *t)
 	for (unsigned p = 0; p < r->nprod; p++) {
 		const struct worker *w = &t->wprod[p];
 		if (w->counted != w->usize)
-			note_failure("producer %u: thread.allocated grew by %llu, it allocated %llu", p,
-			             (unsigned long long)w->counted, (unsigned long long)w->usize);
+			note_failure(
+			    "producer %u: thread.allocated grew by %llu, it allocated %llu", p,
+			    (unsigned long long)w->counted, (unsigned long long)w->usize);
 		sent += w->objects;
 		usize_sent += w->usize;
 	}
 	for (unsigned c = 0; c < r->ncons; c++) {
 		const struct worker *w = &t->wcons[c];
 		if (w->counted != w->usize)
-			note_failure("consumer %u: thread.deallocated grew by %llu, it freed %llu", c,
-			             (unsigned long long)w->counted, (unsigned long long)w->usize);
+			note_failure("consumer %u: thread.deallocated grew by %llu, it freed %llu",
+				     c, (unsigned long long)w->counted,
+				     (unsigned long long)w->usize);
 		got += w->objects;
 		kept_n += w->kept;
 		usize_freed += w->usize;
 	}
 	if (got + kept_n != sent)
-		note_failure("%llu objects sent, %llu freed and %llu kept", (unsigned long long)sent,
-		             (unsigned long long)got, (unsigned long long)kept_n);
+		note_failure("%llu objects sent, %llu freed and %llu kept",
+			     (unsigned long long)sent, (unsigned long long)got,
+			     (unsigned long long)kept_n);
 	if (kept_n == 0 && usize_freed != usize_sent)
 		note_failure("%llu usable bytes allocated, %llu freed",
-		             (unsigned long long)usize_sent, (unsigned long long)usize_freed);
+			     (unsigned long long)usize_sent, (unsigned long long)usize_freed);
 }
 
 /* ------------------------------------------------------------ arena stats */
@@ -561,11 +562,12 @@ assert_arena_live(unsigned a, const size_t *curregs, size_t large)
 	for (unsigned j = 0; j < nbins; j++) {
 		size_t cur = bin_curregs(a, j);
 		uint64_t nm = bin_counter(a, j, "nmalloc"), nd = bin_counter(a, j, "ndalloc");
-		ck_assert_msg(cur == curregs[j], "arena %u, bin %u (%zu B): curregs %zu, expected %zu",
-		              a, j, bin_size[j], cur, curregs[j]);
+		ck_assert_msg(cur == curregs[j],
+			      "arena %u, bin %u (%zu B): curregs %zu, expected %zu", a, j,
+			      bin_size[j], cur, curregs[j]);
 		ck_assert_msg(nm != UINT64_MAX && nd != UINT64_MAX && nm - nd == cur,
-		              "arena %u, bin %u: nmalloc %llu - ndalloc %llu != curregs %zu", a, j,
-		              (unsigned long long)nm, (unsigned long long)nd, cur);
+			      "arena %u, bin %u: nmalloc %llu - ndalloc %llu != curregs %zu", a, j,
+			      (unsigned long long)nm, (unsigned long long)nd, cur);
 		small += cur * bin_size[j];
 	}
 	ck_assert_uint_eq(arena_stat(a, "small.allocated"), small);
@@ -627,7 +629,8 @@ every_class_main(void *arg)
 		dallocx(q, MALLOCX_TCACHE_NONE);
 		for (int n = 0; n < 3; n++) {
 			if (first_mismatch(p[n], sizes[i], i) != SIZE_MAX)
-				note_failure("an object of %zu B changed under its owner", sizes[i]);
+				note_failure("an object of %zu B changed under its owner",
+					     sizes[i]);
 			free(p[n]);
 		}
 	}
@@ -694,9 +697,14 @@ child_narenas1(void)
 	latch_init(&flushed, 8);
 	gate_init(&start);
 	gate_init(&finish);
-	struct run r = {.nprod = 4, .ncons = 4, .arena = NO_ARENA, .nobjs = 6000 / SCALE,
-	                .ready = &ready, .flushed = &flushed, .start = &start,
-	                .finish = &finish};
+	struct run r = {.nprod = 4,
+			.ncons = 4,
+			.arena = NO_ARENA,
+			.nobjs = 6000 / SCALE,
+			.ready = &ready,
+			.flushed = &flushed,
+			.start = &start,
+			.finish = &finish};
 	static struct threads t;
 	size_t cur0[MAX_BINS], cur1[MAX_BINS], large0 = 0, large1 = 0;
 	bool started = run_start(&r, &t);
@@ -713,8 +721,8 @@ child_narenas1(void)
 		note_failure("threads or snapshots failed");
 	for (unsigned j = 0; j < nbins && snap1; j++)
 		if (cur1[j] != cur0[j])
-			note_failure("bin %u (%zu B): curregs %zu before, %zu after", j, bin_size[j],
-			             cur0[j], cur1[j]);
+			note_failure("bin %u (%zu B): curregs %zu before, %zu after", j,
+				     bin_size[j], cur0[j], cur1[j]);
 	if (large1 != large0)
 		note_failure("large.allocated %zu before, %zu after", large0, large1);
 	uint64_t sent = 0;
@@ -734,10 +742,10 @@ START_TEST(test_narenas1_producers_consumers)
 	snprintf(env_tsan, sizeof(env_tsan), "TSAN_OPTIONS=%s", tsan != NULL ? tsan : "");
 	char *env[] = {env_mode, env_conf, env_tsan, NULL};
 	int status = child_run_self(env, "narenas:1 child", out, sizeof(out));
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d: %s",
-	              status, out);
-	snprintf(expected, sizeof(expected),
-	         "opt.narenas=1 arenas.narenas=1 sent=%u failures=0 \n", 4 * (6000 / SCALE));
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d: %s", status,
+		      out);
+	snprintf(expected, sizeof(expected), "opt.narenas=1 arenas.narenas=1 sent=%u failures=0 \n",
+		 4 * (6000 / SCALE));
 	ck_assert_str_eq(out, expected);
 }
 END_TEST
@@ -751,8 +759,8 @@ exact_stats_run(unsigned keep_every)
 {
 	setup();
 	unsigned a = arena_create();
-	struct run r = {.nprod = 2, .ncons = 2, .arena = a, .nobjs = 3000 / SCALE,
-	                .keep_every = keep_every};
+	struct run r = {
+	    .nprod = 2, .ncons = 2, .arena = a, .nobjs = 3000 / SCALE, .keep_every = keep_every};
 	static struct threads t;
 	ck_assert(run_start(&r, &t));
 	run_join(&r, &t);
@@ -795,13 +803,17 @@ START_TEST(test_owner_exits_before_frees)
 	struct gate consume;
 	gate_init(&consume);
 	/* Everything fits in the queues: the producer never waits. */
-	struct run r = {.nprod = 1, .ncons = 2, .arena = a, .nobjs = (2 * QCAP - 8) / SCALE,
-	                .consume = &consume};
+	struct run r = {.nprod = 1,
+			.ncons = 2,
+			.arena = a,
+			.nobjs = (2 * QCAP - 8) / SCALE,
+			.consume = &consume};
 	static struct threads t;
 	ck_assert(run_start(&r, &t));
 	join_bounded(t.prod[0]);
 	/* The producer's cache went back at its exit: what its arena holds
-	 * now is exactly the objects in the queues. */
+	 * now is exactly the objects in the queues (read unlocked: the
+	 * consumers wait at their gate). */
 	size_t curregs[MAX_BINS] = {0}, large = 0;
 	for (unsigned c = 0; c < r.ncons; c++)
 		for (unsigned i = 0; i < queues[c].len; i++) {
@@ -911,7 +923,7 @@ START_TEST(test_fork_during_remote_frees)
 {
 	setup();
 	struct fork_arg f = {.producer_arena = arena_create(),
-	                     .own_arena = read_unsigned("thread.arena")};
+			     .own_arena = read_unsigned("thread.arena")};
 	atomic_bool stop = false;
 	struct run r = {.nprod = 1, .ncons = 2, .arena = f.producer_arena, .stop = &stop};
 	static struct threads t;
@@ -919,11 +931,11 @@ START_TEST(test_fork_during_remote_frees)
 	ck_assert(run_start(&r, &t));
 	for (int i = 0; i < 20; i++) {
 		ck_assert_msg(frees_progressed(atomic_load(&nfreed)),
-		              "the consumers stopped freeing before fork %d", i);
+			      "the consumers stopped freeing before fork %d", i);
 		char out[512];
 		int status = child_run_capture(fork_child, &f, out, sizeof(out));
 		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		              "fork %d: child status %d: %s", i, status, out);
+			      "fork %d: child status %d: %s", i, status, out);
 		ck_assert_str_eq(out, "");
 	}
 	atomic_store(&stop, true);
@@ -1128,9 +1140,9 @@ START_TEST(test_purge_after_remote_frees)
 	}
 	size_t after = arena_stat(a, "pactive");
 	ck_assert_msg(after <= keep && after < active,
-	              "pactive %zu after freeing everything and purging (%zu before; "
-	              "current slabs: %zu)",
-	              after, active, keep);
+		      "pactive %zu after freeing everything and purging (%zu before; "
+		      "current slabs: %zu)",
+		      after, active, keep);
 	assert_arena_empty(a);
 }
 END_TEST
