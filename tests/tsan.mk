@@ -18,7 +18,8 @@
 # Which suites: those that call pthread_create (selected by grep below, so a
 # new multi-threaded suite is picked up); single-threaded ones cannot race.
 # Today: the unit suites arena_select, base, mutex, pages, prof, tcache and
-# tsd; the API suites api_process, api_prof_triggers, api_tcache and stress.
+# tsd; the API suites api_process, api_prof_triggers, api_remote, api_tcache
+# and stress.
 #
 # check_api_prof_leak is left out: its threads run only in child processes
 # (the suite's own program and others, under LD_PRELOAD of the shared
