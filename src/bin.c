@@ -179,10 +179,15 @@ bin_free(bin_t *bin, unsigned binind, pai_t *pai, extent_t *slab, void *ptr)
 void
 bin_lookup_slabs(unsigned binind, void *const *ptrs, extent_t **slabs, unsigned n)
 {
-	for (unsigned i = 0; i < n; i++)
-		emap_prefetch(ptrs[i]);
+	DEBUG_ASSERT(n <= BIN_FREE_BATCH_MAX);
+	_Atomic uint64_t *slots[BIN_FREE_BATCH_MAX];
 	for (unsigned i = 0; i < n; i++) {
-		uint64_t bits = emap_lookup(ptrs[i]);
+		slots[i] = emap_find_slot(ptrs[i]);
+		if (LIKELY(slots[i] != NULL))
+			__builtin_prefetch(slots[i]);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t bits = slots[i] != NULL ? atomic_load_relaxed(slots[i]) : 0;
 		if (UNLIKELY(!emap_bits_slab(bits) || emap_bits_szind(bits) != binind))
 			safety_check_fatal("free(): invalid pointer %p\n", ptrs[i]);
 		slabs[i] = emap_bits_extent(bits);
