@@ -10,19 +10,20 @@
 #include "msg.h"
 #include "safety.h"
 
-/* A remote ring holds at most this many bytes of regions (but at least a
- * flush batch, and at most its slots): enough that a producer's refills
- * find a consumer's flushes there, little enough that a producer that
- * stopped allocating pins little. */
-#define BIN_REMOTE_LIMIT_BYTES ((size_t)256 << 10)
-STATIC_ASSERT(BIN_REMOTE_SLOTS >= BIN_FREE_BATCH_MAX, "a flush batch fits the ring");
+/* A remote ring holds at most this many bytes of regions (but at least
+ * BIN_REMOTE_MIN_REGIONS, and at most its slots): a flush batch of the
+ * small classes (100 regions with the default cache sizes) fits twice, so a
+ * producer's refills find a consumer's flushes there; a producer that
+ * stopped allocating pins at most about 4.2 MiB in all of an arena's bins. */
+#define BIN_REMOTE_LIMIT_BYTES ((size_t)128 << 10)
+#define BIN_REMOTE_MIN_REGIONS 32
 
 static size_t
 bin_remote_limit(const bin_info_t *info)
 {
 	size_t n = BIN_REMOTE_LIMIT_BYTES / info->reg_size;
-	if (n < BIN_FREE_BATCH_MAX)
-		n = BIN_FREE_BATCH_MAX;
+	if (n < BIN_REMOTE_MIN_REGIONS)
+		n = BIN_REMOTE_MIN_REGIONS;
 	return n < BIN_REMOTE_SLOTS ? n : BIN_REMOTE_SLOTS;
 }
 

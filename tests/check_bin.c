@@ -113,14 +113,14 @@ END_TEST
 
 START_TEST(test_remote_full_ring_frees_to_slabs)
 {
-	unsigned b = 28; /* 4096 bytes: 64 fit the byte limit, so a batch's 128 do */
-	void *p[130];
-	ck_assert_uint_eq(bin_malloc_batch(&test_bin, b, &test_pages.pai, p, 130), 130);
-	push(b, p, 128);
-	ck_assert_uint_eq(ring_length(), 128);
-	push(b, p + 128, 2);
-	ck_assert_uint_eq(ring_length(), 128); /* full: these went to their slabs */
-	extent_t *slab = emap_bits_extent(emap_lookup(p[129]));
+	unsigned b = 28; /* 4096 bytes, one a slab: 32 regions fill the ring */
+	void *p[34];
+	ck_assert_uint_eq(bin_malloc_batch(&test_bin, b, &test_pages.pai, p, 34), 34);
+	push(b, p, 32);
+	ck_assert_uint_eq(ring_length(), 32);
+	push(b, p + 32, 2);
+	ck_assert_uint_eq(ring_length(), 32); /* full: these went to their slabs */
+	extent_t *slab = emap_bits_extent(emap_lookup(p[33]));
 	ck_assert_uint_eq(slab->nfree, 1);
 	bin_stats_t st = stats(b);
 	ck_assert_uint_eq(st.curregs, 0);
