@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 typedef struct bench_opts {
 	int quick;        /* --quick: small sizes for a smoke run */
@@ -100,6 +101,18 @@ static inline void bench_shuffle(uint32_t *perm, size_t n, uint64_t *s)
 		perm[i - 1] = perm[j];
 		perm[j] = t;
 	}
+}
+
+/* malloc(n) (aborting when it fails) with its first byte set to n (mod
+ * 256) and its last to 1: the server-shaped workloads' blocks. */
+static inline unsigned char *bench_malloc_marked(size_t n)
+{
+	unsigned char *p = malloc(n);
+	if (p == NULL)
+		abort();
+	p[0] = (unsigned char)n;
+	p[n - 1] = 1;
+	return p;
 }
 
 /* Touches an object: writes its first byte and one byte per 4 KiB page. */

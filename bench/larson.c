@@ -63,13 +63,7 @@ static mailbox_t *boxes;
 
 static unsigned char *new_object(uint64_t *r)
 {
-	size_t n = prng_range(r, 8, 1024);
-	unsigned char *p = malloc(n);
-	if (p == NULL)
-		abort();
-	p[0] = (unsigned char)n;
-	p[n - 1] = 1;
-	return p;
+	return bench_malloc_marked(prng_range(r, 8, 1024));
 }
 
 static void post(mailbox_t *b, array_t *a)

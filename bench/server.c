@@ -33,13 +33,7 @@ static size_t draw_size(uint64_t *r)
 
 static unsigned char *new_block(uint64_t *r)
 {
-	size_t n = draw_size(r);
-	unsigned char *p = malloc(n);
-	if (p == NULL)
-		abort();
-	p[0] = (unsigned char)n;
-	p[n - 1] = 1;
-	return p;
+	return bench_malloc_marked(draw_size(r));
 }
 
 static void *worker(void *arg)

@@ -34,7 +34,7 @@ arena_create(unsigned ind)
 	bool manual = ind >= arenas_nauto;
 	large_init(&a->large, manual);
 	for (unsigned i = 0; i < SZ_NBINS; i++)
-		bin_init(&a->bins[i], manual);
+		bin_init(&a->bins[i], manual, &a->remote_slots[i]);
 	/* Arenas live for the process; fork finds their locks in the registry. */
 	mutex_register(&a->base.mtx, NULL);
 	pages_register(&a->pages);

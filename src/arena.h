@@ -29,6 +29,7 @@ typedef struct arena {
 	pages_t pages;             /* the extent page backend */
 	large_t large;
 	bin_t bins[SZ_NBINS];
+	bin_remote_slots_t remote_slots[SZ_NBINS]; /* the bins' remote rings (bin.h) */
 } arena_t;
 
 extern _Atomic(arena_t *) arenas[ARENAS_MAX];

@@ -2,9 +2,6 @@
  * bin.c — small-object allocation from slabs, and the remote ring.  See
  * bin.h.
  */
-#include <stddef.h>
-#include <string.h>
-
 #include "bin.h"
 #include "emap.h"
 #include "msg.h"
@@ -28,11 +25,10 @@ bin_remote_limit(const bin_info_t *info)
 }
 
 void
-bin_init(bin_t *bin, bool track_full)
+bin_init(bin_t *bin, bool track_full, bin_remote_slots_t *remote_slots)
 {
-	/* Everything but the ring's slots, which are NULL already. */
-	memset(bin, 0, offsetof(bin_t, remote.slots));
-	bin->track_full = track_full;
+	*bin = (bin_t){.track_full = track_full};
+	bin->remote.slots = *remote_slots;
 	mutex_init(&bin->mtx, "bin", MUTEX_RANK_BIN);
 }
 
@@ -209,9 +205,12 @@ bin_free_remote(bin_t *bin, unsigned binind, pai_t *pai, extent_t *const *slabs,
                 void *const *ptrs, unsigned n)
 {
 	size_t limit = bin_remote_limit(&sz_bin_info[binind]);
-	size_t tail = atomic_load_relaxed(&bin->remote.tail);
+	size_t tail;
 	do {
+		/* head first: the taker advanced it past slots whose reservation
+		 * it saw (acquire), so the tail read after is never behind it. */
 		size_t head = atomic_load_acquire(&bin->remote.head);
+		tail = atomic_load_relaxed(&bin->remote.tail);
 		if (UNLIKELY(tail + n - head > limit)) {
 			bin_free_batch(bin, binind, pai, slabs, ptrs, n);
 			return;
@@ -239,7 +238,8 @@ bin_remote_pop(bin_t *bin, void **out, unsigned max)
 		out[got++] = region;
 		head++;
 	}
-	atomic_store_release(&bin->remote.head, head);
+	if (got != 0)
+		atomic_store_release(&bin->remote.head, head);
 	return got;
 }
 

@@ -43,16 +43,18 @@
  * (tail + n - head <= the limit) and writes them with release order; the
  * taker reads slots from head up to the first NULL one (a reservation not
  * written yet), clears them and then advances head with release order.
- * The slots must be NULL before bin_init (arenas come from zeroed metadata,
- * and a reset leaves every slot NULL), so that an idle bin never touches
- * its slots' pages.
+ * The slots are an array outside the bin (the arena keeps every bin's
+ * together, after its bins), NULL when bin_init gets them (arenas come from
+ * zeroed metadata, and a reset leaves every slot NULL): the bins stay
+ * compact, and an idle ring never touches its slots' pages.
  */
 #define BIN_REMOTE_SLOTS 256
+typedef _Atomic(void *) bin_remote_slots_t[BIN_REMOTE_SLOTS];
 typedef struct bin_remote {
 	_Atomic size_t tail CACHE_ALIGNED; /* next slot to reserve (pushers) */
 	_Atomic uint64_t npushes;          /* pushes, ever (stats: flushes) */
 	_Atomic size_t head CACHE_ALIGNED; /* next slot to take (lock holder) */
-	_Atomic(void *) slots[BIN_REMOTE_SLOTS] CACHE_ALIGNED;
+	_Atomic(void *) *slots;            /* BIN_REMOTE_SLOTS of them; set at init */
 } bin_remote_t;
 
 typedef struct bin {
@@ -82,12 +84,12 @@ typedef struct bin_stats {
 	mutex_stats_t mutex;
 } bin_stats_t;
 
-/* Sets up a bin whose remote slots are NULL (see bin_remote_t). */
-void bin_init(bin_t *bin, bool track_full);
+/* Sets up a bin with its remote ring's slots, all NULL (see bin_remote_t). */
+void bin_init(bin_t *bin, bool track_full, bin_remote_slots_t *remote_slots);
 /* Up to n regions of class binind into out; fewer only when out of memory. */
 unsigned bin_malloc_batch(bin_t *bin, unsigned binind, pai_t *pai, void **out, unsigned n);
 /* A thread cache's refill: at least n regions (fewer only when out of
- * memory) and up to max (>= n) when the remote stack holds that many. */
+ * memory) and up to max (>= n) when the remote ring holds that many. */
 unsigned bin_refill(bin_t *bin, unsigned binind, pai_t *pai, void **out, unsigned n,
                     unsigned max);
 /* The slab of each region ptrs[0..n) of class binind, into slabs; aborts

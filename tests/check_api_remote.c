@@ -221,6 +221,19 @@ bin_of(size_t usize)
 	return -1;
 }
 
+/* Counts one live object of size bytes: in its bin's curregs, or in the
+ * large bytes. */
+static void
+count_live(size_t size, size_t *curregs, size_t *large)
+{
+	size_t usize = nallocx(size, 0);
+	int j = bin_of(usize);
+	if (j >= 0)
+		curregs[j]++;
+	else
+		*large += usize;
+}
+
 /* The size producer p asks for as its k-th object: every class in turn,
  * one in three a byte short of the class. */
 static size_t
@@ -587,14 +600,8 @@ assert_arena_holds_kept(unsigned a)
 {
 	size_t curregs[MAX_BINS] = {0}, large = 0;
 	unsigned n = atomic_load(&nkept);
-	for (unsigned i = 0; i < n; i++) {
-		size_t usize = nallocx(kept[i].size, 0);
-		int j = bin_of(usize);
-		if (j >= 0)
-			curregs[j]++;
-		else
-			large += usize;
-	}
+	for (unsigned i = 0; i < n; i++)
+		count_live(kept[i].size, curregs, &large);
 	assert_arena_live(a, curregs, large);
 }
 
@@ -818,14 +825,8 @@ START_TEST(test_owner_exits_before_frees)
 	for (unsigned c = 0; c < r.ncons; c++)
 		for (unsigned i = 0; i < queues[c].len; i++) {
 			const struct item *it = &queues[c].slot[(queues[c].head + i) % QCAP];
-			if (it->p == NULL)
-				continue;
-			size_t usize = nallocx(it->size, 0);
-			int j = bin_of(usize);
-			if (j >= 0)
-				curregs[j]++;
-			else
-				large += usize;
+			if (it->p != NULL)
+				count_live(it->size, curregs, &large);
 		}
 	assert_arena_live(a, curregs, large);
 	gate_open(&consume);
@@ -983,14 +984,8 @@ fill_from_thread(unsigned a, void **out, unsigned n)
 	join_bounded(th);
 	assert_no_failure();
 	size_t curregs[MAX_BINS] = {0}, large = 0;
-	for (unsigned k = 0; k < n; k++) {
-		size_t usize = nallocx(size_for(0, k), 0);
-		int j = bin_of(usize);
-		if (j >= 0)
-			curregs[j]++;
-		else
-			large += usize;
-	}
+	for (unsigned k = 0; k < n; k++)
+		count_live(size_for(0, k), curregs, &large);
 	assert_arena_live(a, curregs, large);
 }
 

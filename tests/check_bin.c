@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "bin.h"
 #include "emap.h"
@@ -18,7 +19,8 @@
 
 static base_t test_base;
 static pages_t test_pages;
-static bin_t test_bin; /* zero: bin_init wants NULL remote slots */
+static bin_t test_bin;
+static bin_remote_slots_t test_slots;
 
 static void
 setup(void)
@@ -27,7 +29,8 @@ setup(void)
 	base_init(&test_base, MUTEX_RANK_GLOBAL_BASE);
 	emap_boot(&test_base);
 	pages_init(&test_pages, 3, &test_base, -1, 0);
-	bin_init(&test_bin, false);
+	memset(test_slots, 0, sizeof(test_slots)); /* bin_init wants them NULL */
+	bin_init(&test_bin, false, &test_slots);
 }
 
 static void

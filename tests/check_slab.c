@@ -77,8 +77,9 @@ END_TEST
 
 START_TEST(test_bin_turnover_and_counters)
 {
-	bin_t bin = {0}; /* bin_init wants NULL remote slots */
-	bin_init(&bin, true);
+	bin_t bin;
+	static bin_remote_slots_t slots; /* NULL, as bin_init wants them */
+	bin_init(&bin, true, &slots);
 	unsigned b = 8; /* 128 bytes, 32 per slab */
 	const bin_info_t *info = &sz_bin_info[b];
 	enum { N = 32 * 10 + 5 };
@@ -122,8 +123,9 @@ END_TEST
 
 START_TEST(test_bin_double_free_aborts)
 {
-	bin_t bin = {0}; /* bin_init wants NULL remote slots */
-	bin_init(&bin, true);
+	bin_t bin;
+	static bin_remote_slots_t slots; /* NULL, as bin_init wants them */
+	bin_init(&bin, true, &slots);
 	void *p;
 	ck_assert_uint_eq(bin_malloc_batch(&bin, 0, &test_pages.pai, &p, 1), 1);
 	extent_t *slab = emap_bits_extent(emap_lookup(p));
@@ -134,8 +136,9 @@ END_TEST
 
 START_TEST(test_bin_batch_spans_slabs)
 {
-	bin_t bin = {0}; /* bin_init wants NULL remote slots */
-	bin_init(&bin, true);
+	bin_t bin;
+	static bin_remote_slots_t slots; /* NULL, as bin_init wants them */
+	bin_init(&bin, true, &slots);
 	unsigned b = 28; /* 4096 bytes: one region per slab */
 	void *p[10];
 	ck_assert_uint_eq(bin_malloc_batch(&bin, b, &test_pages.pai, p, 10), 10);
