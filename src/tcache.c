@@ -14,7 +14,7 @@
  * Locks: tcache_list_mtx protects the list of live caches, the spare blocks
  * and the explicit-cache table.  Flushing takes the lock of the cache's own
  * arena's bin once per group of objects (never two bin locks at once) and
- * pushes other arenas' objects on their bins' remote stacks.
+ * pushes other arenas' objects on their bins' remote rings.
  */
 #include <errno.h>
 #include <string.h>
@@ -292,7 +292,9 @@ tcache_alloc_refill(tcache_t *tcache, unsigned binind)
 	                        bin->ncached_max);
 	if (n == 0)
 		return NULL;
-	/* Lowest addresses on top: they are handed out first. */
+	/* Reversed, so that pops (from the top) follow the bin's order: the
+	 * remote ring's objects first, then the slabs' regions, lowest
+	 * address first. */
 	for (unsigned i = 0, j = n - 1; i < j; i++, j--) {
 		void *t = bin->stack[i];
 		bin->stack[i] = bin->stack[j];
