@@ -288,6 +288,11 @@ background_max_threads(void)
 void
 background_postfork_child(void)
 {
+	/* A boot that another thread of the parent had in progress never
+	 * finishes here: the child boots again at its first check.  (glibc's
+	 * pthread_once restarts it by itself; ThreadSanitizer's waits for the
+	 * missing thread for ever.) */
+	memlimit_boot_once = PTHREAD_ONCE_INIT;
 	atomic_store_relaxed(&background_running_flag, false);
 	atomic_store_relaxed(&background_nthreads, 0);
 	atomic_store_relaxed(&background_start_wanted, atomic_load_relaxed(&background_on));

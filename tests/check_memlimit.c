@@ -9,7 +9,8 @@
  * (a limit, the "unlimited" value), a hybrid system, missing and malformed
  * files, too-long lines and paths, the manual limit and off.
  *
- * The last test uses the real host: it makes a child cgroup under the
+ * One test forks while another thread is inside the boot (it must run again
+ * in the child).  The last test uses the real host: it makes a child cgroup under the
  * process's cgroup v1 memory cgroup with a 256 MiB limit, moves a forked
  * child into it and reads the limit there.  Where the host does not let it
  * (no v1 memory hierarchy, or mkdir/write refused: EACCES, EROFS, ...) it
@@ -20,6 +21,8 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "background.h"
 #include "cgroup_util.h"
 #include "child_util.h"
 #include "conf.h"
@@ -599,6 +603,66 @@ START_TEST(test_host_cgroup_v1)
 }
 END_TEST
 
+/*
+ * A fork while another thread is inside the boot (run once, lazily, by the
+ * background module): the child must boot again instead of waiting for a
+ * thread it does not have.  The thread's boot blocks on root's
+ * /proc/self/cgroup, a FIFO, until the parent closes its write end; the
+ * child finds an ordinary file there.  (glibc's pthread_once restarts an
+ * interrupted boot in a child by itself; ThreadSanitizer's waited for ever
+ * before background_postfork_child reset it, so this fails under
+ * `make check-tsan` without the reset.)
+ */
+static void *
+boot_from_thread(void *arg)
+{
+	(void)arg;
+	background_stats_t st;
+	background_stats_read(&st);
+	return NULL;
+}
+
+static void
+child_reads_stats(const void *arg)
+{
+	(void)arg;
+	background_postfork_child(); /* what init's fork handler runs */
+	background_stats_t st;
+	background_stats_read(&st);
+	if (strcmp(st.memlimit_source, "none") != 0)
+		fprintf(stderr, "source %s, not none\n", st.memlimit_source);
+}
+
+START_TEST(test_boot_in_flight_at_fork)
+{
+	make_parents("proc/self/cgroup");
+	char fifo[8192], aside[8192];
+	snprintf(fifo, sizeof(fifo), "%s/proc/self/cgroup", root);
+	snprintf(aside, sizeof(aside), "%s/proc/self/cgroup.fifo", root);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	pthread_t th;
+	ck_assert_int_eq(pthread_create(&th, NULL, boot_from_thread, NULL), 0);
+	/* A write end opens (without blocking) only once the thread has the
+	 * FIFO open for reading: it is inside the boot then, and stays there
+	 * reading until the write end closes. */
+	int wfd = -1;
+	double deadline = child_now_s() + CHILD_WAIT_S;
+	while ((wfd = open(fifo, O_WRONLY | O_NONBLOCK)) < 0) {
+		ck_assert_msg(errno == ENXIO, "open %s: %s", fifo, strerror(errno));
+		ck_assert_msg(child_now_s() < deadline, "the thread never opened the FIFO");
+		sched_yield();
+	}
+	ck_assert_int_eq(rename(fifo, aside), 0);
+	put("/proc/self/cgroup", "0::/\n");
+	char out[256];
+	int status = child_run_capture(child_reads_stats, NULL, out, sizeof(out));
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0 && out[0] == '\0',
+	              "child: status %d, %s", status, out);
+	close(wfd);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+}
+END_TEST
+
 Suite *
 test_suite(void)
 {
@@ -622,6 +686,7 @@ test_suite(void)
 	tcase_add_test(tc, test_manual);
 	tcase_add_test(tc, test_off);
 	tcase_add_test(tc, test_errno_preserved);
+	tcase_add_test(tc, test_boot_in_flight_at_fork);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("host");
