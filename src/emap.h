@@ -134,16 +134,6 @@ emap_lookup_acquire(const void *ptr)
 	return slot != NULL ? atomic_load_acquire(slot) : 0;
 }
 
-/* Starts loading the entry emap_lookup(ptr) will read, so that a batch of
- * lookups waits for memory once rather than once per pointer. */
-static ALWAYS_INLINE void
-emap_prefetch(const void *ptr)
-{
-	_Atomic uint64_t *slot = emap_find_slot(ptr);
-	if (slot != NULL)
-		__builtin_prefetch(slot);
-}
-
 /* Writes bits for every page of [addr, addr + size) (leaves must exist). */
 void emap_set_range(const void *addr, size_t size, uint64_t bits);
 /* Writes bits for the first and last page of [addr, addr + size). */

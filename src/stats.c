@@ -436,6 +436,56 @@ stats_out(stats_out_t *out, const char *fmt, ...)
 	out->cb(out->cbopaque, buf);
 }
 
+const char *const stats_config_names[STATS_NCONFIG] = {
+	"cache_oblivious", "debug", "fill", "lazy_lock", "malloc_conf", "opt_safety_checks",
+	"prof", "prof_libgcc", "prof_libunwind", "stats", "utrace", "xmalloc"};
+
+stats_setting_t
+stats_config_setting(const char *name)
+{
+	char node[64];
+	msg_format(node, sizeof(node), "config.%s", name);
+	stats_setting_t v = {.kind = STATS_SETTING_BOOL};
+	size_t len = sizeof(v.b);
+	if (mallctl(node, &v.b, &len, NULL, 0) == 0)
+		return v;
+	v.kind = STATS_SETTING_STR;
+	len = sizeof(v.s);
+	if (mallctl(node, &v.s, &len, NULL, 0) == 0) {
+		if (v.s == NULL)
+			v.s = "";
+		return v;
+	}
+	return (stats_setting_t){.kind = STATS_SETTING_NONE};
+}
+
+stats_setting_t
+stats_option_setting(const conf_option_t *o)
+{
+	switch (o->kind) {
+	case CONF_KIND_BOOL:
+		return (stats_setting_t){.kind = STATS_SETTING_BOOL, .b = o->get() != 0};
+	case CONF_KIND_CHOICE:
+		return (stats_setting_t){.kind = STATS_SETTING_STR, .s = o->values[o->get()]};
+	case CONF_KIND_UINT:
+	case CONF_KIND_UINT_CLIP:
+		return (stats_setting_t){.kind = STATS_SETTING_U64, .u = o->get()};
+	case CONF_KIND_UINT_AUTO: /* narenas: 0 means automatic */
+		return (stats_setting_t){.kind = STATS_SETTING_U64, .u = arena_narenas_auto()};
+	case CONF_KIND_SINT:
+		return (stats_setting_t){.kind = STATS_SETTING_I64, .i = (int64_t)o->get()};
+	case CONF_KIND_LIMIT: /* "auto", "off" or the byte count */
+	case CONF_KIND_FXP:   /* jemalloc's fixed-point text */
+	case CONF_KIND_LETTERS:
+	case CONF_KIND_STRING:
+		return (stats_setting_t){.kind = STATS_SETTING_STR, .s = o->text};
+	case CONF_KIND_LG_ALIAS: /* no opt.<name> node of its own */
+	case CONF_KIND_RANGES:
+		break;
+	}
+	return (stats_setting_t){.kind = STATS_SETTING_NONE};
+}
+
 void
 stats_print(stats_write_cb_t *write_cb, void *cbopaque, const char *opts)
 {

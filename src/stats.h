@@ -28,6 +28,7 @@
 #define STRATA_STATS_H
 
 #include "background.h"
+#include "conf.h"
 #include "mutex.h"
 #include "pages.h"
 #include "stats_counters.h"
@@ -129,6 +130,25 @@ typedef struct stats_out {
 
 /* Formats (msg_format) into a line buffer and writes it. */
 __attribute__((format(printf, 2, 3))) void stats_out(stats_out_t *out, const char *fmt, ...);
+
+/* A setting as both printers show it: opt.<name> of an option-table row,
+ * or a config.* node (a bool or a string). */
+typedef struct stats_setting {
+	enum { STATS_SETTING_NONE, STATS_SETTING_BOOL, STATS_SETTING_STR, STATS_SETTING_U64,
+	       STATS_SETTING_I64 } kind;
+	bool b;
+	const char *s;
+	uint64_t u;
+	int64_t i;
+} stats_setting_t;
+
+/* The config.* nodes jemalloc 5.3 prints, in its order. */
+#define STATS_NCONFIG 12
+extern const char *const stats_config_names[STATS_NCONFIG];
+/* config.<name>; NONE when the tree lacks it. */
+stats_setting_t stats_config_setting(const char *name);
+/* opt.<o->name>; NONE for rows without a node of their own. */
+stats_setting_t stats_option_setting(const conf_option_t *o);
 
 void stats_text_print(stats_out_t *out, const stats_opts_t *opts);
 void stats_json_print(stats_out_t *out, const stats_opts_t *opts);

@@ -103,66 +103,26 @@ stats_json_str(stats_json_t *j, const char *key, const char *v)
 #define STATS_JSON_NUM(j, key, v)                                                         \
 	_Generic((v), ssize_t: stats_json_i64, default: stats_json_u64)(j, key, v)
 
+/* "key": value (nothing for a setting the tree lacks). */
 static void
-stats_json_config(stats_json_t *j)
+stats_json_setting(stats_json_t *j, const char *key, stats_setting_t v)
 {
-	static const char *const names[] = {"cache_oblivious", "debug", "fill", "lazy_lock",
-	                                    "malloc_conf", "opt_safety_checks", "prof",
-	                                    "prof_libgcc", "prof_libunwind", "stats", "utrace",
-	                                    "xmalloc"};
-	stats_json_open(j, "config", '{');
-	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		char name[64];
-		msg_format(name, sizeof(name), "config.%s", names[i]);
-		bool b;
-		const char *str;
-		size_t len = sizeof(b);
-		if (mallctl(name, &b, &len, NULL, 0) == 0) {
-			stats_json_bool(j, names[i], b);
-			continue;
-		}
-		len = sizeof(str);
-		if (mallctl(name, &str, &len, NULL, 0) == 0)
-			stats_json_str(j, names[i], str != NULL ? str : "");
+	switch (v.kind) {
+	case STATS_SETTING_BOOL:
+		stats_json_bool(j, key, v.b);
+		break;
+	case STATS_SETTING_STR:
+		stats_json_str(j, key, v.s);
+		break;
+	case STATS_SETTING_U64:
+		stats_json_u64(j, key, v.u);
+		break;
+	case STATS_SETTING_I64:
+		stats_json_i64(j, key, v.i);
+		break;
+	case STATS_SETTING_NONE:
+		break;
 	}
-	stats_json_close(j, '}');
-}
-
-static void
-stats_json_options(stats_json_t *j)
-{
-	stats_json_open(j, "opt", '{');
-	for (unsigned i = 0; i < CONF_NOPTIONS; i++) {
-		const conf_option_t *o = &conf_options[i];
-		switch (o->kind) {
-		case CONF_KIND_BOOL:
-			stats_json_bool(j, o->name, o->get());
-			break;
-		case CONF_KIND_CHOICE:
-			stats_json_str(j, o->name, o->values[o->get()]);
-			break;
-		case CONF_KIND_UINT:
-		case CONF_KIND_UINT_CLIP:
-			stats_json_u64(j, o->name, o->get());
-			break;
-		case CONF_KIND_UINT_AUTO:
-			stats_json_u64(j, o->name, arena_narenas_auto());
-			break;
-		case CONF_KIND_SINT:
-			stats_json_i64(j, o->name, (int64_t)o->get());
-			break;
-		case CONF_KIND_LIMIT:
-		case CONF_KIND_FXP:
-		case CONF_KIND_LETTERS:
-		case CONF_KIND_STRING:
-			stats_json_str(j, o->name, o->text);
-			break;
-		case CONF_KIND_LG_ALIAS: /* no opt.<name> node of its own */
-		case CONF_KIND_RANGES:
-			break;
-		}
-	}
-	stats_json_close(j, '}');
 }
 
 /* A number the tree has (unsigned, size_t or ssize_t by size and sign). */
@@ -351,8 +311,16 @@ stats_json_print(stats_out_t *out, const stats_opts_t *opts)
 		size_t len = sizeof(version);
 		mallctl("version", &version, &len, NULL, 0);
 		stats_json_str(&j, "version", version);
-		stats_json_config(&j);
-		stats_json_options(&j);
+		stats_json_open(&j, "config", '{');
+		for (unsigned i = 0; i < STATS_NCONFIG; i++)
+			stats_json_setting(&j, stats_config_names[i],
+			                   stats_config_setting(stats_config_names[i]));
+		stats_json_close(&j, '}');
+		stats_json_open(&j, "opt", '{');
+		for (unsigned i = 0; i < CONF_NOPTIONS; i++)
+			stats_json_setting(&j, conf_options[i].name,
+			                   stats_option_setting(&conf_options[i]));
+		stats_json_close(&j, '}');
 		stats_json_arenas(&j);
 	}
 	stats_json_stats(&j, st, opts);

@@ -24,65 +24,25 @@ stats_rate(uint64_t count, uint64_t uptime_ns)
 	return secs == 0 ? 0 : count / secs;
 }
 
-/* The config.* nodes jemalloc 5.3 prints, those the tree has. */
+/* "  <prefix><name>: <value>" (nothing for a setting the tree lacks). */
 static void
-stats_text_config(stats_out_t *out)
+stats_text_setting(stats_out_t *out, const char *prefix, const char *name, stats_setting_t v)
 {
-	static const char *const names[] = {"cache_oblivious", "debug", "fill", "lazy_lock",
-	                                    "malloc_conf", "opt_safety_checks", "prof",
-	                                    "prof_libgcc", "prof_libunwind", "stats", "utrace",
-	                                    "xmalloc"};
-	stats_out(out, "Build-time option settings\n");
-	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		char name[64];
-		msg_format(name, sizeof(name), "config.%s", names[i]);
-		bool b;
-		const char *str;
-		size_t len = sizeof(b);
-		if (mallctl(name, &b, &len, NULL, 0) == 0) {
-			stats_out(out, "  %s: %s\n", name, b ? "true" : "false");
-			continue;
-		}
-		len = sizeof(str);
-		if (mallctl(name, &str, &len, NULL, 0) == 0)
-			stats_out(out, "  %s: \"%s\"\n", name, str != NULL ? str : "");
-	}
-}
-
-/* One line per option of the option table, as opt.<name> reads. */
-static void
-stats_text_options(stats_out_t *out)
-{
-	stats_out(out, "Run-time option settings\n");
-	for (unsigned i = 0; i < CONF_NOPTIONS; i++) {
-		const conf_option_t *o = &conf_options[i];
-		switch (o->kind) {
-		case CONF_KIND_BOOL:
-			stats_out(out, "  opt.%s: %s\n", o->name, o->get() ? "true" : "false");
-			break;
-		case CONF_KIND_CHOICE:
-			stats_out(out, "  opt.%s: \"%s\"\n", o->name, o->values[o->get()]);
-			break;
-		case CONF_KIND_UINT:
-		case CONF_KIND_UINT_CLIP:
-			stats_out(out, "  opt.%s: %ju\n", o->name, o->get());
-			break;
-		case CONF_KIND_UINT_AUTO: /* narenas: 0 means automatic */
-			stats_out(out, "  opt.%s: %u\n", o->name, arena_narenas_auto());
-			break;
-		case CONF_KIND_SINT:
-			stats_out(out, "  opt.%s: %jd\n", o->name, (intmax_t)o->get());
-			break;
-		case CONF_KIND_LIMIT: /* "auto", "off" or the byte count */
-		case CONF_KIND_FXP:   /* jemalloc's fixed-point text */
-		case CONF_KIND_LETTERS:
-		case CONF_KIND_STRING:
-			stats_out(out, "  opt.%s: \"%s\"\n", o->name, o->text);
-			break;
-		case CONF_KIND_LG_ALIAS: /* no opt.<name> node of its own */
-		case CONF_KIND_RANGES:
-			break;
-		}
+	switch (v.kind) {
+	case STATS_SETTING_BOOL:
+		stats_out(out, "  %s%s: %s\n", prefix, name, v.b ? "true" : "false");
+		break;
+	case STATS_SETTING_STR:
+		stats_out(out, "  %s%s: \"%s\"\n", prefix, name, v.s);
+		break;
+	case STATS_SETTING_U64:
+		stats_out(out, "  %s%s: %ju\n", prefix, name, (uintmax_t)v.u);
+		break;
+	case STATS_SETTING_I64:
+		stats_out(out, "  %s%s: %jd\n", prefix, name, (intmax_t)v.i);
+		break;
+	case STATS_SETTING_NONE:
+		break;
 	}
 }
 
@@ -105,8 +65,14 @@ stats_text_general(stats_out_t *out)
 	size_t len = sizeof(version);
 	mallctl("version", &version, &len, NULL, 0);
 	stats_out(out, "Version: \"%s\"\n", version);
-	stats_text_config(out);
-	stats_text_options(out);
+	stats_out(out, "Build-time option settings\n");
+	for (unsigned i = 0; i < STATS_NCONFIG; i++)
+		stats_text_setting(out, "config.", stats_config_names[i],
+		                   stats_config_setting(stats_config_names[i]));
+	stats_out(out, "Run-time option settings\n");
+	for (unsigned i = 0; i < CONF_NOPTIONS; i++)
+		stats_text_setting(out, "opt.", conf_options[i].name,
+		                   stats_option_setting(&conf_options[i]));
 	stats_out(out, "Arenas: %u\n", arena_narenas_total());
 	stats_out(out, "Quantum size: %zu\n", QUANTUM);
 	stats_out(out, "Page size: %zu\n", PAGE);
