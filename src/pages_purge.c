@@ -38,6 +38,34 @@ pages_purge_candidate(pages_t *p, eset_t *set, size_t npages)
 }
 
 /*
+ * The bracket around a purge's system call or hooks: the extent becomes
+ * BUSY and goes on the busy list, or, when the call may unmap it, out of
+ * the page map (before anyone can map the range again) and on the
+ * unmapping list; the lock is dropped.  pages_purge_end takes the lock
+ * back, counts the call and takes the extent off its list.
+ */
+static void
+pages_purge_begin(pages_t *p, extent_t *e, bool may_unmap)
+{
+	e->state = EXTENT_BUSY;
+	if (may_unmap) {
+		emap_set_boundary(e->addr, e->size, 0);
+		extent_list_push(&p->unmapping, e);
+	} else {
+		extent_list_push(&p->busy, e);
+	}
+	mutex_unlock(&p->mtx);
+}
+
+static void
+pages_purge_end(pages_t *p, extent_t *e, bool may_unmap, pages_purge_stats_t *stats)
+{
+	mutex_lock(&p->mtx);
+	stats->nmadvise++;
+	extent_list_remove(may_unmap ? &p->unmapping : &p->busy, e);
+}
+
+/*
  * pages_purge_extent for an arena with extent hooks, in jemalloc's order:
  * to muzzy, purge_lazy; to retained (or when purge_lazy refuses), dalloc
  * (the extent is gone), else decommit, else purge_forced, else purge_lazy
@@ -53,14 +81,7 @@ pages_purge_extent_hooked(pages_t *p, extent_hooks_t *h, extent_t *e, extent_sta
 	extent_state_t from = e->state;
 	size_t npages = e->size >> LG_PAGE;
 	bool may_dalloc = extent_hooks_can_dalloc(h);
-	e->state = EXTENT_BUSY;
-	if (may_dalloc) {
-		emap_set_boundary(e->addr, e->size, 0);
-		extent_list_push(&p->unmapping, e);
-	} else {
-		extent_list_push(&p->busy, e);
-	}
-	mutex_unlock(&p->mtx);
+	pages_purge_begin(p, e, may_dalloc);
 	unsigned ind = p->arena_ind;
 	bool gone = false, zeroed = false, decommitted = e->decommitted;
 	extent_state_t got = EXTENT_RETAINED;
@@ -74,10 +95,8 @@ pages_purge_extent_hooked(pages_t *p, extent_hooks_t *h, extent_t *e, extent_sta
 		zeroed = true;
 	else if (from == EXTENT_DIRTY && to == EXTENT_RETAINED)
 		extent_hooks_purge_lazy(h, e->addr, e->size, ind);
-	mutex_lock(&p->mtx);
-	stats->nmadvise++;
+	pages_purge_end(p, e, may_dalloc, stats);
 	stats->purged += npages;
-	extent_list_remove(may_dalloc ? &p->unmapping : &p->busy, e);
 	if (gone) {
 		p->mapped -= e->size;
 		pages_extent_release(p, e);
@@ -109,15 +128,7 @@ pages_purge_extent(pages_t *p, extent_t *e, extent_state_t to, pages_purge_stats
 	extent_state_t from = e->state;
 	size_t npages = e->size >> LG_PAGE;
 	bool unmap = to == EXTENT_RETAINED && !opt_retain;
-	e->state = EXTENT_BUSY;
-	if (unmap) {
-		/* Before the range can be mapped again by anyone. */
-		emap_set_boundary(e->addr, e->size, 0);
-		extent_list_push(&p->unmapping, e);
-	} else {
-		extent_list_push(&p->busy, e);
-	}
-	mutex_unlock(&p->mtx);
+	pages_purge_begin(p, e, unmap);
 	int err = 0;
 	if (unmap)
 		os_pages_unmap(e->addr, e->size);
@@ -125,16 +136,13 @@ pages_purge_extent(pages_t *p, extent_t *e, extent_state_t to, pages_purge_stats
 		err = os_purge_lazy(e->addr, e->size);
 	else
 		err = os_purge_forced(e->addr, e->size);
-	mutex_lock(&p->mtx);
-	stats->nmadvise++;
+	pages_purge_end(p, e, unmap, stats);
 	if (unmap) {
-		extent_list_remove(&p->unmapping, e);
 		p->mapped -= e->size;
 		pages_extent_release(p, e);
 		stats->purged += npages;
 		return true;
 	}
-	extent_list_remove(&p->busy, e);
 	if (err != 0) {
 		e->state = from;
 		pages_insert(p, e);
