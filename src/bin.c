@@ -185,7 +185,7 @@ bin_lookup_slabs(unsigned binind, void *const *ptrs, extent_t **slabs, unsigned 
 	}
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t bits = slots[i] != NULL ? atomic_load_relaxed(slots[i]) : 0;
-		if (UNLIKELY(!emap_bits_slab(bits) || emap_bits_szind(bits) != binind))
+		if (UNLIKELY(!emap_bits_is_slab_of(bits, binind)))
 			safety_check_fatal("free(): invalid pointer %p\n", ptrs[i]);
 		slabs[i] = emap_bits_extent(bits);
 		__builtin_prefetch(slabs[i]);

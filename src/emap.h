@@ -130,6 +130,14 @@ emap_bits_slab(uint64_t bits)
 	return (bits & 1) != 0;
 }
 
+/* Whether an entry is a slab page of class szind (one compare: the class
+ * field's byte, whatever the node). */
+static ALWAYS_INLINE bool
+emap_bits_is_slab_of(uint64_t bits, unsigned szind)
+{
+	return emap_bits_slab(bits) && (uint8_t)(bits >> EMAP_SZIND_SHIFT) == szind + 1;
+}
+
 /*
  * The page-map slot of the page holding ptr; NULL when no leaf covers it.
  * Address bits above LG_VADDR are ignored (they are zero in every user

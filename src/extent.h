@@ -56,12 +56,14 @@ struct extent {
 	uint8_t state;          /* extent_state_t */
 	uint8_t szind;          /* size class when active, EMAP_SZIND_NONE otherwise */
 	bool slab;              /* active slab of small regions */
-	bool zeroed;            /* every byte is known to be zero */
-	bool unmerged;          /* free, filed without merging (on its pages'
-	                         * unmerged list) */
-	bool decommitted;       /* retained, decommitted by its arena's extent hooks */
 	uint8_t node;           /* active: its arena's NUMA node when allocated
 	                         * (0 without NUMA), copied into its page-map entries */
+	/* Bit-fields, so that the fields above and these fill one 8-byte word
+	 * and a slab's nfree and first bitmap word share its first cache line. */
+	bool zeroed : 1;        /* every byte is known to be zero */
+	bool unmerged : 1;      /* free, filed without merging (on its pages'
+	                         * unmerged list) */
+	bool decommitted : 1;   /* retained, decommitted by its arena's extent hooks */
 	/* Heap links: a free extent in its eset heap, or a slab in its bin's
 	 * non-full heap; the descriptor free list reuses `next`. */
 	extent_t *heap_child, *heap_next, *heap_prev;
@@ -83,6 +85,8 @@ struct extent {
 } __attribute__((aligned(CACHELINE)));
 STATIC_ASSERT(CACHELINE >= 64, "page-map entries keep 6 low bits beside the descriptor");
 STATIC_ASSERT(sizeof(extent_t) == 2 * CACHELINE, "a descriptor spans two cache lines");
+STATIC_ASSERT(offsetof(extent_t, bitmap) + sizeof(uint64_t) <= CACHELINE,
+              "a slab's nfree and first bitmap word are in its first cache line");
 
 typedef struct extent_heap {
 	extent_t *root;

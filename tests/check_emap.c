@@ -73,6 +73,9 @@ START_TEST(test_node_field_coexists)
 	for (unsigned node = 0; node < 32; node++) {
 		uint64_t bits = emap_pack(&e, 9, true, node);
 		ck_assert_uint_eq(emap_bits_node(bits), node);
+		ck_assert(emap_bits_is_slab_of(bits, 9));
+		ck_assert(!emap_bits_is_slab_of(bits, 8));
+		ck_assert(!emap_bits_is_slab_of(emap_pack(&e, 9, false, node), 9));
 		ck_assert_ptr_eq(emap_bits_extent(bits), &e);
 		ck_assert_uint_eq(emap_bits_szind(bits), 9);
 		ck_assert(emap_bits_slab(bits));

@@ -312,9 +312,10 @@ START_TEST(test_pages_bind_and_move)
 	put_three_nodes();
 	numa_boot();
 	sz_boot();
-	static base_t base;
+	static base_t global_base, base;
+	base_init(&global_base, MUTEX_RANK_GLOBAL_BASE);
 	base_init(&base, MUTEX_RANK_ARENA_BASE);
-	emap_boot(&base);
+	emap_boot(&global_base);
 	static pages_t p;
 	pages_init(&p, 3, &base, -1, -1);
 	ck_assert_uint_eq(pages_node(&p), NUMA_NODE_NONE);
