@@ -1,0 +1,51 @@
+/*
+ * t_bad_node.c — test "bad_node": a node that does not exist is refused with
+ * EINVAL (arena.<i>.numa_node, arenas.create) and changes nothing; an arena
+ * that does not exist (an automatic one no thread has used) gives EFAULT.
+ */
+#include "numa_check.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+void
+test_bad_node(void)
+{
+	static const unsigned bad[] = {MEMORY_ONLY_NODE + 1, 64, 1024, UINT_MAX};
+	unsigned before = UINT_MAX, after = UINT_MAX, narenas = 0;
+	expect(ctl_read_ui("arena", 0, "numa_node", &before) == 0 && before < MEMORY_ONLY_NODE,
+	       "arena.0.numa_node is %u", before);
+	expect(ctl_read_u("arenas.narenas", &narenas) == 0, "arenas.narenas does not answer");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int err = ctl_write_ui("arena", 0, "numa_node", bad[i]);
+		expect(err == EINVAL, "writing arena.0.numa_node=%u: error %d, want EINVAL", bad[i], err);
+		unsigned arena, now = 0;
+		size_t len = sizeof(arena);
+		err = mallctl("arenas.create", &arena, &len, (void *)&bad[i], sizeof(bad[i]));
+		expect(err == EINVAL, "arenas.create with node %u: error %d, want EINVAL", bad[i], err);
+		expect(ctl_read_u("arenas.narenas", &now) == 0 && now == narenas,
+		       "arenas.narenas went from %u to %u after a refused create", narenas, now);
+	}
+	expect(ctl_read_ui("arena", 0, "numa_node", &after) == 0 && after == before,
+	       "arena.0.numa_node went from %u to %u after refused writes", before, after);
+	/* An automatic arena that no thread has used yet does not exist. */
+	unsigned unused = narenas;
+	for (unsigned i = narenas; i-- > 1 && unused == narenas;) {
+		char name[64];
+		bool initialized = true;
+		size_t len = sizeof(initialized);
+		snprintf(name, sizeof(name), "arena.%u.initialized", i);
+		if (mallctl(name, &initialized, &len, NULL, 0) == 0 && !initialized)
+			unused = i;
+	}
+	expect(unused < narenas, "every one of %u arenas is initialized", narenas);
+	unsigned node;
+	int err = ctl_read_ui("arena", unused, "numa_node", &node);
+	expect(err == EFAULT, "reading arena.%u.numa_node (not initialized): error %d, want EFAULT",
+	       unused, err);
+	err = ctl_write_ui("arena", unused, "numa_node", 0);
+	expect(err == EFAULT, "writing arena.%u.numa_node (not initialized): error %d, want EFAULT",
+	       unused, err);
+}
