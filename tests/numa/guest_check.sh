@@ -36,13 +36,15 @@ run numa_policy:interleave policy
 # Bad option values: a conf message for each, and the defaults stay.
 bad=numa:sideways,numa_policy:spread,numa_migrate:wander
 MALLOC_CONF=$bad "$prog" defaults 2>/tmp/conf.err || failed="$failed defaults[$bad]"
+missing=""
 for pair in numa:sideways numa_policy:spread numa_migrate:wander; do
-	if ! grep -q "Invalid conf value: $pair\$" /tmp/conf.err; then
-		echo "  no conf message for $pair; stderr was:"
-		cat /tmp/conf.err
-		failed="$failed conf-message[$pair]"
-	fi
+	grep -q "Invalid conf value: $pair\$" /tmp/conf.err || missing="$missing $pair"
 done
+if [ -n "$missing" ]; then
+	echo "  no \"Invalid conf value\" message for:$missing; stderr was:"
+	cat /tmp/conf.err
+	failed="$failed conf-messages"
+fi
 
 if [ -n "$failed" ]; then
 	echo "NUMA tests FAILED:$failed"

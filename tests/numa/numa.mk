@@ -1,6 +1,7 @@
 # tests/numa/numa.mk — the NUMA proof (docs/design.md, "Testing NUMA"):
-# check-numa boots an emulated three-node machine once (tests/numa/vm.sh) and
-# runs every NUMA test inside it (tests/numa/guest_check.sh); bench-numa runs
+# check-numa runs the one-node test on this machine, then boots an emulated
+# three-node machine once (tests/numa/vm.sh) and runs every other NUMA test
+# inside it (tests/numa/guest_check.sh); bench-numa runs
 # bench/numa_locality there under strata, glibc, jemalloc and mimalloc
 # (tests/numa/guest_bench.sh) and prints the node-local page fractions.
 # Included at the end of the top Makefile, which owns CC, CSTD, WARN, SUDO
@@ -47,9 +48,14 @@ build/numa/numa_locality: bench/numa_locality.c tests/numa/locality.c tests/numa
 	$(CC) $(CSTD) -O2 -g $(WARN) -D_GNU_SOURCE -fno-builtin-malloc -fno-builtin-free \
 		-Itests/numa -o $@ $(filter %.c,$^) -lpthread
 
+# The one-node test on this machine, then the VM; both run whatever the
+# other gives.
 check-numa: numa-vm-deps build/numa-vm/qexit build/numa/numa_check lib/libstrata.so
-	@echo "== NUMA tests in an emulated three-node machine (tests/numa/vm.sh)"
-	@tests/numa/vm.sh tests/numa/guest_check.sh build/numa/numa_check lib/libstrata.so
+	@echo "== build/numa/numa_check one_node (this machine)"
+	@rc=0; build/numa/numa_check one_node || rc=1; \
+	echo "== NUMA tests in an emulated three-node machine (tests/numa/vm.sh)"; \
+	tests/numa/vm.sh tests/numa/guest_check.sh build/numa/numa_check lib/libstrata.so || rc=1; \
+	exit $$rc
 
 bench-numa: numa-vm-deps build/numa-vm/qexit build/numa/numa_locality lib/libstrata.so
 	@missing=""; \

@@ -68,6 +68,7 @@ void test_stay(void);
 void test_tier(void);
 void test_create(void);
 void test_off(void);
+void test_one_node(void);
 void test_policy(void);
 void test_handoff(void);
 void test_churn(void);

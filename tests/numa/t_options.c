@@ -2,10 +2,12 @@
  * t_options.c — tests of the NUMA options: "defaults" (opt.numa auto,
  * opt.numa_policy preferred, opt.numa_migrate rebind; guest_check.sh also runs
  * it under bad values, which must leave the defaults), "off" (numa:off: no
- * node anywhere, no memory policy on any mapping) and "policy" (a 32 MiB
- * block under the policy opt.numa_policy names: preferred and bind keep it
- * on the thread's node, interleave spreads it over every node with memory;
- * the block's mapping carries that policy in /proc/self/numa_maps).
+ * node anywhere, no memory policy on any mapping), "one_node" (the same
+ * under numa:auto on a machine with one node: run on the host, outside the
+ * VM) and "policy" (a 32 MiB block of a thread on node 1 under the policy
+ * opt.numa_policy names: preferred and bind keep it on node 1, interleave
+ * spreads it over every node with memory; the block's mapping carries that
+ * policy in /proc/self/numa_maps).
  */
 #include "numa_check.h"
 
@@ -59,24 +61,25 @@ policy_of(const void *p, char *policy, size_t size)
 	fclose(f);
 }
 
-void
-test_off(void)
+/* NUMA inactive: no node anywhere, node writes refused, and after blocks of
+ * every kind are in use no mapping of the process has a memory policy. */
+static void
+expect_inactive(void)
 {
-	expect_opt("opt.numa", "off");
 	unsigned node = 0;
 	int err = ctl_read_u("thread.numa_node", &node);
-	expect(err == 0 && node == UINT_MAX, "thread.numa_node under numa:off: error %d, %u", err,
+	expect(err == 0 && node == UINT_MAX, "thread.numa_node: error %d, %u, want UINT_MAX", err,
 	       node);
 	err = ctl_read_ui("arena", 0, "numa_node", &node);
-	expect(err == 0 && node == UINT_MAX, "arena.0.numa_node under numa:off: error %d, %u", err,
+	expect(err == 0 && node == UINT_MAX, "arena.0.numa_node: error %d, %u, want UINT_MAX", err,
 	       node);
 	for (unsigned n = 0; n <= MEMORY_ONLY_NODE; n++) {
 		err = ctl_write_ui("arena", 0, "numa_node", n);
-		expect(err == EINVAL, "writing arena.0.numa_node=%u under numa:off: error %d", n, err);
+		expect(err == EINVAL, "writing arena.0.numa_node=%u: error %d, want EINVAL", n, err);
 		unsigned arena;
 		size_t len = sizeof(arena);
 		err = mallctl("arenas.create", &arena, &len, &n, sizeof(n));
-		expect(err == EINVAL, "arenas.create with node %u under numa:off: error %d", n, err);
+		expect(err == EINVAL, "arenas.create with node %u: error %d, want EINVAL", n, err);
 	}
 
 	void *small[256], *large = malloc(256 * KiB), *huge = malloc(POLICY_BLOCK);
@@ -103,10 +106,36 @@ test_off(void)
 }
 
 void
-test_policy(void)
+test_off(void)
 {
+	expect_opt("opt.numa", "off");
+	expect_inactive();
+}
+
+void
+test_one_node(void)
+{
+	char nodes[64] = "";
+	FILE *f = fopen("/sys/devices/system/node/has_memory", "r");
+	if (f != NULL) {
+		if (fgets(nodes, sizeof(nodes), f) == NULL)
+			nodes[0] = '\0';
+		fclose(f);
+	}
+	nodes[strcspn(nodes, "\n")] = '\0';
+	if (f != NULL && strcmp(nodes, "0") != 0) {
+		printf("  not a one-node machine (nodes with memory: %s): nothing to test\n", nodes);
+		return;
+	}
+	expect_opt("opt.numa", "auto");
+	expect_inactive();
+}
+
+static void *
+policy_thread(void *arg)
+{
+	(void)arg;
 	const char *policy = ctl_opt("opt.numa_policy");
-	pin_self(1);
 	pageset_t ps;
 	pageset_init(&ps, POLICY_BLOCK / 4096 + 1);
 	void *block = malloc(POLICY_BLOCK);
@@ -130,4 +159,11 @@ test_policy(void)
 	       want);
 	free(block);
 	pageset_free(&ps);
+	return NULL;
+}
+
+void
+test_policy(void)
+{
+	run_pinned(1, policy_thread, NULL);
 }

@@ -34,8 +34,8 @@ blocks_alloc(unsigned arena)
 		expect(b->p[i] != NULL, "mallocx(%zu) from arena %u failed", size, arena);
 		if (b->p[i] == NULL)
 			exit(1);
-		memset(b->p[i], i & 0xff, size);
 		pageset_touch_add(&b->pages, b->p[i], size);
+		memset(b->p[i], i & 0xff, size);
 	}
 	return b;
 }
