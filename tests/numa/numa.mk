@@ -29,6 +29,10 @@ build/.numa-vm-deps-ok: | deps
 		echo "installing missing NUMA VM dependencies:$$missing"; \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	elif [ ! -s build/numa-vm/vmlinuz ] && \
+	     ! apt-cache show linux-image-cloud-amd64 >/dev/null 2>&1; then \
+		echo "apt's lists name no linux-image-cloud-amd64 (for tests/numa/vm.sh): updating them"; \
+		$(SUDO) apt-get update -qq; \
 	fi
 	@touch $@
 

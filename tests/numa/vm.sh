@@ -19,7 +19,8 @@
 # QEMU could not run or the guest gave no status: never a silent pass.
 #
 # Environment: NUMA_VM_DIR (build/numa-vm: the cached kernel, qexit, the
-# initramfs and console.log), NUMA_VM_TIMEOUT (seconds, 300), NUMA_VM_MEM
+# initramfs and console.log), NUMA_VM_TIMEOUT (seconds, 120: a boot with
+# every test takes about 20 s), NUMA_VM_MEM
 # (MiB per node, 384).
 set -eu
 
@@ -30,7 +31,7 @@ fi
 script=$1
 shift
 dir=${NUMA_VM_DIR:-build/numa-vm}
-timeout_s=${NUMA_VM_TIMEOUT:-300}
+timeout_s=${NUMA_VM_TIMEOUT:-120}
 mem=${NUMA_VM_MEM:-384}
 log=$dir/console.log
 mkdir -p "$dir"
