@@ -46,6 +46,14 @@ if [ -n "$missing" ]; then
 	failed="$failed conf-messages"
 fi
 
+# No NUMA system calls (a seccomp filter): NUMA off, and one warning.
+"$prog" nosys 2>/tmp/nosys.err || failed="$failed nosys"
+if [ "$(wc -l </tmp/nosys.err)" -ne 1 ]; then
+	echo "  nosys: want one warning on stderr, got:"
+	cat /tmp/nosys.err
+	failed="$failed nosys-warning"
+fi
+
 if [ -n "$failed" ]; then
 	echo "NUMA tests FAILED:$failed"
 	exit 1

@@ -56,6 +56,11 @@ void start_pinned(pthread_t *thread, int cpu, void *(*fn)(void *), void *arg);
 /* Expects at least LOCAL_MIN of the pages of ps on node; what names them. */
 void expect_on_node(pageset_t *ps, unsigned node, const char *what);
 
+/* Expects NUMA inactive: no node anywhere (UINT_MAX), node writes and
+ * arenas.create on a node refused with EINVAL, and, with blocks of every kind
+ * in use, no mapping of the process with a memory policy. */
+void expect_inactive(void);
+
 /* Scratch memory from mmap (never from the allocator under test). */
 void *scratch(size_t size);
 
@@ -69,6 +74,8 @@ void test_tier(void);
 void test_create(void);
 void test_off(void);
 void test_one_node(void);
+void test_nosys(void);
+void test_nosys_child(void);
 void test_policy(void);
 void test_handoff(void);
 void test_churn(void);
