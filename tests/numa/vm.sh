@@ -72,8 +72,6 @@ trap 'rm -rf "$root"' EXIT
 mkdir -p "$root/bin" "$root/dev" "$root/proc" "$root/sys" "$root/tmp" "$root/strata"
 cp /bin/busybox "$dir/qexit" "$root/bin/"
 ln -s busybox "$root/bin/sh"
-# Without a console node the kernel starts init with no stdout.
-mknod -m 600 "$root/dev/console" c 5 1
 
 # copy_at SOURCE DEST: a file (links followed) to DEST inside the root.
 copy_at() {
@@ -107,6 +105,9 @@ export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
+# The initramfs has no /dev/console (making one needs root), so the kernel
+# started init with no output: the console comes from devtmpfs.
+exec </dev/console >/dev/console 2>&1
 mount -t tmpfs tmpfs /tmp
 cd /strata
 echo "numa-vm: guest script starts"
