@@ -1,7 +1,8 @@
 /*
  * t_bad_node.c — test "bad_node": a node that does not exist is refused with
  * EINVAL (arena.<i>.numa_node, arenas.create) and changes nothing; an arena
- * that does not exist (an automatic one no thread has used) gives EFAULT.
+ * that does not exist (an automatic one no thread has used) gives EFAULT; the
+ * read-only nodes refuse a write with EPERM.
  */
 #include "numa_check.h"
 
@@ -30,6 +31,12 @@ test_bad_node(void)
 	}
 	expect(ctl_read_ui("arena", 0, "numa_node", &after) == 0 && after == before,
 	       "arena.0.numa_node went from %u to %u after refused writes", before, after);
+	/* Read-only nodes. */
+	int err = ctl_write_u("thread.numa_node", 0);
+	expect(err == EPERM, "writing thread.numa_node: error %d, want EPERM", err);
+	err = ctl_write_u("stats.arenas.0.numa_node", 0);
+	expect(err == EPERM, "writing stats.arenas.0.numa_node: error %d, want EPERM", err);
+
 	/* An automatic arena that no thread has used yet does not exist. */
 	unsigned unused = narenas;
 	for (unsigned i = narenas; i-- > 1 && unused == narenas;) {
@@ -42,7 +49,7 @@ test_bad_node(void)
 	}
 	expect(unused < narenas, "every one of %u arenas is initialized", narenas);
 	unsigned node;
-	int err = ctl_read_ui("arena", unused, "numa_node", &node);
+	err = ctl_read_ui("arena", unused, "numa_node", &node);
 	expect(err == EFAULT, "reading arena.%u.numa_node (not initialized): error %d, want EFAULT",
 	       unused, err);
 	err = ctl_write_ui("arena", unused, "numa_node", 0);
