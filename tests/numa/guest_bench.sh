@@ -8,14 +8,13 @@ set -eu
 prog=build/numa/numa_locality
 lib=/usr/lib/x86_64-linux-gnu
 out=/tmp/numa_locality.out
-: >"$out"
 
 for shape in handoff churn own; do
-	"$prog" glibc $shape >>"$out"
-	LD_PRELOAD=/strata/lib/libstrata.so "$prog" strata $shape >>"$out"
-	LD_PRELOAD=$lib/libjemalloc.so.2 "$prog" jemalloc $shape >>"$out"
-	LD_PRELOAD=$lib/libmimalloc.so.2 "$prog" mimalloc $shape >>"$out"
-done
+	"$prog" glibc $shape
+	LD_PRELOAD=/strata/lib/libstrata.so "$prog" strata $shape
+	LD_PRELOAD=$lib/libjemalloc.so.2 "$prog" jemalloc $shape
+	LD_PRELOAD=$lib/libmimalloc.so.2 "$prog" mimalloc $shape
+done >"$out"
 
 echo "node-local pages (%), bench/numa_locality:"
 awk '
