@@ -8,6 +8,7 @@
 #include "clock.h"
 #include "conf.h"
 #include "msg.h"
+#include "numa.h"
 #include "safety.h"
 
 _Atomic(arena_t *) arenas[ARENAS_MAX];
@@ -18,8 +19,20 @@ static unsigned arenas_nauto;
 static _Atomic unsigned arenas_ntotal; /* automatic + manual (protected by arenas_mtx for writes) */
 static _Atomic ssize_t arena_default_decay[2]; /* arenas.{dirty,muzzy}_decay_ms */
 
+/* Binds the arena's future pages and metadata to node and migrates what
+ * it has (nothing for NUMA_NODE_NONE).  No lock may be held but arenas_mtx
+ * (a system call). */
+static void
+arena_bind(arena_t *a, unsigned node)
+{
+	if (node == NUMA_NODE_NONE)
+		return;
+	base_move_node(&a->base, node);
+	pages_move_node(&a->pages, node);
+}
+
 static arena_t *
-arena_create(unsigned ind)
+arena_create(unsigned ind, unsigned node)
 {
 	arena_t *a = base_alloc(arenas_global_base, sizeof(arena_t), CACHELINE);
 	if (a == NULL)
@@ -35,6 +48,7 @@ arena_create(unsigned ind)
 	large_init(&a->large, manual);
 	for (unsigned i = 0; i < SZ_NBINS; i++)
 		bin_init(&a->bins[i], manual, &a->remote_slots[i]);
+	arena_bind(a, node);
 	/* Arenas live for the process; fork finds their locks in the registry. */
 	mutex_register(&a->base.mtx, NULL);
 	pages_register(&a->pages);
@@ -68,6 +82,17 @@ arena_narenas_total(void)
 	return atomic_load_acquire(&arenas_ntotal);
 }
 
+/* Automatic arena ind's home node: under percpu_arena that of its CPU
+ * (arena_select.h: arena i serves CPU i, and i + ncpus/2 with phycpu),
+ * else its node's share (numa.h). */
+static unsigned
+arena_auto_node(unsigned ind)
+{
+	if (opt_percpu_arena != CONF_PERCPU_ARENA_DISABLED)
+		return numa_home_node(numa_node_of_cpu(ind));
+	return numa_arena_node(ind, arenas_nauto);
+}
+
 arena_t *
 arena_get(unsigned ind, bool create)
 {
@@ -81,7 +106,7 @@ arena_get(unsigned ind, bool create)
 	mutex_lock(&arenas_mtx);
 	a = atomic_load_relaxed(&arenas[ind]);
 	if (a == NULL) {
-		a = arena_create(ind);
+		a = arena_create(ind, arena_auto_node(ind));
 		if (a != NULL)
 			atomic_store_release(&arenas[ind], a);
 	}
@@ -125,11 +150,24 @@ arena_dalloc(void *ptr, uint64_t emap_bits)
 }
 
 void
+arena_dalloc_home(void *ptr, uint64_t emap_bits)
+{
+	if (!emap_bits_slab(emap_bits)) {
+		arena_dalloc(ptr, emap_bits);
+		return;
+	}
+	extent_t *slab = emap_bits_extent(emap_bits);
+	unsigned szind = emap_bits_szind(emap_bits);
+	arena_t *a = arena_of(slab);
+	bin_free_remote(&a->bins[szind], szind, a->pai, &slab, &ptr, 1);
+}
+
+void
 arena_set_sample(void *ptr, size_t usize, const extent_sample_t *sample)
 {
 	/* The extent is the caller's alone, as while it was resized. */
 	extent_t *e = emap_bits_extent(emap_lookup(ptr));
-	uint64_t bits = emap_pack(e, sz_size2index(usize), false);
+	uint64_t bits = emap_pack(e, sz_size2index(usize), false, e->node);
 	if (sample != NULL) {
 		e->sample = *sample;
 		bits |= EMAP_SAMPLED_BIT;
@@ -175,18 +213,11 @@ arena_hooks_internal(extent_hooks_t *hooks)
 	return hooks == &extent_hooks_default ? NULL : hooks;
 }
 
-int
-arena_create_manual(unsigned *ind)
+/* A manual arena with hooks (NULL: strata's own) on node (NUMA_NODE_NONE:
+ * unbound). */
+static int
+arena_create_manual_on(unsigned *ind, extent_hooks_t *hooks, unsigned node)
 {
-	return arena_create_with_hooks(ind, (extent_hooks_t *)&extent_hooks_default);
-}
-
-int
-arena_create_with_hooks(unsigned *ind, extent_hooks_t *hooks)
-{
-	if (!extent_hooks_valid(hooks))
-		return EINVAL;
-	hooks = arena_hooks_internal(hooks);
 	mutex_lock(&arenas_mtx);
 	unsigned total = atomic_load_relaxed(&arenas_ntotal);
 	arena_t *a = NULL;
@@ -198,13 +229,15 @@ arena_create_with_hooks(unsigned *ind, extent_hooks_t *hooks)
 		    (hooks == NULL || pages_hooks(&old->pages) != NULL)) {
 			a = old;
 			pages_set_hooks(&a->pages, hooks);
+			if (node != pages_node(&a->pages))
+				arena_bind(a, node);
 			a->create_ns = clock_coarse_ns();
 			atomic_store_release(&a->destroyed, false);
 			break;
 		}
 	}
 	if (a == NULL && total < ARENAS_MAX) {
-		a = arena_create(total);
+		a = arena_create(total, node);
 		if (a != NULL) {
 			pages_set_hooks(&a->pages, hooks);
 			atomic_store_release(&arenas[total], a);
@@ -215,6 +248,69 @@ arena_create_with_hooks(unsigned *ind, extent_hooks_t *hooks)
 	if (a == NULL)
 		return EAGAIN;
 	*ind = a->ind;
+	return 0;
+}
+
+/* A manual arena's node when none is asked for: the home of the node the
+ * creating thread runs on. */
+static unsigned
+arena_default_manual_node(void)
+{
+	return numa_home_node(numa_current_node());
+}
+
+int
+arena_create_manual(unsigned *ind)
+{
+	return arena_create_manual_on(ind, NULL, arena_default_manual_node());
+}
+
+int
+arena_create_with_hooks(unsigned *ind, extent_hooks_t *hooks)
+{
+	if (!extent_hooks_valid(hooks))
+		return EINVAL;
+	return arena_create_manual_on(ind, arena_hooks_internal(hooks), arena_default_manual_node());
+}
+
+int
+arena_create_on_node(unsigned *ind, unsigned node)
+{
+	if (!numa_node_usable(node))
+		return EINVAL;
+	return arena_create_manual_on(ind, NULL, node);
+}
+
+unsigned
+arena_node(arena_t *a)
+{
+	return pages_node(&a->pages);
+}
+
+int
+arena_numa_node_get(unsigned ind, unsigned *node)
+{
+	arena_t *a = arena_get(ind, false);
+	if (a != NULL)
+		*node = arena_node(a);
+	else if (ind < arenas_nauto)
+		*node = arena_auto_node(ind); /* not created yet */
+	else
+		return EFAULT;
+	return 0;
+}
+
+int
+arena_numa_node_set(unsigned ind, unsigned node)
+{
+	if (!numa_node_usable(node))
+		return EINVAL;
+	arena_t *a = arena_get(ind, ind < arenas_nauto);
+	if (a == NULL)
+		return EFAULT;
+	mutex_lock(&arenas_mtx); /* one move at a time */
+	arena_bind(a, node);
+	mutex_unlock(&arenas_mtx);
 	return 0;
 }
 

@@ -48,6 +48,10 @@ arena_t *arena_get(unsigned ind, bool create);
 void *arena_malloc(arena_t *arena, size_t usize, unsigned szind, size_t alignment, bool zero);
 /* Frees ptr given its emap entry; aborts on a pointer strata did not hand out. */
 void arena_dalloc(void *ptr, uint64_t emap_bits);
+/* The same for another arena's object freed by a thread of another node
+ * (numa.h): a small one goes on its bin's remote ring (bin.h) without a
+ * lock, to be handed out again by its own arena's threads. */
+void arena_dalloc_home(void *ptr, uint64_t emap_bits);
 /*
  * A profiler-sampled object of usable size usize: alone on a large extent
  * (at least SZ_LARGE_MINCLASS bytes) whose page-map entries carry the
@@ -74,6 +78,20 @@ int arena_create_manual(unsigned *ind);
  * is reused only by one without hooks (it keeps its memory).  EINVAL for
  * hooks without an alloc function. */
 int arena_create_with_hooks(unsigned *ind, extent_hooks_t *hooks);
+/* A manual arena whose home NUMA node is node (arenas.create with a node):
+ * EINVAL when NUMA is inactive or node has no memory (numa.h), else as
+ * arena_create_manual.  Other manual arenas get the home of the node the
+ * creating thread runs on; automatic ones their node's (numa.h). */
+int arena_create_on_node(unsigned *ind, unsigned node);
+/* The arena's home node (NUMA_NODE_NONE when NUMA is inactive). */
+unsigned arena_node(arena_t *a);
+/* arena.<i>.numa_node: read (also for an automatic arena not created yet);
+ * write binds the arena's future mappings and metadata to node and
+ * migrates its pages there (memory tiering), creating an automatic arena.
+ * EINVAL for a node numa_node_usable refuses, EFAULT for a manual index
+ * with no arena. */
+int arena_numa_node_get(unsigned ind, unsigned *node);
+int arena_numa_node_set(unsigned ind, unsigned node);
 /* arena.<i>.extent_hooks: the arena's hooks (extent_hooks_default when it
  * has none of its own; also for an automatic arena not created yet);
  * setting them creates such an automatic arena.  EFAULT for a manual index

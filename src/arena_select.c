@@ -6,6 +6,7 @@
  */
 #include "arena_select.h"
 #include "conf.h"
+#include "numa.h"
 #include "os.h"
 
 static unsigned arena_select_ncpus;
@@ -50,21 +51,16 @@ arena_select_percpu_moved(arena_t *current)
 	return now != NULL && now != current ? now : NULL;
 }
 
-arena_t *
-arena_select_bind(void)
+/* The automatic arena of [lo, hi) with the fewest bound threads, creating
+ * the first unused index instead while every existing one has a thread;
+ * NULL when none can be had. */
+static arena_t *
+arena_select_least_loaded(unsigned lo, unsigned hi)
 {
-	if (arena_narenas_auto() == 0)
-		return NULL; /* re-entered during bootstrap, before the arenas exist */
-	if (opt_percpu_arena != CONF_PERCPU_ARENA_DISABLED) {
-		arena_t *a = arena_select_of_cpu();
-		if (a != NULL)
-			atomic_add_relaxed(&a->nthreads, 1);
-		return a;
-	}
 	arena_t *best = NULL;
 	unsigned best_load = UINT32_MAX;
 	unsigned first_unused = UINT32_MAX;
-	for (unsigned i = 0; i < arena_narenas_auto(); i++) {
+	for (unsigned i = lo; i < hi; i++) {
 		arena_t *a = arena_get(i, false);
 		if (a == NULL) {
 			if (first_unused == UINT32_MAX)
@@ -82,9 +78,50 @@ arena_select_bind(void)
 		if (fresh != NULL)
 			best = fresh;
 	}
-	if (best != NULL)
-		atomic_add_relaxed(&best->nthreads, 1);
 	return best;
+}
+
+/* The least loaded arena of the node the thread runs on (of all automatic
+ * arenas without NUMA). */
+static arena_t *
+arena_select_of_node(unsigned node)
+{
+	unsigned lo, hi;
+	numa_arena_range(node, arena_narenas_auto(), &lo, &hi);
+	return arena_select_least_loaded(lo, hi);
+}
+
+arena_t *
+arena_select_bind(void)
+{
+	if (arena_narenas_auto() == 0)
+		return NULL; /* re-entered during bootstrap, before the arenas exist */
+	arena_t *a = opt_percpu_arena != CONF_PERCPU_ARENA_DISABLED
+	                     ? arena_select_of_cpu()
+	                     : arena_select_of_node(numa_current_node());
+	if (a != NULL)
+		atomic_add_relaxed(&a->nthreads, 1);
+	return a;
+}
+
+arena_t *
+arena_select_node_moved(arena_t *current, uint8_t *strikes)
+{
+	if (!numa_active() || opt_numa_migrate == CONF_NUMA_MIGRATE_STAY ||
+	    opt_percpu_arena != CONF_PERCPU_ARENA_DISABLED)
+		return NULL;
+	unsigned lo, hi, node = numa_current_node();
+	numa_arena_range(node, arena_narenas_auto(), &lo, &hi);
+	if (current->ind >= lo && current->ind < hi) {
+		*strikes = 0;
+		return NULL;
+	}
+	/* A one-off run on another node (an interrupt, a short migration by
+	 * the scheduler) is not a move. */
+	if (++*strikes < ARENA_SELECT_NODE_STRIKES)
+		return NULL;
+	*strikes = 0;
+	return arena_select_of_node(node);
 }
 
 void

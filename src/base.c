@@ -9,13 +9,36 @@
  * uses that one and unmaps its own, so racing threads map no extra memory.
  */
 #include "base.h"
+#include "numa.h"
 #include "os.h"
 
 void
 base_init(base_t *base, mutex_rank_t rank)
 {
 	*base = (base_t){0};
+	atomic_store_relaxed(&base->node, NUMA_NODE_NONE);
 	mutex_init(&base->mtx, rank == MUTEX_RANK_GLOBAL_BASE ? "global base" : "arena base", rank);
+}
+
+void
+base_move_node(base_t *base, unsigned node)
+{
+	atomic_store_relaxed(&base->node, node);
+	for (base_chunk_t *c = atomic_load_acquire(&base->chunks); c != NULL; c = c->prev)
+		numa_bind(c, c->size, node, true);
+}
+
+/* Maps a chunk of size bytes, bound to the base's node, with its header
+ * filled in (not yet on the list); NULL when out of memory. */
+static base_chunk_t *
+base_chunk_map(base_t *base, size_t size)
+{
+	base_chunk_t *c = os_pages_map(size, PAGE);
+	if (c == NULL)
+		return NULL;
+	numa_bind(c, size, atomic_load_relaxed(&base->node), false);
+	c->size = size;
+	return c;
 }
 
 void *
@@ -25,9 +48,10 @@ base_alloc(base_t *base, size_t size, size_t align)
 	uintptr_t p = ALIGNMENT_CEILING((uintptr_t)base->cur, align);
 	if (base->cur == NULL || p + size > (uintptr_t)base->end) {
 		mutex_unlock(&base->mtx);
-		size_t chunk = size + align > BASE_CHUNK ? PAGE_CEILING(size + align) : BASE_CHUNK;
-		char *mem = os_pages_map(chunk, PAGE);
-		if (mem == NULL)
+		size_t need = sizeof(base_chunk_t) + size + align;
+		size_t chunk = need > BASE_CHUNK ? PAGE_CEILING(need) : BASE_CHUNK;
+		base_chunk_t *c = base_chunk_map(base, chunk);
+		if (c == NULL)
 			return NULL;
 		mutex_lock(&base->mtx);
 		p = ALIGNMENT_CEILING((uintptr_t)base->cur, align);
@@ -35,14 +59,16 @@ base_alloc(base_t *base, size_t size, size_t align)
 			base->cur = (char *)(p + size);
 			base->allocated += size;
 			mutex_unlock(&base->mtx);
-			os_pages_unmap(mem, chunk);
+			os_pages_unmap(c, chunk);
 			return (void *)p;
 		}
 		base->mapped += chunk;
 		base->resident_retired += PAGE_CEILING((size_t)(base->cur - base->chunk));
-		base->chunk = mem;
-		base->cur = mem;
-		base->end = mem + chunk;
+		c->prev = atomic_load_relaxed(&base->chunks);
+		atomic_store_release(&base->chunks, c);
+		base->chunk = (char *)c;
+		base->cur = (char *)(c + 1);
+		base->end = (char *)c + chunk;
 		p = ALIGNMENT_CEILING((uintptr_t)base->cur, align);
 	}
 	base->cur = (char *)(p + size);

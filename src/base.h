@@ -3,9 +3,11 @@
  *
  * A base hands out zeroed, never-freed memory carved from chunks mapped with
  * os_pages_map.  There is one global base (emap leaves, arena structures)
- * and one per arena (its extent descriptors), so metadata can live on the
- * arena's NUMA node.  Lock: base->mtx, taken after every arena lock and
- * never held across mmap.
+ * and one per arena (its extent descriptors), whose chunks are bound to the
+ * arena's NUMA node before first touch and move with it.  Each chunk starts
+ * with a header linking it to the previous one (a list that only grows,
+ * read without the lock).  Lock: base->mtx, taken after every arena lock
+ * and never held across mmap.
  */
 #ifndef STRATA_BASE_H
 #define STRATA_BASE_H
@@ -14,8 +16,16 @@
 
 #define BASE_CHUNK ((size_t)2 << 20)
 
+typedef struct base_chunk base_chunk_t;
+struct base_chunk {
+	base_chunk_t *prev; /* the chunk mapped before this one */
+	size_t size;        /* bytes mapped, header included */
+};
+
 typedef struct base {
 	mutex_t mtx;
+	_Atomic unsigned node;            /* NUMA node of new chunks (numa.h) */
+	_Atomic(base_chunk_t *) chunks;   /* newest first */
 	/* Protected by mtx. */
 	char *chunk;      /* start of the current chunk */
 	char *cur;        /* next free byte of the current chunk */
@@ -25,8 +35,12 @@ typedef struct base {
 	size_t resident_retired; /* touched pages of chunks before the current one */
 } base_t;
 
-/* rank: MUTEX_RANK_GLOBAL_BASE or MUTEX_RANK_ARENA_BASE. */
+/* rank: MUTEX_RANK_GLOBAL_BASE or MUTEX_RANK_ARENA_BASE.  The base's node
+ * is NUMA_NODE_NONE (not bound) until base_move_node. */
 void base_init(base_t *base, mutex_rank_t rank);
+/* Binds the chunks mapped from now on to node and migrates the ones mapped
+ * so far there.  No lock may be held. */
+void base_move_node(base_t *base, unsigned node);
 /* size bytes aligned to align (a power of two), zeroed; NULL when out of memory. */
 void *base_alloc(base_t *base, size_t size, size_t align);
 

@@ -1,5 +1,6 @@
 /*
- * bits.h — bit tricks: find-first-set, log2, power-of-two tests.  L0.
+ * bits.h — bit tricks: find-first-set, log2, population count, power-of-two
+ * tests.  L0.
  */
 #ifndef STRATA_BITS_H
 #define STRATA_BITS_H
@@ -25,6 +26,13 @@ static inline unsigned
 bits_lg_ceil(uint64_t x)
 {
 	return x <= 1 ? 0 : bits_lg_floor(x - 1) + 1;
+}
+
+/* Number of set bits. */
+static inline unsigned
+bits_popcount(uint64_t x)
+{
+	return (unsigned)__builtin_popcountll(x);
 }
 
 static inline bool

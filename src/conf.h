@@ -117,6 +117,19 @@ enum conf_percpu_arena {
 	CONF_PERCPU_ARENA_PHYCPU
 };
 
+/* Values of opt_numa: whether arenas are bound to NUMA nodes. */
+enum conf_numa { CONF_NUMA_AUTO, CONF_NUMA_OFF };
+
+/* Values of opt_numa_policy: the memory policy of an arena's mappings. */
+enum conf_numa_policy {
+	CONF_NUMA_POLICY_PREFERRED,
+	CONF_NUMA_POLICY_BIND,
+	CONF_NUMA_POLICY_INTERLEAVE
+};
+
+/* Values of opt_numa_migrate: what a thread does when it moved to another node. */
+enum conf_numa_migrate { CONF_NUMA_MIGRATE_REBIND, CONF_NUMA_MIGRATE_STAY };
+
 /* Values of opt_prof_signal: the signal that asks for a heap dump. */
 enum conf_prof_signal {
 	CONF_PROF_SIGNAL_NONE,
@@ -274,6 +287,17 @@ typedef struct conf_ranges {
 	  CONF_VALUES("disabled", "percpu", "phycpu"),                                    \
 	  "Tie automatic arenas to CPUs: not at all, one arena per CPU, or one per physical " \
 	  "core.")                                                                        \
+	X(numa, CHOICE, enum conf_numa, CONF_NUMA_AUTO, 0, 0, CONF_VALUES("auto", "off"),  \
+	  "Bind arenas to NUMA nodes: auto does when more than one node has memory; "    \
+	  "off never does.")                                                              \
+	X(numa_policy, CHOICE, enum conf_numa_policy, CONF_NUMA_POLICY_PREFERRED, 0, 0,  \
+	  CONF_VALUES("preferred", "bind", "interleave"),                                 \
+	  "How an arena's memory is bound to its node: preferred (another node when it " \
+	  "is full), bind (only that node), or interleave (over every node with memory).") \
+	X(numa_migrate, CHOICE, enum conf_numa_migrate, CONF_NUMA_MIGRATE_REBIND, 0, 0,  \
+	  CONF_VALUES("rebind", "stay"),                                                  \
+	  "A thread that has moved to another node for good: rebind it to an arena of "  \
+	  "that node (its cache flushed first), or let it stay on its arena.")            \
 	X(tcache, BOOL, bool, true, 0, 0, CONF_NO_VALUES,                                 \
 	  "Give each thread a cache of recently freed objects (thread.tcache.enabled sets it " \
 	  "per thread).")                                                                 \
@@ -444,7 +468,7 @@ typedef struct conf_ranges {
  * opt_dirty_max_bytes, opt_retain, opt_lg_extent_max_active_fit, opt_background_thread,
  * opt_max_background_threads, opt_memory_limit, opt_stats_print,
  * opt_stats_print_opts, opt_stats_interval, opt_stats_interval_opts,
- * opt_percpu_arena, opt_tcache, opt_tcache_max,
+ * opt_percpu_arena, opt_numa, opt_numa_policy, opt_numa_migrate, opt_tcache, opt_tcache_max,
  * opt_tcache_nslots_small_min, opt_tcache_nslots_small_max,
  * opt_tcache_nslots_large, opt_lg_tcache_nslots_mul,
  * opt_tcache_gc_incr_bytes, opt_lg_tcache_flush_small_div,

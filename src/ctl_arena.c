@@ -42,7 +42,8 @@ ctl_arena_create_read(void *oldp, size_t *oldlenp, extent_hooks_t *hooks)
 }
 
 /* arenas.create: a new manual arena's index; the value written, if any, is
- * its extent hooks (extent_hooks_t *). */
+ * its extent hooks (extent_hooks_t *), or, an unsigned, its home NUMA
+ * node (EINVAL when NUMA is inactive or the node has no memory). */
 static int
 ctl_arenas_create(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, void *newp,
                   size_t newlen)
@@ -52,6 +53,14 @@ ctl_arenas_create(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
 	int err = ctl_require_read(oldp, oldlenp, sizeof(unsigned));
 	if (err != 0)
 		return err;
+	if (newp != NULL && newlen == sizeof(unsigned)) {
+		unsigned node, ind;
+		memcpy(&node, newp, sizeof(node));
+		err = arena_create_on_node(&ind, node);
+		if (err != 0)
+			return err == EINVAL ? EINVAL : EAGAIN;
+		return ctl_read(oldp, oldlenp, &ind, sizeof(ind));
+	}
 	extent_hooks_t *hooks = (extent_hooks_t *)&extent_hooks_default;
 	err = ctl_write(newp, newlen, &hooks, sizeof(hooks));
 	if (err != 0)
@@ -358,6 +367,27 @@ ctl_arena_i_extent_hooks(const size_t *mib, size_t miblen, void *oldp, size_t *o
 	return ctl_read(oldp, oldlenp, &old, sizeof(old));
 }
 
+/* arena.<i>.numa_node: the arena's home node (UINT_MAX when NUMA is
+ * inactive); writing moves the arena and its pages to another node (EINVAL
+ * for a node without memory or when inactive), creating an automatic arena
+ * not created yet.  EFAULT for "all arenas" and a manual index with no
+ * arena. */
+static int
+ctl_arena_i_numa_node(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
+                      void *newp, size_t newlen)
+{
+	(void)miblen;
+	unsigned old, node;
+	if (ctl_arena_index_is_all(mib[1]) || arena_numa_node_get((unsigned)mib[1], &old) != 0)
+		return EFAULT;
+	int err = ctl_write(newp, newlen, &node, sizeof(node));
+	if (err == 0 && newp != NULL)
+		err = arena_numa_node_set((unsigned)mib[1], node);
+	if (err != 0)
+		return err;
+	return ctl_read(oldp, oldlenp, &old, sizeof(old));
+}
+
 /* arena.<i>.retain_grow_limit: ENOENT without retain (as jemalloc), EFAULT
  * for "all arenas", a missing arena or a limit below a page. */
 static int
@@ -390,6 +420,7 @@ static const ctl_node_t ctl_arena_i_nodes[] = {
 	CTL_LEAF(dss, ctl_arena_i_dss),
 	CTL_LEAF(extent_hooks, ctl_arena_i_extent_hooks),
 	CTL_LEAF(retain_grow_limit, ctl_arena_i_retain_grow_limit),
+	CTL_LEAF(numa_node, ctl_arena_i_numa_node),
 };
 static const ctl_node_t ctl_arena_i = CTL_INNER(ctl_arena_i_nodes);
 

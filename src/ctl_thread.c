@@ -29,6 +29,7 @@ CTL_RO(ctl_thread_deallocatedp, uint64_t *, tsd_thread_deallocatedp())
  * (allocated minus deallocated) since thread.peak.reset, as of the last
  * cache GC event or this read (docs/compat.md).  thread.peak.reset: void. */
 CTL_RO(ctl_thread_peak_read, uint64_t, tsd_thread_peak_read())
+CTL_RO(ctl_thread_numa_node, unsigned, tsd_thread_numa_node())
 
 static int
 ctl_thread_peak_reset(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, void *newp,
@@ -127,6 +128,7 @@ static const ctl_node_t ctl_thread_peak_nodes[] = {
 
 static const ctl_node_t ctl_thread_nodes[] = {
 	CTL_LEAF(arena, ctl_thread_arena),
+	CTL_LEAF(numa_node, ctl_thread_numa_node),
 	CTL_LINK(prof, ctl_thread_prof_tree),
 	CTL_NAMED(tcache, ctl_thread_tcache_nodes),
 	CTL_LEAF(allocated, ctl_thread_allocated),

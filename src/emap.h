@@ -11,17 +11,19 @@
  *
  * A leaf entry (docs/design.md, "Page-map entry") packs:
  *   bit 0       slab: the page belongs to a slab of small regions;
- *   bits 1..5   the page's home NUMA node (reserved: 0 until arenas are
- *               bound to nodes);
+ *   bits 1..5   zero;
  *   bits 6..47  the extent descriptor (descriptors are 64-byte aligned);
  *   bits 48..55 size class + 1 (0 for free extents);
- *   bits 56..62 zero;
+ *   bits 56..60 the home NUMA node of an allocated extent (its
+ *               descriptor's node; 0 for free extents and without NUMA);
+ *   bits 61..62 zero;
  *   bit 63      sampled: a profiler-sampled object, alone on a large
  *               extent whose descriptor holds the profiler's record; the
  *               class field is the class the caller asked for.
- * emap_bits_szind() reads bits 48..63 minus one as an unsigned class, so one
- * compare against a class count rejects "not ours" (entry 0), free extents
- * and sampled objects alike: the free fast path needs no other test.
+ * The free fast path subtracts its thread's emap_free_bias(node) from bits
+ * 48..63, so one compare against a class count rejects "not ours" (entry
+ * 0), free extents, sampled objects and other nodes' objects alike: it
+ * needs no other test.  emap_bits_szind() ignores the node.
  * Writers hold the owning arena's pages lock (or own the extent
  * exclusively) and store with release order, so a reader that loads an
  * entry with acquire order (emap_lookup_acquire) may read the descriptor's
@@ -45,7 +47,7 @@ struct extent;
 #define EMAP_SZIND_SHIFT 48
 /* Size class of free (not allocated) extents, as passed to emap_pack. */
 #define EMAP_SZIND_NONE 0xffu
-#define EMAP_NODE_SHIFT 1
+#define EMAP_NODE_SHIFT 56
 #define EMAP_NODE_BITS 5
 #define EMAP_NODE_MASK ((((uint64_t)1 << EMAP_NODE_BITS) - 1) << EMAP_NODE_SHIFT)
 #define EMAP_EXTENT_MASK ((((uint64_t)1 << EMAP_SZIND_SHIFT) - 1) & ~(uint64_t)63)
@@ -61,11 +63,37 @@ void emap_boot(base_t *global_base);
 /* Creates the leaves covering [addr, addr + size).  0 or ENOMEM. */
 int emap_ensure(const void *addr, size_t size);
 
+/* The entry of extent e (its node when allocated: node < 32). */
 static inline uint64_t
-emap_pack(struct extent *e, unsigned szind, bool slab)
+emap_pack(struct extent *e, unsigned szind, bool slab, unsigned node)
 {
-	uint64_t field = szind == EMAP_SZIND_NONE ? 0 : szind + 1;
+	uint64_t field = szind == EMAP_SZIND_NONE ? 0 : szind + 1 + (node << 8);
 	return (uint64_t)(uintptr_t)e | (field << EMAP_SZIND_SHIFT) | (uint64_t)slab;
+}
+
+/* What the free fast path of a thread whose arena is on node (0 without
+ * NUMA) subtracts from bits 48..63: the class of its own node's objects,
+ * a value above every class for anything else. */
+static inline unsigned
+emap_free_bias(unsigned node)
+{
+	return 1 + (node << 8);
+}
+
+/* The free fast path's class: the size class for an unsampled allocation
+ * of the node free_bias was made for (emap_free_bias), a value above every
+ * class for anything else. */
+static ALWAYS_INLINE unsigned
+emap_bits_fast_szind(uint64_t bits, unsigned free_bias)
+{
+	return (unsigned)(bits >> EMAP_SZIND_SHIFT) - free_bias;
+}
+
+/* The home node of an allocated extent's entry. */
+static inline unsigned
+emap_bits_node(uint64_t bits)
+{
+	return (unsigned)((bits & EMAP_NODE_MASK) >> EMAP_NODE_SHIFT);
 }
 
 static inline struct extent *
@@ -79,7 +107,7 @@ emap_bits_extent(uint64_t bits)
 static ALWAYS_INLINE unsigned
 emap_bits_szind(uint64_t bits)
 {
-	return (unsigned)(bits >> EMAP_SZIND_SHIFT) - 1;
+	return (unsigned)((bits & ~EMAP_NODE_MASK) >> EMAP_SZIND_SHIFT) - 1;
 }
 
 static inline bool

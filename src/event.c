@@ -17,6 +17,7 @@
 #include "background.h"
 #include "clock.h"
 #include "conf.h"
+#include "numa.h"
 #include "event.h"
 #include "prng.h"
 #include "tsd.h"
@@ -43,10 +44,11 @@ event_boot(void)
 	event_wait[EVENT_TCACHE_GC_DALLOC] = opt_tcache_gc_incr_bytes;
 	/* The re-check rides on the GC's interval: often enough to follow a
 	 * migrated thread, rare enough to cost nothing.  Without percpu_arena
-	 * there is nothing to follow. */
-	event_wait[EVENT_ARENA_RECHECK] = opt_percpu_arena == CONF_PERCPU_ARENA_DISABLED
-	                                          ? EVENT_NEVER
-	                                          : opt_tcache_gc_incr_bytes;
+	 * or NUMA there is nothing to follow. */
+	event_wait[EVENT_ARENA_RECHECK] =
+	    opt_percpu_arena == CONF_PERCPU_ARENA_DISABLED && !numa_active()
+	            ? EVENT_NEVER
+	            : opt_tcache_gc_incr_bytes;
 	/* As jemalloc: each thread reports its bytes in batches of 1/64 of
 	 * the interval (at most 4 MiB), so the print comes within a batch per
 	 * thread of the interval. */

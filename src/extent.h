@@ -60,6 +60,8 @@ struct extent {
 	bool unmerged;          /* free, filed without merging (on its pages'
 	                         * unmerged list) */
 	bool decommitted;       /* retained, decommitted by its arena's extent hooks */
+	uint8_t node;           /* active: its arena's NUMA node when allocated
+	                         * (0 without NUMA), copied into its page-map entries */
 	/* Heap links: a free extent in its eset heap, or a slab in its bin's
 	 * non-full heap; the descriptor free list reuses `next`. */
 	extent_t *heap_child, *heap_next, *heap_prev;

@@ -33,6 +33,7 @@
 #include "hook.h"
 #include "init.h"
 #include "msg.h"
+#include "numa.h"
 #include "os.h"
 #include "prof/prof.h"
 #include "stats.h"
@@ -65,6 +66,7 @@ init_core(void)
 {
 	mutex_register(&init_mtx, NULL);
 	conf_init();
+	numa_boot();
 	sz_boot();
 	decay_boot();
 	base_init(&init_global_base, MUTEX_RANK_GLOBAL_BASE);

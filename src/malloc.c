@@ -51,6 +51,7 @@
 #include "init.h"
 #include "malloc_internal.h"
 #include "msg.h"
+#include "numa.h"
 #include "prof/prof.h"
 #include "safety.h"
 #include "stats.h"
@@ -261,6 +262,9 @@ malloc_dalloc(tsd_t *tsd, void *ptr, uint64_t bits, tcache_t *tcache, const hook
 	int saved_errno = errno;
 	if (UNLIKELY(emap_bits_sampled(bits))) {
 		malloc_dalloc_sampled(tsd, ptr, bits, usize);
+	} else if (UNLIKELY(numa_active()) && tcache != NULL &&
+	           emap_bits_node(bits) != arena_node(tcache->arena)) {
+		arena_dalloc_home(ptr, bits); /* another node's: not to be handed out here */
 	} else if (tcache != NULL && ind < tcache_nbins && tcache->bins[ind].ncached_max != 0) {
 		if (!tcache_dalloc_easy(tcache, ind, ptr))
 			tcache_dalloc_flush(tcache, ind, ptr);

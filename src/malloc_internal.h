@@ -143,8 +143,8 @@ free_fast_class(void *ptr, unsigned ind)
 static ALWAYS_INLINE bool
 free_fast(void *ptr)
 {
-	unsigned ind = emap_bits_szind(emap_lookup(ptr));
-	/* false for entry 0, free extents and sampled objects */
+	unsigned ind = emap_bits_fast_szind(emap_lookup(ptr), tsd_tls.free_bias);
+	/* false for entry 0, free extents, sampled objects and other nodes' */
 	return LIKELY(ind < TCACHE_NBINS_MAX) && free_fast_class(ptr, ind);
 }
 
@@ -154,14 +154,16 @@ free_fast(void *ptr)
  * lookup.  Objects that are not in a slab (large ones, and profiler-sampled
  * ones, which live alone on an extent) are page-aligned: a page-aligned
  * pointer takes the unsized path, whose lookup tells them apart (and
- * rejects NULL).  A debug build checks the hint against the page map.
+ * rejects NULL); so does every pointer while NUMA is active, whose home node
+ * only the page map knows (the thread's sized_free_mask is then 0).  A
+ * debug build checks the hint against the page map.
  */
 static ALWAYS_INLINE bool
 free_sized_fast(const char *func, void *ptr, size_t size, size_t align_mask)
 {
 	if (UNLIKELY(size > SZ_LOOKUP_MAXCLASS))
 		return false;
-	if (UNLIKELY(((uintptr_t)ptr & PAGE_MASK) == 0))
+	if (UNLIKELY(((uintptr_t)ptr & tsd_tls.sized_free_mask) == 0))
 		return free_fast(ptr);
 	unsigned ind = sz_size2index_tab[(size + 7) >> 3];
 	if (UNLIKELY((sz_index2size_tab[ind] & align_mask) != 0))

@@ -24,6 +24,7 @@
 
 #include "conf.h"
 #include "memlimit.h"
+#include "os.h"
 
 enum memlimit_kind {
 	MEMLIMIT_NONE,
@@ -82,38 +83,6 @@ memlimit_append(char *buf, size_t *len, const char *s, size_t n)
 	return true;
 }
 
-/* Reads all of path into buf (size bytes, NUL-terminated): its length, or
- * -1 when it cannot be opened or read or does not fit.  errno is left to
- * the caller to restore. */
-static ssize_t
-memlimit_slurp(const char *path, char *buf, size_t size)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	size_t len = 0;
-	ssize_t result = -1;
-	for (;;) {
-		ssize_t n = read(fd, buf + len, size - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			break;
-		if (n == 0) {
-			if (len < size) {
-				buf[len] = '\0';
-				result = (ssize_t)len;
-			}
-			break;
-		}
-		len += (size_t)n;
-		if (len == size)
-			break; /* no room left for the NUL: too long */
-	}
-	close(fd);
-	return result;
-}
-
 /*
  * Parses a whole value file: decimal digits, or "max" when allow_max (read
  * as UINT64_MAX), then exactly one newline.  False when malformed (empty,
@@ -151,7 +120,7 @@ memlimit_read_value(char *dir, size_t len, const char *name, bool allow_max, uin
 {
 	char buf[32];
 	memcpy(dir + len, name, strlen(name) + 1);
-	ssize_t n = memlimit_slurp(dir, buf, sizeof(buf));
+	ssize_t n = os_read_file(dir, buf, sizeof(buf));
 	dir[len] = '\0';
 	return n >= 0 && memlimit_parse_value(buf, (size_t)n, allow_max, value);
 }
@@ -246,7 +215,7 @@ static bool
 memlimit_read_statm(size_t *usage)
 {
 	char buf[256];
-	ssize_t n = memlimit_slurp(memlimit_path, buf, sizeof(buf));
+	ssize_t n = os_read_file(memlimit_path, buf, sizeof(buf));
 	if (n <= 0 || buf[n - 1] != '\n')
 		return false;
 	const char *p = buf;

@@ -1,5 +1,6 @@
 /*
- * os.c — mmap/munmap/madvise and CPU count.  See os.h.
+ * os.c — mmap/munmap/madvise/mbind, CPU and node numbers, small system
+ * files.  See os.h.
  *
  * Aligned mappings over-map by (alignment - PAGE) and unmap the excess on
  * both sides, so the result is exactly [addr, addr + size).  No locks, no
@@ -7,9 +8,13 @@
  * build has test hooks and a test set one.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/mempolicy.h>
 #include <sched.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "os.h"
 
@@ -69,11 +74,43 @@ os_real_purge_lazy(void *addr, size_t size)
 	return os_madvise(addr, size, MADV_FREE);
 }
 
+/* mbind(2) through the system call (the libc wrapper lives in libnuma,
+ * which allocates). */
+static int
+os_real_bind(void *addr, size_t size, os_bind_mode_t mode, uint64_t nodes, bool move)
+{
+	static const int policy[] = {
+		[OS_BIND_PREFERRED] = MPOL_PREFERRED,
+		[OS_BIND_STRICT] = MPOL_BIND,
+		[OS_BIND_INTERLEAVE] = MPOL_INTERLEAVE,
+	};
+	unsigned long mask = (unsigned long)nodes;
+	int saved_errno = errno;
+	long rc = syscall(SYS_mbind, addr, size, policy[mode], &mask, (unsigned long)64 + 1,
+	                  move ? MPOL_MF_MOVE : 0u);
+	int err = rc == 0 ? 0 : errno;
+	errno = saved_errno;
+	return err;
+}
+
+static int
+os_real_numa_probe(void)
+{
+	int mode;
+	int saved_errno = errno;
+	long rc = syscall(SYS_get_mempolicy, &mode, NULL, 0UL, NULL, 0UL);
+	int err = rc == 0 ? 0 : errno;
+	errno = saved_errno;
+	return err;
+}
+
 const os_hooks_t os_real_hooks = {
 	.pages_map = os_real_pages_map,
 	.pages_unmap = os_real_pages_unmap,
 	.purge_forced = os_real_purge_forced,
 	.purge_lazy = os_real_purge_lazy,
+	.bind = os_real_bind,
+	.numa_probe = os_real_numa_probe,
 };
 
 void *
@@ -110,6 +147,21 @@ os_purge_lazy(void *addr, size_t size)
 	return os_real_purge_lazy(addr, size);
 }
 
+int
+os_bind(void *addr, size_t size, os_bind_mode_t mode, uint64_t nodes, bool move)
+{
+	if (config_test_hooks && os_test_hooks.bind != NULL)
+		return os_test_hooks.bind(addr, size, mode, nodes, move);
+	return os_real_bind(addr, size, mode, nodes, move);
+}
+
+int
+os_numa_probe(void)
+{
+	if (config_test_hooks && os_test_hooks.numa_probe != NULL)
+		return os_test_hooks.numa_probe();
+	return os_real_numa_probe();
+}
 
 unsigned
 os_ncpus(void)
@@ -128,4 +180,47 @@ os_getcpu(void)
 {
 	int cpu = sched_getcpu();
 	return cpu < 0 ? 0 : (unsigned)cpu;
+}
+
+unsigned
+os_getnode(void)
+{
+	unsigned cpu, node;
+	int saved_errno = errno;
+	int rc = getcpu(&cpu, &node);
+	errno = saved_errno;
+	return rc == 0 ? node : 0;
+}
+
+ssize_t
+os_read_file(const char *path, char *buf, size_t size)
+{
+	int saved_errno = errno;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		errno = saved_errno;
+		return -1;
+	}
+	size_t len = 0;
+	ssize_t result = -1;
+	for (;;) {
+		ssize_t n = read(fd, buf + len, size - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		if (n == 0) {
+			if (len < size) {
+				buf[len] = '\0';
+				result = (ssize_t)len;
+			}
+			break;
+		}
+		len += (size_t)n;
+		if (len == size)
+			break; /* no room left for the NUL: too long */
+	}
+	close(fd);
+	errno = saved_errno;
+	return result;
 }

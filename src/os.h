@@ -10,7 +10,13 @@
 #ifndef STRATA_OS_H
 #define STRATA_OS_H
 
+#include <sys/types.h>
+
 #include "config.h"
+
+/* The memory policies os_bind sets (mbind's MPOL_PREFERRED, MPOL_BIND and
+ * MPOL_INTERLEAVE). */
+typedef enum os_bind_mode { OS_BIND_PREFERRED, OS_BIND_STRICT, OS_BIND_INTERLEAVE } os_bind_mode_t;
 
 /* Maps size bytes (a PAGE multiple) of fresh zeroed memory aligned to
  * alignment (a power of two >= PAGE).  NULL with errno ENOMEM on failure. */
@@ -22,6 +28,14 @@ int os_purge_forced(void *addr, size_t size);
  * read back as zeroes); until then they keep their contents and count in
  * RSS (LazyFree in smaps).  A write cancels it for that page. */
 int os_purge_lazy(void *addr, size_t size);
+/* Gives [addr, addr + size) the memory policy mode over the nodes of the
+ * mask `nodes` (bit k: node k); with move, pages already there migrate to
+ * them (MPOL_MF_MOVE).  Untouched pages are placed when first touched.  0
+ * or the errno of mbind. */
+int os_bind(void *addr, size_t size, os_bind_mode_t mode, uint64_t nodes, bool move);
+/* 0 when the kernel's NUMA system calls work for this process; else their
+ * errno (ENOSYS without CONFIG_NUMA, EPERM under a seccomp filter). */
+int os_numa_probe(void);
 /*
  * Test injection (docs/design.md, "Injection"): in the internal test archive
  * (config_test_hooks) a test may point any of these at its own function to
@@ -34,13 +48,20 @@ typedef struct os_hooks {
 	void (*pages_unmap)(void *addr, size_t size);
 	int (*purge_forced)(void *addr, size_t size);
 	int (*purge_lazy)(void *addr, size_t size);
+	int (*bind)(void *addr, size_t size, os_bind_mode_t mode, uint64_t nodes, bool move);
+	int (*numa_probe)(void);
 } os_hooks_t;
 extern os_hooks_t os_test_hooks;
 extern const os_hooks_t os_real_hooks;
 
 /* Number of CPUs this process may run on (at least 1). */
 unsigned os_ncpus(void);
-/* The CPU the calling thread runs on now (0 if unknown). */
+/* The CPU (or NUMA node) the calling thread runs on now (0 if unknown). */
 unsigned os_getcpu(void);
+unsigned os_getnode(void);
+/* Reads all of the file at path into buf (size bytes, NUL-terminated) with
+ * no allocation: its length, or -1 when it cannot be opened or read or does
+ * not fit.  errno is kept. */
+ssize_t os_read_file(const char *path, char *buf, size_t size);
 
 #endif

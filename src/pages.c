@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "conf.h"
 #include "debug.h"
+#include "numa.h"
 #include "os.h"
 #include "pages.h"
 #include "pages_internal.h"
@@ -48,6 +49,8 @@ pages_init(pages_t *p, unsigned arena_ind, base_t *base, ssize_t dirty_decay_ms,
 	p->busy = NULL;
 	p->unmapping = NULL;
 	p->unmerged = NULL;
+	atomic_store_relaxed(&p->node, NUMA_NODE_NONE);
+	atomic_store_relaxed(&p->mappings, NULL);
 	p->active_pages = 0;
 	p->mapped = 0;
 	p->grow_next = PAGES_GROW_MIN;
@@ -94,6 +97,7 @@ pages_extent_new(pages_t *p)
 	e->zeroed = false;
 	e->unmerged = false;
 	e->decommitted = false;
+	e->node = 0;
 	e->heap_child = e->heap_next = e->heap_prev = NULL;
 	e->nfree = 0;
 	return e;
@@ -167,13 +171,13 @@ pages_set_remove(pages_t *p, eset_t *set, extent_t *e)
 static void
 pages_register_free(extent_t *e)
 {
-	emap_set_boundary(e->addr, e->size, emap_pack(e, EMAP_SZIND_NONE, false));
+	emap_set_boundary(e->addr, e->size, emap_pack(e, EMAP_SZIND_NONE, false, 0));
 }
 
 static void
 pages_register_active(extent_t *e)
 {
-	uint64_t bits = emap_pack(e, e->szind, e->slab);
+	uint64_t bits = emap_pack(e, e->szind, e->slab, e->node);
 	if (e->slab)
 		emap_set_range(e->addr, e->size, bits);
 	else
@@ -384,6 +388,50 @@ pages_unmap(pages_t *p, extent_hooks_t *h, void *addr, size_t size)
 		extent_hooks_dalloc(h, addr, size, true, p->arena_ind);
 }
 
+/* Binds a new mapping of our own to the pages' node before anything
+ * touches it, and, while NUMA is active, lists it for moves; ENOMEM when
+ * the list entry cannot be had.  Lock not held. */
+static int
+pages_bind_new(pages_t *p, void *addr, size_t size)
+{
+	if (!numa_active())
+		return 0;
+	pages_mapping_t *m = base_alloc(p->base, sizeof(*m), sizeof(void *));
+	if (m == NULL)
+		return ENOMEM;
+	numa_bind(addr, size, atomic_load_relaxed(&p->node), false);
+	m->addr = addr;
+	m->size = size;
+	pages_mapping_t *head = atomic_load_relaxed(&p->mappings);
+	do {
+		m->next = head;
+	} while (!atomic_compare_exchange_weak_explicit(&p->mappings, &head, m, memory_order_release,
+	                                                memory_order_relaxed));
+	return 0;
+}
+
+unsigned
+pages_node(pages_t *p)
+{
+	return atomic_load_relaxed(&p->node);
+}
+
+void
+pages_move_node(pages_t *p, unsigned node)
+{
+	atomic_store_relaxed(&p->node, node);
+	for (pages_mapping_t *m = atomic_load_acquire(&p->mappings); m != NULL; m = m->next) {
+		if (numa_bind(m->addr, m->size, node, true) == 0)
+			continue;
+		/* A hole (retain:false unmapped part of it): move what is
+		 * still mapped, a huge page at a time. */
+		for (size_t off = 0; off < m->size; off += HUGEPAGE) {
+			size_t len = m->size - off < HUGEPAGE ? m->size - off : HUGEPAGE;
+			numa_bind((char *)m->addr + off, len, node, true);
+		}
+	}
+}
+
 /*
  * Maps a new region for a request of size bytes aligned to alignment and
  * returns it as one retained extent in no set: a growth step (grow_next,
@@ -414,7 +462,7 @@ pages_map_retained(pages_t *p, size_t size, size_t alignment, bool exact)
 	void *addr = pages_map(p, h, map_size, map_align, &zeroed);
 	if (addr == NULL)
 		return NULL;
-	if (emap_ensure(addr, map_size) != 0) {
+	if (emap_ensure(addr, map_size) != 0 || (h == NULL && pages_bind_new(p, addr, map_size) != 0)) {
 		pages_unmap(p, h, addr, map_size);
 		return NULL;
 	}
@@ -526,9 +574,11 @@ pages_alloc(pages_t *p, size_t size, size_t alignment, bool zero, unsigned szind
 	DEBUG_ASSERT(e->state == EXTENT_DIRTY || e->state == EXTENT_MUZZY ||
 	             e->state == EXTENT_RETAINED);
 	uint64_t now = clock_coarse_ns();
+	unsigned node = atomic_load_relaxed(&p->node);
 	e->state = EXTENT_ACTIVE;
 	e->szind = (uint8_t)szind;
 	e->slab = slab;
+	e->node = node == NUMA_NODE_NONE ? 0 : (uint8_t)node;
 	pages_register_active(e);
 	burst_take(&p->burst, now, p->active_pages, p->active_pages + (size >> LG_PAGE));
 	p->active_pages += size >> LG_PAGE;

@@ -85,6 +85,13 @@ typedef struct pages_purge_stats {
 	uint64_t purged;   /* pages purged */
 } pages_purge_stats_t;
 
+typedef struct pages_mapping pages_mapping_t;
+struct pages_mapping {
+	pages_mapping_t *next;
+	void *addr;
+	size_t size;
+};
+
 typedef struct pages pages_t;
 struct pages {
 	pai_t pai; /* first: the backend interface (pai.h) */
@@ -104,6 +111,12 @@ struct pages {
 	extent_t *busy;      /* extents being purged, linked by heap_next/prev */
 	extent_t *unmapping; /* extents being unmapped (retain:false), likewise */
 	extent_t *unmerged;  /* dirty extents filed without merging (freed slabs) */
+	/* NUMA (numa.h): the node new mappings are bound to (NUMA_NODE_NONE:
+	 * unbound), read without the lock; and, while NUMA is active, every
+	 * mapping made (a list that only grows, read without the lock), for
+	 * moving the arena to another node. */
+	_Atomic unsigned node;
+	_Atomic(pages_mapping_t *) mappings;
 	size_t active_pages; /* pages in active extents */
 	size_t mapped;       /* bytes of address space mapped from the OS */
 	size_t grow_next;    /* size of the next mapping */
@@ -170,6 +183,12 @@ extent_hooks_t *pages_hooks(pages_t *p);
 void pages_set_hooks(pages_t *p, extent_hooks_t *hooks);
 /* arena.<i>.retain_grow_limit: the largest step by which mapped space
  * grows (a request larger than it still gets what it needs). */
+/* The NUMA node the pages are bound to (NUMA_NODE_NONE: unbound).
+ * pages_move_node binds new mappings to node and migrates the pages of
+ * every mapping made while NUMA was active; mappings through extent hooks
+ * are the hooks' and are never bound.  No lock may be held. */
+unsigned pages_node(pages_t *p);
+void pages_move_node(pages_t *p, unsigned node);
 size_t pages_retain_grow_limit(pages_t *p);
 void pages_set_retain_grow_limit(pages_t *p, size_t limit);
 /*

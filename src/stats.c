@@ -157,6 +157,7 @@ stats_arena_read(arena_t *a, stats_arena_t *o, bool with_tcache)
 	o->initialized = true;
 	o->nthreads = atomic_load_relaxed(&a->nthreads);
 	o->uptime = clock_coarse_ns() - a->create_ns;
+	o->numa_node = arena_node(a);
 	for (unsigned j = 0; j < SZ_NBINS; j++) {
 		bin_stats_t bs;
 		bin_stats_read(&a->bins[j], j, a->pai, &bs);

@@ -41,6 +41,7 @@
 	X(uptime, uint64_t, MAX, "Nanoseconds since the arena was created (or revived).")     \
 	X(dirty_decay_ms, ssize_t, SETTING, "The arena's dirty_decay_ms; -1 in the merged views.") \
 	X(muzzy_decay_ms, ssize_t, SETTING, "The arena's muzzy_decay_ms; -1 in the merged views.") \
+	X(numa_node, unsigned, SETTING, "The arena's home NUMA node; UINT_MAX when NUMA is inactive and in the merged views.") \
 	X(pactive, size_t, GAUGE, "Pages in active extents.")                                 \
 	X(pdirty, size_t, GAUGE, "Pages unused and dirty, to be purged by decay.")            \
 	X(pmuzzy, size_t, GAUGE, "Pages unused and lazily purged (MADV_FREE).")               \

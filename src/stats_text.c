@@ -14,6 +14,7 @@
 #include "arena.h"
 #include "conf.h"
 #include "msg.h"
+#include "numa.h"
 #include "stats.h"
 
 /* count per second of uptime, as jemalloc computes it (0 under a second). */
@@ -108,6 +109,28 @@ stats_text_mutex_row(stats_out_t *out, const char *name, const mutex_stats_t *m,
 	          (unsigned long long)m->max_wait_time, m->max_num_thds);
 }
 
+/* Each node with memory: its arenas and their resident bytes (where they
+ * bound their pages); nothing while NUMA is inactive. */
+static void
+stats_text_numa(stats_out_t *out)
+{
+	if (!numa_active())
+		return;
+	size_t resident[NUMA_NODES_MAX] = {0};
+	unsigned narenas[NUMA_NODES_MAX] = {0};
+	for (unsigned i = 0, n = arena_narenas_total(); i < n; i++) {
+		const stats_arena_t *a = stats_arena_get(i);
+		if (a == NULL || a->numa_node >= NUMA_NODES_MAX)
+			continue;
+		resident[a->numa_node] += a->resident;
+		narenas[a->numa_node]++;
+	}
+	for (uint64_t m = numa_memory_nodes(); m != 0; m &= m - 1) {
+		unsigned k = bits_ctz(m);
+		stats_out(out, "NUMA node %u: arenas: %u, resident: %zu\n", k, narenas[k], resident[k]);
+	}
+}
+
 static void
 stats_text_totals(stats_out_t *out, const stats_t *st, const stats_opts_t *opts)
 {
@@ -126,6 +149,7 @@ stats_text_totals(stats_out_t *out, const stats_t *st, const stats_opts_t *opts)
 	          bg->memlimit_limit, bg->memlimit_source, bg->memlimit_usage,
 	          (unsigned long long)bg->memlimit_releases,
 	          (unsigned long long)bg->memlimit_released);
+	stats_text_numa(out);
 	if (!opts->mutex)
 		return;
 	static const char *const names[] = {

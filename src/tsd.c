@@ -16,7 +16,10 @@
 #include <errno.h>
 #include <pthread.h>
 
+#include "arena_select.h"
 #include "conf.h"
+#include "emap.h"
+#include "numa.h"
 #include "tsd.h"
 
 __thread tsd_t tsd_tls __attribute__((tls_model("initial-exec")));
@@ -80,6 +83,24 @@ tsd_boot(void)
 	return pthread_key_create(&tsd_key, tsd_thread_exit);
 }
 
+static uint32_t
+tsd_free_bias_of(arena_t *arena)
+{
+	unsigned node = arena_node(arena);
+	return emap_free_bias(node == NUMA_NODE_NONE ? 0 : node);
+}
+
+/* Makes arena the thread's: its cache refills from it, its fast frees take
+ * its node's objects. */
+static void
+tsd_use_arena(tsd_t *tsd, arena_t *arena)
+{
+	tsd->arena = arena;
+	tsd->tcache.arena = arena;
+	tsd->free_bias = tsd_free_bias_of(arena);
+	tsd->sized_free_mask = numa_active() ? 0 : PAGE_MASK;
+}
+
 tsd_t *
 tsd_fetch_slow(void)
 {
@@ -91,7 +112,7 @@ tsd_fetch_slow(void)
 	arena_t *arena = arena_select_bind();
 	if (arena == NULL)
 		return NULL;
-	tsd->arena = arena;
+	tsd_use_arena(tsd, arena);
 	/* A cache that cannot get its slots just stays off. */
 	tcache_init(&tsd->tcache, arena);
 	tsd->state = TSD_NOMINAL;
@@ -101,18 +122,25 @@ tsd_fetch_slow(void)
 	return tsd;
 }
 
-/* Cached objects stay cached; refills come from the new arena. */
+/* Under percpu_arena, cached objects stay cached and refills come from
+ * the new arena.  A thread that moved to another NUMA node flushes its
+ * cache first: what it holds is its old node's memory.  The free bias
+ * follows the arena's node, which arena.<i>.numa_node may have changed. */
 void
 tsd_arena_recheck(tsd_t *tsd)
 {
+	tsd->free_bias = tsd_free_bias_of(tsd->arena);
 	if (tsd->arena->ind >= arena_narenas_auto())
 		return;
 	arena_t *now = arena_select_percpu_moved(tsd->arena);
-	if (now == NULL)
-		return;
+	if (now == NULL) {
+		now = arena_select_node_moved(tsd->arena, &tsd->node_strikes);
+		if (now == NULL)
+			return;
+		tcache_flush(&tsd->tcache);
+	}
 	arena_select_move(tsd->arena, now);
-	tsd->arena = now;
-	tsd->tcache.arena = now;
+	tsd_use_arena(tsd, now);
 }
 
 void
@@ -164,6 +192,13 @@ tsd_thread_arena_get(void)
 	return tsd != NULL ? tsd->arena->ind : 0;
 }
 
+unsigned
+tsd_thread_numa_node(void)
+{
+	tsd_t *tsd = tsd_fetch();
+	return tsd != NULL ? arena_node(tsd->arena) : NUMA_NODE_NONE;
+}
+
 int
 tsd_thread_arena_set(unsigned ind)
 {
@@ -177,8 +212,7 @@ tsd_thread_arena_set(unsigned ind)
 	tcache_flush(&tsd->tcache);
 	if (tsd->state == TSD_NOMINAL)
 		arena_select_move(tsd->arena, arena);
-	tsd->arena = arena;
-	tsd->tcache.arena = arena;
+	tsd_use_arena(tsd, arena);
 	return 0;
 }
 

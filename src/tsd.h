@@ -40,6 +40,15 @@ typedef struct tsd {
 	uint64_t alloc_event;  /* fast threshold: call event_alloc when allocated reaches it */
 	uint64_t deallocated;
 	uint64_t dalloc_event;
+	/* What free's fast path subtracts from a page-map entry's class field
+	 * (emap_free_bias of the arena's node): frees of other nodes' objects
+	 * take the slow path, which sends them home.  0 until bound. */
+	uint32_t free_bias;
+	/* A sized free of a pointer p with (p & sized_free_mask) == 0 looks
+	 * the page map up: PAGE_MASK (page-aligned objects may be large or
+	 * sampled), 0 while NUMA is active (the home node is in the page
+	 * map) and until bound. */
+	uint64_t sized_free_mask;
 	tcache_t tcache;
 	/* Cold. */
 	event_state_t events;
@@ -47,6 +56,7 @@ typedef struct tsd {
 	struct prof_tdata *prof_tdata; /* the profiler's data of this thread, or NULL */
 	uint8_t state;      /* enum tsd_state */
 	uint8_t reentrancy; /* nesting level of allocator code that may allocate */
+	uint8_t node_strikes; /* re-checks in a row that found it off its arena's node */
 	/* thread.peak: the highest allocated - deallocated - peak_base seen
 	 * (at the periodic event and at each read), and the net bytes at the
 	 * last reset. */
@@ -100,6 +110,9 @@ void tsd_thread_peak_reset(void);
 /* thread.arena: the calling thread's arena index, and rebinding it (the
  * arena is created if needed; EFAULT when ind cannot be an arena). */
 unsigned tsd_thread_arena_get(void);
+/* thread.numa_node: the home node of the thread's arena (NUMA_NODE_NONE
+ * when NUMA is inactive or the thread has no arena). */
+unsigned tsd_thread_numa_node(void);
 int tsd_thread_arena_set(unsigned ind);
 /* thread.tcache.enabled / thread.tcache.flush for the calling thread. */
 bool tsd_thread_tcache_enabled(void);

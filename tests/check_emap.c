@@ -35,42 +35,44 @@ START_TEST(test_pack_roundtrip)
 	static extent_t e;
 	for (unsigned szind = 0; szind < SZ_NSIZES; szind += 7) {
 		for (int slab = 0; slab <= 1; slab++) {
-			uint64_t bits = emap_pack(&e, szind, slab);
+			uint64_t bits = emap_pack(&e, szind, slab, 0);
 			ck_assert_ptr_eq(emap_bits_extent(bits), &e);
 			ck_assert_uint_eq(emap_bits_szind(bits), szind);
 			ck_assert_int_eq(emap_bits_slab(bits), slab);
 		}
 	}
-	uint64_t none = emap_pack(&e, EMAP_SZIND_NONE, false);
+	uint64_t none = emap_pack(&e, EMAP_SZIND_NONE, false, 0);
 	ck_assert_uint_ge(emap_bits_szind(none), SZ_NSIZES);
 	ck_assert_uint_ge(emap_bits_szind(0), SZ_NSIZES);
 }
 END_TEST
 
-/* The layout is a contract with the free fast path and with the profiler
- * and NUMA code to come: pin every field's position. */
+/* The layout is a contract with the free fast path, the profiler and the
+ * NUMA routing of frees: pin every field's position. */
 START_TEST(test_entry_layout_is_pinned)
 {
 	static extent_t e;
 	uintptr_t ep = (uintptr_t)&e;
 	ck_assert_uint_eq(ep & 63, 0); /* descriptors leave bits 0..5 free */
-	ck_assert_uint_eq(emap_pack(&e, 0, false), (uint64_t)ep | ((uint64_t)1 << 48));
-	ck_assert_uint_eq(emap_pack(&e, 5, true), (uint64_t)ep | ((uint64_t)6 << 48) | 1);
-	ck_assert_uint_eq(emap_pack(&e, EMAP_SZIND_NONE, false), (uint64_t)ep);
-	ck_assert_uint_eq(EMAP_NODE_MASK, (uint64_t)0x3e);
+	ck_assert_uint_eq(emap_pack(&e, 0, false, 0), (uint64_t)ep | ((uint64_t)1 << 48));
+	ck_assert_uint_eq(emap_pack(&e, 5, true, 0), (uint64_t)ep | ((uint64_t)6 << 48) | 1);
+	ck_assert_uint_eq(emap_pack(&e, 5, true, 3),
+	                  (uint64_t)ep | ((uint64_t)3 << 56) | ((uint64_t)6 << 48) | 1);
+	ck_assert_uint_eq(emap_pack(&e, EMAP_SZIND_NONE, false, 3), (uint64_t)ep);
+	ck_assert_uint_eq(EMAP_NODE_MASK, (uint64_t)0x1f << 56);
 	ck_assert_uint_eq(EMAP_SAMPLED_BIT, (uint64_t)1 << 63);
 	ck_assert_uint_eq(EMAP_EXTENT_MASK, (((uint64_t)1 << 48) - 1) & ~(uint64_t)63);
 	STATIC_ASSERT(SZ_NSIZES < 255, "class + 1 fits in bits 48..55");
 }
 END_TEST
 
-/* The reserved fields do not disturb the others, and each reads back. */
-START_TEST(test_reserved_fields_coexist)
+/* The node field does not disturb the others, and each reads back. */
+START_TEST(test_node_field_coexists)
 {
 	static extent_t e;
 	for (unsigned node = 0; node < 32; node++) {
-		uint64_t bits = emap_pack(&e, 9, true) | ((uint64_t)node << EMAP_NODE_SHIFT);
-		ck_assert_uint_eq((bits & EMAP_NODE_MASK) >> EMAP_NODE_SHIFT, node);
+		uint64_t bits = emap_pack(&e, 9, true, node);
+		ck_assert_uint_eq(emap_bits_node(bits), node);
 		ck_assert_ptr_eq(emap_bits_extent(bits), &e);
 		ck_assert_uint_eq(emap_bits_szind(bits), 9);
 		ck_assert(emap_bits_slab(bits));
@@ -80,22 +82,31 @@ START_TEST(test_reserved_fields_coexist)
 }
 END_TEST
 
-/* free's fast path takes the cache only when emap_bits_szind() is below
- * TCACHE_NBINS_MAX: the same compare must turn away every entry that is not
- * a live, unsampled, cacheable allocation. */
+/* free's fast path takes the cache only when emap_bits_fast_szind() is
+ * below TCACHE_NBINS_MAX: the same compare must turn away every entry that
+ * is not a live, unsampled, cacheable allocation of the freeing thread's
+ * node, for every pair of nodes. */
 START_TEST(test_fast_path_compare_rejects)
 {
 	static extent_t e;
-	ck_assert_uint_ge(emap_bits_szind(0), TCACHE_NBINS_MAX);
-	ck_assert_uint_ge(emap_bits_szind(emap_pack(&e, EMAP_SZIND_NONE, false)), TCACHE_NBINS_MAX);
-	for (unsigned szind = 0; szind < SZ_NSIZES; szind++) {
-		uint64_t bits = emap_pack(&e, szind, szind < SZ_NBINS);
-		ck_assert_int_eq(emap_bits_szind(bits) < TCACHE_NBINS_MAX, szind < TCACHE_NBINS_MAX);
-		uint64_t sampled = bits | EMAP_SAMPLED_BIT;
-		ck_assert_uint_ge(emap_bits_szind(sampled), TCACHE_NBINS_MAX);
-		ck_assert_uint_ge(emap_bits_szind(sampled), SZ_NSIZES);
-		uint64_t on_node = bits | EMAP_NODE_MASK;
-		ck_assert_uint_eq(emap_bits_szind(on_node), szind);
+	for (unsigned mine = 0; mine < 32; mine++) {
+		unsigned bias = emap_free_bias(mine);
+		ck_assert_uint_ge(emap_bits_fast_szind(0, bias), TCACHE_NBINS_MAX);
+		for (unsigned node = 0; node < 32; node++) {
+			uint64_t none = emap_pack(&e, EMAP_SZIND_NONE, false, node);
+			ck_assert_uint_ge(emap_bits_fast_szind(none, bias), TCACHE_NBINS_MAX);
+			for (unsigned szind = 0; szind < SZ_NSIZES; szind++) {
+				uint64_t bits = emap_pack(&e, szind, szind < SZ_NBINS, node);
+				bool cached = node == mine && szind < TCACHE_NBINS_MAX;
+				ck_assert_int_eq(emap_bits_fast_szind(bits, bias) < TCACHE_NBINS_MAX, cached);
+				if (cached)
+					ck_assert_uint_eq(emap_bits_fast_szind(bits, bias), szind);
+				uint64_t sampled = bits | EMAP_SAMPLED_BIT;
+				ck_assert_uint_ge(emap_bits_fast_szind(sampled, bias), SZ_NSIZES);
+				ck_assert_uint_ge(emap_bits_szind(sampled), SZ_NSIZES);
+				ck_assert_uint_eq(emap_bits_szind(bits), szind);
+			}
+		}
 	}
 }
 END_TEST
@@ -107,7 +118,7 @@ START_TEST(test_sparse_insert_lookup_remove)
 		void *a = sparse_addr(i);
 		ck_assert_uint_eq(emap_lookup(a), 0);
 		ck_assert_int_eq(emap_ensure(a, 8 * PAGE), 0);
-		emap_set_range(a, 8 * PAGE, emap_pack(&ext[i], i, true));
+		emap_set_range(a, 8 * PAGE, emap_pack(&ext[i], i, true, 0));
 	}
 	for (unsigned i = 0; i < 64; i++) {
 		char *a = sparse_addr(i);
@@ -136,7 +147,7 @@ START_TEST(test_boundary_only)
 	static extent_t e;
 	char *a = sparse_addr(100);
 	ck_assert_int_eq(emap_ensure(a, 16 * PAGE), 0);
-	emap_set_boundary(a, 16 * PAGE, emap_pack(&e, 40, false));
+	emap_set_boundary(a, 16 * PAGE, emap_pack(&e, 40, false, 0));
 	ck_assert_ptr_eq(emap_bits_extent(emap_lookup(a)), &e);
 	ck_assert_ptr_eq(emap_bits_extent(emap_lookup(a + 15 * PAGE)), &e);
 	for (unsigned p = 1; p < 15; p++)
@@ -150,7 +161,7 @@ START_TEST(test_range_crossing_leaves)
 	/* Two pages on each side of a 1 GiB leaf boundary. */
 	char *a = (char *)((uintptr_t)0x200000000000 + ((uintptr_t)1 << 30) - 2 * PAGE);
 	ck_assert_int_eq(emap_ensure(a, 4 * PAGE), 0);
-	emap_set_range(a, 4 * PAGE, emap_pack(&e, 3, true));
+	emap_set_range(a, 4 * PAGE, emap_pack(&e, 3, true, 0));
 	for (unsigned p = 0; p < 4; p++)
 		ck_assert_ptr_eq(emap_bits_extent(emap_lookup(a + p * PAGE)), &e);
 }
@@ -173,7 +184,7 @@ test_suite(void)
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, test_pack_roundtrip);
 	tcase_add_test(tc, test_entry_layout_is_pinned);
-	tcase_add_test(tc, test_reserved_fields_coexist);
+	tcase_add_test(tc, test_node_field_coexists);
 	tcase_add_test(tc, test_fast_path_compare_rejects);
 	tcase_add_test(tc, test_sparse_insert_lookup_remove);
 	tcase_add_test(tc, test_boundary_only);
