@@ -1,14 +1,13 @@
 /*
  * t_bad_node.c — test "bad_node": a node that does not exist is refused with
- * EINVAL (arena.<i>.numa_node, arenas.create) and changes nothing; an arena
- * that does not exist (an automatic one no thread has used) gives EFAULT; the
- * read-only nodes refuse a write with EPERM.
+ * EINVAL (arena.<i>.numa_node, arenas.create) and changes nothing; no arena
+ * ("all arenas", a destroyed manual arena) gives EFAULT; the read-only nodes
+ * refuse a write with EPERM.
  */
 #include "numa_check.h"
 
 #include <errno.h>
 #include <limits.h>
-#include <stdbool.h>
 #include <stdio.h>
 
 void
@@ -37,22 +36,24 @@ test_bad_node(void)
 	err = ctl_write_u("stats.arenas.0.numa_node", 0);
 	expect(err == EPERM, "writing stats.arenas.0.numa_node: error %d, want EPERM", err);
 
-	/* An automatic arena that no thread has used yet does not exist. */
-	unsigned unused = narenas;
-	for (unsigned i = narenas; i-- > 1 && unused == narenas;) {
-		char name[64];
-		bool initialized = true;
-		size_t len = sizeof(initialized);
-		snprintf(name, sizeof(name), "arena.%u.initialized", i);
-		if (mallctl(name, &initialized, &len, NULL, 0) == 0 && !initialized)
-			unused = i;
-	}
-	expect(unused < narenas, "every one of %u arenas is initialized", narenas);
+	/* No arena: "all arenas", and a manual arena destroyed (man/strata.3,
+	 * arena.<i>.numa_node; an automatic arena not made yet answers). */
 	unsigned node;
-	err = ctl_read_ui("arena", unused, "numa_node", &node);
-	expect(err == EFAULT, "reading arena.%u.numa_node (not initialized): error %d, want EFAULT",
-	       unused, err);
-	err = ctl_write_ui("arena", unused, "numa_node", 0);
-	expect(err == EFAULT, "writing arena.%u.numa_node (not initialized): error %d, want EFAULT",
-	       unused, err);
+	char name[64];
+	snprintf(name, sizeof(name), "arena.%u.numa_node", MALLCTL_ARENAS_ALL);
+	err = ctl_read_u(name, &node);
+	expect(err == EFAULT, "reading %s: error %d, want EFAULT", name, err);
+	err = ctl_write_u(name, 0);
+	expect(err == EFAULT, "writing %s: error %d, want EFAULT", name, err);
+	unsigned arena = UINT_MAX;
+	size_t len = sizeof(arena);
+	expect(mallctl("arenas.create", &arena, &len, NULL, 0) == 0, "arenas.create failed");
+	snprintf(name, sizeof(name), "arena.%u.destroy", arena);
+	expect(mallctl(name, NULL, NULL, NULL, 0) == 0, "%s failed", name);
+	err = ctl_read_ui("arena", arena, "numa_node", &node);
+	expect(err == EFAULT, "reading arena.%u.numa_node (destroyed): error %d, want EFAULT", arena,
+	       err);
+	err = ctl_write_ui("arena", arena, "numa_node", 0);
+	expect(err == EFAULT, "writing arena.%u.numa_node (destroyed): error %d, want EFAULT", arena,
+	       err);
 }
