@@ -28,6 +28,7 @@ run "" create
 run "" handoff
 run "" churn
 run "" bad_node
+run "" stats
 run numa:off off
 run "" policy
 run numa_policy:bind policy

@@ -80,5 +80,6 @@ void test_policy(void);
 void test_handoff(void);
 void test_churn(void);
 void test_bad_node(void);
+void test_stats(void);
 
 #endif
