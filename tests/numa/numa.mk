@@ -1,7 +1,8 @@
 # tests/numa/numa.mk — the NUMA proof (docs/design.md, "Testing NUMA"):
 # check-numa runs the one-node test on this machine, then boots an emulated
 # three-node machine once (tests/numa/vm.sh) and runs every other NUMA test
-# inside it (tests/numa/guest_check.sh); bench-numa runs
+# inside it (tests/numa/guest_check.sh), on the release and on the debug
+# library; bench-numa runs
 # bench/numa_locality there under strata, glibc, jemalloc and mimalloc
 # (tests/numa/guest_bench.sh) and prints the node-local page fractions.
 # Included at the end of the top Makefile, which owns CC, CSTD, WARN, SUDO
@@ -57,11 +58,13 @@ build/numa/numa_locality: bench/numa_locality.c tests/numa/locality.c tests/numa
 
 # The one-node test on this machine, then the VM; both run whatever the
 # other gives.
-check-numa: numa-vm-deps build/numa-vm/qexit build/numa/numa_check lib/libstrata.so
+check-numa: numa-vm-deps build/numa-vm/qexit build/numa/numa_check lib/libstrata.so \
+		build/debug/lib/libstrata.so
 	@echo "== build/numa/numa_check one_node (this machine)"
 	@rc=0; build/numa/numa_check one_node || rc=1; \
 	echo "== NUMA tests in an emulated three-node machine (tests/numa/vm.sh)"; \
-	tests/numa/vm.sh tests/numa/guest_check.sh build/numa/numa_check lib/libstrata.so || rc=1; \
+	tests/numa/vm.sh tests/numa/guest_check.sh build/numa/numa_check lib/libstrata.so \
+		build/debug/lib/libstrata.so || rc=1; \
 	exit $$rc
 
 bench-numa: numa-vm-deps build/numa-vm/qexit build/numa/numa_locality lib/libstrata.so

@@ -1,11 +1,14 @@
 /*
  * t_machine.c — test "topology": the guest is the machine the other tests
  * assume (tests/numa/vm.sh): nodes 0 and 1 with CPU 0 and CPU 1, node 2 with
- * memory and no CPU; and strata is the allocator of this program.
+ * memory and no CPU; and strata is the allocator of this program, in the
+ * build NUMA_CHECK_DEBUG names when set (1: debug, 0: release).
  */
 #include "numa_check.h"
 
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void
@@ -38,4 +41,11 @@ test_topology(void)
 	size_t len = sizeof(version);
 	expect(mallctl("version", &version, &len, NULL, 0) == 0 && version != NULL,
 	       "mallctl(\"version\") does not answer: strata is not the allocator");
+	const char *want = getenv("NUMA_CHECK_DEBUG");
+	bool debug = false;
+	len = sizeof(debug);
+	expect(mallctl("config.debug", &debug, &len, NULL, 0) == 0, "config.debug does not answer");
+	if (want != NULL)
+		expect(debug == (strcmp(want, "1") == 0), "config.debug is %d, NUMA_CHECK_DEBUG=%s",
+		       debug, want);
 }
