@@ -33,6 +33,7 @@ suite() {
 	run "" create
 	run "" handoff
 	run "" churn
+	run "" crossfree
 	run "" bad_node
 	run "" stats
 	run numa:off off

@@ -79,6 +79,7 @@ void test_nosys_child(void);
 void test_policy(void);
 void test_handoff(void);
 void test_churn(void);
+void test_crossfree(void);
 void test_bad_node(void);
 void test_stats(void);
 
