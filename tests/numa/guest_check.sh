@@ -34,6 +34,8 @@ suite() {
 	run "" handoff
 	run "" churn
 	run "" crossfree
+	# (filling a node is page faults, not allocator code: once is enough)
+	[ "$build" = debug ] || run "" full_node
 	run "" bad_node
 	run "" stats
 	run numa:off off

@@ -139,7 +139,7 @@ static const struct {
 	{"create", test_create},     {"off", test_off},           {"policy", test_policy},
 	{"handoff", test_handoff},   {"churn", test_churn},       {"bad_node", test_bad_node},
 	{"one_node", test_one_node}, {"nosys", test_nosys},       {"nosys_child", test_nosys_child},
-	{"stats", test_stats},       {"crossfree", test_crossfree},
+	{"stats", test_stats},       {"crossfree", test_crossfree}, {"full_node", test_full_node},
 };
 
 int

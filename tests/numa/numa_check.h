@@ -72,6 +72,7 @@ void test_migrate(void);
 void test_stay(void);
 void test_tier(void);
 void test_create(void);
+void test_full_node(void);
 void test_off(void);
 void test_one_node(void);
 void test_nosys(void);

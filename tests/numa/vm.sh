@@ -21,7 +21,8 @@
 # Environment: NUMA_VM_DIR (build/numa-vm: the cached kernel, qexit, the
 # initramfs and console.log), NUMA_VM_TIMEOUT (seconds, 180: make
 # check-numa's boot takes 20-40 s on the 2-CPU build machine, more while
-# other jobs share it), NUMA_VM_MEM (MiB per node, 384).
+# other jobs share it), NUMA_VM_MEM (MiB of each CPU node, 384; the
+# memory-only node has 128, small enough for a test to fill it quickly).
 set -eu
 
 if [ $# -lt 1 ]; then
@@ -33,6 +34,7 @@ shift
 dir=${NUMA_VM_DIR:-build/numa-vm}
 timeout_s=${NUMA_VM_TIMEOUT:-180}
 mem=${NUMA_VM_MEM:-384}
+mem2=128
 log=$dir/console.log
 mkdir -p "$dir"
 
@@ -126,14 +128,15 @@ chmod 755 "$root/init"
 # Boot.  Node memory comes from memory-backend-ram objects (QEMU 7.2 refuses
 # -numa node,mem= on this machine type).
 numa=""
-for node in 0 1 2; do
-	numa="$numa -object memory-backend-ram,id=m$node,size=${mem}M -numa node,nodeid=$node,memdev=m$node"
-	[ $node -lt 2 ] && numa="$numa,cpus=$node"
+for node in 0 1; do
+	numa="$numa -object memory-backend-ram,id=m$node,size=${mem}M"
+	numa="$numa -numa node,nodeid=$node,memdev=m$node,cpus=$node"
 done
+numa="$numa -object memory-backend-ram,id=m2,size=${mem2}M -numa node,nodeid=2,memdev=m2"
 start=$(date +%s)
 set +e
 # shellcheck disable=SC2086  # $numa is a list of arguments
-timeout "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m $((3 * mem))M $numa \
+timeout "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m $((2 * mem + mem2))M $numa \
 	-numa dist,src=0,dst=1,val=21 -numa dist,src=0,dst=2,val=30 -numa dist,src=1,dst=2,val=30 \
 	-nodefaults -no-user-config -nographic -serial stdio -no-reboot \
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
