@@ -275,6 +275,7 @@ demo: all
 bench: all
 	bench/run
 	$(MAKE) bench-jeprof
+	$(MAKE) bench-numa
 
 bench-quick: all
 	bench/run --quick
