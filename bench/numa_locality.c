@@ -47,17 +47,6 @@ typedef struct job {
 	pageset_t pages;
 } job_t;
 
-static void *
-map(size_t size)
-{
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED) {
-		perror("numa_locality: mmap");
-		exit(1);
-	}
-	return p;
-}
-
 static void
 job_init(job_t *j, size_t n, size_t min, size_t max, uint64_t seed)
 {
@@ -65,7 +54,7 @@ job_init(job_t *j, size_t n, size_t min, size_t max, uint64_t seed)
 	j->min = min;
 	j->max = max;
 	j->seed = seed;
-	j->p = map(n * sizeof(void *));
+	j->p = scratch(n * sizeof(void *));
 	pageset_init(&j->pages, n * (max / 4096 + 2));
 }
 

@@ -19,7 +19,6 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <sched.h>
@@ -35,6 +34,7 @@
 #include "child_util.h"
 #include "conf.h"
 #include "memlimit.h"
+#include "tree_util.h"
 
 #define MiB ((size_t)1 << 20)
 #define GiB ((size_t)1 << 30)
@@ -51,19 +51,10 @@ setup(void)
 	opt_memory_limit = CONF_LIMIT_AUTO;
 }
 
-static int
-remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void
 teardown(void)
 {
-	nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tree_remove(root);
 }
 
 /* Makes every folder above root/rel. */

@@ -18,7 +18,6 @@
  */
 #include <check.h>
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +29,7 @@
 #include "numa.h"
 #include "os.h"
 #include "pages.h"
+#include "tree_util.h"
 
 static char root[256];
 
@@ -105,19 +105,10 @@ setup(void)
 	ncalls = 0;
 }
 
-static int
-remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void
 teardown(void)
 {
-	nftw(root, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+	tree_remove(root);
 	numa_test_root = NULL;
 	os_test_hooks = (os_hooks_t){0};
 }

@@ -23,7 +23,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <sched.h>
 #include <spawn.h>
@@ -40,6 +39,7 @@
 #include "os.h"
 #include "prof/writer.h"
 #include "child_util.h"
+#include "tree_util.h"
 
 /* ASan's hooks on every malloc and free of the process. */
 int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void *, size_t),
@@ -61,21 +61,10 @@ setup(void)
 	prof_writer_test_write = NULL;
 }
 
-static int
-remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	if (flag == FTW_DP)
-		chmod(path, 0700);
-	return remove(path);
-}
-
 static void
 teardown(void)
 {
-	chmod(test_dir, 0700);
-	nftw(test_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tree_remove(test_dir);
 }
 
 /* ---------------------------------------------------------------- helpers */

@@ -24,13 +24,19 @@ die(const char *what)
 	exit(99);
 }
 
+void *
+scratch(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		die("mmap");
+	return p;
+}
+
 void
 pageset_init(pageset_t *ps, size_t cap)
 {
-	ps->pages = mmap(NULL, cap * sizeof(void *), PROT_READ | PROT_WRITE,
-	                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (ps->pages == MAP_FAILED)
-		die("mmap");
+	ps->pages = scratch(cap * sizeof(void *));
 	ps->n = 0;
 	ps->cap = cap;
 }

@@ -7,8 +7,9 @@
  * every one of them (an untouched page has no node: the kernel reports the
  * shared zero page's), then asks the kernel where each distinct page is with
  * move_pages(0, n, pages, NULL, status, 0).  Its storage comes from mmap, so
- * that measuring places nothing in the allocator under test.  Also: pinning
- * the calling thread to a CPU.
+ * that measuring places nothing in the allocator under test.  Also: scratch
+ * memory from mmap for the same reason, and pinning the calling thread to a
+ * CPU.
  */
 #ifndef STRATA_TESTS_NUMA_LOCALITY_H
 #define STRATA_TESTS_NUMA_LOCALITY_H
@@ -29,6 +30,10 @@ typedef struct placement {
 	size_t on[LOC_NODES];   /* pages on each node */
 	size_t unknown;         /* pages the kernel gave no node (a negative status) */
 } placement_t;
+
+/* Scratch memory from mmap (never from the allocator under test); exits
+ * on failure. */
+void *scratch(size_t size);
 
 /* A page set with room for cap page entries; exits on failure. */
 void pageset_init(pageset_t *ps, size_t cap);

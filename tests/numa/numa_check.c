@@ -5,13 +5,14 @@
 #include "numa_check.h"
 
 #include <errno.h>
+#include <execinfo.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 static volatile int failures;
 
@@ -119,17 +120,6 @@ expect_on_node(pageset_t *ps, unsigned node, const char *what)
 	       what, 100 * f, pl.pages, node, pl.on[0], pl.on[1], pl.on[2], pl.unknown);
 }
 
-void *
-scratch(size_t size)
-{
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED) {
-		perror("numa_check: scratch mmap");
-		exit(99);
-	}
-	return p;
-}
-
 static const struct {
 	const char *name;
 	void (*fn)(void);
@@ -142,9 +132,49 @@ static const struct {
 	{"stats", test_stats},       {"crossfree", test_crossfree}, {"full_node", test_full_node},
 };
 
+void *
+xmalloc(size_t size)
+{
+	void *p = malloc(size);
+	if (p == NULL) {
+		fprintf(stderr, "numa_check: malloc(%zu) returned NULL: %s\n", size, strerror(errno));
+		exit(97);
+	}
+	return p;
+}
+
+/* A crash prints where it happened (the guest has no debugger), then dies
+ * of the same signal. */
+static void
+crash_report(int sig, siginfo_t *info, void *ctx)
+{
+	(void)ctx;
+	char line[96];
+	int n = snprintf(line, sizeof(line), "numa_check: signal %d at address %p; stack:\n", sig,
+	                 info->si_addr);
+	if (write(STDERR_FILENO, line, (size_t)n) < 0)
+		_exit(98);
+	void *frames[48];
+	backtrace_symbols_fd(frames, backtrace(frames, 48), STDERR_FILENO);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void
+crash_report_install(void)
+{
+	void *warm[1];
+	backtrace(warm, 1); /* loads libgcc now, not inside the handler */
+	struct sigaction sa = {.sa_sigaction = crash_report, .sa_flags = SA_SIGINFO};
+	sigaction(SIGSEGV, &sa, NULL);
+	sigaction(SIGBUS, &sa, NULL);
+	sigaction(SIGABRT, &sa, NULL);
+}
+
 int
 main(int argc, char **argv)
 {
+	crash_report_install();
 	if (argc != 2) {
 		fprintf(stderr, "usage: numa_check TEST\ntests:");
 		for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)

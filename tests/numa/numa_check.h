@@ -61,8 +61,9 @@ void expect_on_node(pageset_t *ps, unsigned node, const char *what);
  * in use, no mapping of the process with a memory policy. */
 void expect_inactive(void);
 
-/* Scratch memory from mmap (never from the allocator under test). */
-void *scratch(size_t size);
+/* malloc, exiting with a message when it returns NULL (a test must not
+ * die of a null dereference that hides the allocator's failure). */
+void *xmalloc(size_t size);
 
 /* The tests (one per name of `numa_check NAME`). */
 void test_topology(void);

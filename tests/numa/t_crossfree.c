@@ -47,7 +47,7 @@ crossfree_thread(void *arg)
 	for (int r = 0; r < ROUNDS; r++) {
 		for (size_t i = 0; i < BATCH; i++) {
 			size_t size = sizes[(i + (size_t)r) % NSIZES];
-			s->mine[i] = malloc(size);
+			s->mine[i] = xmalloc(size);
 			memset(s->mine[i], pattern(s->node, i), size);
 		}
 		/* Hand over: swap the arrays once both batches are ready. */
@@ -71,7 +71,7 @@ crossfree_thread(void *arg)
 	}
 	expect(bad == 0, "node %u: %zu handed-over objects changed", s->node, bad);
 	for (size_t i = 0; i < BATCH; i++) {
-		s->mine[i] = malloc(sizes[i % NSIZES]);
+		s->mine[i] = xmalloc(sizes[i % NSIZES]);
 		pageset_touch_add(&s->kept, s->mine[i], sizes[i % NSIZES]);
 	}
 	expect_on_node(&s->kept, s->node,

@@ -42,7 +42,7 @@ static void
 batch_alloc(batch_t *b)
 {
 	for (size_t i = 0; i < b->n; i++) {
-		b->p[i] = malloc(b->sizes[i % NSIZES]);
+		b->p[i] = xmalloc(b->sizes[i % NSIZES]);
 		pageset_touch_add(&b->pages, b->p[i], b->sizes[i % NSIZES]);
 	}
 }

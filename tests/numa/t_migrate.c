@@ -36,7 +36,7 @@ migrate_thread(void *arg)
 	void **warm = scratch((SMALL_N + LARGE_N) * sizeof(void *));
 	for (int i = 0; i < SMALL_N + LARGE_N; i++) {
 		size_t size = i < SMALL_N ? 64 : 64 * KiB;
-		warm[i] = malloc(size);
+		warm[i] = xmalloc(size);
 		memset(warm[i], 1, size);
 	}
 	for (int i = 0; i < SMALL_N + LARGE_N; i++)
@@ -46,7 +46,7 @@ migrate_thread(void *arg)
 
 	pin_self(1);
 	for (size_t done = 0; done < CHURN_BYTES; done += CHURN_BLOCK) {
-		char *p = malloc(CHURN_BLOCK);
+		char *p = xmalloc(CHURN_BLOCK);
 		memset(p, 2, CHURN_BLOCK);
 		free(p);
 	}
@@ -63,11 +63,11 @@ migrate_thread(void *arg)
 	pageset_init(&large, LARGE_N * 17);
 	void **p = scratch((SMALL_N + LARGE_N) * sizeof(void *));
 	for (int i = 0; i < SMALL_N; i++) {
-		p[i] = malloc(64);
+		p[i] = xmalloc(64);
 		pageset_touch_add(&small, p[i], 64);
 	}
 	for (int i = 0; i < LARGE_N; i++) {
-		p[SMALL_N + i] = malloc(64 * KiB);
+		p[SMALL_N + i] = xmalloc(64 * KiB);
 		pageset_touch_add(&large, p[SMALL_N + i], 64 * KiB);
 	}
 	expect_on_node(&small, want, "64 B after migrating");

@@ -80,11 +80,11 @@ expect_inactive(void)
 		expect(err == EINVAL, "arenas.create with node %u: error %d, want EINVAL", n, err);
 	}
 
-	void *small[256], *large = malloc(256 * KiB), *huge = malloc(POLICY_BLOCK);
+	void *small[256], *large = xmalloc(256 * KiB), *huge = xmalloc(POLICY_BLOCK);
 	memset(large, 1, 256 * KiB);
 	memset(huge, 1, POLICY_BLOCK);
 	for (int i = 0; i < 256; i++) {
-		small[i] = malloc(64);
+		small[i] = xmalloc(64);
 		memset(small[i], 1, 64);
 	}
 	char line[512];
@@ -136,7 +136,7 @@ policy_thread(void *arg)
 	const char *policy = ctl_opt("opt.numa_policy");
 	pageset_t ps;
 	pageset_init(&ps, POLICY_BLOCK / 4096 + 1);
-	void *block = malloc(POLICY_BLOCK);
+	void *block = xmalloc(POLICY_BLOCK);
 	pageset_touch_add(&ps, block, POLICY_BLOCK);
 	char field[64], want[64];
 	policy_of(block, field, sizeof(field));

@@ -24,15 +24,15 @@ place_thread(void *arg)
 	void **p = scratch((SMALL_N + LARGE_N + HUGE_N) * sizeof(void *));
 	size_t n = 0;
 	for (int i = 0; i < SMALL_N; i++, n++) {
-		p[n] = malloc(64);
+		p[n] = xmalloc(64);
 		pageset_touch_add(&small, p[n], 64);
 	}
 	for (int i = 0; i < LARGE_N; i++, n++) {
-		p[n] = malloc(64 * KiB);
+		p[n] = xmalloc(64 * KiB);
 		pageset_touch_add(&large, p[n], 64 * KiB);
 	}
 	for (int i = 0; i < HUGE_N; i++, n++) {
-		p[n] = malloc(4 * MiB);
+		p[n] = xmalloc(4 * MiB);
 		pageset_touch_add(&huge, p[n], 4 * MiB);
 	}
 	expect(thread_node() == node, "thread.numa_node is %u on node %u's CPU", thread_node(), node);

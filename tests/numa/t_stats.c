@@ -40,7 +40,7 @@ keep_thread(void *arg)
 {
 	void **blocks = arg;
 	for (size_t i = 0; i < NODE1_BYTES / BLOCK; i++) {
-		blocks[i] = malloc(BLOCK);
+		blocks[i] = xmalloc(BLOCK);
 		memset(blocks[i], 1, BLOCK);
 	}
 	return NULL;
