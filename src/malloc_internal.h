@@ -128,7 +128,7 @@ malloc_fast(size_t size, size_t align_mask, void **ret, size_t *usize)
 /* Pushes ptr, an object of class ind, on the thread cache; false: take the
  * default path. */
 static ALWAYS_INLINE bool
-free_fast_class(void *ptr, unsigned ind)
+free_fast_class(void *ptr, size_t ind)
 {
 	tsd_t *tsd = &tsd_tls;
 	uint64_t deallocated = tsd->deallocated + sz_index2size_tab[ind];
@@ -143,9 +143,24 @@ free_fast_class(void *ptr, unsigned ind)
 static ALWAYS_INLINE bool
 free_fast(void *ptr)
 {
-	unsigned ind = emap_bits_fast_szind(emap_lookup(ptr), tsd_tls.free_bias);
+	uint64_t ind = emap_bits_fast_szind(emap_lookup(ptr), &tsd_tls.free_bias);
 	/* false for entry 0, free extents, sampled objects and other nodes' */
 	return LIKELY(ind < TCACHE_NBINS_MAX) && free_fast_class(ptr, ind);
+}
+
+/* Whether (ptr & *mask) == 0.  On x86-64 *mask is a memory operand of the
+ * test, as the constant it replaces was an immediate (see
+ * emap_bits_fast_szind): in C, GCC loads it into a register of its own. */
+static ALWAYS_INLINE bool
+malloc_masked_zero(const void *ptr, const uint64_t *mask)
+{
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+	bool zero;
+	__asm__("testq %2, %1" : "=@ccz"(zero) : "r"((uint64_t)(uintptr_t)ptr), "m"(*mask));
+	return zero;
+#else
+	return ((uintptr_t)ptr & *mask) == 0;
+#endif
 }
 
 /*
@@ -163,7 +178,7 @@ free_sized_fast(const char *func, void *ptr, size_t size, size_t align_mask)
 {
 	if (UNLIKELY(size > SZ_LOOKUP_MAXCLASS))
 		return false;
-	if (UNLIKELY(((uintptr_t)ptr & tsd_tls.sized_free_mask) == 0))
+	if (UNLIKELY(malloc_masked_zero(ptr, &tsd_tls.sized_free_mask)))
 		return free_fast(ptr);
 	unsigned ind = sz_size2index_tab[(size + 7) >> 3];
 	if (UNLIKELY((sz_index2size_tab[ind] & align_mask) != 0))

@@ -107,7 +107,7 @@ tcache_alloc_easy(tcache_t *tcache, unsigned binind, void **ret)
  * a double free (then call tcache_dalloc_flush).  The fast path makes no
  * call: the report is the slow path's. */
 static ALWAYS_INLINE bool
-tcache_dalloc_easy(tcache_t *tcache, unsigned binind, void *ptr)
+tcache_dalloc_easy(tcache_t *tcache, size_t binind, void *ptr)
 {
 	cache_bin_t *bin = &tcache->bins[binind];
 	uint16_t n = bin->ncached;

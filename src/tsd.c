@@ -83,7 +83,7 @@ tsd_boot(void)
 	return pthread_key_create(&tsd_key, tsd_thread_exit);
 }
 
-static uint32_t
+static uint64_t
 tsd_free_bias_of(arena_t *arena)
 {
 	unsigned node = arena_node(arena);

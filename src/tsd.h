@@ -43,7 +43,7 @@ typedef struct tsd {
 	/* What free's fast path subtracts from a page-map entry's class field
 	 * (emap_free_bias of the arena's node): frees of other nodes' objects
 	 * take the slow path, which sends them home.  0 until bound. */
-	uint32_t free_bias;
+	uint64_t free_bias;
 	/* A sized free of a pointer p with (p & sized_free_mask) == 0 looks
 	 * the page map up: PAGE_MASK (page-aligned objects may be large or
 	 * sampled), 0 while NUMA is active (the home node is in the page

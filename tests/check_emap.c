@@ -93,19 +93,19 @@ START_TEST(test_fast_path_compare_rejects)
 {
 	static extent_t e;
 	for (unsigned mine = 0; mine < 32; mine++) {
-		unsigned bias = emap_free_bias(mine);
-		ck_assert_uint_ge(emap_bits_fast_szind(0, bias), TCACHE_NBINS_MAX);
+		uint64_t bias = emap_free_bias(mine);
+		ck_assert_uint_ge(emap_bits_fast_szind(0, &bias), TCACHE_NBINS_MAX);
 		for (unsigned node = 0; node < 32; node++) {
 			uint64_t none = emap_pack(&e, EMAP_SZIND_NONE, false, node);
-			ck_assert_uint_ge(emap_bits_fast_szind(none, bias), TCACHE_NBINS_MAX);
+			ck_assert_uint_ge(emap_bits_fast_szind(none, &bias), TCACHE_NBINS_MAX);
 			for (unsigned szind = 0; szind < SZ_NSIZES; szind++) {
 				uint64_t bits = emap_pack(&e, szind, szind < SZ_NBINS, node);
 				bool cached = node == mine && szind < TCACHE_NBINS_MAX;
-				ck_assert_int_eq(emap_bits_fast_szind(bits, bias) < TCACHE_NBINS_MAX, cached);
+				ck_assert_int_eq(emap_bits_fast_szind(bits, &bias) < TCACHE_NBINS_MAX, cached);
 				if (cached)
-					ck_assert_uint_eq(emap_bits_fast_szind(bits, bias), szind);
+					ck_assert_uint_eq(emap_bits_fast_szind(bits, &bias), szind);
 				uint64_t sampled = bits | EMAP_SAMPLED_BIT;
-				ck_assert_uint_ge(emap_bits_fast_szind(sampled, bias), SZ_NSIZES);
+				ck_assert_uint_ge(emap_bits_fast_szind(sampled, &bias), SZ_NSIZES);
 				ck_assert_uint_ge(emap_bits_szind(sampled), SZ_NSIZES);
 				ck_assert_uint_eq(emap_bits_szind(bits), szind);
 			}
