@@ -151,6 +151,11 @@ numa_nearest_memory(unsigned k)
 static bool
 numa_read_nodes(uint64_t online)
 {
+	numa_ncpus = 0;
+	memset(numa_cpu_node, 0, sizeof(numa_cpu_node));
+	memset(numa_node_ncpus, 0, sizeof(numa_node_ncpus));
+	memset(numa_home_of, 0, sizeof(numa_home_of));
+	memset(numa_distance, 0, sizeof(numa_distance));
 	for (uint64_t m = online; m != 0; m &= m - 1) {
 		unsigned k = bits_ctz(m);
 		char name[64], buf[4096];
@@ -170,14 +175,12 @@ numa_boot(void)
 {
 	numa_on = false;
 	numa_mem_mask = 0;
-	numa_ncpus = 0;
-	memset(numa_cpu_node, 0, sizeof(numa_cpu_node));
-	memset(numa_node_ncpus, 0, sizeof(numa_node_ncpus));
-	memset(numa_home_of, 0, sizeof(numa_home_of));
-	memset(numa_distance, 0, sizeof(numa_distance));
 	uint64_t online, memory;
-	if (opt_numa == CONF_NUMA_OFF || !numa_read_mask("online", &online))
-		return; /* off, or a kernel without NUMA: one node */
+	/* Off, a kernel without NUMA, or one node online: one file read at
+	 * most, and no table is looked at while NUMA is inactive. */
+	if (opt_numa == CONF_NUMA_OFF || !numa_read_mask("online", &online) ||
+	    bits_popcount(online) <= 1)
+		return;
 	if (!numa_read_mask("has_memory", &memory))
 		memory = online;
 	memory &= online;

@@ -182,16 +182,6 @@ os_getcpu(void)
 	return cpu < 0 ? 0 : (unsigned)cpu;
 }
 
-unsigned
-os_getnode(void)
-{
-	unsigned cpu, node;
-	int saved_errno = errno;
-	int rc = getcpu(&cpu, &node);
-	errno = saved_errno;
-	return rc == 0 ? node : 0;
-}
-
 ssize_t
 os_read_file(const char *path, char *buf, size_t size)
 {

@@ -56,9 +56,8 @@ extern const os_hooks_t os_real_hooks;
 
 /* Number of CPUs this process may run on (at least 1). */
 unsigned os_ncpus(void);
-/* The CPU (or NUMA node) the calling thread runs on now (0 if unknown). */
+/* The CPU the calling thread runs on now (0 if unknown). */
 unsigned os_getcpu(void);
-unsigned os_getnode(void);
 /* Reads all of the file at path into buf (size bytes, NUL-terminated) with
  * no allocation: its length, or -1 when it cannot be opened or read or does
  * not fit.  errno is kept. */
