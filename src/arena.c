@@ -20,8 +20,9 @@ static _Atomic unsigned arenas_ntotal; /* automatic + manual (protected by arena
 static _Atomic ssize_t arena_default_decay[2]; /* arenas.{dirty,muzzy}_decay_ms */
 
 /* Binds the arena's future pages and metadata to node and migrates what
- * it has (nothing for NUMA_NODE_NONE).  No lock may be held but arenas_mtx
- * (a system call). */
+ * it has (nothing for NUMA_NODE_NONE): a system call per mapping, so no
+ * lock may be held, except for an arena that has none yet (arena_create,
+ * under arenas_mtx, only sets the node). */
 static void
 arena_bind(arena_t *a, unsigned node)
 {
@@ -221,6 +222,7 @@ arena_create_manual_on(unsigned *ind, extent_hooks_t *hooks, unsigned node)
 	mutex_lock(&arenas_mtx);
 	unsigned total = atomic_load_relaxed(&arenas_ntotal);
 	arena_t *a = NULL;
+	bool revived = false;
 	for (unsigned i = arenas_nauto; i < total; i++) {
 		arena_t *old = atomic_load_relaxed(&arenas[i]);
 		/* A destroyed arena without hooks keeps its memory, which an
@@ -228,9 +230,8 @@ arena_create_manual_on(unsigned *ind, extent_hooks_t *hooks, unsigned node)
 		if (old != NULL && atomic_load_relaxed(&old->destroyed) &&
 		    (hooks == NULL || pages_hooks(&old->pages) != NULL)) {
 			a = old;
+			revived = true;
 			pages_set_hooks(&a->pages, hooks);
-			if (node != pages_node(&a->pages))
-				arena_bind(a, node);
 			a->create_ns = clock_coarse_ns();
 			atomic_store_release(&a->destroyed, false);
 			break;
@@ -247,6 +248,10 @@ arena_create_manual_on(unsigned *ind, extent_hooks_t *hooks, unsigned node)
 	mutex_unlock(&arenas_mtx);
 	if (a == NULL)
 		return EAGAIN;
+	/* A revived arena keeps its pages: they move to the node asked for
+	 * now that the lock is dropped (nobody has the index yet). */
+	if (revived && node != arena_node(a))
+		arena_bind(a, node);
 	*ind = a->ind;
 	return 0;
 }
@@ -308,9 +313,7 @@ arena_numa_node_set(unsigned ind, unsigned node)
 	arena_t *a = arena_get(ind, ind < arenas_nauto);
 	if (a == NULL)
 		return EFAULT;
-	mutex_lock(&arenas_mtx); /* one move at a time */
 	arena_bind(a, node);
-	mutex_unlock(&arenas_mtx);
 	return 0;
 }
 

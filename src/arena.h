@@ -87,9 +87,10 @@ int arena_create_on_node(unsigned *ind, unsigned node);
 unsigned arena_node(arena_t *a);
 /* arena.<i>.numa_node: read (also for an automatic arena not created yet);
  * write binds the arena's future mappings and metadata to node and
- * migrates its pages there (memory tiering), creating an automatic arena.
- * EINVAL for a node numa_node_usable refuses, EFAULT for a manual index
- * with no arena. */
+ * migrates its pages there (memory tiering), creating an automatic arena;
+ * no lock is held while pages migrate, so two moves of one arena at once
+ * leave its pages on either node.  EINVAL for a node numa_node_usable
+ * refuses, EFAULT for a manual index with no arena. */
 int arena_numa_node_get(unsigned ind, unsigned *node);
 int arena_numa_node_set(unsigned ind, unsigned node);
 /* arena.<i>.extent_hooks: the arena's hooks (extent_hooks_default when it
