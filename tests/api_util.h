@@ -20,6 +20,7 @@
 #include <strata.h>
 
 #include "child_util.h"
+#include "tree_util.h"
 
 #define KiB ((size_t)1 << 10)
 #define MiB ((size_t)1 << 20)
@@ -118,14 +119,6 @@ read_bool(const char *name)
 	ck_assert_msg(mallctl(name, &v, &len, NULL, 0) == 0, "reading %s", name);
 	ck_assert_uint_eq(len, sizeof(v));
 	return v;
-}
-
-/* A fresh folder /tmp/strata-<tag>-XXXXXX; its path in dir. */
-static inline void
-temp_dir_make(char *dir, size_t size, const char *tag)
-{
-	snprintf(dir, size, "/tmp/strata-%s-XXXXXX", tag);
-	ck_assert_msg(mkdtemp(dir) != NULL, "mkdtemp: %s", strerror(errno));
 }
 
 /* Removes a folder and what it holds, whatever their modes. */

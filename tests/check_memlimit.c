@@ -45,8 +45,7 @@ static char root[256];
 static void
 setup(void)
 {
-	snprintf(root, sizeof(root), "/tmp/strata-memlimit-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(root));
+	temp_dir_make(root, sizeof(root), "memlimit");
 	memlimit_test_root = root;
 	opt_memory_limit = CONF_LIMIT_AUTO;
 }

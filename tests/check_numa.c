@@ -94,8 +94,7 @@ put_three_nodes(void)
 static void
 setup(void)
 {
-	snprintf(root, sizeof(root), "/tmp/strata-numa-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(root));
+	temp_dir_make(root, sizeof(root), "numa");
 	numa_test_root = root;
 	opt_numa = CONF_NUMA_AUTO;
 	opt_numa_policy = CONF_NUMA_POLICY_PREFERRED;

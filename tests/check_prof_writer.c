@@ -53,8 +53,7 @@ static char dump_path[PATH_MAX];
 static void
 setup(void)
 {
-	strcpy(test_dir, "/tmp/strata-writer-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(test_dir));
+	temp_dir_make(test_dir, sizeof(test_dir), "writer");
 	snprintf(dump_path, sizeof(dump_path), "%s/dump.heap", test_dir);
 	umask(022);
 	os_test_hooks = (os_hooks_t){0};
