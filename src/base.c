@@ -28,15 +28,28 @@ base_move_node(base_t *base, unsigned node)
 		numa_bind(c, c->size, node, true);
 }
 
-/* Maps a chunk of size bytes, bound to the base's node, with its header
- * filled in (not yet on the list); NULL when out of memory. */
-static base_chunk_t *
-base_chunk_map(base_t *base, size_t size)
+base_thp_t base_thp;
+
+/* Whether the base's next chunk goes on huge pages (metadata_thp). */
+static bool
+base_chunk_huge(base_t *base)
 {
-	base_chunk_t *c = os_pages_map(size, PAGE);
+	return base_thp == BASE_THP_ALWAYS ||
+	       (base_thp == BASE_THP_AUTO && atomic_load_relaxed(&base->chunks) != NULL);
+}
+
+/* Maps a chunk of size bytes, bound to the base's node, on huge pages when
+ * `huge`, with its header filled in (not yet on the list); NULL when out of
+ * memory. */
+static base_chunk_t *
+base_chunk_map(base_t *base, size_t size, bool huge)
+{
+	base_chunk_t *c = os_pages_map(size, huge ? HUGEPAGE : PAGE);
 	if (c == NULL)
 		return NULL;
 	numa_bind(c, size, atomic_load_relaxed(&base->node), false);
+	if (huge)
+		os_advise_huge(c, size, OS_HUGE_ADVISE);
 	c->size = size;
 	return c;
 }
@@ -50,7 +63,8 @@ base_alloc(base_t *base, size_t size, size_t align)
 		mutex_unlock(&base->mtx);
 		size_t need = sizeof(base_chunk_t) + size + align;
 		size_t chunk = need > BASE_CHUNK ? PAGE_CEILING(need) : BASE_CHUNK;
-		base_chunk_t *c = base_chunk_map(base, chunk);
+		bool huge = base_chunk_huge(base);
+		base_chunk_t *c = base_chunk_map(base, chunk, huge);
 		if (c == NULL)
 			return NULL;
 		mutex_lock(&base->mtx);
@@ -63,6 +77,8 @@ base_alloc(base_t *base, size_t size, size_t align)
 			return (void *)p;
 		}
 		base->mapped += chunk;
+		if (huge)
+			base->thp += chunk;
 		base->resident_retired += PAGE_CEILING((size_t)(base->cur - base->chunk));
 		c->prev = atomic_load_relaxed(&base->chunks);
 		atomic_store_release(&base->chunks, c);
@@ -82,6 +98,6 @@ base_stats_read(base_t *base, base_stats_t *out)
 {
 	mutex_lock(&base->mtx);
 	size_t resident = base->resident_retired + PAGE_CEILING((size_t)(base->cur - base->chunk));
-	*out = (base_stats_t){base->allocated, base->mapped, resident};
+	*out = (base_stats_t){base->allocated, base->mapped, resident, base->thp};
 	mutex_unlock(&base->mtx);
 }

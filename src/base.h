@@ -2,7 +2,8 @@
  * base.h — bump allocator for the allocator's own metadata.  L1.
  *
  * A base hands out zeroed, never-freed memory carved from chunks mapped with
- * os_pages_map.  There is one global base (emap leaves, arena structures)
+ * os_pages_map, HUGEPAGE-aligned and advised MADV_HUGEPAGE when base_thp
+ * says so.  There is one global base (emap leaves, arena structures)
  * and one per arena (its extent descriptors), whose chunks are bound to the
  * arena's NUMA node before first touch and move with it.  Each chunk starts
  * with a header linking it to the previous one (a list that only grows,
@@ -22,6 +23,11 @@ struct base_chunk {
 	size_t size;        /* bytes mapped, header included */
 };
 
+/* Huge pages for metadata (metadata_thp, set by hpage_boot): none, a
+ * base's chunks from its second on (auto), or all of them. */
+typedef enum base_thp { BASE_THP_NONE, BASE_THP_AUTO, BASE_THP_ALWAYS } base_thp_t;
+extern base_thp_t base_thp;
+
 typedef struct base {
 	mutex_t mtx;
 	_Atomic unsigned node;            /* NUMA node of new chunks (numa.h) */
@@ -32,6 +38,7 @@ typedef struct base {
 	char *end;        /* end of the current chunk */
 	size_t allocated; /* bytes handed out */
 	size_t mapped;    /* bytes of chunks mapped */
+	size_t thp;       /* bytes of those advised MADV_HUGEPAGE */
 	size_t resident_retired; /* touched pages of chunks before the current one */
 } base_t;
 
@@ -45,7 +52,7 @@ void base_move_node(base_t *base, unsigned node);
 void *base_alloc(base_t *base, size_t size, size_t align);
 
 typedef struct base_stats {
-	size_t allocated, mapped, resident;
+	size_t allocated, mapped, resident, thp;
 } base_stats_t;
 void base_stats_read(base_t *base, base_stats_t *out);
 

@@ -341,11 +341,43 @@ static const ctl_node_t ctl_stats_memory_limit_nodes[] = {
 	CTL_LEAF(released, ctl_stats_memory_limit_released),
 };
 
+/* stats.thp.*: the snapshot's huge-page figures, and two read when asked. */
+#define CTL_STATS_THP(name, type, doc)                                                    \
+	static type ctl_stats_thp_##name##_get(void)                                      \
+	{                                                                                 \
+		stats_lock();                                                             \
+		type value = stats_get()->thp.name;                                       \
+		stats_unlock();                                                           \
+		return value;                                                             \
+	}                                                                                 \
+	CTL_RO(ctl_stats_thp_##name, type, ctl_stats_thp_##name##_get())
+STATS_THP_COUNTERS(CTL_STATS_THP)
+#undef CTL_STATS_THP
+
+/* Heap bytes on huge pages now, from /proc/self/smaps (0 when unreadable). */
+static size_t
+ctl_stats_thp_huge_bytes_get(void)
+{
+	ssize_t bytes = pages_huge_bytes();
+	return bytes < 0 ? 0 : (size_t)bytes;
+}
+CTL_RO(ctl_stats_thp_huge_bytes, size_t, ctl_stats_thp_huge_bytes_get())
+CTL_RO(ctl_stats_thp_kernel_fallbacks, uint64_t, hpage_kernel_fallbacks())
+
+static const ctl_node_t ctl_stats_thp_nodes[] = {
+	CTL_LEAF(huge_bytes, ctl_stats_thp_huge_bytes),
+	CTL_LEAF(kernel_fallbacks, ctl_stats_thp_kernel_fallbacks),
+#define CTL_STATS_THP_LEAF(name, type, doc) CTL_LEAF(name, ctl_stats_thp_##name),
+	STATS_THP_COUNTERS(CTL_STATS_THP_LEAF)
+#undef CTL_STATS_THP_LEAF
+};
+
 static const ctl_node_t ctl_stats_nodes[] = {
 	STATS_GLOBAL_COUNTERS(CTL_STATS_LEAF(ctl_stats_global))
 	CTL_INDEXED(arenas, ctl_stats_arena_node, ctl_stats_arenas_index_valid),
 	CTL_NAMED(background_thread, ctl_stats_background_thread_nodes),
 	CTL_NAMED(memory_limit, ctl_stats_memory_limit_nodes),
 	CTL_NAMED(mutexes, ctl_stats_mutexes_nodes),
+	CTL_NAMED(thp, ctl_stats_thp_nodes),
 };
 const ctl_node_t ctl_stats_tree = CTL_INNER(ctl_stats_nodes);

@@ -38,6 +38,11 @@ hpage_boot(void)
 {
 	hpage_dissolve_pages = opt_thp_dissolve_threshold >> LG_PAGE;
 	hpage_hugify_pages = opt_hpa_hugification_threshold >> LG_PAGE;
+	bool kernel = hpage_kernel_allows();
+	base_thp = !kernel || opt_thp == CONF_THP_NEVER        ? BASE_THP_NONE
+	           : opt_metadata_thp == CONF_METADATA_THP_AUTO   ? BASE_THP_AUTO
+	           : opt_metadata_thp == CONF_METADATA_THP_ALWAYS ? BASE_THP_ALWAYS
+	                                                          : BASE_THP_NONE;
 	switch (opt_thp) {
 	case CONF_THP_ALWAYS:
 		hpage_mode = HPAGE_ALWAYS;
@@ -46,7 +51,7 @@ hpage_boot(void)
 		hpage_mode = HPAGE_NEVER;
 		break;
 	case CONF_THP_AUTO:
-		hpage_mode = hpage_kernel_allows() ? HPAGE_POLICY : HPAGE_OFF;
+		hpage_mode = kernel ? HPAGE_POLICY : HPAGE_OFF;
 		break;
 	default:
 		hpage_mode = HPAGE_OFF;

@@ -203,8 +203,13 @@ pages_refile_range(pages_t *p, char *range, const extent_t *skip)
 			continue;
 		}
 		if (e != skip && e->state == EXTENT_DIRTY && e->held != pages_holds(p, e)) {
+			bool released = e->held;
 			pages_set_remove(p, e);
 			pages_set_insert(p, &p->dirty, e);
+			/* Held pages left the curve's view; back, they start
+			 * their decay now. */
+			if (released)
+				decay_record(&p->decay_dirty, clock_coarse_ns(), e->size >> LG_PAGE);
 		}
 		a += e->size;
 	}

@@ -207,6 +207,7 @@ stats_arena_read(arena_t *a, stats_arena_t *o, bool with_tcache)
 	o->mapped = ps.mapped - o->retained;
 	o->metadata_mapped = bs.mapped;
 	o->base = bs.allocated;
+	o->metadata_thp = bs.thp;
 	o->resident = bs.resident + ((ps.active_pages + ps.dirty_pages) << LG_PAGE);
 	if (with_tcache)
 		o->tcache_bytes = tcache_bytes_of_arena(a->ind);
@@ -303,6 +304,23 @@ stats_unlock(void)
 	mutex_unlock(&stats_mtx);
 }
 
+/* stats.thp.*: every page allocator's huge-page figures, summed. */
+static void
+stats_thp_read(stats_thp_t *out)
+{
+	*out = (stats_thp_t){0};
+	for (pages_t *p = pages_registry_first(); p != NULL; p = p->registry_next) {
+		pages_hpage_stats_t hs;
+		pages_hpage_stats_read(p, &hs);
+		out->ranges += hs.ranges;
+		out->huge_ranges += hs.huge_ranges;
+		out->hugifies += hs.counters.hugifies;
+		out->collapse_failures += hs.counters.collapse_failures;
+		out->dissolves += hs.counters.dissolves;
+		out->slab_pages_purged += hs.counters.slab_pages_purged;
+	}
+}
+
 void
 stats_refresh(void)
 {
@@ -348,10 +366,12 @@ stats_refresh(void)
 		.resident = gb.resident + all->resident,
 		.mapped = gb.mapped + all->metadata_mapped + all->mapped,
 		.retained = all->retained,
+		.metadata_thp = gb.thp + all->metadata_thp,
 		.zero_reallocs = atomic_load_relaxed(&stats_zero_reallocs),
 	};
 	stats_global_mutexes_read(st->mutexes);
 	background_stats_read(&st->background);
+	stats_thp_read(&st->thp);
 	st->epoch++;
 }
 

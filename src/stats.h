@@ -70,11 +70,29 @@ typedef struct stats_arena {
 	size_t metadata_mapped;
 } stats_arena_t;
 
+/* stats.thp.<name>: the huge-page policy (hpage.h) over every arena, as
+ * of the snapshot.  stats.thp.huge_bytes and stats.thp.kernel_fallbacks
+ * are read from the kernel when asked, not snapshotted. */
+#define STATS_THP_COUNTERS(X)                                                                 \
+	X(ranges, size_t, "2 MiB ranges of the heap with pages in use.")                      \
+	X(huge_ranges, size_t, "Those of them that are huge (advised MADV_HUGEPAGE).")        \
+	X(hugifies, uint64_t, "Dissolved ranges the purger made huge again.")                \
+	X(collapse_failures, uint64_t, "MADV_COLLAPSE calls the kernel refused.")            \
+	X(dissolves, uint64_t, "Huge ranges dissolved: sparse, then purged in part.")         \
+	X(slab_pages_purged, uint64_t, "Free pages purged inside partly used slabs by the idle pass.")
+
+typedef struct stats_thp {
+#define STATS_THP_FIELD(name, type, doc) type name;
+	STATS_THP_COUNTERS(STATS_THP_FIELD)
+#undef STATS_THP_FIELD
+} stats_thp_t;
+
 typedef struct stats {
 	uint64_t epoch; /* snapshots taken */
 	stats_global_t global;
 	mutex_stats_t mutexes[STATS_NGLOBAL_MUTEXES];
 	background_stats_t background;
+	stats_thp_t thp;
 } stats_t;
 
 /* The allocator-wide totals now, without the snapshot (mallinfo2, the

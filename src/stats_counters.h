@@ -28,7 +28,7 @@
 	X(allocated, size_t, GAUGE, "Bytes allocated by the application (usable sizes).")    \
 	X(active, size_t, GAUGE, "Bytes in pages holding allocations: a multiple of the page size, at least stats.allocated.") \
 	X(metadata, size_t, GAUGE, "Bytes of metadata: every base allocator's allocations.") \
-	X(metadata_thp, size_t, GAUGE, "Bytes of metadata on transparent huge pages; 0, strata's metadata is not placed on huge pages.") \
+	X(metadata_thp, size_t, GAUGE, "Bytes of metadata chunks advised onto transparent huge pages (metadata_thp).") \
 	X(resident, size_t, GAUGE, "Upper bound of the bytes physically resident: metadata pages touched, active and dirty pages.") \
 	X(mapped, size_t, GAUGE, "Bytes of address space mapped and not retained: metadata, active, dirty and muzzy pages.") \
 	X(retained, size_t, GAUGE, "Bytes of address space purged and kept for reuse instead of unmapped.") \
@@ -58,7 +58,7 @@
 	X(retained, size_t, GAUGE, "Bytes of the arena's address space purged and kept for reuse.") \
 	X(base, size_t, GAUGE, "Bytes allocated by the arena's metadata allocator.")          \
 	X(internal, size_t, GAUGE, "Bytes of internal allocations charged to the arena; 0, strata makes none.") \
-	X(metadata_thp, size_t, GAUGE, "Bytes of the arena's metadata on huge pages; 0.")      \
+	X(metadata_thp, size_t, GAUGE, "Bytes of the arena's metadata chunks advised onto huge pages (metadata_thp).")      \
 	X(tcache_bytes, size_t, GAUGE, "Bytes of the arena's memory held in thread caches.") \
 	X(tcache_stashed_bytes, size_t, GAUGE, "Bytes of stashed pointers in thread caches; 0, strata stashes none.") \
 	X(resident, size_t, GAUGE, "Upper bound of the arena's resident bytes: metadata pages touched, active and dirty pages.") \
