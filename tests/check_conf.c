@@ -626,7 +626,7 @@ START_TEST(test_jemalloc_option_values)
 	ck_assert(!opt_cache_oblivious && !opt_trust_madvise && !opt_hpa && opt_prof_unbias);
 	ck_assert_uint_eq(opt_oversize_threshold, 8388608);
 	ck_assert_int_eq(opt_dss, CONF_DSS_DISABLED);
-	ck_assert_int_eq(opt_thp, CONF_THP_DEFAULT);
+	ck_assert_int_eq(opt_thp, CONF_THP_AUTO);
 	ck_assert_int_eq(opt_mutex_max_spin, 600);
 	ck_assert_uint_eq(opt_hpa_dirty_mult, CONF_FXP_ONE / 4);
 	ck_assert_uint_eq(opt_narenas_ratio, 4 * CONF_FXP_ONE);
