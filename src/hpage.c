@@ -73,6 +73,11 @@ hpage_map(hpage_t *h, base_t *base, void *addr, size_t size)
 		os_advise_huge(addr, size, OS_HUGE_FORBID);
 	else if (hpage_mode != HPAGE_OFF)
 		os_advise_huge(addr, size, OS_HUGE_ADVISE);
+	/* Without retain, purged space is unmapped and mapped again: records
+	 * of mappings that come and go would pile up, so nothing is tracked
+	 * (and the policy has no ranges to act on). */
+	if (!opt_retain)
+		return 0;
 	size_t n = size >> LG_HUGEPAGE;
 	hpage_block_t *b =
 	    base_alloc(base, sizeof(*b) + n * sizeof(hpage_range_t), _Alignof(hpage_block_t));
@@ -199,9 +204,12 @@ hpage_smaps_line(hpage_smaps_t *st, const char *line)
 int
 hpage_smaps_scan(void (*vma)(uintptr_t lo, uintptr_t hi, size_t anon_huge, void *arg), void *arg)
 {
+	int saved_errno = errno;
 	int fd = open("/proc/self/smaps", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (fd < 0) {
+		errno = saved_errno;
 		return -1;
+	}
 	hpage_smaps_t st = {.vma = vma, .arg = arg};
 	char buf[4096];
 	size_t have = 0;
@@ -231,6 +239,7 @@ hpage_smaps_scan(void (*vma)(uintptr_t lo, uintptr_t hi, size_t anon_huge, void 
 		have = rest;
 	}
 	close(fd);
+	errno = saved_errno;
 	return rc;
 }
 

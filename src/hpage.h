@@ -89,7 +89,8 @@ void hpage_init(hpage_t *h);
  * multiple): gives it the mode's advice and tracks its ranges (huge unless
  * the mode is never, nothing active; the statistics read the ranges in
  * every mode, the policy acts on them), with the block's record from
- * base.  ENOMEM when the record cannot be had.  Lock not held.
+ * base; with retain:false (mappings come and go) nothing is tracked.
+ * ENOMEM when the record cannot be had.  Lock not held.
  */
 int hpage_map(hpage_t *h, base_t *base, void *addr, size_t size);
 /* The range holding addr, NULL when the address is not tracked. */

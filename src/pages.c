@@ -231,8 +231,10 @@ pages_hpage_active(pages_t *p, void *addr, size_t size, bool add)
 		char *range = hpage_range_base(a);
 		char *to = end < range + HUGEPAGE ? end : range + HUGEPAGE;
 		hpage_range_t *r = hpage_range_of(&p->hpage, range);
-		if (r == NULL)
-			return queued; /* the hooks' memory: nothing is tracked */
+		if (r == NULL) {
+			a = to; /* the hooks' memory: not tracked */
+			continue;
+		}
 		uint16_t n = (uint16_t)((size_t)(to - a) >> LG_PAGE);
 		bool held = hpage_range_holds(r);
 		r->active = add ? (uint16_t)(r->active + n) : (uint16_t)(r->active - n);
@@ -415,20 +417,26 @@ pages_split_free(pages_t *p, extent_t *e, size_t size)
 /*
  * Where in the free extent e a run of size bytes aligned to alignment
  * starts, as an offset: the first aligned place; under the huge-page policy
- * (layout), past the next range boundary instead when the run would
- * straddle one and fits whole after it (hpage.h).
+ * (layout), on a range boundary instead when it fits whole from there and
+ * the run is of a huge page or more, or would straddle the boundary
+ * (hpage.h).
  */
 static size_t
 pages_take_offset(const extent_t *e, size_t size, size_t alignment, bool layout)
 {
 	uintptr_t addr = (uintptr_t)e->addr;
 	uintptr_t start = ALIGNMENT_CEILING(addr, alignment);
-	if (layout && size < HUGEPAGE && alignment <= HUGEPAGE &&
-	    hpage_range_base((void *)start) != hpage_range_base((void *)(start + size - 1))) {
-		uintptr_t boundary = (uintptr_t)hpage_range_base((void *)(start + size - 1));
-		if (boundary + size <= addr + e->size)
-			start = boundary;
-	}
+	if (!layout || alignment > HUGEPAGE)
+		return start - addr;
+	uintptr_t boundary;
+	if (size >= HUGEPAGE)
+		boundary = ALIGNMENT_CEILING(start, HUGEPAGE);
+	else if (hpage_range_base((void *)start) != hpage_range_base((void *)(start + size - 1)))
+		boundary = (uintptr_t)hpage_range_base((void *)(start + size - 1));
+	else
+		return start - addr;
+	if (boundary + size <= addr + e->size)
+		start = boundary;
 	return start - addr;
 }
 
@@ -642,12 +650,10 @@ pages_alloc(pages_t *p, size_t size, size_t alignment, bool zero, unsigned szind
 {
 	extent_t *e;
 	size_t max_fit = pages_max_fit(size);
-	/* The huge-page layout (hpage.h): on the allocator's own mappings,
-	 * extents of a huge page or more start on a range boundary, and
-	 * holes in dense huge ranges are filled first. */
+	/* The huge-page layout (hpage.h), on the allocator's own mappings:
+	 * runs placed by pages_take_offset, and holes in dense huge ranges
+	 * filled first. */
 	bool layout = hpage_policy() && atomic_load_relaxed(&p->hooks) == NULL;
-	if (layout && size >= HUGEPAGE && alignment < HUGEPAGE)
-		alignment = HUGEPAGE;
 	for (;;) {
 		pages_reserve_descriptors(p);
 		mutex_lock(&p->mtx);

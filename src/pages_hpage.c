@@ -163,7 +163,12 @@ bool
 pages_idle_eligible(pages_t *p, const void *addr)
 {
 	hpage_range_t *r = hpage_range_of(&p->hpage, addr);
-	return r == NULL || !hpage_policy() || !r->huge;
+	if (r == NULL || !hpage_policy())
+		return true;
+	mutex_lock(&p->mtx);
+	bool huge = r->huge;
+	mutex_unlock(&p->mtx);
+	return !huge;
 }
 
 /* hpage_pick: a huge range whose pages in use (active pages less the free

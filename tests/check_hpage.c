@@ -6,7 +6,7 @@
  *   - a new mapping is advised MADV_HUGEPAGE whole and tracked as huge
  *     ranges with their active pages;
  *   - a run below 2 MiB does not straddle a range boundary when it fits
- *     after it; a run of 2 MiB or more starts on one;
+ *     after it; a run of 2 MiB or more starts on one when it fits there;
  *   - the free pages of a dense huge range are held: a decay time of 0
  *     does not purge them; once the range is sparse they are released, the
  *     range is dissolved (MADV_NOHUGEPAGE before the purge) and purged;
@@ -136,8 +136,8 @@ END_TEST
 START_TEST(test_runs_do_not_straddle)
 {
 	pages_init(&test_pages, 3, &test_base, -1, 0);
-	/* Three ranges mapped and freed: one free extent to carve from. */
-	pages_free(&test_pages, alloc_pages(3 * RANGE_PAGES));
+	/* Four ranges mapped and freed: one free extent to carve from. */
+	pages_free(&test_pages, alloc_pages(4 * RANGE_PAGES));
 	extent_t *head = alloc_pages(RANGE_PAGES - 8);
 	ck_assert_uint_eq((uintptr_t)head->addr % HUGEPAGE, 0);
 	/* 16 pages do not fit in the 8 left: they start on the next range. */
@@ -146,8 +146,10 @@ START_TEST(test_runs_do_not_straddle)
 	/* The 8 pages left before the boundary still serve a small run. */
 	extent_t *small = alloc_pages(8);
 	ck_assert_ptr_eq(small->addr, (char *)head->addr + (RANGE_PAGES - 8) * PAGE);
-	extent_t *big = alloc_pages(RANGE_PAGES + 16);
-	ck_assert_uint_eq((uintptr_t)big->addr % HUGEPAGE, 0);
+	/* A huge page's worth starts on the next boundary, not right after
+	 * the 16 pages. */
+	extent_t *big = alloc_pages(RANGE_PAGES);
+	ck_assert_ptr_eq(big->addr, (char *)head->addr + 2 * HUGEPAGE);
 }
 END_TEST
 
