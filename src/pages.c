@@ -43,7 +43,7 @@ pages_init(pages_t *p, unsigned arena_ind, base_t *base, ssize_t dirty_decay_ms,
 	eset_init(&p->muzzy);
 	eset_init(&p->retained);
 	hpage_init(&p->hpage);
-	p->hold_suspended = false;
+	p->hold_suspended = 0;
 	p->idle_pass_at = 0;
 	decay_init(&p->decay_dirty, dirty_decay_ms, now);
 	decay_init(&p->decay_muzzy, muzzy_decay_ms, now);

@@ -23,6 +23,14 @@
  * for a decay_ms of 0 and the cap, which act at once.  With retain:false,
  * pages leaving for the retained state are unmapped instead.
  *
+ * Huge pages (hpage.h; docs/design.md, "Transparent huge pages"): under
+ * thp:auto a fourth set, held, takes the dirty extents that lie inside one
+ * dense huge range; the decay does not see them, allocations below a huge
+ * page take from it first, and they go back to the dirty set when their
+ * range stops holding them (pages_refile_range).  Runs are placed so as not
+ * to straddle a range boundary (pages_take_offset), and a purge that would
+ * split a huge range in use dissolves it first (pages_hpage.c).
+ *
  * This is the extent page backend: it implements pai.h, and the objects
  * layer reaches it only through that interface.  Every page allocator that
  * lives as long as the process is on a registry (pages_register) that the

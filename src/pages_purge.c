@@ -192,8 +192,23 @@ pages_dirty_destination(const pages_t *p)
 	return p->decay_muzzy.decay_ms != 0 ? EXTENT_MUZZY : EXTENT_RETAINED;
 }
 
-/* Purges this arena's dirty pages while all arenas together hold more than
- * dirty_max_bytes.  Lock held. */
+/* Purges dirty pages of this arena, held ones too (their ranges
+ * dissolve), until at most target are left.  Lock held. */
+static void
+pages_purge_dirty_unheld(pages_t *p, extent_state_t to, size_t target, uint64_t now)
+{
+	p->hold_suspended++;
+	extent_t *e;
+	while ((e = eset_find_largest(&p->held)) != NULL) {
+		pages_set_remove(p, e);
+		pages_set_insert(p, &p->dirty, e);
+	}
+	pages_purge_state_to(p, EXTENT_DIRTY, to, target, now);
+	p->hold_suspended--;
+}
+
+/* Purges this arena's dirty pages, held ones last, while all arenas
+ * together hold more than dirty_max_bytes.  Lock held. */
 static void
 pages_enforce_cap(pages_t *p, uint64_t now)
 {
@@ -206,6 +221,13 @@ pages_enforce_cap(pages_t *p, uint64_t now)
 	size_t excess = total - cap;
 	size_t target = p->dirty.npages > excess ? p->dirty.npages - excess : 0;
 	pages_purge_state_to(p, EXTENT_DIRTY, pages_dirty_destination(p), target, now);
+	total = atomic_load_relaxed(&pages_dirty_total);
+	if (total > cap && p->held.npages != 0) {
+		excess = total - cap;
+		size_t mine = p->dirty.npages + p->held.npages;
+		pages_purge_dirty_unheld(p, pages_dirty_destination(p),
+		                         mine > excess ? mine - excess : 0, now);
+	}
 }
 
 /*
@@ -286,15 +308,8 @@ pages_purge_all(pages_t *p)
 	mutex_lock(&p->mtx);
 	uint64_t before = p->dirty_stats.purged + p->muzzy_stats.purged;
 	/* Everything goes, held pages too (their ranges dissolve). */
-	p->hold_suspended++;
-	extent_t *e;
-	while ((e = eset_find_largest(&p->held)) != NULL) {
-		pages_set_remove(p, e);
-		pages_set_insert(p, &p->dirty, e);
-	}
-	pages_purge_state_to(p, EXTENT_DIRTY, EXTENT_RETAINED, 0, now);
+	pages_purge_dirty_unheld(p, EXTENT_RETAINED, 0, now);
 	pages_purge_state_to(p, EXTENT_MUZZY, EXTENT_RETAINED, 0, now);
-	p->hold_suspended--;
 	decay_forget(&p->decay_dirty);
 	decay_forget(&p->decay_muzzy);
 	size_t purged = (size_t)(p->dirty_stats.purged + p->muzzy_stats.purged - before) << LG_PAGE;

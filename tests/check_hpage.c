@@ -13,7 +13,7 @@
  *   - a range emptied whole is purged without being dissolved;
  *   - a dissolved range that is dense again is made huge by the purger's
  *     run (MADV_HUGEPAGE, MADV_COLLAPSE; a refusal counted);
- *   - an explicit purge releases held pages too;
+ *   - an explicit purge, and the dirty_max_bytes cap, release held pages too;
  *   - the idle pass is due once per quiet spell of dirty_decay_ms;
  *   - bin_idle_purge purges the free pages of partly used slabs, keeps a
  *     free region in each, and while the lock is dropped around the purge
@@ -27,6 +27,7 @@
 
 #include "bin.h"
 #include "clock.h"
+#include "conf.h"
 #include "emap.h"
 #include "hpage.h"
 #include "os.h"
@@ -239,6 +240,22 @@ START_TEST(test_purge_all_releases_held_pages)
 }
 END_TEST
 
+START_TEST(test_dirty_cap_reaches_held_pages)
+{
+	pages_init(&test_pages, 3, &test_base, -1, 0);
+	extent_t *e[32];
+	char *range = fill_range(e);
+	opt_dirty_max_bytes = 32 * PAGE;
+	for (unsigned i = 0; i < 4; i++)
+		pages_free(&test_pages, e[i]);
+	opt_dirty_max_bytes = 0;
+	/* 64 held pages over a cap of 32: held pages were purged too. */
+	ck_assert_uint_le(stats_of(&test_pages).dirty_pages, 32);
+	ck_assert_uint_ge(seen.purged_pages, 32);
+	ck_assert_ptr_eq(seen.last_forbid, range);
+}
+END_TEST
+
 static void
 idle_pass_noop(pages_t *p)
 {
@@ -372,6 +389,7 @@ test_suite(void)
 	tcase_add_test(tc, test_empty_range_purged_whole_stays_huge);
 	tcase_add_test(tc, test_dense_dissolved_range_made_huge_again);
 	tcase_add_test(tc, test_purge_all_releases_held_pages);
+	tcase_add_test(tc, test_dirty_cap_reaches_held_pages);
 	tcase_add_test(tc, test_idle_pass_due_once_per_quiet_spell);
 	tcase_add_test(tc, test_bin_idle_purge_lends_regions);
 	tcase_add_test(tc, test_slab_lend_keeps_counts);
