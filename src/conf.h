@@ -250,7 +250,7 @@ typedef struct conf_ranges {
 	X(dss, CHOICE, enum conf_dss, CONF_DSS_DISABLED, 0, 0, CONF_VALUES("disabled"),  \
 	  "sbrk precedence; strata has no sbrk, so only disabled is accepted (primary "  \
 	  "and secondary are invalid values, as in a jemalloc built without dss).")      \
-	X(metadata_thp, CHOICE, enum conf_metadata_thp, CONF_METADATA_THP_DISABLED, 0, 0, \
+	X(metadata_thp, CHOICE, enum conf_metadata_thp, CONF_METADATA_THP_AUTO, 0, 0,     \
 	  CONF_VALUES("disabled", "auto", "always"),                                     \
 	  "Huge pages for metadata (extent descriptors, page map, arena structures): "   \
 	  "disabled; auto, an arena's or the global metadata from its second 2 MiB "     \

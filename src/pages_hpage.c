@@ -114,12 +114,14 @@ pages_hugify_run(pages_t *p)
 		for (size_t i = 0; i < n; i++) {
 			os_advise_huge(ranges[i], HUGEPAGE, OS_HUGE_ADVISE);
 			int err = os_advise_huge(ranges[i], HUGEPAGE, OS_HUGE_COLLAPSE);
-			/* EINVAL: a kernel without MADV_COLLAPSE; khugepaged
-			 * collapses the range in its own time. */
-			if (err != 0 && err != EINVAL) {
+			/* EINVAL: a kernel without MADV_COLLAPSE; EAGAIN: a
+			 * page was busy.  Either way khugepaged collapses the
+			 * range in its own time.  ENOMEM (no huge page) and
+			 * EBUSY (over the cgroup's charge) are refusals. */
+			if (err != 0 && err != EINVAL)
 				failures++;
+			if (err == ENOMEM || err == EBUSY)
 				hpage_warn_refused(err);
-			}
 		}
 		if (failures != 0) {
 			mutex_lock(&p->mtx);

@@ -193,7 +193,7 @@ END_TEST
 START_TEST(test_jemalloc_options)
 {
 	child_run_mode(CONF_CHILD, "opts", "", out, sizeof(out));
-	ck_assert_str_eq(out, "err=0 dss=disabled thp=auto metadata_thp=disabled "
+	ck_assert_str_eq(out, "err=0 dss=disabled thp=auto metadata_thp=auto "
 	                      "hpa_dirty_mult=16384 oversize_threshold=8388608 "
 	                      "mutex_max_spin=600\n");
 	child_run_mode(CONF_CHILD, "opts",

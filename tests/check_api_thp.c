@@ -348,13 +348,13 @@ END_TEST
 START_TEST(test_options_and_nodes)
 {
 	run_child("report", "");
-	ck_assert_str_eq(out, "thp=auto metadata_thp=disabled dissolve=1468006 node_errors=0 "
+	ck_assert_str_eq(out, "thp=auto metadata_thp=auto dissolve=1468006 node_errors=0 "
 	                      "short_len=22\n");
 	run_child("report", "thp:never,metadata_thp:always,thp_dissolve_threshold:1048576");
 	ck_assert_str_eq(out, "thp=never metadata_thp=always dissolve=1048576 node_errors=0 "
 	                      "short_len=22\n");
 	run_child("report", "thp:default");
-	ck_assert_str_eq(out, "thp=default metadata_thp=disabled dissolve=1468006 node_errors=0 "
+	ck_assert_str_eq(out, "thp=default metadata_thp=auto dissolve=1468006 node_errors=0 "
 	                      "short_len=22\n");
 }
 END_TEST

@@ -212,7 +212,7 @@ START_TEST(test_dense_dissolved_range_made_huge_again)
 	ck_assert(r->queued);
 	ck_assert_uint_eq(atomic_load(&test_pages.hpage.nqueued), 1);
 	unsigned advised = seen.advise;
-	seen.collapse_result = EAGAIN; /* no huge page to be had */
+	seen.collapse_result = ENOMEM; /* no huge page to be had */
 	pages_hugify_run(&test_pages);
 	ck_assert(r->huge && !r->queued);
 	ck_assert_uint_eq(seen.advise, advised + 1);
