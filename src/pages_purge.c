@@ -293,8 +293,9 @@ pages_decay_run(pages_t *p, uint64_t now)
 {
 	mutex_lock(&p->mtx);
 	uint64_t next = pages_decay_locked(p, now, true);
+	/* A pass already due is claimed before the decay runs (background.c). */
 	uint64_t idle = pages_idle_deadline(p);
-	if (idle < next)
+	if (idle > now && idle < next)
 		next = idle;
 	atomic_store_relaxed(&p->dirty_at_run, p->dirty.npages);
 	mutex_unlock(&p->mtx);
