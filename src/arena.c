@@ -74,11 +74,15 @@ arena_idle_eligible(const void *addr, void *arg)
 
 /* The idle pass of the arena of p (pages.h): under the huge-page policy,
  * dissolves the huge ranges its slabs keep sparse; then purges the free
- * pages inside the slabs of ranges that are not huge. */
+ * pages inside the slabs of ranges that are not huge.  Automatic arenas
+ * only: a manual one may be reset (its slabs freed) while the pass has
+ * regions lent out with the bin lock dropped. */
 static void
 arena_idle_pass(pages_t *p)
 {
 	arena_t *a = (arena_t *)((char *)p - offsetof(arena_t, pages));
+	if (a->ind >= arenas_nauto)
+		return;
 	if (hpage_policy()) {
 		for (unsigned i = 0; i < SZ_NBINS; i++)
 			bin_idle_count(&a->bins[i], i, arena_idle_note, p);
