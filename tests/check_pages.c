@@ -43,6 +43,9 @@ static void
 setup(void)
 {
 	ck_assert_int_eq(init_ensure(), 0);
+	/* The hooks below tell metadata chunks by their page alignment:
+	 * metadata stays off huge pages (metadata_thp) here. */
+	base_thp = BASE_THP_NONE;
 	os_test_hooks = (os_hooks_t){0};
 	atomic_store(&clock_test_now_ns, 0);
 	base_init(&test_base, MUTEX_RANK_ARENA_BASE);
