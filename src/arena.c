@@ -87,6 +87,7 @@ arena_idle_pass(pages_t *p)
 		for (unsigned i = 0; i < SZ_NBINS; i++)
 			bin_idle_count(&a->bins[i], i, arena_idle_note, p);
 		pages_idle_dissolve(p);
+		pages_purge_warm(p);
 	}
 	a->idle_pass = (uint8_t)(a->idle_pass % 255 + 1);
 	size_t purged = 0;

@@ -30,12 +30,13 @@ base_move_node(base_t *base, unsigned node)
 
 base_thp_t base_thp;
 
-/* Whether the base's next chunk goes on huge pages (metadata_thp). */
+/* Whether the base's next chunk goes on huge pages (metadata_thp): with
+ * auto, once BASE_THP_AUTO_CHUNKS chunks are mapped.  Lock held. */
 static bool
 base_chunk_huge(base_t *base)
 {
 	return base_thp == BASE_THP_ALWAYS ||
-	       (base_thp == BASE_THP_AUTO && atomic_load_relaxed(&base->chunks) != NULL);
+	       (base_thp == BASE_THP_AUTO && base->mapped >= BASE_THP_AUTO_CHUNKS * BASE_CHUNK);
 }
 
 /* Maps a chunk of size bytes, bound to the base's node, on huge pages when
@@ -60,10 +61,10 @@ base_alloc(base_t *base, size_t size, size_t align)
 	mutex_lock(&base->mtx);
 	uintptr_t p = ALIGNMENT_CEILING((uintptr_t)base->cur, align);
 	if (base->cur == NULL || p + size > (uintptr_t)base->end) {
+		bool huge = base_chunk_huge(base);
 		mutex_unlock(&base->mtx);
 		size_t need = sizeof(base_chunk_t) + size + align;
 		size_t chunk = need > BASE_CHUNK ? PAGE_CEILING(need) : BASE_CHUNK;
-		bool huge = base_chunk_huge(base);
 		base_chunk_t *c = base_chunk_map(base, chunk, huge);
 		if (c == NULL)
 			return NULL;

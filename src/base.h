@@ -24,8 +24,11 @@ struct base_chunk {
 };
 
 /* Huge pages for metadata (metadata_thp, set by hpage_boot): none, a
- * base's chunks from its second on (auto), or all of them. */
+ * base's chunks once BASE_THP_AUTO_CHUNKS are mapped (auto: a small
+ * program's metadata, which fits in them, stays on small pages), or all of
+ * them. */
 typedef enum base_thp { BASE_THP_NONE, BASE_THP_AUTO, BASE_THP_ALWAYS } base_thp_t;
+#define BASE_THP_AUTO_CHUNKS 2
 extern base_thp_t base_thp;
 
 typedef struct base {

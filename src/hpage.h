@@ -44,6 +44,9 @@ typedef struct hpage_range {
 	uint16_t active; /* active pages */
 	bool huge;       /* advised MADV_HUGEPAGE */
 	bool queued;     /* dissolved and dense: waiting for the purger */
+	bool warm;       /* huge, and retained pages were taken from it: its
+	                  * retained pages may be resident (a huge fault brings
+	                  * the whole range in) */
 	_Atomic uint16_t idle_free; /* the idle pass: free pages inside its slabs */
 } hpage_range_t;
 

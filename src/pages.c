@@ -112,6 +112,9 @@ pages_extent_new(pages_t *p)
 void
 pages_extent_release(pages_t *p, extent_t *e)
 {
+	/* A page-map entry may still name it until the extent that replaced
+	 * it is registered: in no free state, it matches no neighbour lookup. */
+	e->state = EXTENT_BUSY;
 	e->heap_next = p->spare;
 	p->spare = e;
 	atomic_store_relaxed(&p->nspare, atomic_load_relaxed(&p->nspare) + 1);
@@ -132,7 +135,7 @@ pages_reserve_refill(pages_t *p, size_t have)
 	mutex_unlock(&p->mtx);
 }
 
-static inline void
+void
 pages_reserve_descriptors(pages_t *p)
 {
 	size_t have = atomic_load_relaxed(&p->nspare);
@@ -273,7 +276,7 @@ pages_register_active(extent_t *e)
  * The page may belong to another arena, whose lock we do not hold: only the
  * descriptor's immutable arena_ind is read before we know it is ours.
  */
-static extent_t *
+extent_t *
 pages_free_neighbor(pages_t *p, const void *addr, extent_state_t state)
 {
 	extent_t *n = emap_bits_extent(emap_lookup_acquire(addr));
@@ -295,9 +298,9 @@ pages_may_merge(pages_t *p, extent_hooks_t *h, const extent_t *a, const extent_t
 
 /*
  * Merges a free extent that is in no set (state already set) with its free
- * neighbours of the same state, taking them out of their set.  Neighbours
- * filed unmerged (freed slabs) may form a chain: it is merged whole.  Lock
- * held.
+ * neighbours of the same state, taking them out of their set, and
+ * registers the result's boundaries.  Neighbours filed unmerged (freed
+ * slabs) may form a chain: it is merged whole.  Lock held.
  */
 extent_t *
 pages_coalesce(pages_t *p, extent_t *e)
@@ -328,6 +331,10 @@ pages_coalesce(pages_t *p, extent_t *e)
 		e->zeroed = e->zeroed && next->zeroed;
 		pages_extent_release(p, next);
 	}
+	/* The merged boundaries now, not at filing: a walk of the page map
+	 * meanwhile (pages_refile_range) must not meet a released
+	 * descriptor at its last page. */
+	pages_register_free(e);
 	return e;
 }
 
@@ -690,6 +697,8 @@ pages_alloc(pages_t *p, size_t size, size_t alignment, bool zero, unsigned szind
 		mutex_unlock(&p->mtx);
 		return NULL;
 	}
+	if (layout && e->state == EXTENT_RETAINED)
+		pages_note_warm(p, e);
 	DEBUG_ASSERT(e->state == EXTENT_DIRTY || e->state == EXTENT_MUZZY ||
 	             e->state == EXTENT_RETAINED);
 	uint64_t now = clock_coarse_ns();

@@ -174,7 +174,8 @@ bool pages_grow_in_place(pages_t *p, extent_t *e, size_t new_size, unsigned szin
  * false (nothing changed) when no descriptor is left for the freed tail. */
 bool pages_shrink_in_place(pages_t *p, extent_t *e, size_t new_size, unsigned szind);
 /* Purges every dirty and muzzy extent (arena.<i>.purge, malloc_trim, the
- * memory limit); returns the bytes purged. */
+ * memory limit), held ones too, and the warm ranges' retained pages
+ * (pages_purge_warm); returns the dirty and muzzy bytes purged. */
 size_t pages_purge_all(pages_t *p);
 /*
  * Runs the decay at now (arena.<i>.decay, the purger): purges what the
@@ -229,6 +230,11 @@ void pages_hugify_run(pages_t *p);
 bool pages_idle_claim(pages_t *p, uint64_t now);
 void pages_idle_note(pages_t *p, void *addr, size_t npages);
 void pages_idle_dissolve(pages_t *p);
+/* Purges the retained pages of the warm ranges (hpage.h) that do not hold
+ * their free pages, dissolving those with pages in use: a huge fault
+ * brought them in, unseen by the page counts (the idle pass, an explicit
+ * purge). */
+void pages_purge_warm(pages_t *p);
 bool pages_idle_eligible(pages_t *p, const void *addr);
 void pages_note_slab_purged(pages_t *p, size_t npages);
 

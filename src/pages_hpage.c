@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 
+#include "clock.h"
 #include "os.h"
 #include "pages.h"
 #include "pages_internal.h"
@@ -52,6 +53,17 @@ pages_purge_clip(pages_t *p, extent_t *e)
 			pages_insert(p, tail);
 	}
 	return e;
+}
+
+void
+pages_note_warm(pages_t *p, const extent_t *e)
+{
+	hpage_range_t *r = hpage_range_of(&p->hpage, e->addr);
+	if (r != NULL && r->huge)
+		r->warm = true;
+	r = hpage_range_of(&p->hpage, (char *)e->addr + e->size - 1);
+	if (r != NULL && r->huge)
+		r->warm = true;
 }
 
 unsigned
@@ -212,6 +224,104 @@ pages_idle_dissolve(pages_t *p)
 			os_advise_huge(ranges[i], HUGEPAGE, OS_HUGE_FORBID);
 	} while (n == PAGES_HPAGE_BATCH);
 	hpage_foreach(&p->hpage, pages_idle_forget, NULL);
+}
+
+/* Retained pieces one range's purge takes at most (they alternate with
+ * pages in use: at most half its pages). */
+#define PAGES_RANGE_PIECES (HPAGE_RANGE_PAGES / 2)
+
+/*
+ * Takes the retained extents inside the range at `range` out for purging
+ * (split at its boundaries), BUSY and on the busy list, into pieces; how
+ * many.  A piece that needs a descriptor when none is spare stays.  Lock
+ * held.
+ */
+static size_t
+pages_range_retained(pages_t *p, char *range, extent_t **pieces)
+{
+	char *end = range + HUGEPAGE;
+	size_t n = 0;
+	for (char *a = range; a < end && n < PAGES_RANGE_PIECES;) {
+		extent_t *e = emap_bits_extent(emap_lookup(a));
+		if (e == NULL || e->state != EXTENT_RETAINED || e->decommitted) {
+			a = e != NULL && e->addr == a ? a + e->size : a + PAGE;
+			continue;
+		}
+		pages_set_remove(p, e);
+		if ((char *)e->addr < range) {
+			extent_t *rest = pages_split_free(p, e, (size_t)(range - (char *)e->addr));
+			pages_insert(p, e);
+			if (rest == NULL)
+				return n;
+			e = rest;
+		}
+		if ((char *)e->addr + e->size > end) {
+			extent_t *tail = pages_split_free(p, e, (size_t)(end - (char *)e->addr));
+			if (tail == NULL) {
+				pages_insert(p, e);
+				return n;
+			}
+			pages_insert(p, tail);
+		}
+		e->state = EXTENT_BUSY;
+		extent_list_push(&p->busy, e);
+		pieces[n++] = e;
+		a = (char *)e->addr + e->size;
+	}
+	return n;
+}
+
+/* hpage_pick: a warm range that does not hold its free pages, no longer
+ * warm; dissolved when it has pages in use. */
+static bool
+pages_pick_warm(hpage_range_t *r, void *arg)
+{
+	pages_t *p = arg;
+	if (!r->warm || hpage_range_holds(r))
+		return false;
+	r->warm = false;
+	if (r->huge && r->active != 0) {
+		r->huge = false;
+		p->hpage.counters.dissolves++;
+	}
+	return true;
+}
+
+void
+pages_purge_warm(pages_t *p)
+{
+	if (!hpage_policy())
+		return;
+	size_t n;
+	do {
+		char *ranges[PAGES_HPAGE_BATCH];
+		mutex_lock(&p->mtx);
+		n = hpage_pick(&p->hpage, pages_pick_warm, p, ranges, PAGES_HPAGE_BATCH);
+		mutex_unlock(&p->mtx);
+		for (size_t i = 0; i < n; i++) {
+			extent_t *pieces[PAGES_RANGE_PIECES];
+			pages_reserve_descriptors(p);
+			mutex_lock(&p->mtx);
+			hpage_range_t *r = hpage_range_of(&p->hpage, ranges[i]);
+			bool forbid = !r->huge;
+			if (forbid)
+				pages_refile_range(p, ranges[i], NULL);
+			size_t npieces = pages_range_retained(p, ranges[i], pieces);
+			mutex_unlock(&p->mtx);
+			if (forbid)
+				os_advise_huge(ranges[i], HUGEPAGE, OS_HUGE_FORBID);
+			for (size_t k = 0; k < npieces; k++)
+				os_purge_forced(pieces[k]->addr, pieces[k]->size);
+			mutex_lock(&p->mtx);
+			for (size_t k = 0; k < npieces; k++) {
+				extent_list_remove(&p->busy, pieces[k]);
+				pieces[k]->state = EXTENT_RETAINED;
+				pieces[k]->zeroed = true;
+				pages_insert_coalesced(p, pieces[k]);
+			}
+			mutex_unlock(&p->mtx);
+		}
+	} while (n == PAGES_HPAGE_BATCH);
 }
 
 void

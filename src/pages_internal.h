@@ -21,8 +21,16 @@ void pages_set_remove(pages_t *p, extent_t *e);
 /* Moves the dirty extents inside the range at `range` between the dirty
  * and held sets as the range now says; skip is an extent in no set. */
 void pages_refile_range(pages_t *p, char *range, const extent_t *skip);
+/* The free extent of this arena in state whose boundary page holds addr,
+ * or NULL. */
+extent_t *pages_free_neighbor(pages_t *p, const void *addr, extent_state_t state);
 /* See pages_hpage.c. */
 extent_t *pages_purge_clip(pages_t *p, extent_t *e);
+/* e (in no set) was taken from retained space: the first touch of a huge
+ * range faults it in whole, so the retained pages beside e in its first
+ * and last ranges become resident; the ranges are marked warm, for the
+ * idle pass to purge those pages once the range is not dense. */
+void pages_note_warm(pages_t *p, const extent_t *e);
 /* The huge ranges a purge of e (in no set) covers in part, and that keep
  * pages in use, lose their huge state (their held pages go back to
  * decay); their bases into out, for MADV_NOHUGEPAGE with the lock
@@ -39,6 +47,8 @@ void pages_insert_coalesced(pages_t *p, extent_t *e);
 /* Splits the first size bytes off a free extent in no set; the rest, or
  * NULL when no descriptor is left. */
 extent_t *pages_split_free(pages_t *p, extent_t *e, size_t size);
+/* Tops the spare descriptors up (PAGES_SPARE_RESERVE).  Lock not held. */
+void pages_reserve_descriptors(pages_t *p);
 /* Puts a descriptor back on the spare list. */
 void pages_extent_release(pages_t *p, extent_t *e);
 /* The decay that allocating and freeing threads run (all of it without the

@@ -315,6 +315,7 @@ pages_purge_all(pages_t *p)
 	decay_forget(&p->decay_muzzy);
 	size_t purged = (size_t)(p->dirty_stats.purged + p->muzzy_stats.purged - before) << LG_PAGE;
 	mutex_unlock(&p->mtx);
+	pages_purge_warm(p);
 	return purged;
 }
 

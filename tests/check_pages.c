@@ -26,6 +26,7 @@
 
 #include "arena.h"
 #include "clock.h"
+#include "hpage.h"
 #include "init.h"
 #include "large.h"
 #include "os.h"
@@ -420,6 +421,51 @@ START_TEST(test_mapping_failure_through_the_api)
 }
 END_TEST
 
+/* A neighbour freed while a merged extent is being purged must not meet
+ * the descriptor its merge released (the merged extent's last page still
+ * named it until the merged boundaries were registered). */
+static pages_t stale_pages;
+static extent_t *stale_next;
+
+static int
+purge_frees_neighbor(void *addr, size_t size)
+{
+	if (stale_next != NULL) {
+		extent_t *e = stale_next;
+		stale_next = NULL;
+		pages_free(&stale_pages, e); /* with the lock dropped */
+	}
+	return os_real_hooks.purge_forced(addr, size);
+}
+
+START_TEST(test_neighbor_freed_during_merged_purge)
+{
+	hpage_mode = HPAGE_OFF;
+	pages_init(&stale_pages, ARENA_A, &test_base, -1, 0);
+	/* Slabs are filed unmerged: a (4 pages) and b (2 pages) stay apart
+	 * until the purge merges them; c, after b, is freed meanwhile. */
+	extent_t *a = pages_alloc(&stale_pages, 4 * PAGE, PAGE, false, 1, true);
+	extent_t *b = pages_alloc(&stale_pages, 2 * PAGE, PAGE, false, 1, true);
+	extent_t *c = pages_alloc(&stale_pages, 4 * PAGE, PAGE, false, SZ_NBINS, false);
+	ck_assert_ptr_eq((char *)a->addr + 4 * PAGE, b->addr);
+	ck_assert_ptr_eq((char *)b->addr + 2 * PAGE, c->addr);
+	pages_free(&stale_pages, a);
+	pages_free(&stale_pages, b);
+	stale_next = c;
+	os_test_hooks.purge_forced = purge_frees_neighbor;
+	pages_purge_all(&stale_pages);
+	ck_assert_ptr_null(stale_next);
+	/* c, freed meanwhile, was purged by the same pass. */
+	pages_stats_t st = stats_of(&stale_pages);
+	ck_assert_uint_eq(st.active_pages, 0);
+	ck_assert_uint_eq(st.dirty_pages, 0);
+	assert_accounted(&stale_pages);
+	/* The sets are sound: the three are one free extent again. */
+	extent_t *again = pages_alloc(&stale_pages, 10 * PAGE, PAGE, false, SZ_NBINS, false);
+	ck_assert_ptr_eq(again->addr, a->addr);
+}
+END_TEST
+
 Suite *
 test_suite(void)
 {
@@ -437,6 +483,7 @@ test_suite(void)
 	tcase_add_test(tc, test_decay_follows_the_clock);
 	tcase_add_test(tc, test_pages_freed_after_idle_are_kept);
 	tcase_add_test(tc, test_mapping_failure_through_the_api);
+	tcase_add_test(tc, test_neighbor_freed_during_merged_purge);
 	suite_add_tcase(s, tc);
 	return s;
 }
