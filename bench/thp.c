@@ -21,7 +21,8 @@
  * huge_pct = AnonHugePages / Rss; minor faults of the build (build_minflt)
  * and of the whole run so far (minflt).  time_s is the lookups' time.  The
  * heap is not freed: the process's exit drops it, a teardown is not what
- * this measures.  Fixed seeds; one run takes ~10 s at full size.
+ * this measures.  Fixed seeds; a run takes 6-17 s at full size on the
+ * 2-core VM (bench/README.md: huge-page faults are slow there).
  */
 #include "bench_common.h"
 
