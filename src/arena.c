@@ -59,10 +59,43 @@ arena_create(unsigned ind, unsigned node)
 	return a;
 }
 
+/* bin_idle_count and bin_idle_purge callbacks: the arena's pages. */
+static void
+arena_idle_note(void *addr, size_t npages, void *arg)
+{
+	pages_idle_note(arg, addr, npages);
+}
+
+static bool
+arena_idle_eligible(const void *addr, void *arg)
+{
+	return pages_idle_eligible(arg, addr);
+}
+
+/* The idle pass of the arena of p (pages.h): under the huge-page policy,
+ * dissolves the huge ranges its slabs keep sparse; then purges the free
+ * pages inside the slabs of ranges that are not huge. */
+static void
+arena_idle_pass(pages_t *p)
+{
+	arena_t *a = (arena_t *)((char *)p - offsetof(arena_t, pages));
+	if (hpage_policy()) {
+		for (unsigned i = 0; i < SZ_NBINS; i++)
+			bin_idle_count(&a->bins[i], i, arena_idle_note, p);
+		pages_idle_dissolve(p);
+	}
+	a->idle_pass = (uint8_t)(a->idle_pass % 255 + 1);
+	size_t purged = 0;
+	for (unsigned i = 0; i < SZ_NBINS; i++)
+		purged += bin_idle_purge(&a->bins[i], i, a->pai, a->idle_pass, arena_idle_eligible, p);
+	pages_note_slab_purged(p, purged);
+}
+
 int
 arena_boot(base_t *global_base, unsigned narenas_auto)
 {
 	mutex_register(&arenas_mtx, NULL);
+	pages_idle_pass = arena_idle_pass;
 	arenas_global_base = global_base;
 	atomic_store_relaxed(&arena_default_decay[false], opt_dirty_decay_ms);
 	atomic_store_relaxed(&arena_default_decay[true], opt_muzzy_decay_ms);

@@ -30,6 +30,7 @@ typedef struct arena {
 	large_t large;
 	bin_t bins[SZ_NBINS];
 	bin_remote_slots_t remote_slots[SZ_NBINS]; /* the bins' remote rings (bin.h) */
+	uint8_t idle_pass; /* the idle pass last run (1..255; pages.h), by its purger */
 } arena_t;
 
 extern _Atomic(arena_t *) arenas[ARENAS_MAX];

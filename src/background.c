@@ -121,7 +121,23 @@ background_note_dirty(unsigned arena_ind, size_t ndirty, size_t at_run)
 		background_wake(slot);
 }
 
-/* Runs the decay of thread k's page allocators; the earliest next deadline.
+void
+background_note_hugify(unsigned arena_ind)
+{
+	if (!atomic_load_relaxed(&background_on))
+		return;
+	if (!atomic_load_relaxed(&background_running_flag)) {
+		if (!atomic_load_relaxed(&background_start_wanted))
+			atomic_store_relaxed(&background_start_wanted, true);
+		return;
+	}
+	unsigned n = atomic_load_acquire(&background_nthreads);
+	if (n != 0)
+		background_wake(&background_slots[arena_ind % n]);
+}
+
+/* Runs the huge-page work, the idle pass and the decay of thread k's page
+ * allocators; the earliest next deadline.
  * *dirty: whether any of them still holds dirty pages after it. */
 static uint64_t
 background_run(unsigned k, unsigned n, uint64_t now, bool *dirty)
@@ -131,6 +147,10 @@ background_run(unsigned k, unsigned n, uint64_t now, bool *dirty)
 	for (pages_t *p = pages_registry_first(); p != NULL; p = p->registry_next) {
 		if (p->arena_ind % n != k)
 			continue;
+		if (atomic_load_relaxed(&p->hpage.nqueued) != 0)
+			pages_hugify_run(p);
+		if (pages_idle_claim(p, now))
+			pages_idle_pass(p);
 		uint64_t t = pages_decay_run(p, now);
 		if (t < next)
 			next = t;

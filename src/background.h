@@ -84,6 +84,9 @@ size_t background_max_threads(void);
 /* Fork child: the threads are gone; asks for new ones if enabled. */
 void background_postfork_child(void);
 
+/* A range of the arena was queued to be made huge again (hpage.h): wakes
+ * its purger, or asks for the purgers to start. */
+void background_note_hugify(unsigned arena_ind);
 /* Checks the memory limit if the last check is old enough, and releases
  * every freed page when usage is near it.  No lock held. */
 void background_check_memory_limit(uint64_t now);

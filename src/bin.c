@@ -5,6 +5,7 @@
 #include "bin.h"
 #include "emap.h"
 #include "msg.h"
+#include "os.h"
 #include "safety.h"
 
 /* A remote ring holds at most this many bytes of regions (but at least
@@ -97,6 +98,33 @@ bin_alloc_from_slabs(bin_t *bin, unsigned binind, pai_t *pai, void **out, unsign
 	return got;
 }
 
+/* Regions came back to a slab that had nfree_before free ones: it leaves
+ * the full list for the heap, or the bin when empty (true: the caller
+ * returns it to the pages).  Lock held. */
+static bool
+bin_slab_regions_back(bin_t *bin, const bin_info_t *info, extent_t *slab, uint32_t nfree_before)
+{
+	if (slab == bin->slabcur)
+		return false;
+	/* Was it full (on the full list) or partly used (in the heap)? */
+	bool was_full = nfree_before == 0;
+	if (was_full)
+		bin_full_remove(bin, slab);
+	if (slab->nfree == info->nregs) {
+		if (!was_full) {
+			extent_heap_remove(&bin->nonfull, slab);
+			bin->nnonfull--;
+		}
+		bin->curslabs--;
+		return true;
+	}
+	if (was_full) {
+		extent_heap_insert(&bin->nonfull, slab);
+		bin->nnonfull++;
+	}
+	return false;
+}
+
 /* Takes one region back into its slab; true when the slab became empty and
  * left the bin (the caller returns it to the pages).  Lock held. */
 static bool
@@ -116,25 +144,7 @@ bin_free_locked(bin_t *bin, const bin_info_t *info, extent_t *slab, void *ptr)
 	}
 	bin->ndalloc++;
 	bin->curregs--;
-	if (slab == bin->slabcur)
-		return false;
-	/* Was it full (on the full list) or partly used (in the heap)? */
-	bool was_full = slab->nfree == 1;
-	if (was_full)
-		bin_full_remove(bin, slab);
-	if (slab->nfree == info->nregs) {
-		if (!was_full) {
-			extent_heap_remove(&bin->nonfull, slab);
-			bin->nnonfull--;
-		}
-		bin->curslabs--;
-		return true;
-	}
-	if (was_full) {
-		extent_heap_insert(&bin->nonfull, slab);
-		bin->nnonfull++;
-	}
-	return false;
+	return bin_slab_regions_back(bin, info, slab, slab->nfree - 1);
 }
 
 /* Returns ptrs[i] (in slabs[i]) to their slabs, then the slabs that became
@@ -371,5 +381,99 @@ bin_reset(bin_t *bin, pai_t *pai)
 		extent_t *next = slabs->heap_next;
 		pai_free(pai, slabs);
 		slabs = next;
+	}
+}
+
+void
+bin_idle_count(bin_t *bin, unsigned binind, void (*note)(void *addr, size_t npages, void *arg),
+               void *arg)
+{
+	const bin_info_t *info = &sz_bin_info[binind];
+	mutex_lock(&bin->mtx);
+	for (extent_t *s = extent_heap_first(&bin->nonfull); s != NULL; s = extent_heap_walk_next(s)) {
+		uint64_t mask = slab_free_pages(s, info);
+		if (mask != 0)
+			note(s->addr, (size_t)bits_popcount(mask), arg);
+	}
+	mutex_unlock(&bin->mtx);
+}
+
+/* Slabs one round of bin_idle_purge lends out. */
+#define BIN_IDLE_BATCH 32
+
+/* Lends the free pages of slab out, keeping one free region (the highest
+ * pages stay when all would go); the pages lent.  Lock held. */
+static uint64_t
+bin_idle_lend(extent_t *slab, const bin_info_t *info)
+{
+	uint64_t mask = slab_free_pages(slab, info);
+	while (mask != 0) {
+		slab_lend(slab, info, mask);
+		if (slab->nfree != 0)
+			return mask;
+		slab_unlend(slab, info, mask);
+		mask &= ~((uint64_t)1 << bits_lg_floor(mask));
+	}
+	return 0;
+}
+
+/* MADV_DONTNEED on each run of pages of mask in the slab at addr; the
+ * pages.  Lock not held. */
+static size_t
+bin_idle_release(char *addr, uint64_t mask)
+{
+	size_t n = 0;
+	while (mask != 0) {
+		unsigned first = bits_ctz(mask);
+		uint64_t from_first = mask >> first;
+		unsigned len = ~from_first == 0 ? 64 - first : bits_ctz(~from_first);
+		os_purge_forced(addr + ((size_t)first << LG_PAGE), (size_t)len << LG_PAGE);
+		n += len;
+		mask &= len + first >= 64 ? 0 : ~(uint64_t)0 << (first + len);
+	}
+	return n;
+}
+
+size_t
+bin_idle_purge(bin_t *bin, unsigned binind, pai_t *pai, uint8_t pass,
+               bool (*eligible)(const void *addr, void *arg), void *arg)
+{
+	const bin_info_t *info = &sz_bin_info[binind];
+	size_t purged = 0;
+	for (;;) {
+		extent_t *slabs[BIN_IDLE_BATCH];
+		uint64_t masks[BIN_IDLE_BATCH];
+		unsigned n = 0;
+		mutex_lock(&bin->mtx);
+		for (extent_t *s = extent_heap_first(&bin->nonfull); s != NULL && n < BIN_IDLE_BATCH;
+		     s = extent_heap_walk_next(s)) {
+			if (s->idle_pass == pass)
+				continue;
+			s->idle_pass = pass;
+			if (!eligible(s->addr, arg))
+				continue;
+			uint64_t mask = bin_idle_lend(s, info);
+			if (mask != 0) {
+				slabs[n] = s;
+				masks[n++] = mask;
+			}
+		}
+		mutex_unlock(&bin->mtx);
+		if (n == 0)
+			return purged;
+		for (unsigned i = 0; i < n; i++)
+			purged += bin_idle_release(slabs[i]->addr, masks[i]);
+		extent_t *empty[BIN_IDLE_BATCH];
+		unsigned nempty = 0;
+		mutex_lock(&bin->mtx);
+		for (unsigned i = 0; i < n; i++) {
+			uint32_t before = slabs[i]->nfree;
+			slab_unlend(slabs[i], info, masks[i]);
+			if (bin_slab_regions_back(bin, info, slabs[i], before))
+				empty[nempty++] = slabs[i];
+		}
+		mutex_unlock(&bin->mtx);
+		for (unsigned i = 0; i < nempty; i++)
+			pai_free(pai, empty[i]);
 	}
 }

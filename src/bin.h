@@ -118,5 +118,21 @@ void bin_stats_read(bin_t *bin, unsigned binind, pai_t *pai, bin_stats_t *out);
  * the regions in them are gone.  The counters of current use drop to 0. */
 void bin_reset(bin_t *bin, pai_t *pai);
 
+/*
+ * The idle pass (docs/design.md, "Transparent huge pages"): the free pages
+ * inside the bin's non-full slabs (slabcur aside).  bin_idle_count calls
+ * note(addr, npages, arg) for each slab's free pages (addr: the first).
+ * bin_idle_purge purges (MADV_DONTNEED) them in the slabs that
+ * eligible(slab address, arg) accepts and that this pass (pass, never 0)
+ * has not seen, a batch at a time: the regions of those pages are lent out
+ * (marked in use) while the lock is dropped around the system calls, so
+ * nobody is handed a region being purged, and a slab keeps a free region
+ * so that it stays in the heap.  Returns the pages purged.
+ */
+void bin_idle_count(bin_t *bin, unsigned binind, void (*note)(void *addr, size_t npages, void *arg),
+                    void *arg);
+size_t bin_idle_purge(bin_t *bin, unsigned binind, pai_t *pai, uint8_t pass,
+                      bool (*eligible)(const void *addr, void *arg), void *arg);
+
 
 #endif

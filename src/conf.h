@@ -153,15 +153,15 @@ enum conf_prof_backtrace { CONF_PROF_BACKTRACE_LIBUNWIND, CONF_PROF_BACKTRACE_FP
 /* Values of opt_dss: strata has no sbrk, so only jemalloc's "disabled". */
 enum conf_dss { CONF_DSS_DISABLED };
 
-/* Values of opt_metadata_thp: huge pages for metadata (no effect). */
+/* Values of opt_metadata_thp: huge pages for metadata (hpage.h). */
 enum conf_metadata_thp {
 	CONF_METADATA_THP_DISABLED,
 	CONF_METADATA_THP_AUTO,
 	CONF_METADATA_THP_ALWAYS
 };
 
-/* Values of opt_thp: the huge-page advice on user mappings. */
-enum conf_thp { CONF_THP_DEFAULT, CONF_THP_ALWAYS, CONF_THP_NEVER };
+/* Values of opt_thp: the huge-page policy of the heap (hpage.h). */
+enum conf_thp { CONF_THP_DEFAULT, CONF_THP_ALWAYS, CONF_THP_NEVER, CONF_THP_AUTO };
 
 /* A RANGES option's value: segments in the order given. */
 #define CONF_RANGES_MAX 64
@@ -252,12 +252,21 @@ typedef struct conf_ranges {
 	  "and secondary are invalid values, as in a jemalloc built without dss).")      \
 	X(metadata_thp, CHOICE, enum conf_metadata_thp, CONF_METADATA_THP_DISABLED, 0, 0, \
 	  CONF_VALUES("disabled", "auto", "always"),                                     \
-	  "Accepted for jemalloc; no effect: strata's metadata follows the system's "    \
-	  "huge-page setting.")                                                          \
-	X(thp, CHOICE, enum conf_thp, CONF_THP_DEFAULT, 0, 0,                            \
-	  CONF_VALUES("default", "always", "never"),                                     \
-	  "Accepted for jemalloc; no effect: strata gives its mappings no huge-page "    \
-	  "advice.")                                                                     \
+	  "Huge pages for metadata (extent descriptors, page map, arena structures): "   \
+	  "disabled; auto, an arena's or the global metadata from its second 2 MiB "     \
+	  "chunk on; always, every chunk.  Follows thp: nothing under thp:never or a "   \
+	  "system mode of never.")                                                       \
+	X(thp, CHOICE, enum conf_thp, CONF_THP_AUTO, 0, 0,                               \
+	  CONF_VALUES("default", "always", "never", "auto"),                             \
+	  "Huge pages for the heap: auto (strata's policy: fresh space advised "         \
+	  "MADV_HUGEPAGE, dense ranges kept huge, sparse ones dissolved; nothing when "  \
+	  "the system mode is never); default, no advice; always, MADV_HUGEPAGE on "     \
+	  "every mapping; never, MADV_NOHUGEPAGE on every mapping.")                     \
+	X(thp_dissolve_threshold, UINT_CLIP, size_t, 1468006, 0, HUGEPAGE,               \
+	  CONF_NO_VALUES,                                                                \
+	  "thp:auto: a huge range whose active bytes fall below this is dissolved: its " \
+	  "free pages are purged at 4 KiB grain and it gets MADV_NOHUGEPAGE (clipped to " \
+	  "0..2097152; default 70% of 2 MiB).")                                          \
 	X(mutex_max_spin, SINT, int64_t, 600, -1, INT64_MAX, CONF_NO_VALUES,             \
 	  "Accepted for jemalloc (-1 or more); no effect: strata's locks spin a fixed "  \
 	  "100 times before they sleep.")                                                \
@@ -333,15 +342,15 @@ typedef struct conf_ranges {
 	  "Accepted for jemalloc; no effect: strata's cache collection never delays "    \
 	  "a bin's flush.")                                                              \
 	X(hpa, BOOL, bool, false, 0, 0, CONF_NO_VALUES,                                  \
-	  "Accepted for jemalloc; no effect: strata has no hugepage-aware page "         \
-	  "allocator (HPA), so this and every hpa_ option are read and ignored.")        \
+	  "Accepted for jemalloc; no effect: strata's huge-page policy is thp:auto, "    \
+	  "and of the hpa_ options only hpa_hugification_threshold has an effect.")      \
 	X(hpa_slab_max_alloc, UINT_CLIP, size_t, 65536, PAGE, HUGEPAGE, CONF_NO_VALUES,  \
 	  "HPA: largest request served from huge-page slabs (clipped to 4096..2097152; " \
 	  "no effect).")                                                                 \
 	X(hpa_hugification_threshold, UINT_CLIP, size_t, 1992294, PAGE, HUGEPAGE,        \
 	  CONF_NO_VALUES,                                                                \
-	  "HPA: active bytes of a huge page before it is hugified (clipped to "          \
-	  "4096..2097152; no effect).")                                                  \
+	  "thp:auto: active bytes of a dissolved 2 MiB range before the purger makes it " \
+	  "huge again (MADV_HUGEPAGE, MADV_COLLAPSE; clipped to 4096..2097152).")        \
 	X(hpa_hugify_delay_ms, UINT, uint64_t, 10000, 0, UINT64_MAX, CONF_NO_VALUES,     \
 	  "HPA: milliseconds before a dense huge page is hugified (no effect).")         \
 	X(hpa_min_purge_interval_ms, UINT, uint64_t, 5000, 0, UINT64_MAX, CONF_NO_VALUES, \

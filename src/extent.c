@@ -82,6 +82,22 @@ extent_heap_remove(extent_heap_t *h, extent_t *e)
 		h->root = extent_heap_link(h->root, sub);
 }
 
+extent_t *
+extent_heap_walk_next(extent_t *e)
+{
+	if (e->heap_child != NULL)
+		return e->heap_child;
+	for (; e != NULL; e = e->heap_prev) {
+		if (e->heap_next != NULL)
+			return e->heap_next;
+		/* Back over the earlier siblings to the first child, whose
+		 * heap_prev is the parent (NULL above the root). */
+		while (e->heap_prev != NULL && e->heap_prev->heap_child != e)
+			e = e->heap_prev;
+	}
+	return NULL;
+}
+
 void
 eset_init(eset_t *set)
 {

@@ -64,6 +64,10 @@ struct extent {
 	bool unmerged : 1;      /* free, filed without merging (on its pages'
 	                         * unmerged list) */
 	bool decommitted : 1;   /* retained, decommitted by its arena's extent hooks */
+	bool held : 1;          /* dirty, filed in its pages' held set: inside one
+	                         * dense huge range (hpage.h) */
+	uint8_t idle_pass;      /* slab: the last idle pass that purged its free
+	                         * pages (pages.h), under its bin's lock */
 	/* Heap links: a free extent in its eset heap, or a slab in its bin's
 	 * non-full heap; the descriptor free list reuses `next`. */
 	extent_t *heap_child, *heap_next, *heap_prev;
@@ -106,6 +110,10 @@ extent_heap_first(const extent_heap_t *h)
 
 void extent_heap_insert(extent_heap_t *h, extent_t *e);
 void extent_heap_remove(extent_heap_t *h, extent_t *e);
+/* The node after e in a walk of every node of its heap (in no particular
+ * order; start at extent_heap_first), NULL after the last.  The heap must
+ * not change during the walk. */
+extent_t *extent_heap_walk_next(extent_t *e);
 
 /* Lists of extents that are in no heap (a manual arena's full slabs and
  * live large extents, extents being purged), linked through heap_next and

@@ -31,6 +31,7 @@
 #include "decay.h"
 #include "emap.h"
 #include "hook.h"
+#include "hpage.h"
 #include "init.h"
 #include "msg.h"
 #include "numa.h"
@@ -67,6 +68,7 @@ init_core(void)
 	mutex_register(&init_mtx, NULL);
 	conf_init();
 	numa_boot();
+	hpage_boot();
 	sz_boot();
 	decay_boot();
 	base_init(&init_global_base, MUTEX_RANK_GLOBAL_BASE);

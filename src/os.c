@@ -74,6 +74,21 @@ os_real_purge_lazy(void *addr, size_t size)
 	return os_madvise(addr, size, MADV_FREE);
 }
 
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+
+static int
+os_real_advise_huge(void *addr, size_t size, os_huge_advice_t advice)
+{
+	static const int madv[] = {
+		[OS_HUGE_ADVISE] = MADV_HUGEPAGE,
+		[OS_HUGE_FORBID] = MADV_NOHUGEPAGE,
+		[OS_HUGE_COLLAPSE] = MADV_COLLAPSE,
+	};
+	return os_madvise(addr, size, madv[advice]);
+}
+
 /* mbind(2) through the system call (the libc wrapper lives in libnuma,
  * which allocates). */
 static int
@@ -111,6 +126,7 @@ const os_hooks_t os_real_hooks = {
 	.purge_lazy = os_real_purge_lazy,
 	.bind = os_real_bind,
 	.numa_probe = os_real_numa_probe,
+	.advise_huge = os_real_advise_huge,
 };
 
 void *
@@ -145,6 +161,14 @@ os_purge_lazy(void *addr, size_t size)
 	if (config_test_hooks && os_test_hooks.purge_lazy != NULL)
 		return os_test_hooks.purge_lazy(addr, size);
 	return os_real_purge_lazy(addr, size);
+}
+
+int
+os_advise_huge(void *addr, size_t size, os_huge_advice_t advice)
+{
+	if (config_test_hooks && os_test_hooks.advise_huge != NULL)
+		return os_test_hooks.advise_huge(addr, size, advice);
+	return os_real_advise_huge(addr, size, advice);
 }
 
 int

@@ -28,6 +28,15 @@ int os_purge_forced(void *addr, size_t size);
  * read back as zeroes); until then they keep their contents and count in
  * RSS (LazyFree in smaps).  A write cancels it for that page. */
 int os_purge_lazy(void *addr, size_t size);
+/* The huge-page advice of os_advise_huge. */
+typedef enum os_huge_advice {
+	OS_HUGE_ADVISE,   /* MADV_HUGEPAGE: faults and khugepaged may use huge pages */
+	OS_HUGE_FORBID,   /* MADV_NOHUGEPAGE: they may not */
+	OS_HUGE_COLLAPSE, /* MADV_COLLAPSE: make the range huge pages now (Linux 6.1+) */
+} os_huge_advice_t;
+/* Gives [addr, addr + size) the huge-page advice; 0 or madvise's errno
+ * (EINVAL: a kernel without the advice or without THP). */
+int os_advise_huge(void *addr, size_t size, os_huge_advice_t advice);
 /* Gives [addr, addr + size) the memory policy mode over the nodes of the
  * mask `nodes` (bit k: node k); with move, pages already there migrate to
  * them (MPOL_MF_MOVE).  Untouched pages are placed when first touched.  0
@@ -50,6 +59,7 @@ typedef struct os_hooks {
 	int (*purge_lazy)(void *addr, size_t size);
 	int (*bind)(void *addr, size_t size, os_bind_mode_t mode, uint64_t nodes, bool move);
 	int (*numa_probe)(void);
+	int (*advise_huge)(void *addr, size_t size, os_huge_advice_t advice);
 } os_hooks_t;
 extern os_hooks_t os_test_hooks;
 extern const os_hooks_t os_real_hooks;

@@ -39,8 +39,12 @@ pages_init(pages_t *p, unsigned arena_ind, base_t *base, ssize_t dirty_decay_ms,
 	p->base = base;
 	p->registry_next = NULL;
 	eset_init(&p->dirty);
+	eset_init(&p->held);
 	eset_init(&p->muzzy);
 	eset_init(&p->retained);
+	hpage_init(&p->hpage);
+	p->hold_suspended = false;
+	p->idle_pass_at = 0;
 	decay_init(&p->decay_dirty, dirty_decay_ms, now);
 	decay_init(&p->decay_muzzy, muzzy_decay_ms, now);
 	burst_init(&p->burst);
@@ -97,6 +101,8 @@ pages_extent_new(pages_t *p)
 	e->zeroed = false;
 	e->unmerged = false;
 	e->decommitted = false;
+	e->held = false;
+	e->idle_pass = 0;
 	e->node = 0;
 	e->heap_child = e->heap_next = e->heap_prev = NULL;
 	e->nfree = 0;
@@ -141,19 +147,37 @@ pages_set_of(pages_t *p, extent_state_t state)
 	return state == EXTENT_DIRTY ? &p->dirty : state == EXTENT_MUZZY ? &p->muzzy : &p->retained;
 }
 
+/* A dirty extent inside one range whose free pages are held (hpage.h).
+ * Lock held. */
+static bool
+pages_holds(pages_t *p, const extent_t *e)
+{
+	if (!hpage_policy() || p->hold_suspended || e->state != EXTENT_DIRTY)
+		return false;
+	char *range = hpage_range_base(e->addr);
+	if (hpage_range_base((char *)e->addr + e->size - 1) != range)
+		return false;
+	hpage_range_t *r = hpage_range_of(&p->hpage, range);
+	return r != NULL && hpage_range_holds(r);
+}
+
 /* eset_insert and eset_remove, keeping pages_dirty_total (when a cap
- * needs it). */
+ * needs it); a dirty extent goes to the held set when its range holds it. */
 void
 pages_set_insert(pages_t *p, eset_t *set, extent_t *e)
 {
+	if (set == &p->dirty || set == &p->held)
+		set = pages_holds(p, e) ? &p->held : &p->dirty;
+	e->held = set == &p->held;
 	eset_insert(set, e);
-	if (set == &p->dirty && opt_dirty_max_bytes != 0)
+	if (e->state == EXTENT_DIRTY && opt_dirty_max_bytes != 0)
 		atomic_add_relaxed(&pages_dirty_total, e->size >> LG_PAGE);
 }
 
 void
-pages_set_remove(pages_t *p, eset_t *set, extent_t *e)
+pages_set_remove(pages_t *p, extent_t *e)
 {
+	eset_t *set = e->held ? &p->held : pages_set_of(p, e->state);
 	if (e->unmerged) {
 		if (e->unmerged_prev != NULL)
 			e->unmerged_prev->unmerged_next = e->unmerged_next;
@@ -164,8 +188,61 @@ pages_set_remove(pages_t *p, eset_t *set, extent_t *e)
 		e->unmerged = false;
 	}
 	eset_remove(set, e);
-	if (set == &p->dirty && opt_dirty_max_bytes != 0)
+	e->held = false;
+	if (e->state == EXTENT_DIRTY && opt_dirty_max_bytes != 0)
 		atomic_sub_relaxed(&pages_dirty_total, e->size >> LG_PAGE);
+}
+
+void
+pages_refile_range(pages_t *p, char *range, const extent_t *skip)
+{
+	for (char *a = range, *end = range + HUGEPAGE; a < end;) {
+		extent_t *e = emap_bits_extent(emap_lookup(a));
+		if (e == NULL || e->addr != a) {
+			a += PAGE;
+			continue;
+		}
+		if (e != skip && e->state == EXTENT_DIRTY && e->held != pages_holds(p, e)) {
+			pages_set_remove(p, e);
+			pages_set_insert(p, &p->dirty, e);
+		}
+		a += e->size;
+	}
+}
+
+/*
+ * The active pages of [addr, addr + size) rose (add) or fell: the counts of
+ * its ranges, refiling a range whose free pages stop or start being held,
+ * and queueing a dissolved range that became dense for the purger.  true
+ * when a range was queued.  Lock held.
+ */
+static bool
+pages_hpage_active(pages_t *p, void *addr, size_t size, bool add)
+{
+	if (!hpage_policy())
+		return false;
+	bool queued = false;
+	for (char *a = addr, *end = a + size; a < end;) {
+		char *range = hpage_range_base(a);
+		char *to = end < range + HUGEPAGE ? end : range + HUGEPAGE;
+		hpage_range_t *r = hpage_range_of(&p->hpage, range);
+		if (r == NULL)
+			return queued; /* the hooks' memory: nothing is tracked */
+		uint16_t n = (uint16_t)((size_t)(to - a) >> LG_PAGE);
+		bool held = hpage_range_holds(r);
+		r->active = add ? (uint16_t)(r->active + n) : (uint16_t)(r->active - n);
+		DEBUG_ASSERT(r->active <= HPAGE_RANGE_PAGES);
+		if (hpage_range_holds(r) != held)
+			pages_refile_range(p, range, NULL);
+		if (!r->huge && !r->queued && r->active >= hpage_hugify_pages) {
+			r->queued = true;
+			atomic_store_relaxed(&p->hpage.nqueued,
+			                     atomic_load_relaxed(&p->hpage.nqueued) + 1);
+			queued = true;
+		}
+		a = to;
+	}
+	return queued;
 }
 
 static void
@@ -221,13 +298,12 @@ pages_coalesce(pages_t *p, extent_t *e)
 	DEBUG_ASSERT(e->state == EXTENT_DIRTY || e->state == EXTENT_MUZZY ||
 	             e->state == EXTENT_RETAINED);
 	DEBUG_ASSERT(e->arena_ind == p->arena_ind && (e->size & PAGE_MASK) == 0);
-	eset_t *set = pages_set_of(p, e->state);
 	extent_hooks_t *h = atomic_load_relaxed(&p->hooks);
 	extent_t *prev;
 	while ((uintptr_t)e->addr > PAGE &&
 	       (prev = pages_free_neighbor(p, (char *)e->addr - PAGE, e->state)) != NULL &&
 	       pages_may_merge(p, h, prev, e)) {
-		pages_set_remove(p, set, prev);
+		pages_set_remove(p, prev);
 		emap_set_boundary((char *)prev->addr + prev->size - PAGE, PAGE, 0);
 		emap_set_boundary(e->addr, PAGE, 0);
 		prev->size += e->size;
@@ -238,7 +314,7 @@ pages_coalesce(pages_t *p, extent_t *e)
 	extent_t *next;
 	while ((next = pages_free_neighbor(p, (char *)e->addr + e->size, e->state)) != NULL &&
 	       pages_may_merge(p, h, e, next)) {
-		pages_set_remove(p, set, next);
+		pages_set_remove(p, next);
 		emap_set_boundary((char *)e->addr + e->size - PAGE, PAGE, 0);
 		emap_set_boundary(next->addr, PAGE, 0);
 		e->size += next->size;
@@ -285,7 +361,7 @@ pages_merge_unmerged(pages_t *p)
 {
 	while (p->unmerged != NULL) {
 		extent_t *e = p->unmerged;
-		pages_set_remove(p, &p->dirty, e);
+		pages_set_remove(p, e);
 		pages_insert_coalesced(p, e);
 	}
 }
@@ -332,20 +408,40 @@ pages_split_free(pages_t *p, extent_t *e, size_t size)
 }
 
 /*
+ * Where in the free extent e a run of size bytes aligned to alignment
+ * starts, as an offset: the first aligned place; under the huge-page policy
+ * (layout), past the next range boundary instead when the run would
+ * straddle one and fits whole after it (hpage.h).
+ */
+static size_t
+pages_take_offset(const extent_t *e, size_t size, size_t alignment, bool layout)
+{
+	uintptr_t addr = (uintptr_t)e->addr;
+	uintptr_t start = ALIGNMENT_CEILING(addr, alignment);
+	if (layout && size < HUGEPAGE && alignment <= HUGEPAGE &&
+	    hpage_range_base((void *)start) != hpage_range_base((void *)(start + size - 1))) {
+		uintptr_t boundary = (uintptr_t)hpage_range_base((void *)(start + size - 1));
+		if (boundary + size <= addr + e->size)
+			start = boundary;
+	}
+	return start - addr;
+}
+
+/*
  * Takes from `set` an extent holding an aligned run of size bytes, carves it
  * out (returning lead and trail to the set) and returns it, still in its
  * free state and unregistered as active.  An extent larger than max_fit
- * bytes is not used.  Lock held.
+ * bytes is not used.  layout: see pages_take_offset.  Lock held.
  */
 static extent_t *
-pages_take(pages_t *p, eset_t *set, size_t size, size_t alignment, size_t max_fit)
+pages_take(pages_t *p, eset_t *set, size_t size, size_t alignment, size_t max_fit, bool layout)
 {
 	size_t search = size + (alignment > PAGE ? alignment - PAGE : 0);
 	extent_t *e = eset_find_fit(set, search);
 	if (e == NULL || e->size > max_fit)
 		return NULL;
-	pages_set_remove(p, set, e);
-	size_t lead = ALIGNMENT_CEILING((uintptr_t)e->addr, alignment) - (uintptr_t)e->addr;
+	pages_set_remove(p, e);
+	size_t lead = pages_take_offset(e, size, alignment, layout);
 	if (lead != 0) {
 		extent_t *rest = pages_split_free(p, e, lead);
 		if (rest == NULL) {
@@ -462,7 +558,9 @@ pages_map_retained(pages_t *p, size_t size, size_t alignment, bool exact)
 	void *addr = pages_map(p, h, map_size, map_align, &zeroed);
 	if (addr == NULL)
 		return NULL;
-	if (emap_ensure(addr, map_size) != 0 || (h == NULL && pages_bind_new(p, addr, map_size) != 0)) {
+	if (emap_ensure(addr, map_size) != 0 ||
+	    (h == NULL && (pages_bind_new(p, addr, map_size) != 0 ||
+	                   hpage_map(&p->hpage, p->base, addr, map_size) != 0))) {
 		pages_unmap(p, h, addr, map_size);
 		return NULL;
 	}
@@ -539,19 +637,29 @@ pages_alloc(pages_t *p, size_t size, size_t alignment, bool zero, unsigned szind
 {
 	extent_t *e;
 	size_t max_fit = pages_max_fit(size);
+	/* The huge-page layout (hpage.h): on the allocator's own mappings,
+	 * extents of a huge page or more start on a range boundary, and
+	 * holes in dense huge ranges are filled first. */
+	bool layout = hpage_policy() && atomic_load_relaxed(&p->hooks) == NULL;
+	if (layout && size >= HUGEPAGE && alignment < HUGEPAGE)
+		alignment = HUGEPAGE;
 	for (;;) {
 		pages_reserve_descriptors(p);
 		mutex_lock(&p->mtx);
 		p->split_refused = false;
-		e = pages_take(p, &p->dirty, size, alignment, max_fit);
+		e = NULL;
+		if (layout && size < HUGEPAGE)
+			e = pages_take(p, &p->held, size, alignment, max_fit, layout);
+		if (e == NULL)
+			e = pages_take(p, &p->dirty, size, alignment, max_fit, layout);
 		if (e == NULL && p->unmerged != NULL) {
 			pages_merge_unmerged(p);
-			e = pages_take(p, &p->dirty, size, alignment, max_fit);
+			e = pages_take(p, &p->dirty, size, alignment, max_fit, layout);
 		}
 		if (e == NULL)
-			e = pages_take(p, &p->muzzy, size, alignment, max_fit);
+			e = pages_take(p, &p->muzzy, size, alignment, max_fit, layout);
 		if (e == NULL)
-			e = pages_take(p, &p->retained, size, alignment, SIZE_MAX);
+			e = pages_take(p, &p->retained, size, alignment, SIZE_MAX, layout);
 		if (e != NULL)
 			break;
 		bool split_refused = p->split_refused;
@@ -582,9 +690,12 @@ pages_alloc(pages_t *p, size_t size, size_t alignment, bool zero, unsigned szind
 	pages_register_active(e);
 	burst_take(&p->burst, now, p->active_pages, p->active_pages + (size >> LG_PAGE));
 	p->active_pages += size >> LG_PAGE;
+	bool queued = pages_hpage_active(p, e->addr, size, true);
 	if (!background_purging())
 		pages_decay_inline(p, now);
 	mutex_unlock(&p->mtx);
+	if (queued)
+		background_note_hugify(p->arena_ind);
 	if (zero && !e->zeroed)
 		memset(e->addr, 0, size);
 	e->zeroed = false;
@@ -659,6 +770,7 @@ pages_free(pages_t *p, extent_t *e)
 	if (slab)
 		emap_set_range(e->addr, e->size, 0);
 	p->active_pages -= e->size >> LG_PAGE;
+	pages_hpage_active(p, e->addr, e->size, false);
 	e->state = EXTENT_DIRTY;
 	e->szind = EMAP_SZIND_NONE;
 	e->slab = false;
@@ -686,8 +798,8 @@ pages_grow_in_place(pages_t *p, extent_t *e, size_t new_size, unsigned szind, bo
 		mutex_unlock(&p->mtx);
 		return false;
 	}
-	eset_t *set = pages_set_of(p, next->state);
-	pages_set_remove(p, set, next);
+	eset_t *set = next->held ? &p->held : pages_set_of(p, next->state);
+	pages_set_remove(p, next);
 	if (next->size > extra) {
 		extent_t *trail = pages_split_free(p, next, extra);
 		if (trail == NULL) {
@@ -714,7 +826,10 @@ pages_grow_in_place(pages_t *p, extent_t *e, size_t new_size, unsigned szind, bo
 	burst_take(&p->burst, clock_coarse_ns(), p->active_pages,
 	           p->active_pages + (extra >> LG_PAGE));
 	p->active_pages += extra >> LG_PAGE;
+	bool queued = pages_hpage_active(p, end, extra, true);
 	mutex_unlock(&p->mtx);
+	if (queued)
+		background_note_hugify(p->arena_ind);
 	if (zero && !next_zeroed)
 		memset(end, 0, extra);
 	return true;
@@ -739,6 +854,7 @@ pages_shrink_in_place(pages_t *p, extent_t *e, size_t new_size, unsigned szind)
 	e->szind = (uint8_t)szind;
 	pages_register_active(e);
 	p->active_pages -= tail->size >> LG_PAGE;
+	pages_hpage_active(p, tail->addr, tail->size, false);
 	pages_add_dirty(p, tail, true);
 	size_t ndirty = p->dirty.npages, at_run = atomic_load_relaxed(&p->dirty_at_run);
 	mutex_unlock(&p->mtx);
@@ -780,11 +896,11 @@ pages_set_retain_grow_limit(pages_t *p, size_t limit)
 static extent_t *
 pages_take_any_free(pages_t *p)
 {
-	eset_t *sets[] = {&p->dirty, &p->muzzy, &p->retained};
-	for (unsigned i = 0; i < 3; i++) {
+	eset_t *sets[] = {&p->dirty, &p->held, &p->muzzy, &p->retained};
+	for (unsigned i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
 		extent_t *e = eset_find_largest(sets[i]);
 		if (e != NULL) {
-			pages_set_remove(p, sets[i], e);
+			pages_set_remove(p, e);
 			return e;
 		}
 	}
@@ -821,7 +937,7 @@ pages_stats_read(pages_t *p, pages_stats_t *out)
 	mutex_lock(&p->mtx);
 	*out = (pages_stats_t){
 		.active_pages = p->active_pages,
-		.dirty_pages = p->dirty.npages,
+		.dirty_pages = p->dirty.npages + p->held.npages,
 		.muzzy_pages = p->muzzy.npages,
 		.retained_pages = p->retained.npages,
 		.mapped = p->mapped,
@@ -839,10 +955,10 @@ pages_extents_stats_read(pages_t *p, pages_extent_stats_t out[SZ_NPSIZES])
 	mutex_lock(&p->mtx);
 	for (unsigned j = 0; j < SZ_NPSIZES; j++)
 		out[j] = (pages_extent_stats_t){
-			.ndirty = p->dirty.class_n[j],
+			.ndirty = p->dirty.class_n[j] + p->held.class_n[j],
 			.nmuzzy = p->muzzy.class_n[j],
 			.nretained = p->retained.class_n[j],
-			.dirty_bytes = p->dirty.class_bytes[j],
+			.dirty_bytes = p->dirty.class_bytes[j] + p->held.class_bytes[j],
 			.muzzy_bytes = p->muzzy.class_bytes[j],
 			.retained_bytes = p->retained.class_bytes[j],
 		};

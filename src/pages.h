@@ -62,6 +62,7 @@
 #include "emap.h"
 #include "extent.h"
 #include "extent_hooks.h"
+#include "hpage.h"
 #include "mutex.h"
 #include "pai.h"
 
@@ -101,8 +102,12 @@ struct pages {
 	pages_t *registry_next; /* set once by pages_register */
 	/* Protected by mtx. */
 	eset_t dirty;
+	eset_t held;         /* dirty extents inside dense huge ranges (hpage.h) */
 	eset_t muzzy;
 	eset_t retained;
+	hpage_t hpage;       /* the ranges of the mapped space (thp:auto) */
+	unsigned hold_suspended; /* explicit purges running: nothing is held */
+	uint64_t idle_pass_at; /* burst.last_active when the idle pass last ran */
 	decay_t decay_dirty; /* how long dirty pages may stay */
 	decay_t decay_muzzy; /* how long muzzy pages may stay */
 	burst_t burst;       /* when the next burst will want dirty pages back */
@@ -199,6 +204,35 @@ void pages_set_retain_grow_limit(pages_t *p, size_t limit);
 void pages_release_free(pages_t *p);
 
 void pages_stats_read(pages_t *p, pages_stats_t *out);
+
+/*
+ * Huge pages (hpage.h, pages_hpage.c).  The purger calls pages_hugify_run
+ * to make the queued ranges huge again, and pages_idle_claim, then the
+ * idle pass (pages_idle_pass, set by the arena layer), when an arena has
+ * taken and returned no page for its dirty_decay_ms: the pass counts the
+ * free pages inside the arena's slabs per range (pages_idle_note),
+ * dissolves the huge ranges whose pages in use fall below the dissolve
+ * threshold with them (pages_idle_dissolve) and purges the free pages
+ * inside the slabs of ranges that are not huge (pages_idle_eligible,
+ * counted by pages_note_slab_purged).  No lock may be held.
+ */
+extern void (*pages_idle_pass)(pages_t *p);
+void pages_hugify_run(pages_t *p);
+bool pages_idle_claim(pages_t *p, uint64_t now);
+void pages_idle_note(pages_t *p, void *addr, size_t npages);
+void pages_idle_dissolve(pages_t *p);
+bool pages_idle_eligible(pages_t *p, const void *addr);
+void pages_note_slab_purged(pages_t *p, size_t npages);
+
+typedef struct pages_hpage_stats {
+	hpage_counters_t counters;
+	size_t ranges;      /* ranges with active pages */
+	size_t huge_ranges; /* those of them that are huge */
+} pages_hpage_stats_t;
+void pages_hpage_stats_read(pages_t *p, pages_hpage_stats_t *out);
+/* Heap bytes on huge pages, over every registered allocator (from
+ * /proc/self/smaps; -1 when unreadable). */
+ssize_t pages_huge_bytes(void);
 
 /* The free extents of one page-size class, by state
  * (stats.arenas.<i>.extents.<j>): count and bytes. */

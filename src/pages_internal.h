@@ -14,9 +14,22 @@ extern _Atomic size_t pages_dirty_total;
 /* The free set of a state (dirty, muzzy or retained). */
 eset_t *pages_set_of(pages_t *p, extent_state_t state);
 /* eset_insert and eset_remove, keeping pages_dirty_total and the unmerged
- * list. */
+ * list.  A dirty extent (set: dirty or held) goes to the held set when its
+ * range holds it (hpage.h); removal finds the extent's set itself. */
 void pages_set_insert(pages_t *p, eset_t *set, extent_t *e);
-void pages_set_remove(pages_t *p, eset_t *set, extent_t *e);
+void pages_set_remove(pages_t *p, extent_t *e);
+/* Moves the dirty extents inside the range at `range` between the dirty
+ * and held sets as the range now says; skip is an extent in no set. */
+void pages_refile_range(pages_t *p, char *range, const extent_t *skip);
+/* See pages_hpage.c. */
+extent_t *pages_purge_clip(pages_t *p, extent_t *e);
+/* The huge ranges a purge of e (in no set) covers in part, and that keep
+ * pages in use, lose their huge state (their held pages go back to
+ * decay); their bases into out, for MADV_NOHUGEPAGE with the lock
+ * dropped, before the purge.  How many. */
+unsigned pages_dissolve_for_purge(pages_t *p, const extent_t *e, char *out[2]);
+/* When the idle pass is next due (UINT64_MAX: not before new activity). */
+uint64_t pages_idle_deadline(const pages_t *p);
 /* Merges a free extent in no set with its free neighbours of the same
  * state (taken out of their set); the merged extent, in no set. */
 extent_t *pages_coalesce(pages_t *p, extent_t *e);

@@ -14,16 +14,19 @@
 
 /*
  * Takes a free extent of `set` out for purging, merged with its neighbours
- * of the same state (slabs are filed unmerged), and cut to at most npages
- * when a spare descriptor allows: a tail of that many pages (the head goes
- * back).  Lock held.
+ * of the same state (slabs are filed unmerged), without the parts in
+ * ranges that hold their free pages (pages_purge_clip), and cut to at most
+ * npages when a spare descriptor allows: a tail of that many pages (the
+ * head goes back).  NULL when nothing of it may be purged.  Lock held.
  */
 static extent_t *
 pages_purge_candidate(pages_t *p, eset_t *set, size_t npages)
 {
 	extent_t *e = eset_find_largest(set);
-	pages_set_remove(p, set, e);
-	e = pages_coalesce(p, e);
+	pages_set_remove(p, e);
+	e = pages_purge_clip(p, pages_coalesce(p, e));
+	if (e == NULL)
+		return NULL;
 	/* Only with a spare descriptor on hand: the purge paths do not top
 	 * the reserve up, and the base must not map under this lock.  Without
 	 * one the whole extent goes, a little past the curve. */
@@ -128,7 +131,11 @@ pages_purge_extent(pages_t *p, extent_t *e, extent_state_t to, pages_purge_stats
 	extent_state_t from = e->state;
 	size_t npages = e->size >> LG_PAGE;
 	bool unmap = to == EXTENT_RETAINED && !opt_retain;
+	char *dissolved[2];
+	unsigned ndissolved = pages_dissolve_for_purge(p, e, dissolved);
 	pages_purge_begin(p, e, unmap);
+	for (unsigned i = 0; i < ndissolved; i++)
+		os_advise_huge(dissolved[i], HUGEPAGE, OS_HUGE_FORBID);
 	int err = 0;
 	if (unmap)
 		os_pages_unmap(e->addr, e->size);
@@ -169,7 +176,7 @@ pages_purge_state_to(pages_t *p, extent_state_t from, extent_state_t to, size_t 
 	size_t before = set->npages;
 	while (set->npages > target) {
 		extent_t *e = pages_purge_candidate(p, set, set->npages - target);
-		if (!pages_purge_extent(p, e, to, stats, now))
+		if (e != NULL && !pages_purge_extent(p, e, to, stats, now))
 			break;
 	}
 	if (set->npages < before) {
@@ -264,6 +271,9 @@ pages_decay_run(pages_t *p, uint64_t now)
 {
 	mutex_lock(&p->mtx);
 	uint64_t next = pages_decay_locked(p, now, true);
+	uint64_t idle = pages_idle_deadline(p);
+	if (idle < next)
+		next = idle;
 	atomic_store_relaxed(&p->dirty_at_run, p->dirty.npages);
 	mutex_unlock(&p->mtx);
 	return next;
@@ -275,8 +285,16 @@ pages_purge_all(pages_t *p)
 	uint64_t now = clock_coarse_ns();
 	mutex_lock(&p->mtx);
 	uint64_t before = p->dirty_stats.purged + p->muzzy_stats.purged;
+	/* Everything goes, held pages too (their ranges dissolve). */
+	p->hold_suspended++;
+	extent_t *e;
+	while ((e = eset_find_largest(&p->held)) != NULL) {
+		pages_set_remove(p, e);
+		pages_set_insert(p, &p->dirty, e);
+	}
 	pages_purge_state_to(p, EXTENT_DIRTY, EXTENT_RETAINED, 0, now);
 	pages_purge_state_to(p, EXTENT_MUZZY, EXTENT_RETAINED, 0, now);
+	p->hold_suspended--;
 	decay_forget(&p->decay_dirty);
 	decay_forget(&p->decay_muzzy);
 	size_t purged = (size_t)(p->dirty_stats.purged + p->muzzy_stats.purged - before) << LG_PAGE;

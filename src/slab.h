@@ -62,6 +62,18 @@ slab_free_reg(extent_t *slab, const bin_info_t *info, void *ptr)
 	return SLAB_FREE_OK;
 }
 
+/*
+ * Idle purging (docs/design.md, "Transparent huge pages"): the pages of a
+ * slab of at most 64 pages that hold no region in use, as a mask (bit k:
+ * page k); 0 for a larger slab.
+ */
+uint64_t slab_free_pages(const extent_t *slab, const bin_info_t *info);
+/* Marks the free regions inside the pages of mask in use (lent out) and
+ * returns how many; slab_unlend marks them free again.  Neither touches
+ * anything but the bitmap and nfree. */
+unsigned slab_lend(extent_t *slab, const bin_info_t *info, uint64_t mask);
+void slab_unlend(extent_t *slab, const bin_info_t *info, uint64_t mask);
+
 static inline bool
 slab_is_full(const extent_t *slab)
 {
