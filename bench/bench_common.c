@@ -1,6 +1,6 @@
 /*
- * bench_common.c — option parsing, clock, RSS and the result line for the
- * bench/ workloads (see bench_common.h).  Measures nothing itself.
+ * bench_common.c — option parsing, clock, RSS, huge-page coverage, minor
+ * faults and the result line for the bench/ workloads (see bench_common.h).  Measures nothing itself.
  */
 #define _GNU_SOURCE
 #include "bench_common.h"
@@ -119,6 +119,69 @@ long bench_statm_rss_kb(void)
 	while (*c >= '0' && *c <= '9')
 		pages = pages * 10 + (*c++ - '0');
 	return pages * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* The number after "<key>:" in a "Key:   123 kB" text, or -1. */
+static long field_kb(const char *text, const char *key)
+{
+	size_t n = strlen(key);
+	for (const char *c = text; *c != '\0';) {
+		if (strncmp(c, key, n) == 0 && c[n] == ':') {
+			c += n + 1;
+			while (*c == ' ' || *c == '\t')
+				c++;
+			long v = 0;
+			while (*c >= '0' && *c <= '9')
+				v = v * 10 + (*c++ - '0');
+			return v;
+		}
+		while (*c != '\0' && *c != '\n')
+			c++;
+		if (*c == '\n')
+			c++;
+	}
+	return -1;
+}
+
+int bench_huge_kb(long *rss_kb, long *anon_huge_kb)
+{
+	char buf[4096];
+	size_t len = 0;
+	*rss_kb = *anon_huge_kb = 0;
+	int fd = open("/proc/self/smaps_rollup", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	for (;;) {
+		ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		if (len == sizeof(buf) - 1)
+			break;
+	}
+	close(fd);
+	buf[len] = '\0';
+	long rss = field_kb(buf, "Rss"), huge = field_kb(buf, "AnonHugePages");
+	if (rss < 0 || huge < 0)
+		return -1;
+	*rss_kb = rss;
+	*anon_huge_kb = huge;
+	return 0;
+}
+
+double bench_huge_pct(long rss_kb, long anon_huge_kb)
+{
+	return rss_kb > 0 ? 100.0 * (double)anon_huge_kb / (double)rss_kb : 0.0;
+}
+
+long bench_minflt(void)
+{
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return ru.ru_minflt;
 }
 
 void bench_sleep_until(double t)

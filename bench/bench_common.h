@@ -4,8 +4,8 @@
  * Measures nothing itself.  Gives every workload the same command line
  * (--quick, --seed=N, --threads=N, --callgrind=N, --pair=NAME), a fixed-seed PRNG
  * (xorshift64*, deterministic across runs and allocators), a monotonic
- * clock, peak and current RSS, and the one machine-readable result line
- * that bench/run parses:
+ * clock, peak and current RSS, huge-page coverage, minor faults, and the
+ * one machine-readable result line that bench/run parses:
  *
  *   BENCH workload=<name> time_s=<secs> peak_rss_kb=<kB> [key=value ...]
  *
@@ -44,6 +44,17 @@ long bench_cur_rss_kb(void);
  * while the heap is idle without disturbing what it measures; 0 if
  * unreadable. */
 long bench_statm_rss_kb(void);
+
+/* Huge-page coverage now: Rss and AnonHugePages of the whole process, kB,
+ * from /proc/self/smaps_rollup (read into a stack buffer: never allocates).
+ * Returns 0, or -1 (both set to 0) when the file cannot be read. */
+int bench_huge_kb(long *rss_kb, long *anon_huge_kb);
+
+/* AnonHugePages / Rss in percent, from bench_huge_kb; 0 when unreadable. */
+double bench_huge_pct(long rss_kb, long anon_huge_kb);
+
+/* Minor page faults of this process so far (getrusage ru_minflt). */
+long bench_minflt(void);
 
 /* Sleeps until bench_now() reaches t (an absolute CLOCK_MONOTONIC deadline,
  * so a loop of these keeps its period however long each step took);
