@@ -22,8 +22,11 @@
  * (MADV_NOHUGEPAGE, so khugepaged does not fill the holes back), and
  * purged at 4 KiB grain from then on.  A dissolved range whose active
  * pages reach hpage_hugify_pages is queued, and the purger makes it huge
- * again (MADV_HUGEPAGE, then MADV_COLLAPSE where the kernel has it).  An
- * empty range is purged whole and stays huge.
+ * again (MADV_HUGEPAGE, then MADV_COLLAPSE where the kernel has it).  A
+ * purge of a whole range keeps it huge; any partial purge dissolves it,
+ * even an empty one's (its other pages would be collapsed back).  A range
+ * is warm when a huge fault or a collapse may have brought in pages that
+ * the counts call retained (see pages_purge_warm).
  *
  * Locks: the block list only grows and is read without a lock; a range's
  * active, huge and queued fields, nqueued's writes and the counters are

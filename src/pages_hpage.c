@@ -79,10 +79,12 @@ pages_dissolve_for_purge(pages_t *p, const extent_t *e, char *out[2])
 			break;
 		char *range = ends[i];
 		hpage_range_t *r = hpage_range_of(&p->hpage, range);
+		/* Purged whole, the range keeps no page: nothing for
+		 * khugepaged to fill back, and the next use faults huge.  Any
+		 * other purge leaves pages beside the holes, empty range or
+		 * not, and khugepaged would collapse them back whole. */
 		bool whole = start <= range && range + HUGEPAGE <= end;
-		/* An empty range keeps no page after the purge: nothing for
-		 * khugepaged to fill back, and the next use faults huge. */
-		if (r == NULL || !r->huge || whole || r->active == 0)
+		if (r == NULL || !r->huge || whole)
 			continue;
 		r->huge = false;
 		p->hpage.counters.dissolves++;
@@ -103,7 +105,9 @@ pages_pick_queued(hpage_range_t *r, void *arg)
 	atomic_store_relaxed(&p->hpage.nqueued, atomic_load_relaxed(&p->hpage.nqueued) - 1);
 	if (r->huge || r->active < hpage_hugify_pages)
 		return false;
+	/* The collapse brings the whole range in, its free pages too. */
 	r->huge = true;
+	r->warm = true;
 	return true;
 }
 

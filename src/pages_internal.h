@@ -31,10 +31,9 @@ extent_t *pages_purge_clip(pages_t *p, extent_t *e);
  * and last ranges become resident; the ranges are marked warm, for the
  * idle pass to purge those pages once the range is not dense. */
 void pages_note_warm(pages_t *p, const extent_t *e);
-/* The huge ranges a purge of e (in no set) covers in part, and that keep
- * pages in use, lose their huge state (their held pages go back to
- * decay); their bases into out, for MADV_NOHUGEPAGE with the lock
- * dropped, before the purge.  How many. */
+/* The huge ranges a purge of e (in no set) covers in part lose their huge
+ * state (their held pages go back to decay); their bases into out, for
+ * MADV_NOHUGEPAGE with the lock dropped, before the purge.  How many. */
 unsigned pages_dissolve_for_purge(pages_t *p, const extent_t *e, char *out[2]);
 /* When the idle pass is next due (UINT64_MAX: not before new activity). */
 uint64_t pages_idle_deadline(const pages_t *p);

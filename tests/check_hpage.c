@@ -10,7 +10,8 @@
  *   - the free pages of a dense huge range are held: a decay time of 0
  *     does not purge them; once the range is sparse they are released, the
  *     range is dissolved (MADV_NOHUGEPAGE before the purge) and purged;
- *   - a range emptied whole is purged without being dissolved;
+ *   - a range purged whole is not dissolved; an empty range purged in part
+ *     is;
  *   - a dissolved range that is dense again is made huge by the purger's
  *     run (MADV_HUGEPAGE, MADV_COLLAPSE; a refusal counted);
  *   - an explicit purge, and the dirty_max_bytes cap, release held pages too;
@@ -28,6 +29,7 @@
 #include "bin.h"
 #include "clock.h"
 #include "conf.h"
+#include "decay.h"
 #include "emap.h"
 #include "hpage.h"
 #include "os.h"
@@ -73,6 +75,7 @@ static void
 setup(void)
 {
 	sz_boot();
+	decay_boot();
 	base_init(&test_base, MUTEX_RANK_GLOBAL_BASE);
 	emap_boot(&test_base);
 	memset(&seen, 0, sizeof(seen));
@@ -194,6 +197,28 @@ START_TEST(test_empty_range_purged_whole_stays_huge)
 	ck_assert_uint_eq(seen.purged_pages, RANGE_PAGES);
 	ck_assert_uint_eq(seen.forbid, 0);
 	ck_assert(hpage_range_of(&test_pages.hpage, range)->huge);
+}
+END_TEST
+
+/* An empty range purged in part is dissolved all the same: the pages left
+ * beside the holes would let khugepaged collapse the purged ones back. */
+START_TEST(test_empty_range_purged_in_part_is_dissolved)
+{
+	pages_init(&test_pages, 3, &test_base, 1000, 0);
+	extent_t *e[32];
+	char *range = fill_range(e);
+	uint64_t t0 = clock_coarse_ns();
+	for (unsigned i = 0; i < 32; i++)
+		pages_free(&test_pages, e[i]);
+	ck_assert_uint_eq(hpage_range_of(&test_pages.hpage, range)->active, 0);
+	ck_assert_uint_eq(stats_of(&test_pages).dirty_pages, RANGE_PAGES);
+	/* Half-way through the curve, about half of the pages may go. */
+	pages_decay_run(&test_pages, t0 + 500 * 1000000ull);
+	ck_assert_uint_gt(seen.purged_pages, 0);
+	ck_assert_uint_lt(seen.purged_pages, RANGE_PAGES);
+	ck_assert_uint_eq(seen.forbid, 1);
+	ck_assert_ptr_eq(seen.last_forbid, range);
+	ck_assert(!hpage_range_of(&test_pages.hpage, range)->huge);
 }
 END_TEST
 
@@ -387,6 +412,7 @@ test_suite(void)
 	tcase_add_test(tc, test_runs_do_not_straddle);
 	tcase_add_test(tc, test_dense_range_holds_free_pages);
 	tcase_add_test(tc, test_empty_range_purged_whole_stays_huge);
+	tcase_add_test(tc, test_empty_range_purged_in_part_is_dissolved);
 	tcase_add_test(tc, test_dense_dissolved_range_made_huge_again);
 	tcase_add_test(tc, test_purge_all_releases_held_pages);
 	tcase_add_test(tc, test_dirty_cap_reaches_held_pages);
