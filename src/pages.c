@@ -150,20 +150,6 @@ pages_set_of(pages_t *p, extent_state_t state)
 	return state == EXTENT_DIRTY ? &p->dirty : state == EXTENT_MUZZY ? &p->muzzy : &p->retained;
 }
 
-/* A dirty extent inside one range whose free pages are held (hpage.h).
- * Lock held. */
-static bool
-pages_holds(pages_t *p, const extent_t *e)
-{
-	if (!hpage_policy() || p->hold_suspended || e->state != EXTENT_DIRTY)
-		return false;
-	char *range = hpage_range_base(e->addr);
-	if (hpage_range_base((char *)e->addr + e->size - 1) != range)
-		return false;
-	hpage_range_t *r = hpage_range_of(&p->hpage, range);
-	return r != NULL && hpage_range_holds(r);
-}
-
 /* eset_insert and eset_remove, keeping pages_dirty_total (when a cap
  * needs it); a dirty extent goes to the held set when its range holds it. */
 void
@@ -194,65 +180,6 @@ pages_set_remove(pages_t *p, extent_t *e)
 	e->held = false;
 	if (e->state == EXTENT_DIRTY && opt_dirty_max_bytes != 0)
 		atomic_sub_relaxed(&pages_dirty_total, e->size >> LG_PAGE);
-}
-
-void
-pages_refile_range(pages_t *p, char *range, const extent_t *skip)
-{
-	for (char *a = range, *end = range + HUGEPAGE; a < end;) {
-		extent_t *e = emap_bits_extent(emap_lookup(a));
-		if (e == NULL || e->addr != a) {
-			a += PAGE;
-			continue;
-		}
-		if (e != skip && e->state == EXTENT_DIRTY && e->held != pages_holds(p, e)) {
-			bool released = e->held;
-			pages_set_remove(p, e);
-			pages_set_insert(p, &p->dirty, e);
-			/* Held pages left the curve's view; back, they start
-			 * their decay now. */
-			if (released)
-				decay_record(&p->decay_dirty, clock_coarse_ns(), e->size >> LG_PAGE);
-		}
-		a += e->size;
-	}
-}
-
-/*
- * The active pages of [addr, addr + size) rose (add) or fell: the counts of
- * its ranges, refiling a range whose free pages stop or start being held,
- * and queueing a dissolved range that became dense for the purger.  true
- * when a range was queued.  Lock held.
- */
-static bool
-pages_hpage_active(pages_t *p, void *addr, size_t size, bool add)
-{
-	if (!hpage_policy())
-		return false;
-	bool queued = false;
-	for (char *a = addr, *end = a + size; a < end;) {
-		char *range = hpage_range_base(a);
-		char *to = end < range + HUGEPAGE ? end : range + HUGEPAGE;
-		hpage_range_t *r = hpage_range_of(&p->hpage, range);
-		if (r == NULL) {
-			a = to; /* the hooks' memory: not tracked */
-			continue;
-		}
-		uint16_t n = (uint16_t)((size_t)(to - a) >> LG_PAGE);
-		bool held = hpage_range_holds(r);
-		r->active = add ? (uint16_t)(r->active + n) : (uint16_t)(r->active - n);
-		DEBUG_ASSERT(r->active <= HPAGE_RANGE_PAGES);
-		if (hpage_range_holds(r) != held)
-			pages_refile_range(p, range, NULL);
-		if (!r->huge && !r->queued && r->active >= hpage_hugify_pages) {
-			r->queued = true;
-			atomic_store_relaxed(&p->hpage.nqueued,
-			                     atomic_load_relaxed(&p->hpage.nqueued) + 1);
-			queued = true;
-		}
-		a = to;
-	}
-	return queued;
 }
 
 static void

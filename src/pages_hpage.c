@@ -2,13 +2,15 @@
  * pages_hpage.c — what a page allocator does for huge pages under the
  * thp:auto policy (hpage.h): keeping purges from splitting dense huge
  * ranges, dissolving sparse ones, making dense dissolved ones huge again
- * (the purger), the idle pass's share, and the huge-page statistics.  See
+ * (the purger), purging what huge faults brought in unseen (warm ranges),
+ * the idle pass's share, and the huge-page statistics.  See
  * pages.h for the model and locks; docs/design.md, "Transparent huge
  * pages".
  */
 #include <errno.h>
 
 #include "clock.h"
+#include "debug.h"
 #include "os.h"
 #include "pages.h"
 #include "pages_internal.h"
@@ -17,6 +19,79 @@
 #define PAGES_HPAGE_BATCH 64
 
 void (*pages_idle_pass)(pages_t *p);
+
+/* A dirty extent inside one range whose free pages are held (hpage.h).
+ * Lock held. */
+bool
+pages_holds(pages_t *p, const extent_t *e)
+{
+	if (!hpage_policy() || p->hold_suspended || e->state != EXTENT_DIRTY)
+		return false;
+	char *range = hpage_range_base(e->addr);
+	if (hpage_range_base((char *)e->addr + e->size - 1) != range)
+		return false;
+	hpage_range_t *r = hpage_range_of(&p->hpage, range);
+	return r != NULL && hpage_range_holds(r);
+}
+
+void
+pages_refile_range(pages_t *p, char *range, const extent_t *skip)
+{
+	for (char *a = range, *end = range + HUGEPAGE; a < end;) {
+		extent_t *e = emap_bits_extent(emap_lookup(a));
+		if (e == NULL || e->addr != a) {
+			a += PAGE;
+			continue;
+		}
+		if (e != skip && e->state == EXTENT_DIRTY && e->held != pages_holds(p, e)) {
+			bool released = e->held;
+			pages_set_remove(p, e);
+			pages_set_insert(p, &p->dirty, e);
+			/* Held pages left the curve's view; back, they start
+			 * their decay now. */
+			if (released)
+				decay_record(&p->decay_dirty, clock_coarse_ns(), e->size >> LG_PAGE);
+		}
+		a += e->size;
+	}
+}
+
+/*
+ * The active pages of [addr, addr + size) rose (add) or fell: the counts of
+ * its ranges, refiling a range whose free pages stop or start being held,
+ * and queueing a dissolved range that became dense for the purger.  true
+ * when a range was queued.  Lock held.
+ */
+bool
+pages_hpage_active(pages_t *p, void *addr, size_t size, bool add)
+{
+	if (!hpage_policy())
+		return false;
+	bool queued = false;
+	for (char *a = addr, *end = a + size; a < end;) {
+		char *range = hpage_range_base(a);
+		char *to = end < range + HUGEPAGE ? end : range + HUGEPAGE;
+		hpage_range_t *r = hpage_range_of(&p->hpage, range);
+		if (r == NULL) {
+			a = to; /* the hooks' memory: not tracked */
+			continue;
+		}
+		uint16_t n = (uint16_t)((size_t)(to - a) >> LG_PAGE);
+		bool held = hpage_range_holds(r);
+		r->active = add ? (uint16_t)(r->active + n) : (uint16_t)(r->active - n);
+		DEBUG_ASSERT(r->active <= HPAGE_RANGE_PAGES);
+		if (hpage_range_holds(r) != held)
+			pages_refile_range(p, range, NULL);
+		if (!r->huge && !r->queued && r->active >= hpage_hugify_pages) {
+			r->queued = true;
+			atomic_store_relaxed(&p->hpage.nqueued,
+			                     atomic_load_relaxed(&p->hpage.nqueued) + 1);
+			queued = true;
+		}
+		a = to;
+	}
+	return queued;
+}
 
 /*
  * Splits off the parts of a purge candidate (in no set, dirty) that lie in

@@ -18,9 +18,15 @@ eset_t *pages_set_of(pages_t *p, extent_state_t state);
  * range holds it (hpage.h); removal finds the extent's set itself. */
 void pages_set_insert(pages_t *p, eset_t *set, extent_t *e);
 void pages_set_remove(pages_t *p, extent_t *e);
+/* A dirty extent lies inside one range that holds its free pages
+ * (hpage.h). */
+bool pages_holds(pages_t *p, const extent_t *e);
 /* Moves the dirty extents inside the range at `range` between the dirty
  * and held sets as the range now says; skip is an extent in no set. */
 void pages_refile_range(pages_t *p, char *range, const extent_t *skip);
+/* The active pages of [addr, addr + size) rose (add) or fell; true when a
+ * range was queued to be made huge again (see pages_hpage.c). */
+bool pages_hpage_active(pages_t *p, void *addr, size_t size, bool add);
 /* The free extent of this arena in state whose boundary page holds addr,
  * or NULL. */
 extent_t *pages_free_neighbor(pages_t *p, const void *addr, extent_state_t state);
