@@ -100,21 +100,31 @@ background_wake(background_slot_t *slot)
 	syscall(SYS_futex, &slot->wake_seq, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, 1, NULL, NULL, 0);
 }
 
+/* The running purger serving arena_ind; NULL when purging is off, or when
+ * the purgers do not run yet (they are asked for). */
+static background_slot_t *
+background_slot_of(unsigned arena_ind)
+{
+	if (!atomic_load_relaxed(&background_on))
+		return NULL;
+	if (!atomic_load_relaxed(&background_running_flag)) {
+		if (!atomic_load_relaxed(&background_start_wanted))
+			atomic_store_relaxed(&background_start_wanted, true);
+		return NULL;
+	}
+	unsigned n = atomic_load_acquire(&background_nthreads);
+	return n == 0 ? NULL : &background_slots[arena_ind % n];
+}
+
 void
 background_note_dirty(unsigned arena_ind, size_t ndirty, size_t at_run)
 {
 	/* Nothing dirty (a decay time of 0 purged it at once): nothing to do. */
-	if (ndirty == 0 || !atomic_load_relaxed(&background_on))
+	if (ndirty == 0)
 		return;
-	if (!atomic_load_relaxed(&background_running_flag)) {
-		if (!atomic_load_relaxed(&background_start_wanted))
-			atomic_store_relaxed(&background_start_wanted, true);
+	background_slot_t *slot = background_slot_of(arena_ind);
+	if (slot == NULL)
 		return;
-	}
-	unsigned n = atomic_load_acquire(&background_nthreads);
-	if (n == 0)
-		return;
-	background_slot_t *slot = &background_slots[arena_ind % n];
 	uint64_t until = atomic_load_relaxed(&slot->sleep_until);
 	if (until == UINT64_MAX ||
 	    (until != 0 && ndirty >= at_run + (BACKGROUND_WAKE_DIRTY_BYTES >> LG_PAGE)))
@@ -124,16 +134,9 @@ background_note_dirty(unsigned arena_ind, size_t ndirty, size_t at_run)
 void
 background_note_hugify(unsigned arena_ind)
 {
-	if (!atomic_load_relaxed(&background_on))
-		return;
-	if (!atomic_load_relaxed(&background_running_flag)) {
-		if (!atomic_load_relaxed(&background_start_wanted))
-			atomic_store_relaxed(&background_start_wanted, true);
-		return;
-	}
-	unsigned n = atomic_load_acquire(&background_nthreads);
-	if (n != 0)
-		background_wake(&background_slots[arena_ind % n]);
+	background_slot_t *slot = background_slot_of(arena_ind);
+	if (slot != NULL)
+		background_wake(slot);
 }
 
 /* Runs the huge-page work, the idle pass and the decay of thread k's page
@@ -147,8 +150,11 @@ background_run(unsigned k, unsigned n, uint64_t now, bool *dirty)
 	for (pages_t *p = pages_registry_first(); p != NULL; p = p->registry_next) {
 		if (p->arena_ind % n != k)
 			continue;
-		if (atomic_load_relaxed(&p->hpage.nqueued) != 0)
-			pages_hugify_run(p);
+		if (atomic_load_relaxed(&p->hpage.nqueued) != 0) {
+			uint64_t due = pages_hugify_run(p, now);
+			if (due < next)
+				next = due;
+		}
 		if (pages_idle_claim(p, now))
 			pages_idle_pass(p);
 		uint64_t t = pages_decay_run(p, now);

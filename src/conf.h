@@ -253,9 +253,9 @@ typedef struct conf_ranges {
 	X(metadata_thp, CHOICE, enum conf_metadata_thp, CONF_METADATA_THP_AUTO, 0, 0,     \
 	  CONF_VALUES("disabled", "auto", "always"),                                     \
 	  "Huge pages for metadata (extent descriptors, page map, arena structures): "   \
-	  "disabled; auto, an arena's or the global metadata from its second 2 MiB "     \
-	  "chunk on; always, every chunk.  Follows thp: nothing under thp:never or a "   \
-	  "system mode of never.")                                                       \
+	  "disabled; auto, an arena's or the global metadata once it has mapped 4 MiB "  \
+	  "(two chunks); always, every chunk.  Nothing under thp:never or a system "     \
+	  "mode of never.")                                                              \
 	X(thp, CHOICE, enum conf_thp, CONF_THP_AUTO, 0, 0,                               \
 	  CONF_VALUES("default", "always", "never", "auto"),                             \
 	  "Huge pages for the heap: auto (strata's policy: fresh space advised "         \
@@ -343,7 +343,8 @@ typedef struct conf_ranges {
 	  "a bin's flush.")                                                              \
 	X(hpa, BOOL, bool, false, 0, 0, CONF_NO_VALUES,                                  \
 	  "Accepted for jemalloc; no effect: strata's huge-page policy is thp:auto, "    \
-	  "and of the hpa_ options only hpa_hugification_threshold has an effect.")      \
+	  "and of the hpa_ options only hpa_hugification_threshold and "                 \
+	  "hpa_hugify_delay_ms have an effect.")                                         \
 	X(hpa_slab_max_alloc, UINT_CLIP, size_t, 65536, PAGE, HUGEPAGE, CONF_NO_VALUES,  \
 	  "HPA: largest request served from huge-page slabs (clipped to 4096..2097152; " \
 	  "no effect).")                                                                 \
@@ -352,7 +353,8 @@ typedef struct conf_ranges {
 	  "thp:auto: active bytes of a dissolved 2 MiB range before the purger makes it " \
 	  "huge again (MADV_HUGEPAGE, MADV_COLLAPSE; clipped to 4096..2097152).")        \
 	X(hpa_hugify_delay_ms, UINT, uint64_t, 10000, 0, UINT64_MAX, CONF_NO_VALUES,     \
-	  "HPA: milliseconds before a dense huge page is hugified (no effect).")         \
+	  "thp:auto: milliseconds a dissolved 2 MiB range stays dense before the purger " \
+	  "makes it huge again.")                                                        \
 	X(hpa_min_purge_interval_ms, UINT, uint64_t, 5000, 0, UINT64_MAX, CONF_NO_VALUES, \
 	  "HPA: fewest milliseconds between two purges (no effect).")                    \
 	X(hpa_dirty_mult, FXP, uint32_t, CONF_FXP_ONE / 4, 0, UINT32_MAX,                \

@@ -18,6 +18,7 @@
 hpage_mode_t hpage_mode;
 size_t hpage_dissolve_pages;
 size_t hpage_hugify_pages;
+uint64_t hpage_hugify_delay_ns;
 /* The kernel's mode file; a test may point it elsewhere (before boot). */
 const char *hpage_sysfs_enabled = "/sys/kernel/mm/transparent_hugepage/enabled";
 
@@ -38,6 +39,9 @@ hpage_boot(void)
 {
 	hpage_dissolve_pages = opt_thp_dissolve_threshold >> LG_PAGE;
 	hpage_hugify_pages = opt_hpa_hugification_threshold >> LG_PAGE;
+	hpage_hugify_delay_ns = opt_hpa_hugify_delay_ms > UINT64_MAX / 1000000u
+	                            ? UINT64_MAX
+	                            : opt_hpa_hugify_delay_ms * 1000000u;
 	bool kernel = hpage_kernel_allows();
 	base_thp = !kernel || opt_thp == CONF_THP_NEVER        ? BASE_THP_NONE
 	           : opt_metadata_thp == CONF_METADATA_THP_AUTO   ? BASE_THP_AUTO

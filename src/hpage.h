@@ -18,13 +18,14 @@
  * a huge range has at least hpage_dissolve_pages active pages (and one),
  * the free pages inside it are held: decay does not purge them, because a
  * partial purge would split the huge page.  A huge range that becomes
- * sparser is dissolved by the first partial purge inside it
- * (MADV_NOHUGEPAGE, so khugepaged does not fill the holes back), and
- * purged at 4 KiB grain from then on.  A dissolved range whose active
- * pages reach hpage_hugify_pages is queued, and the purger makes it huge
- * again (MADV_HUGEPAGE, then MADV_COLLAPSE where the kernel has it).  A
- * purge of a whole range keeps it huge; any partial purge dissolves it,
- * even an empty one's (its other pages would be collapsed back).  A range
+ * sparser is dissolved by the first purge inside it (MADV_NOHUGEPAGE, so
+ * khugepaged does not fill the holes back), and purged at 4 KiB grain from
+ * then on; so is an empty one, even purged whole: memory that comes and
+ * goes is faulted in by the page, as it is used, not 2 MiB at a time.  A
+ * dissolved range whose active pages reach hpage_hugify_pages is queued,
+ * and once it has stayed so for hpage_hugify_delay_ns the purger makes it
+ * huge again (MADV_HUGEPAGE, then MADV_COLLAPSE where the kernel has it).
+ * A range
  * is warm when a huge fault or a collapse may have brought in pages that
  * the counts call retained (see pages_purge_warm).
  *
@@ -51,6 +52,7 @@ typedef struct hpage_range {
 	                  * retained pages may be resident (a huge fault brings
 	                  * the whole range in) */
 	_Atomic uint16_t idle_free; /* the idle pass: free pages inside its slabs */
+	uint64_t queued_at; /* when it was queued (clock_coarse_ns) */
 } hpage_range_t;
 
 typedef struct hpage_block hpage_block_t;
@@ -79,6 +81,7 @@ typedef struct hpage {
 extern hpage_mode_t hpage_mode;
 extern size_t hpage_dissolve_pages; /* from opt_thp_dissolve_threshold */
 extern size_t hpage_hugify_pages;   /* from opt_hpa_hugification_threshold */
+extern uint64_t hpage_hugify_delay_ns; /* from opt_hpa_hugify_delay_ms */
 
 /* Resolves the mode; before any arena maps memory. */
 void hpage_boot(void);

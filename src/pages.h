@@ -226,7 +226,9 @@ void pages_stats_read(pages_t *p, pages_stats_t *out);
  * counted by pages_note_slab_purged).  No lock may be held.
  */
 extern void (*pages_idle_pass)(pages_t *p);
-void pages_hugify_run(pages_t *p);
+/* Makes the ranges queued for at least hpage_hugify_delay_ns by now huge;
+ * when the next one still queued is due (UINT64_MAX: none). */
+uint64_t pages_hugify_run(pages_t *p, uint64_t now);
 bool pages_idle_claim(pages_t *p, uint64_t now);
 void pages_idle_note(pages_t *p, void *addr, size_t npages);
 void pages_idle_dissolve(pages_t *p);

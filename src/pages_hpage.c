@@ -84,6 +84,7 @@ pages_hpage_active(pages_t *p, void *addr, size_t size, bool add)
 			pages_refile_range(p, range, NULL);
 		if (!r->huge && !r->queued && r->active >= hpage_hugify_pages) {
 			r->queued = true;
+			r->queued_at = clock_coarse_ns();
 			atomic_store_relaxed(&p->hpage.nqueued,
 			                     atomic_load_relaxed(&p->hpage.nqueued) + 1);
 			queued = true;
@@ -154,12 +155,11 @@ pages_dissolve_for_purge(pages_t *p, const extent_t *e, char *out[2])
 			break;
 		char *range = ends[i];
 		hpage_range_t *r = hpage_range_of(&p->hpage, range);
-		/* Purged whole, the range keeps no page: nothing for
-		 * khugepaged to fill back, and the next use faults huge.  Any
-		 * other purge leaves pages beside the holes, empty range or
-		 * not, and khugepaged would collapse them back whole. */
-		bool whole = start <= range && range + HUGEPAGE <= end;
-		if (r == NULL || !r->huge || whole)
+		/* Any purge: a partial one leaves pages beside the holes,
+		 * which khugepaged would collapse back whole (an empty
+		 * range's too); after a whole one, memory that came and went
+		 * is faulted back by the page, as it is used. */
+		if (r == NULL || !r->huge)
 			continue;
 		r->huge = false;
 		p->hpage.counters.dissolves++;
@@ -169,13 +169,30 @@ pages_dissolve_for_purge(pages_t *p, const extent_t *e, char *out[2])
 	return n;
 }
 
-/* hpage_pick: a queued range, dequeued; chosen when still dense. */
+/* What pages_pick_queued needs and finds. */
+typedef struct pages_hugify_pick {
+	pages_t *p;
+	uint64_t now;
+	uint64_t next; /* when the next range still queued is due */
+} pages_hugify_pick_t;
+
+/* hpage_pick: a queued range that has been dense for the delay, dequeued;
+ * chosen when still dense. */
 static bool
 pages_pick_queued(hpage_range_t *r, void *arg)
 {
-	pages_t *p = arg;
+	pages_hugify_pick_t *pick = arg;
+	pages_t *p = pick->p;
 	if (!r->queued)
 		return false;
+	uint64_t due = r->queued_at + hpage_hugify_delay_ns < r->queued_at
+	                   ? UINT64_MAX
+	                   : r->queued_at + hpage_hugify_delay_ns;
+	if (due > pick->now && r->active >= hpage_hugify_pages) {
+		if (due < pick->next)
+			pick->next = due;
+		return false;
+	}
 	r->queued = false;
 	atomic_store_relaxed(&p->hpage.nqueued, atomic_load_relaxed(&p->hpage.nqueued) - 1);
 	if (r->huge || r->active < hpage_hugify_pages)
@@ -186,21 +203,23 @@ pages_pick_queued(hpage_range_t *r, void *arg)
 	return true;
 }
 
-void
-pages_hugify_run(pages_t *p)
+uint64_t
+pages_hugify_run(pages_t *p, uint64_t now)
 {
 	for (;;) {
 		char *ranges[PAGES_HPAGE_BATCH];
+		pages_hugify_pick_t pick = {.p = p, .now = now, .next = UINT64_MAX};
 		mutex_lock(&p->mtx);
 		size_t n = atomic_load_relaxed(&p->hpage.nqueued) == 0
 		               ? 0
-		               : hpage_pick(&p->hpage, pages_pick_queued, p, ranges, PAGES_HPAGE_BATCH);
+		               : hpage_pick(&p->hpage, pages_pick_queued, &pick, ranges,
+		                            PAGES_HPAGE_BATCH);
 		for (size_t i = 0; i < n; i++)
 			pages_refile_range(p, ranges[i], NULL);
 		p->hpage.counters.hugifies += n;
 		mutex_unlock(&p->mtx);
 		if (n == 0)
-			return;
+			return pick.next;
 		uint64_t failures = 0;
 		for (size_t i = 0; i < n; i++) {
 			os_advise_huge(ranges[i], HUGEPAGE, OS_HUGE_ADVISE);

@@ -10,10 +10,11 @@
  *   - the free pages of a dense huge range are held: a decay time of 0
  *     does not purge them; once the range is sparse they are released, the
  *     range is dissolved (MADV_NOHUGEPAGE before the purge) and purged;
- *   - a range purged whole is not dissolved; an empty range purged in part
- *     is;
+ *   - any purge dissolves a huge range, an empty one's purged in part or
+ *     whole;
  *   - a dissolved range that is dense again is made huge by the purger's
- *     run (MADV_HUGEPAGE, MADV_COLLAPSE; a refusal counted);
+ *     run once it has stayed dense for the delay (MADV_HUGEPAGE,
+ *     MADV_COLLAPSE; a refusal counted);
  *   - an explicit purge, and the dirty_max_bytes cap, release held pages too;
  *   - the idle pass is due once per quiet spell of dirty_decay_ms;
  *   - bin_idle_purge purges the free pages of partly used slabs, keeps a
@@ -84,6 +85,7 @@ setup(void)
 	hpage_mode = HPAGE_POLICY;
 	hpage_dissolve_pages = 358; /* 70% */
 	hpage_hugify_pages = 486;   /* 95% */
+	hpage_hugify_delay_ns = 1000000000ull;
 }
 
 static void
@@ -188,15 +190,17 @@ START_TEST(test_dense_range_holds_free_pages)
 }
 END_TEST
 
-START_TEST(test_empty_range_purged_whole_stays_huge)
+/* Memory that came and went is faulted back by the page: a range purged
+ * whole is dissolved too. */
+START_TEST(test_range_purged_whole_is_dissolved)
 {
 	pages_init(&test_pages, 3, &test_base, 0, 0);
 	extent_t *e = alloc_pages(RANGE_PAGES);
 	char *range = e->addr;
 	pages_free(&test_pages, e);
 	ck_assert_uint_eq(seen.purged_pages, RANGE_PAGES);
-	ck_assert_uint_eq(seen.forbid, 0);
-	ck_assert(hpage_range_of(&test_pages.hpage, range)->huge);
+	ck_assert_uint_eq(seen.forbid, 1);
+	ck_assert(!hpage_range_of(&test_pages.hpage, range)->huge);
 }
 END_TEST
 
@@ -238,7 +242,11 @@ START_TEST(test_dense_dissolved_range_made_huge_again)
 	ck_assert_uint_eq(atomic_load(&test_pages.hpage.nqueued), 1);
 	unsigned advised = seen.advise;
 	seen.collapse_result = ENOMEM; /* no huge page to be had */
-	pages_hugify_run(&test_pages);
+	uint64_t now = clock_coarse_ns();
+	/* Not before it has been dense for the delay. */
+	ck_assert_uint_eq(pages_hugify_run(&test_pages, now), now + hpage_hugify_delay_ns);
+	ck_assert(!r->huge && r->queued);
+	ck_assert_uint_eq(pages_hugify_run(&test_pages, now + hpage_hugify_delay_ns), UINT64_MAX);
 	ck_assert(r->huge && !r->queued);
 	ck_assert_uint_eq(seen.advise, advised + 1);
 	ck_assert_uint_eq(seen.collapse, 1);
@@ -411,7 +419,7 @@ test_suite(void)
 	tcase_add_test(tc, test_new_mapping_is_huge_and_tracked);
 	tcase_add_test(tc, test_runs_do_not_straddle);
 	tcase_add_test(tc, test_dense_range_holds_free_pages);
-	tcase_add_test(tc, test_empty_range_purged_whole_stays_huge);
+	tcase_add_test(tc, test_range_purged_whole_is_dissolved);
 	tcase_add_test(tc, test_empty_range_purged_in_part_is_dissolved);
 	tcase_add_test(tc, test_dense_dissolved_range_made_huge_again);
 	tcase_add_test(tc, test_purge_all_releases_held_pages);
