@@ -19,16 +19,13 @@ hpage_mode_t hpage_mode;
 size_t hpage_dissolve_pages;
 size_t hpage_hugify_pages;
 uint64_t hpage_hugify_delay_ns;
-/* The kernel's mode file; a test may point it elsewhere (before boot). */
-const char *hpage_sysfs_enabled = "/sys/kernel/mm/transparent_hugepage/enabled";
-
-/* The kernel's THP mode: the bracketed word of the enabled file ("always
+/* The kernel's THP mode: the bracketed word of its enabled file ("always
  * [madvise] never"); false when THP is missing or the mode is never. */
 static bool
 hpage_kernel_allows(void)
 {
 	char buf[128];
-	if (os_read_file(hpage_sysfs_enabled, buf, sizeof(buf)) < 0)
+	if (os_read_file("/sys/kernel/mm/transparent_hugepage/enabled", buf, sizeof(buf)) < 0)
 		return false;
 	const char *open = strchr(buf, '[');
 	return open != NULL && strncmp(open + 1, "never]", 6) != 0;
