@@ -511,7 +511,7 @@ void
 stats_print(stats_write_cb_t *write_cb, void *cbopaque, const char *opts)
 {
 	stats_out_t out = {write_cb, cbopaque};
-	stats_opts_t o = {true, true, true, true, true, true, true, true};
+	stats_opts_t o = {true, true, true, true, true, true, true, true, pages_huge_bytes()};
 	bool json = false;
 	for (const char *c = opts != NULL ? opts : ""; *c != '\0'; c++) {
 		switch (*c) {

@@ -139,6 +139,9 @@ void stats_boot(struct base *global_base);
 
 typedef struct stats_opts {
 	bool general, merged, destroyed, per_arena, bins, large, mutex, extents;
+	/* stats.thp.huge_bytes, read from smaps before the lock is taken
+	 * (-1: unreadable). */
+	ssize_t huge_bytes;
 } stats_opts_t;
 
 typedef struct stats_out {

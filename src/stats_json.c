@@ -205,8 +205,7 @@ stats_json_stats(stats_json_t *j, const stats_t *st, const stats_opts_t *opts)
 	stats_json_u64(j, "released", bg->memlimit_released);
 	stats_json_close(j, '}');
 	stats_json_open(j, "thp", '{');
-	ssize_t huge = pages_huge_bytes();
-	stats_json_u64(j, "huge_bytes", huge < 0 ? 0 : (uint64_t)huge);
+	stats_json_u64(j, "huge_bytes", opts->huge_bytes < 0 ? 0 : (uint64_t)opts->huge_bytes);
 #define STATS_THP_ROW(name, type, doc) stats_json_u64(j, #name, st->thp.name);
 	STATS_THP_COUNTERS(STATS_THP_ROW)
 #undef STATS_THP_ROW

@@ -150,11 +150,10 @@ stats_text_totals(stats_out_t *out, const stats_t *st, const stats_opts_t *opts)
 	          (unsigned long long)bg->memlimit_releases,
 	          (unsigned long long)bg->memlimit_released);
 	const stats_thp_t *t = &st->thp;
-	ssize_t huge = pages_huge_bytes();
 	stats_out(out,
 	          "Huge pages: %zd bytes, ranges: %zu (huge: %zu), hugifies: %llu, collapse "
 	          "failures: %llu, dissolves: %llu, slab pages purged: %llu\n",
-	          huge, t->ranges, t->huge_ranges, (unsigned long long)t->hugifies,
+	          opts->huge_bytes, t->ranges, t->huge_ranges, (unsigned long long)t->hugifies,
 	          (unsigned long long)t->collapse_failures, (unsigned long long)t->dissolves,
 	          (unsigned long long)t->slab_pages_purged);
 	stats_text_numa(out);
