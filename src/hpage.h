@@ -6,33 +6,35 @@
  * Modes (opt_thp, resolved once by hpage_boot against the kernel's mode in
  * /sys/kernel/mm/transparent_hugepage/enabled):
  *   off    — thp:default, or thp:auto when the kernel's mode is never or
- *            THP is missing: no advice, no ranges;
+ *            THP is missing: no advice;
  *   always — thp:always: every new mapping gets MADV_HUGEPAGE;
  *   never  — thp:never: every new mapping gets MADV_NOHUGEPAGE;
- *   policy — thp:auto otherwise: new mappings get MADV_HUGEPAGE and are
- *            tracked as ranges, which the page allocator (pages.c) keeps
- *            dense, dissolves and makes huge again.
+ *   policy — thp:auto otherwise: new mappings get MADV_HUGEPAGE, and the
+ *            page allocator (pages.c, pages_hpage.c) keeps their ranges
+ *            dense, dissolves them and makes them huge again.
+ * In every mode the ranges of an allocator's own mappings are tracked (the
+ * statistics read them), but under retain:false.
  *
  * A range is huge while its advice is MADV_HUGEPAGE (a fresh mapping's
  * ranges start huge, so the first touch faults a whole huge page).  While
  * a huge range has at least hpage_dissolve_pages active pages (and one),
  * the free pages inside it are held: decay does not purge them, because a
- * partial purge would split the huge page.  A huge range that becomes
- * sparser is dissolved by the first purge inside it (MADV_NOHUGEPAGE, so
- * khugepaged does not fill the holes back), and purged at 4 KiB grain from
- * then on; so is an empty one, even purged whole: memory that comes and
- * goes is faulted in by the page, as it is used, not 2 MiB at a time.  A
- * dissolved range whose active pages reach hpage_hugify_pages is queued,
- * and once it has stayed so for hpage_hugify_delay_ns the purger makes it
- * huge again (MADV_HUGEPAGE, then MADV_COLLAPSE where the kernel has it).
- * A range
- * is warm when a huge fault or a collapse may have brought in pages that
- * the counts call retained (see pages_purge_warm).
+ * partial purge would split the huge page.  The first purge inside a huge
+ * range dissolves it (MADV_NOHUGEPAGE, so that khugepaged does not fill
+ * the holes back), and it is purged at 4 KiB grain from then on; so is an
+ * empty range purged whole: memory that comes and goes is faulted back by
+ * the page, as it is used, not 2 MiB at a time.  A dissolved range whose
+ * active pages reach hpage_hugify_pages is queued, and once it has stayed
+ * so for hpage_hugify_delay_ns the purger makes it huge again
+ * (MADV_HUGEPAGE, then MADV_COLLAPSE where the kernel has it).  A range is
+ * warm when a huge fault or a collapse may have brought in pages that the
+ * counts call retained (pages_purge_warm returns them).
  *
  * Locks: the block list only grows and is read without a lock; a range's
- * active, huge and queued fields, nqueued's writes and the counters are
- * protected by the owning pages lock; idle_free belongs to the idle pass (pages.h), which
- * one purger thread runs at a time per arena.
+ * active, huge, queued, warm and queued_at fields, the writes of nqueued
+ * and the counters are protected by the owning pages lock; idle_free
+ * belongs to the idle pass (pages.h), which one purger thread runs at a
+ * time per arena.
  */
 #ifndef STRATA_HPAGE_H
 #define STRATA_HPAGE_H
