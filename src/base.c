@@ -18,6 +18,7 @@ base_init(base_t *base, mutex_rank_t rank)
 	*base = (base_t){0};
 	atomic_store_relaxed(&base->node, NUMA_NODE_NONE);
 	mutex_init(&base->mtx, rank == MUTEX_RANK_GLOBAL_BASE ? "global base" : "arena base", rank);
+	base->thp_auto = rank == MUTEX_RANK_ARENA_BASE;
 }
 
 void
@@ -30,13 +31,14 @@ base_move_node(base_t *base, unsigned node)
 
 base_thp_t base_thp;
 
-/* Whether the base's next chunk goes on huge pages (metadata_thp): with
- * auto, once BASE_THP_AUTO_CHUNKS chunks are mapped.  Lock held. */
+/* Whether the base's next chunk goes on huge pages (metadata_thp; see
+ * base_thp).  Lock held. */
 static bool
 base_chunk_huge(base_t *base)
 {
 	return base_thp == BASE_THP_ALWAYS ||
-	       (base_thp == BASE_THP_AUTO && base->mapped >= BASE_THP_AUTO_CHUNKS * BASE_CHUNK);
+	       (base_thp == BASE_THP_AUTO && base->thp_auto &&
+	        base->mapped >= BASE_THP_AUTO_CHUNKS * BASE_CHUNK);
 }
 
 /* Maps a chunk of size bytes, bound to the base's node, on huge pages when

@@ -23,12 +23,13 @@ struct base_chunk {
 	size_t size;        /* bytes mapped, header included */
 };
 
-/* Huge pages for metadata (metadata_thp, set by hpage_boot): none, a
- * base's chunks once BASE_THP_AUTO_CHUNKS are mapped (auto: a small
- * program's metadata, which fits in them, stays on small pages), or all of
- * them. */
+/* Huge pages for metadata (metadata_thp, set by hpage_boot): none; with
+ * auto, an arena's chunks once BASE_THP_AUTO_CHUNKS are mapped (its
+ * extent descriptors, dense and in proportion to its heap; a small heap's
+ * fit in the first), never the global base's (its page-map leaves are
+ * sparse: a leaf spans 1 GiB of address space); or every chunk. */
 typedef enum base_thp { BASE_THP_NONE, BASE_THP_AUTO, BASE_THP_ALWAYS } base_thp_t;
-#define BASE_THP_AUTO_CHUNKS 2
+#define BASE_THP_AUTO_CHUNKS 1
 extern base_thp_t base_thp;
 
 typedef struct base {
@@ -42,6 +43,7 @@ typedef struct base {
 	size_t allocated; /* bytes handed out */
 	size_t mapped;    /* bytes of chunks mapped */
 	size_t thp;       /* bytes of those advised MADV_HUGEPAGE */
+	bool thp_auto;    /* an arena's base: metadata_thp:auto may apply */
 	size_t resident_retired; /* touched pages of chunks before the current one */
 } base_t;
 

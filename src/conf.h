@@ -253,9 +253,9 @@ typedef struct conf_ranges {
 	X(metadata_thp, CHOICE, enum conf_metadata_thp, CONF_METADATA_THP_AUTO, 0, 0,     \
 	  CONF_VALUES("disabled", "auto", "always"),                                     \
 	  "Huge pages for metadata (extent descriptors, page map, arena structures): "   \
-	  "disabled; auto, an arena's or the global metadata once it has mapped 4 MiB "  \
-	  "(two chunks); always, every chunk.  Nothing under thp:never or a system "     \
-	  "mode of never.")                                                              \
+	  "disabled; auto, an arena's metadata past its first 2 MiB chunk (the global "  \
+	  "page map's sparse leaves stay on small pages); always, every chunk.  "        \
+	  "Nothing under thp:never or a system mode of never.")                          \
 	X(thp, CHOICE, enum conf_thp, CONF_THP_AUTO, 0, 0,                               \
 	  CONF_VALUES("default", "always", "never", "auto"),                             \
 	  "Huge pages for the heap: auto (strata's policy: fresh space advised "         \
