@@ -2,7 +2,9 @@
  * check_base.c — the metadata bump allocator: aligned, zeroed,
  * non-overlapping blocks and honest counters; a failed mapping returns NULL
  * and changes nothing; two threads that both find the chunk full map one
- * chunk's worth between them (the loser unmaps its own), not two.
+ * chunk's worth between them (the loser unmaps its own), not two;
+ * metadata_thp:auto advises an arena's chunks past its first and never the
+ * global base's.
  */
 #include <check.h>
 #include <pthread.h>
@@ -141,6 +143,45 @@ START_TEST(test_racing_threads_map_one_chunk)
 }
 END_TEST
 
+/* metadata_thp:auto: an arena's chunks past its first are advised huge
+ * (and 2 MiB-aligned); the global base's never (its page-map leaves are
+ * sparse). */
+static unsigned advised;
+
+static int
+advise_counting(void *addr, size_t size, os_huge_advice_t advice)
+{
+	(void)size;
+	if (advice == OS_HUGE_ADVISE && (uintptr_t)addr % HUGEPAGE == 0)
+		advised++;
+	return 0;
+}
+
+START_TEST(test_metadata_thp_auto)
+{
+	base_thp = BASE_THP_AUTO;
+	os_test_hooks.advise_huge = advise_counting;
+	static base_t global;
+	base_init(&global, MUTEX_RANK_GLOBAL_BASE);
+	for (int i = 0; i < 3; i++)
+		ck_assert_ptr_nonnull(base_alloc(&global, BASE_CHUNK / 2 + 1, 8));
+	ck_assert_uint_eq(advised, 0);
+	base_stats_t st;
+	base_stats_read(&global, &st);
+	ck_assert_uint_eq(st.thp, 0);
+	/* An arena's first chunk stays on small pages, the next ones not. */
+	ck_assert_ptr_nonnull(base_alloc(&test_base, 100, 8));
+	ck_assert_uint_eq(advised, 0);
+	/* The first of these fits in the first chunk; each other maps one. */
+	for (int i = 0; i < 3; i++)
+		ck_assert_ptr_nonnull(base_alloc(&test_base, BASE_CHUNK / 2 + 1, 8));
+	ck_assert_uint_eq(advised, 2);
+	base_stats_read(&test_base, &st);
+	ck_assert_uint_eq(st.thp, 2 * BASE_CHUNK);
+	base_thp = BASE_THP_NONE;
+}
+END_TEST
+
 Suite *
 test_suite(void)
 {
@@ -152,6 +193,7 @@ test_suite(void)
 	tcase_add_test(tc, test_request_larger_than_a_chunk);
 	tcase_add_test(tc, test_map_failure_returns_null);
 	tcase_add_test(tc, test_racing_threads_map_one_chunk);
+	tcase_add_test(tc, test_metadata_thp_auto);
 	suite_add_tcase(s, tc);
 	return s;
 }
