@@ -111,6 +111,16 @@ alloc_pages(size_t npages)
 	return e;
 }
 
+/* The range at `range` was dissolved: advised MADV_NOHUGEPAGE (the last
+ * such advice, and the only one so far) and no longer huge. */
+static void
+assert_dissolved(char *range)
+{
+	ck_assert_uint_eq(seen.forbid, 1);
+	ck_assert_ptr_eq(seen.last_forbid, range);
+	ck_assert(!hpage_range_of(&test_pages.hpage, range)->huge);
+}
+
 /* One range filled by 32 extents of 16 pages; returns its base. */
 static char *
 fill_range(extent_t *e[32])
@@ -179,9 +189,7 @@ START_TEST(test_dense_range_holds_free_pages)
 		pages_free(&test_pages, e[i]);
 	ck_assert_uint_eq(stats_of(&test_pages).dirty_pages, 0);
 	ck_assert_uint_eq(seen.purged_pages, 160);
-	ck_assert_uint_eq(seen.forbid, 1);
-	ck_assert_ptr_eq(seen.last_forbid, range);
-	ck_assert(!hpage_range_of(&test_pages.hpage, range)->huge);
+	assert_dissolved(range);
 	pages_hpage_stats_t hs;
 	pages_hpage_stats_read(&test_pages, &hs);
 	ck_assert_uint_eq(hs.counters.dissolves, 1);
@@ -199,8 +207,7 @@ START_TEST(test_range_purged_whole_is_dissolved)
 	char *range = e->addr;
 	pages_free(&test_pages, e);
 	ck_assert_uint_eq(seen.purged_pages, RANGE_PAGES);
-	ck_assert_uint_eq(seen.forbid, 1);
-	ck_assert(!hpage_range_of(&test_pages.hpage, range)->huge);
+	assert_dissolved(range);
 }
 END_TEST
 
@@ -220,9 +227,7 @@ START_TEST(test_empty_range_purged_in_part_is_dissolved)
 	pages_decay_run(&test_pages, t0 + 500 * 1000000ull);
 	ck_assert_uint_gt(seen.purged_pages, 0);
 	ck_assert_uint_lt(seen.purged_pages, RANGE_PAGES);
-	ck_assert_uint_eq(seen.forbid, 1);
-	ck_assert_ptr_eq(seen.last_forbid, range);
-	ck_assert(!hpage_range_of(&test_pages.hpage, range)->huge);
+	assert_dissolved(range);
 }
 END_TEST
 
