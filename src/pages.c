@@ -503,6 +503,12 @@ pages_map_retained(pages_t *p, size_t size, size_t alignment, bool exact)
 	}
 	bool zeroed;
 	void *addr = pages_map(p, h, map_size, map_align, &zeroed);
+	if (addr == NULL && map_size > ALIGNMENT_CEILING(need, map_align)) {
+		/* Address space is short (RLIMIT_AS, overcommit): the growth
+		 * step did not fit, the request alone may. */
+		map_size = ALIGNMENT_CEILING(need, map_align);
+		addr = pages_map(p, h, map_size, map_align, &zeroed);
+	}
 	if (addr == NULL)
 		return NULL;
 	if (emap_ensure(addr, map_size) != 0 ||

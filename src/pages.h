@@ -7,8 +7,9 @@
  * when it needs them) and retained (purged with MADV_DONTNEED, or never
  * touched: reads back zero).  Allocation takes the best fit from dirty, then
  * muzzy, then retained, then maps more address space in HUGEPAGE-aligned
- * steps that grow geometrically; the unused part of a new mapping is
- * retained.  From dirty and muzzy an extent more than 2^lg_extent_max_active_fit
+ * steps that grow geometrically (or the request alone when a step does not
+ * fit in the address space left, under RLIMIT_AS); the unused part of a
+ * new mapping is retained.  From dirty and muzzy an extent more than 2^lg_extent_max_active_fit
  * times the request is not split for it.  A freed large extent is coalesced
  * with free neighbours of the same state and arena at once; a freed slab
  * only when it is purged (lazily, as jemalloc does), so that slabs filled

@@ -15,7 +15,8 @@
  *   - decay follows the (injected) clock: nothing is purged before its
  *     time, everything after dirty_decay_ms, and pages freed after an idle
  *     spell count as freed now;
- *   - arena creation and large allocations fail cleanly when mapping fails.
+ *   - arena creation and large allocations fail cleanly when mapping fails;
+ *     a growth step that does not fit maps the request alone.
  */
 #include <check.h>
 #include <errno.h>
@@ -421,6 +422,32 @@ START_TEST(test_mapping_failure_through_the_api)
 }
 END_TEST
 
+/* Address space short of the growth step (RLIMIT_AS): mappings above
+ * 4 MiB fail, and the allocation maps what it needs instead of failing. */
+static void *
+map_at_most_4m(size_t size, size_t alignment)
+{
+	return size > 2 * HUGEPAGE ? NULL : os_real_hooks.pages_map(size, alignment);
+}
+
+START_TEST(test_growth_step_too_big_maps_the_request)
+{
+	static pages_t p;
+	pages_init(&p, ARENA_A, &test_base, -1, 0);
+	os_test_hooks.pages_map = map_at_most_4m;
+	/* Growth steps of 2 and 4 MiB, then 8 MiB, which fails: the third
+	 * allocation maps its own 2 MiB. */
+	for (int i = 0; i < 4; i++)
+		ck_assert_ptr_nonnull(pages_alloc(&p, HUGEPAGE, PAGE, false, SZ_NBINS, false));
+	pages_stats_t st = stats_of(&p);
+	ck_assert_uint_eq(st.active_pages, 4 * HUGEPAGE / PAGE);
+	ck_assert_uint_eq(st.mapped, 4 * HUGEPAGE);
+	/* A request larger than any mapping allowed still fails cleanly. */
+	ck_assert_ptr_null(pages_alloc(&p, 3 * HUGEPAGE, PAGE, false, SZ_NBINS, false));
+	assert_accounted(&p);
+}
+END_TEST
+
 /* A neighbour freed while a merged extent is being purged must not meet
  * the descriptor its merge released (the merged extent's last page still
  * named it until the merged boundaries were registered). */
@@ -484,6 +511,7 @@ test_suite(void)
 	tcase_add_test(tc, test_pages_freed_after_idle_are_kept);
 	tcase_add_test(tc, test_mapping_failure_through_the_api);
 	tcase_add_test(tc, test_neighbor_freed_during_merged_purge);
+	tcase_add_test(tc, test_growth_step_too_big_maps_the_request);
 	suite_add_tcase(s, tc);
 	return s;
 }
