@@ -120,9 +120,9 @@ pages_extent_release(pages_t *p, extent_t *e)
 	atomic_store_relaxed(&p->nspare, atomic_load_relaxed(&p->nspare) + 1);
 }
 
-/* Tops the spare descriptors up to PAGES_SPARE_RESERVE, with the lock not
- * held (the base may map memory).  Lock not held. */
-static NOINLINE void
+/* See pages_internal.h: with the lock not held (the base may map
+ * memory). */
+NOINLINE void
 pages_reserve_refill(pages_t *p, size_t have)
 {
 	extent_t *got[PAGES_SPARE_RESERVE];
@@ -133,14 +133,6 @@ pages_reserve_refill(pages_t *p, size_t have)
 	for (size_t i = 0; i < n; i++)
 		pages_extent_release(p, got[i]);
 	mutex_unlock(&p->mtx);
-}
-
-void
-pages_reserve_descriptors(pages_t *p)
-{
-	size_t have = atomic_load_relaxed(&p->nspare);
-	if (UNLIKELY(have < PAGES_SPARE_RESERVE))
-		pages_reserve_refill(p, have);
 }
 
 eset_t *
@@ -203,7 +195,7 @@ pages_register_active(extent_t *e)
  * The page may belong to another arena, whose lock we do not hold: only the
  * descriptor's immutable arena_ind is read before we know it is ours.
  */
-extent_t *
+static extent_t *
 pages_free_neighbor(pages_t *p, const void *addr, extent_state_t state)
 {
 	extent_t *n = emap_bits_extent(emap_lookup_acquire(addr));

@@ -27,9 +27,6 @@ void pages_refile_range(pages_t *p, char *range, const extent_t *skip);
 /* The active pages of [addr, addr + size) rose (add) or fell; true when a
  * range was queued to be made huge again (see pages_hpage.c). */
 bool pages_hpage_active(pages_t *p, void *addr, size_t size, bool add);
-/* The free extent of this arena in state whose boundary page holds addr,
- * or NULL. */
-extent_t *pages_free_neighbor(pages_t *p, const void *addr, extent_state_t state);
 /* See pages_hpage.c. */
 extent_t *pages_purge_clip(pages_t *p, extent_t *e);
 /* e (in no set) was taken from retained space: the first touch of a huge
@@ -52,8 +49,17 @@ void pages_insert_coalesced(pages_t *p, extent_t *e);
 /* Splits the first size bytes off a free extent in no set; the rest, or
  * NULL when no descriptor is left. */
 extent_t *pages_split_free(pages_t *p, extent_t *e, size_t size);
-/* Tops the spare descriptors up (PAGES_SPARE_RESERVE).  Lock not held. */
-void pages_reserve_descriptors(pages_t *p);
+/* Tops the spare descriptors up to PAGES_SPARE_RESERVE, from the base.
+ * Lock not held. */
+void pages_reserve_refill(pages_t *p, size_t have);
+
+static inline void
+pages_reserve_descriptors(pages_t *p)
+{
+	size_t have = atomic_load_relaxed(&p->nspare);
+	if (UNLIKELY(have < PAGES_SPARE_RESERVE))
+		pages_reserve_refill(p, have);
+}
 /* Puts a descriptor back on the spare list. */
 void pages_extent_release(pages_t *p, extent_t *e);
 /* The decay that allocating and freeing threads run (all of it without the
