@@ -306,17 +306,21 @@ static const ctl_node_t ctl_stats_mutexes_nodes[] = {
 	CTL_LEAF(reset, ctl_stats_mutexes_reset),
 };
 
-/* stats.background_thread.* and stats.memory_limit.*: the purger's counters
- * as of the snapshot; fn is the node's handler. */
-#define CTL_STATS_BACKGROUND(fn, type, member)                                            \
+/* A node reading field (a path in stats_t) of the snapshot; fn is its
+ * handler. */
+#define CTL_STATS_SNAPSHOT(fn, type, field)                                               \
 	static type fn##_get(void)                                                        \
 	{                                                                                 \
 		stats_lock();                                                             \
-		type value = stats_get()->background.member;                              \
+		type value = stats_get()->field;                                          \
 		stats_unlock();                                                           \
 		return value;                                                             \
 	}                                                                                 \
 	CTL_RO(fn, type, fn##_get())
+
+/* stats.background_thread.* and stats.memory_limit.*: the purger's counters
+ * as of the snapshot. */
+#define CTL_STATS_BACKGROUND(fn, type, member) CTL_STATS_SNAPSHOT(fn, type, background.member)
 CTL_STATS_BACKGROUND(ctl_stats_background_thread_num_threads, size_t, num_threads)
 CTL_STATS_BACKGROUND(ctl_stats_background_thread_num_runs, uint64_t, num_runs)
 CTL_STATS_BACKGROUND(ctl_stats_background_thread_run_interval, uint64_t, run_interval_ns)
@@ -342,15 +346,7 @@ static const ctl_node_t ctl_stats_memory_limit_nodes[] = {
 };
 
 /* stats.thp.*: the snapshot's huge-page figures, and two read when asked. */
-#define CTL_STATS_THP(name, type, doc)                                                    \
-	static type ctl_stats_thp_##name##_get(void)                                      \
-	{                                                                                 \
-		stats_lock();                                                             \
-		type value = stats_get()->thp.name;                                       \
-		stats_unlock();                                                           \
-		return value;                                                             \
-	}                                                                                 \
-	CTL_RO(ctl_stats_thp_##name, type, ctl_stats_thp_##name##_get())
+#define CTL_STATS_THP(name, type, doc) CTL_STATS_SNAPSHOT(ctl_stats_thp_##name, type, thp.name)
 STATS_THP_COUNTERS(CTL_STATS_THP)
 #undef CTL_STATS_THP
 
