@@ -39,7 +39,11 @@ hpage_boot(void)
 	hpage_hugify_delay_ns = opt_hpa_hugify_delay_ms > UINT64_MAX / 1000000u
 	                            ? UINT64_MAX
 	                            : opt_hpa_hugify_delay_ms * 1000000u;
-	bool kernel = hpage_kernel_allows();
+	/* The kernel's mode matters to thp:auto and to huge metadata only:
+	 * other settings read no file at start-up. */
+	bool wanted = opt_thp == CONF_THP_AUTO ||
+	              (opt_thp != CONF_THP_NEVER && opt_metadata_thp != CONF_METADATA_THP_DISABLED);
+	bool kernel = wanted && hpage_kernel_allows();
 	base_thp = !kernel || opt_thp == CONF_THP_NEVER        ? BASE_THP_NONE
 	           : opt_metadata_thp == CONF_METADATA_THP_AUTO   ? BASE_THP_AUTO
 	           : opt_metadata_thp == CONF_METADATA_THP_ALWAYS ? BASE_THP_ALWAYS
