@@ -170,27 +170,14 @@ prof_leak_amount(char buf[96], double bytes_u, double objs_u, const char *sep)
 	return buf;
 }
 
-/* The lines of one address, numbered from *n on: one per function
- * inlined there, innermost first, then the function the code is in. */
+/* The lines of one address, numbered from *n on (prof_sym_frame_line). */
 static void
 prof_leak_frame(prof_scratch_text_t *t, unsigned *n, uintptr_t addr, const prof_sym_t *sym)
 {
 	for (unsigned i = 0; i < sym->nfuncs; i++) {
-		const prof_sym_func_t *f = &sym->funcs[i];
-		char where[4096] = "";
-		if (f->name != NULL && f->file != NULL)
-			msg_format(where, sizeof(where), " %s %s:%d", f->name, f->file, f->line);
-		else if (f->name != NULL)
-			msg_format(where, sizeof(where), " %s+%#zx", f->name, (size_t)sym->symbol_offset);
-		if (sym->module != NULL && f->name != NULL)
-			prof_scratch_text_line(t, "%s    #%u %#zx%s (%s)\n", MSG_PREFIX, (*n)++,
-			                       (size_t)addr, where, sym->module);
-		else if (sym->module != NULL)
-			prof_scratch_text_line(t, "%s    #%u %#zx (%s+%#zx)\n", MSG_PREFIX, (*n)++,
-			                       (size_t)addr, sym->module, (size_t)sym->module_offset);
-		else
-			prof_scratch_text_line(t, "%s    #%u %#zx%s\n", MSG_PREFIX, (*n)++, (size_t)addr,
-			                       where);
+		char line[PROF_SYM_LINE_BYTES];
+		prof_sym_frame_line(line, sizeof(line), (*n)++, addr, sym, i);
+		prof_scratch_text_line(t, "%s", line);
 	}
 }
 

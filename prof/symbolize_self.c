@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "msg.h"
 #include "prof/symbolize_self.h"
 
 /* The libdw functions used, from the loaded library. */
@@ -237,6 +238,26 @@ prof_symbolize_self(uintptr_t pc, prof_sym_t *out)
 	const char *name = prof_symbolize_symbol_name(out);
 	if (name != NULL)
 		out->funcs[out->nfuncs - 1].name = name;
+}
+
+void
+prof_sym_frame_line(char *buf, size_t size, unsigned n, uintptr_t addr, const prof_sym_t *sym,
+                    unsigned i)
+{
+	const prof_sym_func_t *f = &sym->funcs[i];
+	char where[4096] = "";
+	if (f->name != NULL && f->file != NULL)
+		msg_format(where, sizeof(where), " %s %s:%d", f->name, f->file, f->line);
+	else if (f->name != NULL)
+		msg_format(where, sizeof(where), " %s+%#zx", f->name, (size_t)sym->symbol_offset);
+	if (sym->module != NULL && f->name != NULL)
+		msg_format(buf, size, "%s    #%u %#zx%s (%s)\n", MSG_PREFIX, n, (size_t)addr, where,
+		           sym->module);
+	else if (sym->module != NULL)
+		msg_format(buf, size, "%s    #%u %#zx (%s+%#zx)\n", MSG_PREFIX, n, (size_t)addr,
+		           sym->module, (size_t)sym->module_offset);
+	else
+		msg_format(buf, size, "%s    #%u %#zx%s\n", MSG_PREFIX, n, (size_t)addr, where);
 }
 
 void

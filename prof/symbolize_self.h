@@ -55,6 +55,15 @@ typedef struct prof_sym {
 void prof_symbolize_self_begin(void);
 /* What is known of the code at pc (an address inside an instruction). */
 void prof_symbolize_self(uintptr_t pc, prof_sym_t *out);
+/*
+ * Line i (0 .. sym->nfuncs - 1) of a report's frame at addr, numbered n,
+ * as "<strata>:     #n 0x... function file:line (module)\n" or what is
+ * known of it: one line per function inlined there, innermost first, then
+ * the function the code is in.
+ */
+#define PROF_SYM_LINE_BYTES 4224
+void prof_sym_frame_line(char *buf, size_t size, unsigned n, uintptr_t addr, const prof_sym_t *sym,
+                         unsigned i);
 /* Ends the session: libdw's files are closed (libdw stays loaded). */
 void prof_symbolize_self_end(void);
 
