@@ -126,4 +126,24 @@ typedef void (*prof_dump_hook_t)(const char *filename);
 prof_dump_hook_t prof_dump_hook_get(void);
 void prof_dump_hook_set(prof_dump_hook_t hook);
 
+/*
+ * Safety checks' reports (describe.c, docs/design.md "Safety checks").
+ * prof_sample_placed: under safety_checks, the sampled object whose
+ * allocation s began is at ptr (its recent record remembers the address).
+ * prof_describe_object: writes to buf (size bytes, always terminated) the
+ * lines "<strata>: allocated at:" and "<strata>: freed at:" with their
+ * frames, for the object at ptr (live: its sample when it is a live
+ * sampled object, else NULL and the ring of recent allocations is
+ * searched); what it knew.  The caller raises its reentrancy level (naming
+ * frames loads libdw and allocates).
+ */
+typedef enum prof_described {
+	PROF_DESCRIBED_NONE,  /* nothing written */
+	PROF_DESCRIBED_LIVE,  /* its allocation stack */
+	PROF_DESCRIBED_FREED, /* it was freed: both stacks, as far as known */
+} prof_described_t;
+void prof_sample_placed(const extent_sample_t *s, const void *ptr);
+prof_described_t prof_describe_object(const void *ptr, const extent_sample_t *live, char *buf,
+                                      size_t size);
+
 #endif

@@ -103,6 +103,7 @@ prof_recent_alloc(extent_sample_t *s, size_t req, size_t usize, struct prof_tdat
 		r->alloc_time = now;
 		r->alloc_tdata = tdata;
 		r->alloc_stack = stack;
+		r->ptr = NULL;
 		r->released = false;
 		r->dalloc_tdata = NULL;
 		if (prof_recent_tail != NULL)
@@ -157,6 +158,45 @@ prof_recent_cancel(const extent_sample_t *s)
 	if (r != NULL)
 		atomic_store_relaxed(&r->id, 0);
 	mutex_unlock(&prof_recent_mtx);
+}
+
+void
+prof_recent_place(const extent_sample_t *s, const void *ptr)
+{
+	mutex_lock(&prof_recent_mtx);
+	prof_recent_rec_t *r = prof_recent_own(s);
+	if (r != NULL)
+		r->ptr = ptr;
+	mutex_unlock(&prof_recent_mtx);
+}
+
+/* The newest record at ptr in the list from rec on, or match. */
+static const prof_recent_rec_t *
+prof_recent_newest_at(const prof_recent_rec_t *rec, const void *ptr,
+                      const prof_recent_rec_t *match)
+{
+	for (; rec != NULL; rec = rec->next) {
+		if (rec->ptr == ptr && atomic_load_relaxed(&rec->id) != 0)
+			match = rec;
+	}
+	return match;
+}
+
+bool
+prof_recent_find(const void *ptr, const prof_stack_t **alloc_stack,
+                 const prof_stack_t **dalloc_stack, bool *released)
+{
+	mutex_lock(&prof_recent_mtx);
+	/* A dump's detached list is older than the live one. */
+	const prof_recent_rec_t *r = prof_recent_newest_at(prof_recent_detached, ptr, NULL);
+	r = prof_recent_newest_at(prof_recent_head, ptr, r);
+	if (r != NULL) {
+		*alloc_stack = r->alloc_stack;
+		*dalloc_stack = r->dalloc_tdata != NULL ? r->dalloc_stack : NULL;
+		*released = r->released;
+	}
+	mutex_unlock(&prof_recent_mtx);
+	return r != NULL;
 }
 
 void

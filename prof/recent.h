@@ -40,6 +40,7 @@ struct prof_recent_rec {
 	uint64_t alloc_time;
 	struct prof_tdata *alloc_tdata;
 	const prof_stack_t *alloc_stack;
+	const void *ptr;          /* the object, under safety_checks (else NULL) */
 	bool released;            /* the object was freed (or forgotten) */
 	uint64_t dalloc_time;     /* the rest only when dalloc_tdata != NULL */
 	struct prof_tdata *dalloc_tdata;
@@ -69,6 +70,15 @@ void prof_recent_dalloc(const extent_sample_t *s, struct prof_tdata *tdata,
 /* The object's allocation failed after its record was made: the record
  * goes back unseen. */
 void prof_recent_cancel(const extent_sample_t *s);
+/* Under safety_checks: the object of s was placed at ptr. */
+void prof_recent_place(const extent_sample_t *s, const void *ptr);
+/*
+ * The newest record of an object at ptr (prof_recent_place): its stacks go
+ * to *alloc_stack and *dalloc_stack (NULL: not captured, or not freed);
+ * false when there is none.  *released says whether it was freed.
+ */
+bool prof_recent_find(const void *ptr, const prof_stack_t **alloc_stack,
+                      const prof_stack_t **dalloc_stack, bool *released);
 /* The object was resized in place and stays sampled: its record says so. */
 void prof_recent_resize(const extent_sample_t *s, size_t req, size_t usize);
 

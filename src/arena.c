@@ -191,7 +191,8 @@ arena_dalloc(void *ptr, uint64_t emap_bits)
 void
 arena_dalloc_home(void *ptr, uint64_t emap_bits)
 {
-	if (!emap_bits_slab(emap_bits)) {
+	/* safety_checks: the region is checked against its slab now. */
+	if (!emap_bits_slab(emap_bits) || opt_safety_checks) {
 		arena_dalloc(ptr, emap_bits);
 		return;
 	}

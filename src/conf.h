@@ -223,6 +223,10 @@ typedef struct conf_ranges {
 	  "Fill new memory with 0xa5 (alloc), freed memory with 0x5a (free), both (true) or neither.") \
 	X(zero, BOOL, bool, false, 0, 0, CONF_NO_VALUES,                                  \
 	  "Fill every new allocation with zero bytes.")                                   \
+	X(safety_checks, BOOL, bool, false, 0, 0, CONF_NO_VALUES,                         \
+	  "Check every free at the time of the call (double free, pointer never handed "  \
+	  "out, interior pointer, wrong size) and abort naming the address, the kind "    \
+	  "and, for a sampled object, its allocation stack.")                             \
 	X(experimental_infallible_new, BOOL, bool, false, 0, 0, CONF_NO_VALUES,           \
 	  "Abort with a message when C++'s operator new finds no memory, instead of "    \
 	  "calling the new_handler and throwing std::bad_alloc.")                        \

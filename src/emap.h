@@ -80,6 +80,11 @@ emap_free_bias(unsigned node)
 	return 1 + ((uint64_t)node << 8);
 }
 
+/* A bias under which the free fast path takes no object: bits 48..63 are
+ * below it, so the difference wraps above every class (safety_checks sends
+ * every free to the checked path this way). */
+#define EMAP_FREE_BIAS_REJECT_ALL ((uint64_t)1 << 16)
+
 /*
  * The free fast path's class: bits 48..63 minus *free_bias (emap_free_bias
  * of the thread's node).  On x86-64 the subtraction takes *free_bias as a

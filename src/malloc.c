@@ -70,12 +70,6 @@ malloc_tsd_slow(void)
 	return tsd_fetch_slow();
 }
 
-static COLD _Noreturn void
-malloc_invalid_pointer(const char *func, const void *ptr)
-{
-	safety_check_fatal("%s(): invalid pointer %p\n", func, ptr);
-}
-
 /* The emap entry of an allocated pointer; aborts if strata did not hand it
  * out (unknown page, free extent, not the start of a slab region or of a
  * large extent).  The free fast path skips these checks; a bad pointer it
@@ -86,13 +80,13 @@ malloc_lookup(const char *func, const void *ptr)
 	uint64_t bits = emap_lookup(ptr);
 	unsigned ind = emap_bits_usable_szind(bits);
 	if (UNLIKELY(ind >= SZ_NSIZES)) /* also entry 0 */
-		malloc_invalid_pointer(func, ptr);
+		malloc_invalid_pointer(func, ptr, bits);
 	extent_t *e = emap_bits_extent(bits);
 	bool region_start = emap_bits_slab(bits)
 	                            ? slab_reg_index(e, &sz_bin_info[ind], ptr) != UINT32_MAX
 	                            : e->addr == ptr;
 	if (UNLIKELY(!region_start))
-		malloc_invalid_pointer(func, ptr);
+		malloc_invalid_pointer(func, ptr, bits);
 	return bits;
 }
 
@@ -125,7 +119,9 @@ malloc_alloc_sampled(tsd_t *tsd, size_t size, size_t usize, size_t alignment, bo
 	void *p = arena_malloc_sampled(arena, usize, alignment, zero, &s);
 	if (p == NULL)
 		prof_sample_cancel(&s, usize);
-	else if (prof_gdump_wanted()) /* the heap as it is with this object */
+	else if (opt_safety_checks) /* its record names it, for a report */
+		prof_sample_placed(&s, p);
+	if (p != NULL && prof_gdump_wanted()) /* the heap as it is with this object */
 		prof_gdump_observe(malloc_active_bytes());
 	return p;
 }
@@ -253,6 +249,9 @@ malloc_dalloc_sampled(tsd_t *tsd, void *ptr, uint64_t bits, size_t usize)
 void
 malloc_dalloc(tsd_t *tsd, void *ptr, uint64_t bits, tcache_t *tcache, const hook_site_t *site)
 {
+	if (UNLIKELY(opt_safety_checks) &&
+	    !malloc_safety_dalloc_ok("free", "double free of", ptr, bits, tcache))
+		return;
 	if (hook_active() && site != NULL)
 		hook_call_dalloc(site, ptr);
 	unsigned ind = emap_bits_usable_szind(bits);
@@ -331,6 +330,11 @@ malloc_realloc(const char *func, void *ptr, size_t size, size_t alignment, bool 
 	}
 	if (!explicit_route)
 		route.tcache = malloc_thread_tcache(tsd);
+	if (UNLIKELY(opt_safety_checks) &&
+	    !malloc_safety_dalloc_ok(func, "use after free of", ptr, bits, route.tcache)) {
+		errno = EINVAL;
+		return NULL;
+	}
 	/* In place when the class stays, or when a large extent (or a sampled
 	 * small object's, alone on its extent) can be resized. */
 	bool aligned = alignment == 0 || ((uintptr_t)ptr & (alignment - 1)) == 0;
@@ -362,12 +366,6 @@ malloc_realloc(const char *func, void *ptr, size_t size, size_t alignment, bool 
 }
 
 /* ---------------------------------------------------------------- C, POSIX, glibc */
-
-COLD _Noreturn void
-malloc_bad_size_hint(const char *func, const void *ptr, size_t size)
-{
-	safety_check_fatal("%s(): size %zu does not match the allocation at %p\n", func, size, ptr);
-}
 
 /* The fast paths are malloc_internal.h's. */
 EXPORT void *
@@ -520,9 +518,10 @@ pvalloc(size_t size)
 size_t
 malloc_usable_size_of(const char *func, const void *ptr)
 {
-	unsigned ind = emap_bits_usable_szind(emap_lookup(ptr));
+	uint64_t bits = emap_lookup(ptr);
+	unsigned ind = emap_bits_usable_szind(bits);
 	if (UNLIKELY(ind >= SZ_NSIZES))
-		malloc_invalid_pointer(func, ptr);
+		malloc_invalid_pointer(func, ptr, bits);
 	return sz_index2size(ind);
 }
 

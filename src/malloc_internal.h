@@ -97,9 +97,17 @@ malloc_usize(size_t size, size_t alignment)
 	return sz_s2u(size);
 }
 
-/* A size hint (sdallocx, sized delete) that does not name ptr's class:
- * the caller broke jemalloc's rule for sized deallocation. */
+/* Reports of pointers a call cannot take (malloc_safety.c): one strata
+ * did not hand out (bits: its page-map entry); a size hint (sdallocx,
+ * sized delete) that does not name ptr's class, against jemalloc's rule
+ * for sized deallocation.  Under safety_checks, malloc_safety_dalloc_ok
+ * says whether ptr (allocated, bits) may be freed now: false when it was
+ * freed already (reported as func, kind, ptr; the program's hook returned,
+ * and the call is dropped). */
+COLD _Noreturn void malloc_invalid_pointer(const char *func, const void *ptr, uint64_t bits);
 COLD _Noreturn void malloc_bad_size_hint(const char *func, const void *ptr, size_t size);
+bool malloc_safety_dalloc_ok(const char *func, const char *kind, const void *ptr, uint64_t bits,
+                             const tcache_t *tcache);
 
 /* Pops an object of size bytes whose class is a multiple of align_mask + 1
  * (0 for no alignment); *usize gets the class.  false: take the default

@@ -162,7 +162,7 @@ static NOINLINE void
 mallocx_dalloc(const char *func, void *ptr, size_t size, int flags, hook_entry_t entry)
 {
 	uint64_t bits = malloc_lookup(func, ptr);
-	if (config_debug && size != 0 &&
+	if ((config_debug || opt_safety_checks) && size != 0 &&
 	    malloc_usize(size, mallocx_alignment(flags)) !=
 	            sz_index2size(emap_bits_usable_szind(bits)))
 		malloc_bad_size_hint(func, ptr, size);

@@ -14,7 +14,7 @@
 #include "msg.h"
 #include "safety.h"
 
-#define SAFETY_MSG_BYTES 512
+#define SAFETY_MSG_BYTES 4096 /* what msg_fatal prints: a message and two short stacks */
 
 static _Atomic(safety_abort_hook_t) safety_abort_hook;
 

@@ -186,15 +186,16 @@ tcache_double_free(void *ptr)
 }
 
 /* Returns objects of class binind, all of arena arena_ind, to their bin:
- * under its lock when the cache refills from that arena, else on the bin's
- * remote ring (docs/design.md, "Remote frees"). */
+ * under its lock when the cache refills from that arena or safety_checks
+ * wants each region checked against its slab now, else on the bin's remote
+ * ring (docs/design.md, "Remote frees"). */
 static void
 tcache_flush_group(tcache_t *tcache, unsigned binind, unsigned arena_ind,
                    extent_t *const *slabs, void *const *objs, unsigned n)
 {
 	arena_t *arena = arena_get(arena_ind, false);
 	bin_t *bin = &arena->bins[binind];
-	if (arena == tcache->arena)
+	if (arena == tcache->arena || opt_safety_checks)
 		bin_free_batch(bin, binind, arena->pai, slabs, objs, n);
 	else
 		bin_free_remote(bin, binind, arena->pai, slabs, objs, n);

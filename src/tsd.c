@@ -83,9 +83,13 @@ tsd_boot(void)
 	return pthread_key_create(&tsd_key, tsd_thread_exit);
 }
 
+/* Under safety_checks no free takes the fast paths: the checked path
+ * (malloc.c) sees every one. */
 static uint64_t
 tsd_free_bias_of(arena_t *arena)
 {
+	if (opt_safety_checks)
+		return EMAP_FREE_BIAS_REJECT_ALL;
 	unsigned node = arena_node(arena);
 	return emap_free_bias(node == NUMA_NODE_NONE ? 0 : node);
 }
@@ -98,7 +102,7 @@ tsd_use_arena(tsd_t *tsd, arena_t *arena)
 	tsd->arena = arena;
 	tsd->tcache.arena = arena;
 	tsd->free_bias = tsd_free_bias_of(arena);
-	tsd->sized_free_mask = numa_active() ? 0 : PAGE_MASK;
+	tsd->sized_free_mask = numa_active() || opt_safety_checks ? 0 : PAGE_MASK;
 }
 
 tsd_t *
