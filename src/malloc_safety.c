@@ -18,7 +18,9 @@
  * With it, every thread's free bias rejects every page-map entry (tsd.c),
  * so every free reaches malloc_dalloc, which first asks
  * malloc_safety_dalloc_ok: a small object whose region is already free in
- * its slab, or that is in the freeing thread's cache, is a double free.
+ * its slab, or that is among the newest objects of the freeing thread's
+ * cache bin, is a double free (an older one is caught when the cache
+ * returns it to its slab).
  * The bitmap is read without the bin lock: the bit of an allocated region
  * changes only when that region is freed, so a racing flush of other
  * regions cannot make it lie.  A double free in another thread's cache is
@@ -139,14 +141,19 @@ malloc_safety_region_free(const extent_t *e, unsigned ind, const void *ptr)
 	return (word >> (reg % 64)) & 1;
 }
 
+/* Whether ptr is among the newest MALLOC_SAFETY_SCAN objects of its bin in
+ * tcache (an older one is caught when the cache returns it). */
+#define MALLOC_SAFETY_SCAN 8
 static bool
 malloc_safety_cached(const tcache_t *tcache, unsigned ind, const void *ptr)
 {
 	if (tcache == NULL || ind >= tcache_nbins)
 		return false;
 	const cache_bin_t *bin = &tcache->bins[ind];
-	for (unsigned i = 0; i < bin->ncached; i++) {
-		if (bin->stack[i] == ptr)
+	void *const *top = bin->stack + bin->ncached;
+	void *const *end = top - (bin->ncached < MALLOC_SAFETY_SCAN ? bin->ncached : MALLOC_SAFETY_SCAN);
+	for (void *const *slot = top; slot != end; slot--) {
+		if (slot[-1] == ptr)
 			return true;
 	}
 	return false;

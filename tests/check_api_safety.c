@@ -132,6 +132,25 @@ case_realloc_freed(void)
 	(void)q;
 }
 
+/* p sits below 20 newer objects in the cache: the free itself does not
+ * see it, the flush that returns both copies does. */
+static void
+case_double_free_deep(void)
+{
+	void *p = safety_alloc_site(128), *again = launder(p);
+	void *others[20];
+	for (int i = 0; i < 20; i++)
+		others[i] = safety_alloc_site(128);
+	say_addr(p);
+	free(p);
+	for (int i = 0; i < 20; i++)
+		free(others[i]);
+	free(again);
+	printf("freed twice\n");
+	fflush(stdout);
+	mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
+}
+
 /* Two threads free the same object: the second free passes (the object
  * sits in the other thread's cache, where no free looks), and the double
  * free is caught when the caches are flushed. */
@@ -168,6 +187,7 @@ static const struct safety_case {
     {"wrong_size", case_wrong_size},
     {"realloc_freed", case_realloc_freed},
     {"double_free_two_threads", case_double_free_two_threads},
+    {"double_free_deep", case_double_free_deep},
 };
 
 /* In case mode: run the case, say whether it returned, exit. */
@@ -275,6 +295,19 @@ END_TEST
 START_TEST(test_double_free_two_threads_caught_at_flush)
 {
 	expect_double_free("double_free_two_threads", "double free of");
+}
+END_TEST
+
+START_TEST(test_double_free_deep_in_cache_caught_at_flush)
+{
+	struct outcome o;
+	run_case("double_free_deep", "", &o);
+	ck_assert_msg(strstr(o.out, "freed twice") != NULL, "the free itself aborted: \"%s\"",
+	              o.out);
+	const char *const phrases[] = {NULL};
+	const char *line =
+	        expect_report(&o, "double_free_deep", "<strata>: free(): double free of 0x", phrases);
+	expect_addr_after(&o, line, "double free of ", 0);
 }
 END_TEST
 
@@ -464,6 +497,7 @@ test_suite(void)
 	tcase_add_test(tc, test_double_free_not_on_top);
 	tcase_add_test(tc, test_double_free_after_flush);
 	tcase_add_test(tc, test_double_free_two_threads_caught_at_flush);
+	tcase_add_test(tc, test_double_free_deep_in_cache_caught_at_flush);
 	tcase_add_test(tc, test_interior_small_pointer);
 	tcase_add_test(tc, test_interior_large_pointer);
 	tcase_add_test(tc, test_foreign_pointer);
