@@ -425,7 +425,7 @@ START_TEST(test_signal_interior_small)
 }
 END_TEST
 
-START_TEST(test_signal_wrong_size_sized_delete_path)
+START_TEST(test_signal_wrong_size)
 {
 	void *p = launder(malloc(100));
 	sdallocx(p, 24, 0);
@@ -511,7 +511,7 @@ test_suite(void)
 	TCase *sig = tcase_create("signals");
 	tcase_add_test_raise_signal(sig, test_signal_double_free, SIGABRT);
 	tcase_add_test_raise_signal(sig, test_signal_interior_small, SIGABRT);
-	tcase_add_test_raise_signal(sig, test_signal_wrong_size_sized_delete_path, SIGABRT);
+	tcase_add_test_raise_signal(sig, test_signal_wrong_size, SIGABRT);
 	tcase_add_test(sig, test_hook_that_returns_drops_the_double_free);
 	tcase_add_test(sig, test_option_on_and_frees_work);
 	suite_add_tcase(s, sig);
