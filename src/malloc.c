@@ -11,7 +11,7 @@
  * for overflow; posix_memalign wants a power of two that is a multiple of
  * sizeof(void *), aligned_alloc any power of two; realloc(p, 0) follows
  * opt.zero_realloc.  A pointer strata did not hand out aborts with a message
- * (through the safety_check_abort hook, safety.h).
+ * (malloc_safety.c, through the safety_check_abort hook).
  *
  * The program's allocation hooks (hook.h) are called from the slow paths
  * below, which every entry point reaches while a hook is installed (the
@@ -53,7 +53,6 @@
 #include "msg.h"
 #include "numa.h"
 #include "prof/prof.h"
-#include "safety.h"
 #include "stats.h"
 #include "tcache.h"
 #include "tsd.h"
