@@ -22,6 +22,7 @@
 #include <stdio.h> /* rename(2) only: no stdio streams here */
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "atomic.h"
@@ -175,6 +176,24 @@ prof_writer_create_tmp(prof_writer_t *w)
 	return EEXIST;
 }
 
+/* Opens a path that is no regular file for writing in place (writer.h). */
+static int
+prof_writer_open_in_place(prof_writer_t *w)
+{
+	w->fd = open(w->space->path, O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (w->fd < 0)
+		return errno;
+	int flags = fcntl(w->fd, F_GETFL);
+	if (flags < 0 || fcntl(w->fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+		int err = errno;
+		close(w->fd);
+		w->fd = -1;
+		return err;
+	}
+	w->in_place = true;
+	return 0;
+}
+
 static int
 prof_writer_start(prof_writer_t *w, const char *path, bool gzip)
 {
@@ -198,6 +217,9 @@ prof_writer_start(prof_writer_t *w, const char *path, bool gzip)
 			return ret == Z_MEM_ERROR ? ENOMEM : EINVAL;
 		w->gzip = true;
 	}
+	struct stat st;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+		return prof_writer_open_in_place(w);
 	return prof_writer_create_tmp(w);
 }
 
@@ -324,14 +346,14 @@ prof_writer_close(prof_writer_t *w)
 	prof_writer_flush(w, Z_FINISH);
 	if (w->gzip)
 		prof_writer_put(w, s->zbuf, w->zlen);
-	if (w->err == 0 && fsync(w->fd) != 0)
+	if (w->err == 0 && !w->in_place && fsync(w->fd) != 0)
 		prof_writer_set_error(w, errno);
 	if (close(w->fd) != 0)
 		prof_writer_set_error(w, errno);
 	w->fd = -1;
-	if (w->err == 0 && rename(s->tmp_path, s->path) != 0)
+	if (w->err == 0 && !w->in_place && rename(s->tmp_path, s->path) != 0)
 		prof_writer_set_error(w, errno);
-	if (w->err != 0)
+	if (w->err != 0 && !w->in_place)
 		unlink(s->tmp_path);
 	int err = w->err;
 	prof_writer_release(w);
@@ -347,7 +369,8 @@ prof_writer_abandon(prof_writer_t *w)
 	int saved_errno = errno;
 	close(w->fd);
 	w->fd = -1;
-	unlink(w->space->tmp_path);
+	if (!w->in_place)
+		unlink(w->space->tmp_path);
 	prof_writer_release(w);
 	errno = saved_errno;
 }

@@ -506,6 +506,104 @@ START_TEST(test_unwritable_paths_fail_silently)
 }
 END_TEST
 
+/* ------------------------------------------------ paths that are no file */
+
+/* Reads the FIFO (open on fd) to its end into path; exits 0, or 3 when the
+ * copy fails. */
+static void
+fifo_reader(int fd, const char *path)
+{
+	int out = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	int flags = fcntl(fd, F_GETFL);
+	if (out < 0 || flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0)
+		_exit(3);
+	char buf[8192];
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n)
+			_exit(3);
+	_exit(n == 0 && close(out) == 0 ? 0 : 3);
+}
+
+static void
+expect_fifo(const char *path)
+{
+	struct stat st;
+	FORK_CHECK(lstat(path, &st) == 0 && S_ISFIFO(st.st_mode), "%s is no FIFO any more", path);
+}
+
+static void
+expect_device(const char *path, dev_t rdev)
+{
+	struct stat st;
+	FORK_CHECK(lstat(path, &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == rdev,
+	           "%s is no longer the device", path);
+}
+
+static void
+non_file_child(const void *arg)
+{
+	const char *dir = arg;
+	FORK_CHECK(make_big_profile(), "malloc");
+	char fifo[256], got[256];
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	snprintf(got, sizeof(got), "%s/got.heap", dir);
+	FORK_CHECK(mkfifo(fifo, 0644) == 0, "mkfifo");
+	/* Nobody reads: the dump fails at once instead of waiting. */
+	FORK_CHECK(dump_to(fifo) == EFAULT, "dump to a FIFO nobody reads");
+	expect_fifo(fifo);
+	FORK_CHECK(dir_entries(dir) == 1, "%d files in %s", dir_entries(dir), dir);
+	/* A reader (a child with the read end open before the dump) gets the
+	 * whole dump. */
+	int rfd = open(fifo, O_RDONLY | O_NONBLOCK);
+	FORK_CHECK(rfd >= 0, "open the read end");
+	pid_t pid = fork();
+	FORK_CHECK(pid >= 0, "fork");
+	if (pid == 0)
+		fifo_reader(rfd, got);
+	close(rfd);
+	FORK_CHECK(dump_to(fifo) == 0, "dump to a FIFO with a reader");
+	int status;
+	FORK_CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	                   WEXITSTATUS(status) == 0,
+	           "the reader failed: %#x", (unsigned)status);
+	expect_fifo(fifo);
+	FORK_CHECK_WHOLE(got, false);
+	FORK_CHECK(dir_entries(dir) == 2, "%d files in %s", dir_entries(dir), dir);
+	/* Device nodes, root only: a copy of /dev/null takes the dump, a copy
+	 * of /dev/full fails it with ENOSPC; both stay devices. */
+	char null[256], full[256];
+	snprintf(null, sizeof(null), "%s/null", dir);
+	snprintf(full, sizeof(full), "%s/full", dir);
+	if (mknod(null, S_IFCHR | 0666, makedev(1, 3)) != 0 ||
+	    mknod(full, S_IFCHR | 0666, makedev(1, 7)) != 0) {
+		fprintf(stderr, "no device nodes (%s)\ndone\n", strerror(errno));
+		return;
+	}
+	FORK_CHECK(dump_to(null) == 0, "dump to a copy of /dev/null");
+	FORK_CHECK(dump_to(full) == EFAULT, "dump to a copy of /dev/full");
+	expect_device(null, makedev(1, 3));
+	expect_device(full, makedev(1, 7));
+	FORK_CHECK(dir_entries(dir) == 4, "%d files in %s", dir_entries(dir), dir);
+	fprintf(stderr, "done\n");
+}
+
+START_TEST(test_fifo_and_devices_are_written_in_place)
+{
+	char dir[64], out[4096];
+	temp_dir_make(dir, sizeof(dir), "dumpfail");
+	int status = child_run_capture(non_file_child, dir, out, sizeof(out));
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %#x: %s",
+	              (unsigned)status, out);
+	if (strncmp(out, "no device nodes", 15) == 0)
+		fprintf(stderr, "check_api_prof_dumpfail: %.*s: FIFOs only\n",
+		        (int)strcspn(out, "\n"), out);
+	else
+		ck_assert_msg(strcmp(out, "done\n") == 0, "the child printed: %s", out);
+	temp_dir_remove(dir);
+}
+END_TEST
+
 Suite *
 test_suite(void)
 {
@@ -515,6 +613,7 @@ test_suite(void)
 	tcase_add_test(tc, test_fsize_limit_fails_whole_and_raises_nothing);
 	tcase_add_test(tc, test_full_tmpfs_and_read_only_mount);
 	tcase_add_test(tc, test_unwritable_paths_fail_silently);
+	tcase_add_test(tc, test_fifo_and_devices_are_written_in_place);
 	suite_add_tcase(s, tc);
 	return s;
 }
