@@ -31,6 +31,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -509,13 +510,17 @@ END_TEST
 /* ------------------------------------------------ paths that are no file */
 
 /* Reads the FIFO (open on fd) to its end into path; exits 0, or 3 when the
- * copy fails. */
+ * copy fails.  Until a writer comes, read would see an end already, so it
+ * first polls (bounded) for the first data: poll reports no hang-up before
+ * a writer has come and gone. */
 static void
 fifo_reader(int fd, const char *path)
 {
 	int out = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
 	int flags = fcntl(fd, F_GETFL);
-	if (out < 0 || flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0)
+	if (out < 0 || poll(&pfd, 1, CHILD_WAIT_S * 1000) != 1 || flags < 0 ||
+	    fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0)
 		_exit(3);
 	char buf[8192];
 	ssize_t n;
@@ -604,9 +609,144 @@ START_TEST(test_fifo_and_devices_are_written_in_place)
 }
 END_TEST
 
+/* ------------------------------------------------ automatic dumps */
+
+/* The re-executed child under RLIMIT_FSIZE (run_limited): the big profile
+ * with high-water and interval dumps on the way, the dump signal, a manual
+ * dump; then exit, with the final dump and the leak report. */
+static void
+child_auto(void)
+{
+	printf("pid=%d\n", (int)getpid());
+	fflush(stdout);
+	FORK_CHECK(make_big_profile(), "malloc");
+	void *big[8];
+	for (int i = 0; i < 8; i++) {
+		big[i] = malloc(hide(MiB));
+		FORK_CHECK(big[i] != NULL, "malloc");
+		memset(big[i], i, MiB);
+	}
+	for (int i = 0; i < 8; i++)
+		free(big[i]);
+	/* m0, quiet; then the signal's dump, m1, in the dumper thread. */
+	FORK_CHECK(mallctl("prof.dump", NULL, NULL, NULL, 0) == EFAULT, "manual dump");
+	FORK_CHECK(raise(SIGUSR2) == 0, "raise");
+	void *p = malloc(hide(MiB));
+	FORK_CHECK(p != NULL, "malloc after the failures");
+	free(p);
+	printf("done\n");
+	fflush(stdout);
+	exit(0);
+}
+
+/* In a re-executed child: do what CHILD_ENV says, and exit.  Called by
+ * test_suite, from main, after every constructor (strata's too). */
+static void
+child_main(void)
+{
+	const char *mode = getenv(CHILD_ENV);
+	if (mode == NULL)
+		return;
+	FORK_CHECK(strcmp(mode, "auto") == 0, "unknown mode %s", mode);
+	child_auto();
+}
+
+/* The file size limit of run_limited: no dump fits, not even one of the
+ * few stacks there are at start. */
+#define AUTO_FSIZE_LIMIT ((rlim_t)16)
+
+/* Runs this program again in mode with MALLOC_CONF=conf, its standard
+ * output and error into out, under a soft RLIMIT_FSIZE of AUTO_FSIZE_LIMIT
+ * set before exec (so it holds from strata's start); the wait status. */
+static int
+run_limited(const char *mode, const char *conf, char *out, size_t size)
+{
+	char env_conf[512], env_mode[64];
+	snprintf(env_conf, sizeof(env_conf), "MALLOC_CONF=%s", conf);
+	snprintf(env_mode, sizeof(env_mode), CHILD_ENV "=%s", mode);
+	char *env[] = {env_conf, env_mode, NULL};
+	char *argv[] = {"strata-test-child", NULL};
+	int fds[2];
+	ck_assert_int_eq(pipe(fds), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(fds[1], STDOUT_FILENO);
+		dup2(fds[1], STDERR_FILENO);
+		close(fds[0]);
+		struct rlimit lim;
+		if (getrlimit(RLIMIT_FSIZE, &lim) != 0)
+			_exit(126);
+		lim.rlim_cur = AUTO_FSIZE_LIMIT;
+		if (setrlimit(RLIMIT_FSIZE, &lim) != 0)
+			_exit(126);
+		execve("/proc/self/exe", argv, env);
+		_exit(127);
+	}
+	close(fds[1]);
+	return child_collect(pid, fds[0], env_conf, out, size);
+}
+
+/* Lines of out that start with start. */
+static int
+count_lines(const char *out, const char *start)
+{
+	int n = 0;
+	for (const char *l = out; l != NULL && *l != '\0';) {
+		n += strncmp(l, start, strlen(start)) == 0;
+		l = strchr(l, '\n');
+		l = l != NULL ? l + 1 : NULL;
+	}
+	return n;
+}
+
+START_TEST(test_automatic_dumps_fail_with_one_line_each_and_exit_0)
+{
+	char dir[64], conf[400], out[65536], want[256];
+	temp_dir_make(dir, sizeof(dir), "dumpfail");
+	snprintf(conf, sizeof(conf),
+	         "prof:true,lg_prof_sample:0,prof_signal:USR2,lg_prof_interval:20,"
+	         "prof_gdump:true,prof_gdump_min_interval_ms:0,prof_final:true,prof_leak:true,"
+	         "prof_prefix:%s/a",
+	         dir);
+	int status = run_limited("auto", conf, out, sizeof(out));
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	              "child status %#x (signal %d); its output:\n%.3000s", (unsigned)status,
+	              WIFSIGNALED(status) ? WTERMSIG(status) : 0, out);
+	ck_assert_msg(strstr(out, "FAIL") == NULL && strstr(out, "done\n") != NULL, "%.3000s", out);
+	const char *p = strstr(out, "pid=");
+	ck_assert_ptr_nonnull(p);
+	int pid = atoi(p + 4);
+	/* One line per failed automatic dump, each saying why; at least one
+	 * of each kind, one for the signal, one final. */
+	char head[160];
+	snprintf(head, sizeof(head), "<strata>: failed to write heap profile \"%s/a.%d.", dir, pid);
+	int failed = count_lines(out, "<strata>: failed to write heap profile");
+	ck_assert_msg(failed == count_lines(out, head), "%.3000s", out);
+	const char *kinds[] = {".m1.heap.gz", ".i0.heap.gz", ".u0.heap.gz", ".f.heap.gz"};
+	for (int k = 0; k < 4; k++) {
+		snprintf(want, sizeof(want), "%s\": File too large\n", kinds[k]);
+		ck_assert_msg(strstr(out, want) != NULL, "no line for %s in:\n%.3000s", kinds[k], out);
+	}
+	ck_assert_msg(strstr(out, ".m0.heap.gz") == NULL && strstr(out, ".m2.heap.gz") == NULL,
+	              "the manual dump printed, or two signal dumps:\n%.3000s", out);
+	int too_large = 0;
+	for (const char *l = out; (l = strstr(l, "\": File too large\n")) != NULL; l++)
+		too_large++;
+	ck_assert_msg(too_large == failed, "%d failures, %d lines:\n%.3000s", too_large, failed, out);
+	/* The leak report says why there is no final dump. */
+	snprintf(want, sizeof(want), "<strata>: No final dump: writing \"%s/a.%d.", dir, pid);
+	ck_assert_msg(count_lines(out, want) == 1, "%.3000s", out);
+	ck_assert_msg(strstr(out, "Leak approximation summary") != NULL, "%.3000s", out);
+	ck_assert_msg(dir_entries(dir) == 0, "%d files left in %s", dir_entries(dir), dir);
+	temp_dir_remove(dir);
+}
+END_TEST
+
 Suite *
 test_suite(void)
 {
+	child_main();
 	Suite *s = suite_create("api_prof_dumpfail");
 	TCase *tc = tcase_create("dumpfail");
 	tcase_set_timeout(tc, 60);
@@ -614,6 +754,7 @@ test_suite(void)
 	tcase_add_test(tc, test_full_tmpfs_and_read_only_mount);
 	tcase_add_test(tc, test_unwritable_paths_fail_silently);
 	tcase_add_test(tc, test_fifo_and_devices_are_written_in_place);
+	tcase_add_test(tc, test_automatic_dumps_fail_with_one_line_each_and_exit_0);
 	suite_add_tcase(s, tc);
 	return s;
 }
