@@ -176,6 +176,37 @@ prof_writer_create_tmp(prof_writer_t *w)
 	return EEXIST;
 }
 
+/* Links followed before open gives up with ELOOP (the kernel's limit). */
+#define PROF_WRITER_MAX_LINKS 40
+
+/* Replaces s->path, while it is a symbolic link, with what the link points
+ * to (a relative target is read from the link's folder), so that the
+ * temporary file and the rename go where the link leads and the link
+ * stays (writer.h).  Uses s->tmp_path as scratch. */
+static int
+prof_writer_follow_links(prof_writer_space_t *s)
+{
+	for (int i = 0;; i++) {
+		struct stat st;
+		if (lstat(s->path, &st) != 0 || !S_ISLNK(st.st_mode))
+			return 0;
+		if (i == PROF_WRITER_MAX_LINKS)
+			return ELOOP;
+		ssize_t n = readlink(s->path, s->tmp_path, sizeof(s->tmp_path));
+		if (n < 0)
+			return errno;
+		size_t keep = 0;
+		if (s->tmp_path[0] != '/') {
+			const char *slash = strrchr(s->path, '/');
+			keep = slash == NULL ? 0 : (size_t)(slash - s->path) + 1;
+		}
+		if (keep + (size_t)n >= sizeof(s->path))
+			return ENAMETOOLONG;
+		memcpy(s->path + keep, s->tmp_path, (size_t)n);
+		s->path[keep + (size_t)n] = '\0';
+	}
+}
+
 /* Opens a path that is no regular file for writing in place (writer.h). */
 static int
 prof_writer_open_in_place(prof_writer_t *w)
@@ -220,7 +251,8 @@ prof_writer_start(prof_writer_t *w, const char *path, bool gzip)
 	struct stat st;
 	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
 		return prof_writer_open_in_place(w);
-	return prof_writer_create_tmp(w);
+	int err = prof_writer_follow_links(w->space);
+	return err != 0 ? err : prof_writer_create_tmp(w);
 }
 
 int

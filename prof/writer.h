@@ -18,6 +18,12 @@
  * without blocking, so a FIFO that nobody reads fails with ENXIO rather
  * than stalling the dump.
  *
+ * A path whose last part is a symbolic link is followed to the end of its
+ * chain: the temporary file goes beside, and is renamed onto, the name the
+ * last link gives (which may not exist yet), and the links stay.  Renamed
+ * onto the link itself, the dump would replace the link (as root, a
+ * dump to /dev/stdout would replace /dev/stdout).
+ *
  * Invariants:
  *   - Nothing here calls malloc, free or stdio: the buffers, the paths and
  *     zlib's state live in mappings from os_pages_map (zlib is given zalloc
@@ -87,15 +93,15 @@ extern ssize_t (*prof_writer_test_write)(int fd, const void *buf, size_t n);
 
 /*
  * Creates the temporary file for a dump to path (O_WRONLY | O_CREAT |
- * O_EXCL | O_CLOEXEC, mode 0644 before the umask), compressed with gzip if
- * gzip.  0, or an errno value: ENOENT (missing folder, empty path), EACCES
- * (folder not writable), ENOTDIR, EISDIR (path ends in '/'), ENAMETOOLONG
- * (also when the temporary name would be), EEXIST (64 temporary names in a
- * row taken), ENXIO (a FIFO with no reader), ENOMEM...; then nothing was
- * created and
- * w is closed (writes do nothing, close returns the error, abandon does
- * nothing).  On success w must end in prof_writer_close or
- * prof_writer_abandon.
+ * O_EXCL | O_CLOEXEC, mode 0644 before the umask), or opens a path that is
+ * no regular file in place, compressed with gzip if gzip.  0, or an errno
+ * value: ENOENT (missing folder, empty path), EACCES (folder not
+ * writable), ENOTDIR, EISDIR (path ends in '/'), ENAMETOOLONG (also when
+ * the temporary name would be), EEXIST (64 temporary names in a row
+ * taken), ENXIO (a FIFO with no reader), ELOOP (more than 40 links),
+ * ENOMEM...; then nothing was created and w is closed (writes do nothing,
+ * close returns the error, abandon does nothing).  On success w must end
+ * in prof_writer_close or prof_writer_abandon.
  */
 int prof_writer_open(prof_writer_t *w, const char *path, bool gzip);
 /* Appends len bytes. */

@@ -31,6 +31,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -219,7 +220,7 @@ dump_whole(const char *path, bool gz, unsigned min_stacks, char *why, size_t why
 #define FORK_CHECK_WHOLE(path, gz)                                                                 \
 	do {                                                                                       \
 		char why_[512];                                                                    \
-		FORK_CHECK(dump_whole(path, gz, STACKS, why_, sizeof(why_)), "%s", why_);         \
+		FORK_CHECK(dump_whole(path, gz, STACKS, why_, sizeof(why_)), "%s", why_);          \
 	} while (0)
 
 /* After failures: malloc works and a dump to good (a fresh path in a
@@ -609,6 +610,64 @@ START_TEST(test_fifo_and_devices_are_written_in_place)
 }
 END_TEST
 
+/* ------------------------------------------------ symbolic links */
+
+static void
+expect_link(const char *path, const char *to)
+{
+	char got[PATH_MAX];
+	ssize_t n = readlink(path, got, sizeof(got) - 1);
+	FORK_CHECK(n > 0, "%s is no symbolic link any more", path);
+	got[n] = '\0';
+	FORK_CHECK(strcmp(got, to) == 0, "%s points to %s, not %s", path, got, to);
+}
+
+static void
+links_child(const void *arg)
+{
+	const char *dir = arg;
+	FORK_CHECK(make_big_profile(), "malloc");
+	char sub[256], path[320], target[320], abs[320];
+	snprintf(sub, sizeof(sub), "%s/sub", dir);
+	FORK_CHECK(mkdir(sub, 0755) == 0, "mkdir");
+	/* A relative link to a file not there yet, through a chain of two:
+	 * the dump lands at the end of the chain, the links stay. */
+	snprintf(path, sizeof(path), "%s/first", dir);
+	FORK_CHECK(symlink("sub/second", path) == 0, "symlink");
+	snprintf(path, sizeof(path), "%s/second", sub);
+	FORK_CHECK(symlink("../sub/target.heap", path) == 0, "symlink");
+	snprintf(path, sizeof(path), "%s/first", dir);
+	FORK_CHECK(dump_to(path) == 0, "dump through two links");
+	expect_link(path, "sub/second");
+	snprintf(path, sizeof(path), "%s/second", sub);
+	expect_link(path, "../sub/target.heap");
+	snprintf(target, sizeof(target), "%s/target.heap", sub);
+	FORK_CHECK_WHOLE(target, false);
+	/* An absolute link to an existing file: the file is replaced whole. */
+	snprintf(abs, sizeof(abs), "%s/abs.heap.gz", dir);
+	FORK_CHECK(symlink(target, abs) == 0, "symlink");
+	FORK_CHECK(dump_to(abs) == 0, "dump through an absolute link");
+	expect_link(abs, target);
+	FORK_CHECK_WHOLE(target, true);
+	/* A loop fails, and changes nothing. */
+	snprintf(path, sizeof(path), "%s/loop", dir);
+	FORK_CHECK(symlink("loop", path) == 0, "symlink");
+	FORK_CHECK(dump_to(path) == EFAULT, "dump to a loop");
+	expect_link(path, "loop");
+	FORK_CHECK(dir_entries(dir) == 4 && dir_entries(sub) == 2, "%d and %d files",
+	           dir_entries(dir), dir_entries(sub));
+	fprintf(stderr, "done\n");
+}
+
+START_TEST(test_symbolic_links_are_followed)
+{
+	char dir[64];
+	temp_dir_make(dir, sizeof(dir), "dumpfail");
+	run_forked(links_child, dir);
+	temp_dir_remove(dir);
+}
+END_TEST
+
 /* ------------------------------------------------ automatic dumps */
 
 /* The re-executed child under RLIMIT_FSIZE (run_limited): the big profile
@@ -754,6 +813,7 @@ test_suite(void)
 	tcase_add_test(tc, test_full_tmpfs_and_read_only_mount);
 	tcase_add_test(tc, test_unwritable_paths_fail_silently);
 	tcase_add_test(tc, test_fifo_and_devices_are_written_in_place);
+	tcase_add_test(tc, test_symbolic_links_are_followed);
 	tcase_add_test(tc, test_automatic_dumps_fail_with_one_line_each_and_exit_0);
 	suite_add_tcase(s, tc);
 	return s;
