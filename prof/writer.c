@@ -157,15 +157,27 @@ prof_writer_release(prof_writer_t *w)
 	prof_writer_set_error(w, EBADF);
 }
 
-/* Creates the temporary file under the first free "<path>.tmp.<pid>.<n>". */
+/*
+ * Creates the temporary file under the first free "<path>.tmp.<pid>.<n>"
+ * (ENAMETOOLONG at once for a final name the rename would refuse).  Of a
+ * final name longer than PROF_WRITER_TMP_NAME_KEEP bytes, the
+ * temporary name keeps only that many, so that with its suffix (at most
+ * 27 bytes) it fits in NAME_MAX wherever the final name does.
+ */
+#define PROF_WRITER_TMP_NAME_KEEP (NAME_MAX - 27)
 static int
 prof_writer_create_tmp(prof_writer_t *w)
 {
 	prof_writer_space_t *s = w->space;
+	const char *slash = strrchr(s->path, '/');
+	int dir_len = slash == NULL ? 0 : (int)(slash - s->path) + 1;
+	if (strnlen(s->path + dir_len, NAME_MAX + 1) > NAME_MAX)
+		return ENAMETOOLONG;
+	int name_len = (int)strnlen(s->path + dir_len, PROF_WRITER_TMP_NAME_KEEP);
 	for (int i = 0; i < PROF_WRITER_TMP_TRIES; i++) {
 		unsigned seq = atomic_add_relaxed(&prof_writer_tmp_seq, 1);
-		if (msg_format(s->tmp_path, sizeof(s->tmp_path), "%s.tmp.%d.%u", s->path,
-		               (int)getpid(), seq) >= sizeof(s->tmp_path))
+		if (msg_format(s->tmp_path, sizeof(s->tmp_path), "%.*s.tmp.%d.%u",
+		               dir_len + name_len, s->path, (int)getpid(), seq) >= sizeof(s->tmp_path))
 			return ENAMETOOLONG;
 		w->fd = open(s->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 		if (w->fd >= 0)

@@ -4,11 +4,12 @@
  *
  * Owns the dump's temporary file, its output buffer and, for a gzip dump,
  * the zlib stream.  The text goes to a temporary file in the final path's
- * folder ("<path>.tmp.<pid>.<n>"), which prof_writer_close renames onto the
- * final path once everything is written and synced: a reader sees no file,
- * the file that was there before, or the whole dump, never part of one.
- * On any error the temporary file is removed and the final path is left as
- * it was.
+ * folder ("<path>.tmp.<pid>.<n>", the final name cut to NAME_MAX - 27
+ * bytes so that the whole fits in NAME_MAX), which prof_writer_close
+ * renames onto the final path once everything is written and synced: a
+ * reader sees no file, the file that was there before, or the whole dump,
+ * never part of one.  On any error the temporary file is removed and the
+ * final path is left as it was.
  *
  * A path that names something other than a regular file or a folder (a
  * FIFO, a character device such as /dev/null or /dev/full, a socket) is
@@ -96,12 +97,12 @@ extern ssize_t (*prof_writer_test_write)(int fd, const void *buf, size_t n);
  * O_EXCL | O_CLOEXEC, mode 0644 before the umask), or opens a path that is
  * no regular file in place, compressed with gzip if gzip.  0, or an errno
  * value: ENOENT (missing folder, empty path), EACCES (folder not
- * writable), ENOTDIR, EISDIR (path ends in '/'), ENAMETOOLONG (also when
- * the temporary name would be), EEXIST (64 temporary names in a row
- * taken), ENXIO (a FIFO with no reader), ELOOP (more than 40 links),
- * ENOMEM...; then nothing was created and w is closed (writes do nothing,
- * close returns the error, abandon does nothing).  On success w must end
- * in prof_writer_close or prof_writer_abandon.
+ * writable), ENOTDIR, EISDIR (path ends in '/'), ENAMETOOLONG (a name past
+ * NAME_MAX, or a temporary path past PATH_MAX), EEXIST (64 temporary names
+ * in a row taken), ENXIO (a FIFO with no reader), ELOOP (more than 40
+ * links), ENOMEM...; then nothing was created and w is closed (writes do
+ * nothing, close returns the error, abandon does nothing).  On success w
+ * must end in prof_writer_close or prof_writer_abandon.
  */
 int prof_writer_open(prof_writer_t *w, const char *path, bool gzip);
 /* Appends len bytes. */

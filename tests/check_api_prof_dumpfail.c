@@ -668,6 +668,29 @@ START_TEST(test_symbolic_links_are_followed)
 }
 END_TEST
 
+/* ------------------------------------------------ long names */
+
+/* A final name of NAME_MAX bytes is written (its temporary name, which
+ * would be longer, is cut); one byte more fails. */
+START_TEST(test_longest_name_is_written)
+{
+	char dir[64], path[PATH_MAX], name[NAME_MAX + 2];
+	temp_dir_make(dir, sizeof(dir), "dumpfail");
+	memset(name, 'n', sizeof(name) - 1);
+	name[NAME_MAX + 1] = '\0';
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	ck_assert_int_eq(dump_to(path), EFAULT);
+	ck_assert_int_eq(dir_entries(dir), 0);
+	memcpy(name + NAME_MAX - 3, ".gz", 4);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	ck_assert_int_eq(dump_to(path), 0);
+	char why[512];
+	ck_assert_msg(dump_whole(path, true, 1, why, sizeof(why)), "%s", why);
+	ck_assert_int_eq(dir_entries(dir), 1);
+	temp_dir_remove(dir);
+}
+END_TEST
+
 /* ------------------------------------------------ automatic dumps */
 
 /* The re-executed child under RLIMIT_FSIZE (run_limited): the big profile
@@ -814,6 +837,7 @@ test_suite(void)
 	tcase_add_test(tc, test_unwritable_paths_fail_silently);
 	tcase_add_test(tc, test_fifo_and_devices_are_written_in_place);
 	tcase_add_test(tc, test_symbolic_links_are_followed);
+	tcase_add_test(tc, test_longest_name_is_written);
 	tcase_add_test(tc, test_automatic_dumps_fail_with_one_line_each_and_exit_0);
 	suite_add_tcase(s, tc);
 	return s;
