@@ -12,12 +12,16 @@
  *   - a full 64 KiB tmpfs (ENOSPC on write) and a tmpfs without free
  *     inodes (ENOSPC on create), a read-only bind mount (EROFS), in a
  *     child with its own mount namespace; where none can be made, the test
- *     says so and ENOSPC is still met through a copy of /dev/full;
+ *     says so, and ENOSPC is still met through a copy of /dev/full (where
+ *     mknod is allowed);
  *   - a missing folder, a path under a regular file, paths in /proc and
  *     /sys, and a 0555 folder for a user other than root: nothing printed;
  *   - paths that name no regular file: a FIFO (with a reader it gets the
  *     whole dump, without one the dump fails at once) and device nodes
  *     (copies of /dev/null and /dev/full): written in place, never replaced;
+ *   - symbolic links: followed (relative, absolute, chained; a loop fails),
+ *     the dump lands where they lead and the links stay;
+ *   - a name of NAME_MAX bytes is written, one byte more fails;
  *   - the automatic dumps (dump signal, interval, high-water, final,
  *     prof_leak's report) of a program run under RLIMIT_FSIZE: one line
  *     each, no file, exit status 0.
