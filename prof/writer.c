@@ -22,6 +22,7 @@
 #include <stdio.h> /* rename(2) only: no stdio streams here */
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "atomic.h"
@@ -156,15 +157,27 @@ prof_writer_release(prof_writer_t *w)
 	prof_writer_set_error(w, EBADF);
 }
 
-/* Creates the temporary file under the first free "<path>.tmp.<pid>.<n>". */
+/*
+ * Creates the temporary file under the first free "<path>.tmp.<pid>.<n>"
+ * (ENAMETOOLONG at once for a final name the rename would refuse).  Of a
+ * final name longer than PROF_WRITER_TMP_NAME_KEEP bytes, the
+ * temporary name keeps only that many, so that with its suffix (at most
+ * 27 bytes) it fits in NAME_MAX wherever the final name does.
+ */
+#define PROF_WRITER_TMP_NAME_KEEP (NAME_MAX - 27)
 static int
 prof_writer_create_tmp(prof_writer_t *w)
 {
 	prof_writer_space_t *s = w->space;
+	const char *slash = strrchr(s->path, '/');
+	int dir_len = slash == NULL ? 0 : (int)(slash - s->path) + 1;
+	if (strnlen(s->path + dir_len, NAME_MAX + 1) > NAME_MAX)
+		return ENAMETOOLONG;
+	int name_len = (int)strnlen(s->path + dir_len, PROF_WRITER_TMP_NAME_KEEP);
 	for (int i = 0; i < PROF_WRITER_TMP_TRIES; i++) {
 		unsigned seq = atomic_add_relaxed(&prof_writer_tmp_seq, 1);
-		if (msg_format(s->tmp_path, sizeof(s->tmp_path), "%s.tmp.%d.%u", s->path,
-		               (int)getpid(), seq) >= sizeof(s->tmp_path))
+		if (msg_format(s->tmp_path, sizeof(s->tmp_path), "%.*s.tmp.%d.%u",
+		               dir_len + name_len, s->path, (int)getpid(), seq) >= sizeof(s->tmp_path))
 			return ENAMETOOLONG;
 		w->fd = open(s->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 		if (w->fd >= 0)
@@ -173,6 +186,55 @@ prof_writer_create_tmp(prof_writer_t *w)
 			return errno;
 	}
 	return EEXIST;
+}
+
+/* Links followed before open gives up with ELOOP (the kernel's limit). */
+#define PROF_WRITER_MAX_LINKS 40
+
+/* Replaces s->path, while it is a symbolic link, with what the link points
+ * to (a relative target is read from the link's folder), so that the
+ * temporary file and the rename go where the link leads and the link
+ * stays (writer.h).  Uses s->tmp_path as scratch. */
+static int
+prof_writer_follow_links(prof_writer_space_t *s)
+{
+	for (int i = 0;; i++) {
+		struct stat st;
+		if (lstat(s->path, &st) != 0 || !S_ISLNK(st.st_mode))
+			return 0;
+		if (i == PROF_WRITER_MAX_LINKS)
+			return ELOOP;
+		ssize_t n = readlink(s->path, s->tmp_path, sizeof(s->tmp_path));
+		if (n < 0)
+			return errno;
+		size_t keep = 0;
+		if (s->tmp_path[0] != '/') {
+			const char *slash = strrchr(s->path, '/');
+			keep = slash == NULL ? 0 : (size_t)(slash - s->path) + 1;
+		}
+		if (keep + (size_t)n >= sizeof(s->path))
+			return ENAMETOOLONG;
+		memcpy(s->path + keep, s->tmp_path, (size_t)n);
+		s->path[keep + (size_t)n] = '\0';
+	}
+}
+
+/* Opens a path that is no regular file for writing in place (writer.h). */
+static int
+prof_writer_open_in_place(prof_writer_t *w)
+{
+	w->fd = open(w->space->path, O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (w->fd < 0)
+		return errno;
+	int flags = fcntl(w->fd, F_GETFL);
+	if (flags < 0 || fcntl(w->fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+		int err = errno;
+		close(w->fd);
+		w->fd = -1;
+		return err;
+	}
+	w->in_place = true;
+	return 0;
 }
 
 static int
@@ -198,7 +260,11 @@ prof_writer_start(prof_writer_t *w, const char *path, bool gzip)
 			return ret == Z_MEM_ERROR ? ENOMEM : EINVAL;
 		w->gzip = true;
 	}
-	return prof_writer_create_tmp(w);
+	struct stat st;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+		return prof_writer_open_in_place(w);
+	int err = prof_writer_follow_links(w->space);
+	return err != 0 ? err : prof_writer_create_tmp(w);
 }
 
 int
@@ -324,14 +390,14 @@ prof_writer_close(prof_writer_t *w)
 	prof_writer_flush(w, Z_FINISH);
 	if (w->gzip)
 		prof_writer_put(w, s->zbuf, w->zlen);
-	if (w->err == 0 && fsync(w->fd) != 0)
+	if (w->err == 0 && !w->in_place && fsync(w->fd) != 0)
 		prof_writer_set_error(w, errno);
 	if (close(w->fd) != 0)
 		prof_writer_set_error(w, errno);
 	w->fd = -1;
-	if (w->err == 0 && rename(s->tmp_path, s->path) != 0)
+	if (w->err == 0 && !w->in_place && rename(s->tmp_path, s->path) != 0)
 		prof_writer_set_error(w, errno);
-	if (w->err != 0)
+	if (w->err != 0 && !w->in_place)
 		unlink(s->tmp_path);
 	int err = w->err;
 	prof_writer_release(w);
@@ -347,7 +413,8 @@ prof_writer_abandon(prof_writer_t *w)
 	int saved_errno = errno;
 	close(w->fd);
 	w->fd = -1;
-	unlink(w->space->tmp_path);
+	if (!w->in_place)
+		unlink(w->space->tmp_path);
 	prof_writer_release(w);
 	errno = saved_errno;
 }

@@ -4,11 +4,26 @@
  *
  * Owns the dump's temporary file, its output buffer and, for a gzip dump,
  * the zlib stream.  The text goes to a temporary file in the final path's
- * folder ("<path>.tmp.<pid>.<n>"), which prof_writer_close renames onto the
- * final path once everything is written and synced: a reader sees no file,
- * the file that was there before, or the whole dump, never part of one.
- * On any error the temporary file is removed and the final path is left as
- * it was.
+ * folder ("<path>.tmp.<pid>.<n>", the final name cut to NAME_MAX - 27
+ * bytes so that the whole fits in NAME_MAX), which prof_writer_close
+ * renames onto the final path once everything is written and synced: a
+ * reader sees no file, the file that was there before, or the whole dump,
+ * never part of one.  On any error the temporary file is removed and the
+ * final path is left as it was.
+ *
+ * A path that names something other than a regular file or a folder (a
+ * FIFO, a character device such as /dev/null or /dev/full, a socket) is
+ * written in place, as jemalloc does: renaming a file onto it would
+ * replace the device node or FIFO itself (as root, /dev/null), and what
+ * reaches a device or a FIFO cannot be taken back anyway.  It is opened
+ * without blocking, so a FIFO that nobody reads fails with ENXIO rather
+ * than stalling the dump.
+ *
+ * A path whose last part is a symbolic link is followed to the end of its
+ * chain: the temporary file goes beside, and is renamed onto, the name the
+ * last link gives (which may not exist yet), and the links stay.  Renamed
+ * onto the link itself, the dump would replace the link (as root, a
+ * dump to /dev/stdout would replace /dev/stdout).
  *
  * Invariants:
  *   - Nothing here calls malloc, free or stdio: the buffers, the paths and
@@ -61,6 +76,7 @@ typedef struct prof_writer {
 	int fd;                     /* the temporary file; -1 when none is open */
 	int err;                    /* first error since open; 0 if none */
 	bool gzip;                  /* the text goes through zs */
+	bool in_place;              /* fd is the path itself, not a temporary file */
 	size_t len;                 /* text bytes held in space->buf */
 	size_t zlen;                /* compressed bytes held in space->zbuf */
 	uint64_t off;               /* bytes written to fd so far */
@@ -78,14 +94,15 @@ extern ssize_t (*prof_writer_test_write)(int fd, const void *buf, size_t n);
 
 /*
  * Creates the temporary file for a dump to path (O_WRONLY | O_CREAT |
- * O_EXCL | O_CLOEXEC, mode 0644 before the umask), compressed with gzip if
- * gzip.  0, or an errno value: ENOENT (missing folder, empty path), EACCES
- * (folder not writable), ENOTDIR, EISDIR (path ends in '/'), ENAMETOOLONG
- * (also when the temporary name would be), EEXIST (64 temporary names in a
- * row taken), ENOMEM...; then nothing was created and
- * w is closed (writes do nothing, close returns the error, abandon does
- * nothing).  On success w must end in prof_writer_close or
- * prof_writer_abandon.
+ * O_EXCL | O_CLOEXEC, mode 0644 before the umask), or opens a path that is
+ * no regular file in place, compressed with gzip if gzip.  0, or an errno
+ * value: ENOENT (missing folder, empty path), EACCES (folder not
+ * writable), ENOTDIR, EISDIR (path ends in '/'), ENAMETOOLONG (a name past
+ * NAME_MAX, or a temporary path past PATH_MAX), EEXIST (64 temporary names
+ * in a row taken), ENXIO (a FIFO with no reader), ELOOP (more than 40
+ * links), ENOMEM...; then nothing was created and w is closed (writes do
+ * nothing, close returns the error, abandon does nothing).  On success w
+ * must end in prof_writer_close or prof_writer_abandon.
  */
 int prof_writer_open(prof_writer_t *w, const char *path, bool gzip);
 /* Appends len bytes. */
@@ -99,7 +116,8 @@ void prof_writer_printf(prof_writer_t *w, const char *fmt, ...)
 void prof_writer_copy_file(prof_writer_t *w, const char *src_path);
 /*
  * Writes what is buffered, ends the gzip stream, fsyncs and closes the
- * temporary file and renames it to the path given to open.  0, or the first
+ * temporary file and renames it to the path given to open (a path written
+ * in place is only closed).  0, or the first
  * error since open (an errno value); then the temporary file is removed and
  * the writer has left the path alone.  w is closed afterwards: writes do
  * nothing and another close returns the error again (EBADF after a

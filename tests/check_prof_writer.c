@@ -425,11 +425,10 @@ START_TEST(test_open_errors)
 	ck_assert_int_eq(dir_entries(test_dir, NULL, 0), 1);
 	unlink(file);
 
-	/* A name the temporary suffix pushes past NAME_MAX, and a path past
-	 * PATH_MAX. */
+	/* A name past NAME_MAX, and a path past PATH_MAX. */
 	int dir_len = snprintf(path, sizeof(path), "%s/", test_dir);
-	memset(path + dir_len, 'a', NAME_MAX - 4);
-	path[dir_len + NAME_MAX - 4] = '\0';
+	memset(path + dir_len, 'a', NAME_MAX + 1);
+	path[dir_len + NAME_MAX + 1] = '\0';
 	assert_open_fails(path, false, ENAMETOOLONG);
 	memset(path + dir_len, 'a', sizeof(path) - 1 - (size_t)dir_len);
 	path[sizeof(path) - 1] = '\0';
