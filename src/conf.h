@@ -223,6 +223,9 @@ typedef struct conf_ranges {
 	  "Fill new memory with 0xa5 (alloc), freed memory with 0x5a (free), both (true) or neither.") \
 	X(zero, BOOL, bool, false, 0, 0, CONF_NO_VALUES,                                  \
 	  "Fill every new allocation with zero bytes.")                                   \
+	X(xmalloc, BOOL, bool, false, 0, 0, CONF_NO_VALUES,                               \
+	  "Abort with a message when an allocation finds no memory, instead of "        \
+	  "returning NULL (errno ENOMEM).")                                              \
 	X(experimental_infallible_new, BOOL, bool, false, 0, 0, CONF_NO_VALUES,           \
 	  "Abort with a message when C++'s operator new finds no memory, instead of "    \
 	  "calling the new_handler and throwing std::bad_alloc.")                        \
@@ -475,7 +478,7 @@ typedef struct conf_ranges {
 
 /* The globals, one per row but LG_ALIAS: opt_abort, opt_abort_conf,
  * opt_confirm_conf, opt_narenas, opt_zero_realloc, opt_junk, opt_zero,
- * opt_experimental_infallible_new, opt_dirty_decay_ms, opt_muzzy_decay_ms,
+ * opt_xmalloc, opt_experimental_infallible_new, opt_dirty_decay_ms, opt_muzzy_decay_ms,
  * opt_dirty_max_bytes, opt_retain, opt_lg_extent_max_active_fit, opt_background_thread,
  * opt_max_background_threads, opt_memory_limit, opt_stats_print,
  * opt_stats_print_opts, opt_stats_interval, opt_stats_interval_opts,

@@ -184,8 +184,8 @@ static const ctl_node_t ctl_opt_nodes[] = {
 /* ------------------------------------------------------------ config.* */
 
 /* How strata is built, in jemalloc's terms: the profiler (libunwind) and
- * statistics are always in, junk and zero filling too; there is no lazy
- * locking, utrace, xmalloc, sbrk-style safety checks or cache-oblivious
+ * statistics are always in, junk and zero filling and xmalloc too; there is
+ * no lazy locking, utrace, sbrk-style safety checks or cache-oblivious
  * placement; debug follows make DEBUG=1. */
 CTL_RO(ctl_config_cache_oblivious, bool, false)
 CTL_RO(ctl_config_debug, bool, config_debug)
@@ -198,7 +198,7 @@ CTL_RO(ctl_config_prof_libgcc, bool, false)
 CTL_RO(ctl_config_prof_libunwind, bool, true)
 CTL_RO(ctl_config_stats, bool, config_stats)
 CTL_RO(ctl_config_utrace, bool, false)
-CTL_RO(ctl_config_xmalloc, bool, false)
+CTL_RO(ctl_config_xmalloc, bool, true)
 
 static const ctl_node_t ctl_config_nodes[] = {
 	CTL_LEAF(cache_oblivious, ctl_config_cache_oblivious),

@@ -11,7 +11,9 @@
  * for overflow; posix_memalign wants a power of two that is a multiple of
  * sizeof(void *), aligned_alloc any power of two; realloc(p, 0) follows
  * opt.zero_realloc.  A pointer strata did not hand out aborts with a message
- * (through the safety_check_abort hook, safety.h).
+ * (through the safety_check_abort hook, safety.h).  With opt.xmalloc a
+ * failure for want of memory aborts instead, with jemalloc's message for
+ * the entry point (malloc_checked, on the slow paths only).
  *
  * The program's allocation hooks (hook.h) are called from the slow paths
  * below, which every entry point reaches while a hook is installed (the
@@ -369,6 +371,19 @@ malloc_bad_size_hint(const char *func, const void *ptr, size_t size)
 	safety_check_fatal("%s(): size %zu does not match the allocation at %p\n", func, size, ptr);
 }
 
+COLD _Noreturn void
+malloc_xmalloc_fatal(const char *what)
+{
+	msg_fatal("Error %s: out of memory\n", what);
+}
+
+/* malloc's slow path (its own, so that malloc's fast path needs no frame). */
+static NOINLINE void *
+malloc_slow(size_t size)
+{
+	return malloc_checked(malloc_default(size, 0, false, NULL), "in malloc()");
+}
+
 /* The fast paths are malloc_internal.h's. */
 EXPORT void *
 malloc(size_t size)
@@ -377,7 +392,7 @@ malloc(size_t size)
 	size_t usize;
 	if (LIKELY(malloc_fast(size, 0, &p, &usize)))
 		return p;
-	return malloc_default(size, 0, false, NULL);
+	return malloc_slow(size);
 }
 
 EXPORT void
@@ -392,7 +407,9 @@ free(void *ptr)
 static NOINLINE void *
 calloc_default(size_t num, size_t size, size_t total)
 {
-	return malloc_default(total, 0, true, &(hook_site_t){HOOK_ENTRY_CALLOC, {num, size}});
+	return malloc_checked(
+		malloc_default(total, 0, true, &(hook_site_t){HOOK_ENTRY_CALLOC, {num, size}}),
+		"in calloc()");
 }
 
 EXPORT void *
@@ -401,7 +418,7 @@ calloc(size_t num, size_t size)
 	size_t total;
 	if (UNLIKELY(__builtin_mul_overflow(num, size, &total))) {
 		errno = ENOMEM;
-		return NULL;
+		return malloc_checked(NULL, "in calloc()");
 	}
 	void *p;
 	size_t usize;
@@ -419,7 +436,7 @@ realloc(void *ptr, size_t size)
 	 * malloc(size), realloc(ptr, 0) that frees as realloc's free. */
 	const hook_site_t site = {HOOK_ENTRY_REALLOC, {(uintptr_t)ptr, size}};
 	if (ptr == NULL)
-		return malloc_default(size, 0, false, NULL);
+		return malloc_checked(malloc_default(size, 0, false, NULL), "in realloc()");
 	if (UNLIKELY(size == 0)) {
 		stats_count_zero_realloc();
 		switch (opt_zero_realloc) {
@@ -433,7 +450,8 @@ realloc(void *ptr, size_t size)
 		}
 	}
 	malloc_route_t route = {NULL, NULL};
-	return malloc_realloc("realloc", ptr, size, 0, false, route, false, &site);
+	return malloc_checked(malloc_realloc("realloc", ptr, size, 0, false, route, false, &site),
+	                      "in realloc()");
 }
 
 EXPORT void *
@@ -442,7 +460,7 @@ reallocarray(void *ptr, size_t num, size_t size)
 	size_t total;
 	if (UNLIKELY(__builtin_mul_overflow(num, size, &total))) {
 		errno = ENOMEM;
-		return NULL;
+		return malloc_checked(NULL, "in reallocarray()");
 	}
 	return realloc(ptr, total);
 }
@@ -452,7 +470,8 @@ malloc_aligned(size_t alignment, size_t size, const hook_site_t *site)
 {
 	if (alignment < QUANTUM)
 		alignment = 0; /* every class is at least naturally aligned to this */
-	return malloc_default(size, alignment, false, site);
+	return malloc_checked(malloc_default(size, alignment, false, site),
+	                      "allocating aligned memory");
 }
 
 EXPORT int
@@ -508,7 +527,7 @@ pvalloc(size_t size)
 	size_t rounded = PAGE_CEILING(size);
 	if (UNLIKELY(rounded < size)) {
 		errno = ENOMEM;
-		return NULL;
+		return malloc_checked(NULL, "allocating aligned memory");
 	}
 	return malloc_aligned(PAGE, rounded == 0 ? PAGE : rounded,
 	                      &(hook_site_t){HOOK_ENTRY_PVALLOC, {size}});
