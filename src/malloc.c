@@ -162,7 +162,7 @@ malloc_alloc_counted(tsd_t *tsd, size_t size, size_t usize, size_t alignment, bo
 		p = arena_malloc(arena, usize, ind, alignment, zero);
 allocated:
 	if (UNLIKELY(p == NULL)) {
-		tsd->allocated -= usize;
+		event_alloc_failed(tsd, usize);
 		errno = ENOMEM;
 		return NULL;
 	}
