@@ -133,10 +133,37 @@ malloc_alloc_sampled(tsd_t *tsd, size_t size, size_t usize, size_t alignment, bo
 }
 
 /*
+ * Out of memory in the automatic arena tried: another automatic arena's
+ * free pages may still serve.  The address space an arena frees stays
+ * with it (its retained and dirty extents), so that without this a thread
+ * whose arena cannot map more would fail with the other arenas' space
+ * free (docs/compat.md, "Out of memory").  Arenas a program created (and
+ * threads bound to them) are left to it.
+ */
+static COLD NOINLINE void *
+malloc_alloc_elsewhere(const arena_t *tried, size_t usize, unsigned ind, size_t alignment,
+                       bool zero)
+{
+	if (tried->ind >= arena_narenas_auto())
+		return NULL;
+	for (unsigned i = 0; i < arena_narenas_auto(); i++) {
+		arena_t *a = arena_get(i, false);
+		if (a == NULL || a == tried)
+			continue;
+		void *p = arena_malloc(a, usize, ind, alignment, zero);
+		if (p != NULL)
+			return p;
+	}
+	return NULL;
+}
+
+/*
  * Allocation once counted: size bytes asked for, usize computed, alignment
  * 0 or a power of two; sample: the profiler samples it.  Fills as the
- * options say.  NULL with errno ENOMEM on failure, which takes the count
- * back (a failed allocation is not counted).
+ * options say.  An automatic arena the route does not name that is out of
+ * memory borrows from the other automatic arenas.  NULL with errno ENOMEM on
+ * failure, which takes the count back (a failed allocation is not
+ * counted).
  */
 void *
 malloc_alloc_counted(tsd_t *tsd, size_t size, size_t usize, size_t alignment, bool zero,
@@ -160,6 +187,8 @@ malloc_alloc_counted(tsd_t *tsd, size_t size, size_t usize, size_t alignment, bo
 	}
 	if (p == NULL)
 		p = arena_malloc(arena, usize, ind, alignment, zero);
+	if (UNLIKELY(p == NULL) && route.arena == NULL)
+		p = malloc_alloc_elsewhere(arena, usize, ind, alignment, zero);
 allocated:
 	if (UNLIKELY(p == NULL)) {
 		event_alloc_failed(tsd, usize);

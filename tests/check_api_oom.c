@@ -424,6 +424,59 @@ START_TEST(test_threads_exhaust_together)
 }
 END_TEST
 
+/* ------------------------------------------------ space of another arena */
+
+struct arena_filler {
+	blocks_t b;
+	struct gate *go;
+	unsigned arena;
+	int set_ret;
+	size_t filled;
+};
+
+/* On its own arena: fills the address space, then frees it all. */
+static void *
+arena_filler_run(void *arg)
+{
+	struct arena_filler *f = arg;
+	f->set_ret = mallctl("thread.arena", NULL, NULL, &f->arena, sizeof(f->arena));
+	if (f->set_ret != 0 || !gate_wait(f->go))
+		return NULL;
+	int err;
+	f->filled = blocks_fill(&f->b, FILL_SIZE, &err);
+	blocks_free(&f->b, true);
+	return NULL;
+}
+
+/* The address space another arena mapped and freed serves this thread's
+ * arena when that one cannot map more: before, the thread failed with
+ * 30 MiB free in the other arena. */
+START_TEST(test_other_arena_space_serves)
+{
+	static struct gate go = GATE_INIT;
+	static struct arena_filler f;
+	f = (struct arena_filler){.b = blocks_new(), .go = &go};
+	f.arena = read_unsigned("thread.arena") == 1 ? 2 : 1;
+	bool on = true;
+	mallctl("background_thread", NULL, NULL, &on, sizeof(on));
+	pthread_t th;
+	ck_assert_int_eq(pthread_create(&th, NULL, arena_filler_run, &f), 0);
+	as_limit(HEADROOM);
+	gate_open(&go);
+	join_bounded(th);
+	int err;
+	size_t here = blocks_fill(&f.b, FILL_SIZE, &err);
+	blocks_free(&f.b, true);
+	as_unlimit();
+	blocks_delete(&f.b);
+	ck_assert_int_eq(f.set_ret, 0);
+	ck_assert_uint_gt(f.filled, HEADROOM / FILL_SIZE / 2);
+	ck_assert_int_eq(err, ENOMEM);
+	ck_assert_msg(here >= f.filled - f.filled / 8, "%zu blocks here, %zu in arena %u", here,
+	              f.filled, f.arena);
+}
+END_TEST
+
 /* ------------------------------------------------ re-executed children */
 
 /* The child's scenarios: what it runs once strata has initialized. */
@@ -717,6 +770,7 @@ test_suite(void)
 	tcase_add_test(tc, test_exhaustion_and_recovery);
 	tcase_add_test(tc, test_metadata_exhaustion);
 	tcase_add_test(tc, test_threads_exhaust_together);
+	tcase_add_test(tc, test_other_arena_space_serves);
 	tcase_add_test(tc, test_memory_limit_exhaustion);
 	tcase_add_loop_test(tc, test_xmalloc_messages, 0, NXMALLOC_CASES);
 	tcase_add_test_raise_signal(tc, test_xmalloc_aborts, SIGABRT);
