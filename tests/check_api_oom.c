@@ -818,7 +818,10 @@ test_suite(void)
 	tcase_add_loop_test(tc, test_xmalloc_messages, 0, NXMALLOC_CASES);
 	tcase_add_test_raise_signal(tc, test_xmalloc_aborts, SIGABRT);
 	tcase_add_test(tc, test_prof_sampling_after_failure);
-	tcase_add_test(tc, test_background_start_by_mallctl);
+	/* Its children start threads after a multi-threaded fork, which
+	 * ThreadSanitizer does not support (tests/tsan.mk). */
+	if (!under_tsan)
+		tcase_add_test(tc, test_background_start_by_mallctl);
 	suite_add_tcase(s, tc);
 	return s;
 }
