@@ -227,6 +227,9 @@ typedef struct conf_ranges {
 	  "Check every free at the time of the call (double free, pointer never handed "  \
 	  "out, interior pointer, wrong size) and abort naming the address, the kind "    \
 	  "and, for a sampled object, its allocation stack.")                             \
+	X(xmalloc, BOOL, bool, false, 0, 0, CONF_NO_VALUES,                               \
+	  "Abort with a message when an allocation finds no memory, instead of "        \
+	  "returning NULL (errno ENOMEM).")                                              \
 	X(experimental_infallible_new, BOOL, bool, false, 0, 0, CONF_NO_VALUES,           \
 	  "Abort with a message when C++'s operator new finds no memory, instead of "    \
 	  "calling the new_handler and throwing std::bad_alloc.")                        \
@@ -479,7 +482,7 @@ typedef struct conf_ranges {
 
 /* The globals, one per row but LG_ALIAS: opt_abort, opt_abort_conf,
  * opt_confirm_conf, opt_narenas, opt_zero_realloc, opt_junk, opt_zero,
- * opt_experimental_infallible_new, opt_dirty_decay_ms, opt_muzzy_decay_ms,
+ * opt_xmalloc, opt_experimental_infallible_new, opt_dirty_decay_ms, opt_muzzy_decay_ms,
  * opt_dirty_max_bytes, opt_retain, opt_lg_extent_max_active_fit, opt_background_thread,
  * opt_max_background_threads, opt_memory_limit, opt_stats_print,
  * opt_stats_print_opts, opt_stats_interval, opt_stats_interval_opts,

@@ -39,6 +39,7 @@
 #include "ctl.h"
 #include "init.h"
 #include "msg.h"
+#include "tsd.h"
 
 /* ------------------------------------------------------------ access helpers */
 
@@ -184,8 +185,8 @@ static const ctl_node_t ctl_opt_nodes[] = {
 /* ------------------------------------------------------------ config.* */
 
 /* How strata is built, in jemalloc's terms: the profiler (libunwind) and
- * statistics are always in, junk and zero filling too; there is no lazy
- * locking, utrace, xmalloc, sbrk-style safety checks or cache-oblivious
+ * statistics are always in, junk and zero filling and xmalloc too; there is
+ * no lazy locking, utrace, sbrk-style safety checks or cache-oblivious
  * placement; debug follows make DEBUG=1. */
 CTL_RO(ctl_config_cache_oblivious, bool, false)
 CTL_RO(ctl_config_debug, bool, config_debug)
@@ -198,7 +199,7 @@ CTL_RO(ctl_config_prof_libgcc, bool, false)
 CTL_RO(ctl_config_prof_libunwind, bool, true)
 CTL_RO(ctl_config_stats, bool, config_stats)
 CTL_RO(ctl_config_utrace, bool, false)
-CTL_RO(ctl_config_xmalloc, bool, false)
+CTL_RO(ctl_config_xmalloc, bool, true)
 
 static const ctl_node_t ctl_config_nodes[] = {
 	CTL_LEAF(cache_oblivious, ctl_config_cache_oblivious),
@@ -234,7 +235,13 @@ ctl_background_thread(const size_t *mib, size_t miblen, void *oldp, size_t *oldl
 		err = ctl_read(oldp, oldlenp, &old, sizeof(old));
 	if (err != 0 || newp == NULL)
 		return err;
-	return background_set_enabled(value != 0);
+	/* Starting the threads allocates (glibc's thread-local storage): with
+	 * the reentrancy level raised, those allocations fire no event, whose
+	 * cache GC would start the threads again under the lock held here. */
+	tsd_reentrancy_raise(&tsd_tls);
+	err = background_set_enabled(value != 0);
+	tsd_reentrancy_lower(&tsd_tls);
+	return err;
 }
 
 /* max_background_threads: 1 .. opt.max_background_threads (jemalloc's
@@ -254,7 +261,10 @@ ctl_max_background_threads(const size_t *mib, size_t miblen, void *oldp, size_t 
 		return err;
 	if (value < 1 || value > opt_max_background_threads)
 		return EINVAL;
-	return background_set_max_threads(value);
+	tsd_reentrancy_raise(&tsd_tls); /* as ctl_background_thread */
+	err = background_set_max_threads(value);
+	tsd_reentrancy_lower(&tsd_tls);
+	return err;
 }
 
 /* ------------------------------------------------------------ the root */

@@ -263,6 +263,16 @@ event_alloc(tsd_t *tsd, size_t usize)
 	return sample;
 }
 
+void
+event_alloc_failed(tsd_t *tsd, size_t usize)
+{
+	tsd->allocated -= usize;
+	uint64_t *sample_at = &tsd->events.next[EVENT_PROF_SAMPLE];
+	if (*sample_at != EVENT_NEVER)
+		*sample_at -= usize;
+	event_arm(tsd);
+}
+
 bool
 event_alloc_resized(tsd_t *tsd, size_t usize, size_t fresh)
 {

@@ -110,6 +110,11 @@ void event_init(struct tsd *tsd);
  * or none when lg is negative.  Threads draw their next distance at their
  * next sample (prof.reset, the prof option at boot). */
 void event_set_sample_lg(int lg);
+/* Takes back an allocation of usize bytes that event_alloc (or the inline
+ * count) counted and that then failed: the thread's allocated bytes and
+ * the sample's clock both move back by usize, so that the bytes after it
+ * are sampled as if it had never been asked for. */
+void event_alloc_failed(struct tsd *tsd, size_t usize);
 /* The thread draws its next sampling distance now, at the current rate. */
 void event_sample_redraw(struct tsd *tsd);
 /* Forces every thread's allocations and frees onto the slow path (on) or

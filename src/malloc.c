@@ -11,7 +11,9 @@
  * for overflow; posix_memalign wants a power of two that is a multiple of
  * sizeof(void *), aligned_alloc any power of two; realloc(p, 0) follows
  * opt.zero_realloc.  A pointer strata did not hand out aborts with a message
- * (malloc_safety.c, through the safety_check_abort hook).
+ * (malloc_safety.c, through the safety_check_abort hook).  With opt.xmalloc
+ * a failure for want of memory aborts instead, with jemalloc's message for
+ * the entry point (malloc_checked, on the slow paths only).
  *
  * The program's allocation hooks (hook.h) are called from the slow paths
  * below, which every entry point reaches while a hook is installed (the
@@ -126,10 +128,37 @@ malloc_alloc_sampled(tsd_t *tsd, size_t size, size_t usize, size_t alignment, bo
 }
 
 /*
+ * Out of memory in the automatic arena tried: another automatic arena's
+ * free pages may still serve.  The address space an arena frees stays
+ * with it (its retained and dirty extents), so that without this a thread
+ * whose arena cannot map more would fail with the other arenas' space
+ * free (docs/compat.md, "Out of memory").  Arenas a program created (and
+ * threads bound to them) are left to it.
+ */
+static COLD NOINLINE void *
+malloc_alloc_elsewhere(const arena_t *tried, size_t usize, unsigned ind, size_t alignment,
+                       bool zero)
+{
+	if (tried->ind >= arena_narenas_auto())
+		return NULL;
+	for (unsigned i = 0; i < arena_narenas_auto(); i++) {
+		arena_t *a = arena_get(i, false);
+		if (a == NULL || a == tried)
+			continue;
+		void *p = arena_malloc(a, usize, ind, alignment, zero);
+		if (p != NULL)
+			return p;
+	}
+	return NULL;
+}
+
+/*
  * Allocation once counted: size bytes asked for, usize computed, alignment
  * 0 or a power of two; sample: the profiler samples it.  Fills as the
- * options say.  NULL with errno ENOMEM on failure, which takes the count
- * back (a failed allocation is not counted).
+ * options say.  An automatic arena the route does not name that is out of
+ * memory borrows from the other automatic arenas.  NULL with errno ENOMEM on
+ * failure, which takes the count back (a failed allocation is not
+ * counted).
  */
 void *
 malloc_alloc_counted(tsd_t *tsd, size_t size, size_t usize, size_t alignment, bool zero,
@@ -153,9 +182,11 @@ malloc_alloc_counted(tsd_t *tsd, size_t size, size_t usize, size_t alignment, bo
 	}
 	if (p == NULL)
 		p = arena_malloc(arena, usize, ind, alignment, zero);
+	if (UNLIKELY(p == NULL) && route.arena == NULL)
+		p = malloc_alloc_elsewhere(arena, usize, ind, alignment, zero);
 allocated:
 	if (UNLIKELY(p == NULL)) {
-		tsd->allocated -= usize;
+		event_alloc_failed(tsd, usize);
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -366,6 +397,19 @@ malloc_realloc(const char *func, void *ptr, size_t size, size_t alignment, bool 
 
 /* ---------------------------------------------------------------- C, POSIX, glibc */
 
+COLD _Noreturn void
+malloc_xmalloc_fatal(const char *what)
+{
+	msg_fatal("Error %s: out of memory\n", what);
+}
+
+/* malloc's slow path (its own, so that malloc's fast path needs no frame). */
+static NOINLINE void *
+malloc_slow(size_t size)
+{
+	return malloc_checked(malloc_default(size, 0, false, NULL), "in malloc()");
+}
+
 /* The fast paths are malloc_internal.h's. */
 EXPORT void *
 malloc(size_t size)
@@ -374,7 +418,7 @@ malloc(size_t size)
 	size_t usize;
 	if (LIKELY(malloc_fast(size, 0, &p, &usize)))
 		return p;
-	return malloc_default(size, 0, false, NULL);
+	return malloc_slow(size);
 }
 
 EXPORT void
@@ -389,7 +433,9 @@ free(void *ptr)
 static NOINLINE void *
 calloc_default(size_t num, size_t size, size_t total)
 {
-	return malloc_default(total, 0, true, &(hook_site_t){HOOK_ENTRY_CALLOC, {num, size}});
+	return malloc_checked(
+		malloc_default(total, 0, true, &(hook_site_t){HOOK_ENTRY_CALLOC, {num, size}}),
+		"in calloc()");
 }
 
 EXPORT void *
@@ -398,7 +444,7 @@ calloc(size_t num, size_t size)
 	size_t total;
 	if (UNLIKELY(__builtin_mul_overflow(num, size, &total))) {
 		errno = ENOMEM;
-		return NULL;
+		return malloc_checked(NULL, "in calloc()");
 	}
 	void *p;
 	size_t usize;
@@ -416,7 +462,7 @@ realloc(void *ptr, size_t size)
 	 * malloc(size), realloc(ptr, 0) that frees as realloc's free. */
 	const hook_site_t site = {HOOK_ENTRY_REALLOC, {(uintptr_t)ptr, size}};
 	if (ptr == NULL)
-		return malloc_default(size, 0, false, NULL);
+		return malloc_checked(malloc_default(size, 0, false, NULL), "in realloc()");
 	if (UNLIKELY(size == 0)) {
 		stats_count_zero_realloc();
 		switch (opt_zero_realloc) {
@@ -430,7 +476,8 @@ realloc(void *ptr, size_t size)
 		}
 	}
 	malloc_route_t route = {NULL, NULL};
-	return malloc_realloc("realloc", ptr, size, 0, false, route, false, &site);
+	return malloc_checked(malloc_realloc("realloc", ptr, size, 0, false, route, false, &site),
+	                      "in realloc()");
 }
 
 EXPORT void *
@@ -439,7 +486,7 @@ reallocarray(void *ptr, size_t num, size_t size)
 	size_t total;
 	if (UNLIKELY(__builtin_mul_overflow(num, size, &total))) {
 		errno = ENOMEM;
-		return NULL;
+		return malloc_checked(NULL, "in reallocarray()");
 	}
 	return realloc(ptr, total);
 }
@@ -449,7 +496,8 @@ malloc_aligned(size_t alignment, size_t size, const hook_site_t *site)
 {
 	if (alignment < QUANTUM)
 		alignment = 0; /* every class is at least naturally aligned to this */
-	return malloc_default(size, alignment, false, site);
+	return malloc_checked(malloc_default(size, alignment, false, site),
+	                      "allocating aligned memory");
 }
 
 EXPORT int
@@ -505,7 +553,7 @@ pvalloc(size_t size)
 	size_t rounded = PAGE_CEILING(size);
 	if (UNLIKELY(rounded < size)) {
 		errno = ENOMEM;
-		return NULL;
+		return malloc_checked(NULL, "allocating aligned memory");
 	}
 	return malloc_aligned(PAGE, rounded == 0 ? PAGE : rounded,
 	                      &(hook_site_t){HOOK_ENTRY_PVALLOC, {size}});

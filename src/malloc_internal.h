@@ -21,6 +21,7 @@
 #define STRATA_MALLOC_INTERNAL_H
 
 #include "arena.h"
+#include "conf.h"
 #include "emap.h"
 #include "event.h"
 #include "hook.h"
@@ -237,5 +238,22 @@ NOINLINE void malloc_resample_in_place(tsd_t *tsd, void *ptr, uint64_t bits, siz
  * calls none).
  */
 size_t malloc_batch_alloc(void **ptrs, size_t num, size_t size, int flags);
+
+/*
+ * xmalloc:true: an entry point that found no memory aborts with jemalloc's
+ * message, "<strata>: Error <what>: out of memory" (what: "in malloc()",
+ * "allocating aligned memory", ...; docs/compat.md, "Out of memory").
+ * malloc_checked(p, what) is p, unless p is NULL and the option is on.
+ * Only the failure paths call it, never a fast path.
+ */
+COLD _Noreturn void malloc_xmalloc_fatal(const char *what);
+
+static inline void *
+malloc_checked(void *p, const char *what)
+{
+	if (UNLIKELY(p == NULL) && UNLIKELY(opt_xmalloc))
+		malloc_xmalloc_fatal(what);
+	return p;
+}
 
 #endif

@@ -90,12 +90,14 @@ mallocx_default(size_t size, int flags)
 	bool explicit_route;
 	if (UNLIKELY(tsd == NULL || usize == 0)) {
 		errno = ENOMEM;
-		return NULL;
+		return malloc_checked(NULL, "in mallocx()");
 	}
 	if (UNLIKELY(!mallocx_route(tsd, flags, &route, &explicit_route)))
 		return NULL;
-	return malloc_alloc(tsd, size, usize, alignment, (flags & MALLOCX_ZERO_BIT) != 0, route,
-	                    &(hook_site_t){HOOK_ENTRY_MALLOCX, {size, (uintptr_t)flags}});
+	return malloc_checked(
+		malloc_alloc(tsd, size, usize, alignment, (flags & MALLOCX_ZERO_BIT) != 0, route,
+	                     &(hook_site_t){HOOK_ENTRY_MALLOCX, {size, (uintptr_t)flags}}),
+		"in mallocx()");
 }
 
 /* mallocx with flags: only MALLOCX_ZERO, or an alignment that the size
@@ -137,11 +139,13 @@ rallocx(void *ptr, size_t size, int flags)
 		if (UNLIKELY(tsd == NULL || !mallocx_route(tsd, flags, &route, &explicit_route)))
 			return NULL;
 	}
-	return malloc_realloc("rallocx", ptr, size, mallocx_alignment(flags),
-	                      (flags & MALLOCX_ZERO_BIT) != 0, route, explicit_route,
-	                      hook_active() ? &(hook_site_t){HOOK_ENTRY_RALLOCX,
-	                                                     {(uintptr_t)ptr, size, (uintptr_t)flags}}
-	                                    : NULL);
+	void *p = malloc_realloc("rallocx", ptr, size, mallocx_alignment(flags),
+	                         (flags & MALLOCX_ZERO_BIT) != 0, route, explicit_route,
+	                         hook_active() ? &(hook_site_t){HOOK_ENTRY_RALLOCX,
+	                                                        {(uintptr_t)ptr, size,
+	                                                         (uintptr_t)flags}}
+	                                       : NULL);
+	return malloc_checked(p, "in rallocx()");
 }
 
 /* The dalloc hooks of a dallocx or sdallocx (size: sdallocx's). */
@@ -325,7 +329,7 @@ void *
 malloc_cxx_retry(size_t size, size_t alignment)
 {
 	if (alignment == 0)
-		return malloc_default(size, 0, false, NULL);
+		return malloc_checked(malloc_default(size, 0, false, NULL), "in malloc()");
 	if (UNLIKELY(!bits_is_pow2(alignment))) {
 		errno = EINVAL;
 		return NULL;

@@ -615,8 +615,13 @@ pages_alloc(pages_t *p, size_t size, size_t alignment, bool zero, unsigned szind
 				return NULL;
 			break;
 		}
-		if (pages_grow(p, size, alignment) != 0)
-			return NULL;
+		if (pages_grow(p, size, alignment) != 0) {
+			/* No address space left: any free extent serves, however
+			 * much bigger than the request. */
+			if (max_fit == SIZE_MAX)
+				return NULL;
+			max_fit = SIZE_MAX;
+		}
 	}
 	if (UNLIKELY(e->decommitted) && !pages_commit_taken(p, e)) {
 		mutex_unlock(&p->mtx);

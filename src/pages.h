@@ -10,7 +10,7 @@
  * steps that grow geometrically (or the request alone when a step does not
  * fit in the address space left, under RLIMIT_AS); the unused part of a
  * new mapping is retained.  From dirty and muzzy an extent more than 2^lg_extent_max_active_fit
- * times the request is not split for it.  A freed large extent is coalesced
+ * times the request is not split for it, unless no address space is left.  A freed large extent is coalesced
  * with free neighbours of the same state and arena at once; a freed slab
  * only when it is purged (lazily, as jemalloc does), so that slabs filled
  * and emptied every round are not split and merged every round.

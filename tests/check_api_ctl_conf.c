@@ -165,7 +165,7 @@ START_TEST(test_config)
 		{"config.lazy_lock", false},       {"config.opt_safety_checks", false},
 		{"config.prof", true},             {"config.prof_libgcc", false},
 		{"config.prof_libunwind", true},   {"config.stats", true},
-		{"config.utrace", false},          {"config.xmalloc", false},
+		{"config.utrace", false},          {"config.xmalloc", true},
 	};
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
 		bool b = !fixed[i].value;

@@ -448,6 +448,28 @@ START_TEST(test_growth_step_too_big_maps_the_request)
 }
 END_TEST
 
+/* Out of address space, a free dirty extent too big to split under
+ * lg_extent_max_active_fit (more than 2^10 times the request) still
+ * serves: before, the allocation failed with 8 MiB free (an RLIMIT_AS
+ * process that had freed everything could not allocate a slab). */
+START_TEST(test_no_address_space_splits_any_free_extent)
+{
+	static pages_t p;
+	pages_init(&p, ARENA_A, &test_base, -1, 0);
+	extent_t *big = pages_alloc(&p, 4 * HUGEPAGE, PAGE, false, SZ_NBINS, false);
+	ck_assert_ptr_nonnull(big);
+	ck_assert_uint_eq(stats_of(&p).mapped, 4 * HUGEPAGE);
+	pages_free(&p, big);
+	ck_assert_uint_eq(stats_of(&p).dirty_pages, 4 * HUGEPAGE / PAGE);
+	os_test_hooks.pages_map = map_fails;
+	extent_t *e = pages_alloc(&p, PAGE, PAGE, false, SZ_NBINS, false);
+	ck_assert_ptr_nonnull(e);
+	ck_assert_uint_eq(stats_of(&p).mapped, 4 * HUGEPAGE);
+	pages_free(&p, e);
+	assert_accounted(&p);
+}
+END_TEST
+
 /* A neighbour freed while a merged extent is being purged must not meet
  * the descriptor its merge released (the merged extent's last page still
  * named it until the merged boundaries were registered). */
@@ -512,6 +534,7 @@ test_suite(void)
 	tcase_add_test(tc, test_mapping_failure_through_the_api);
 	tcase_add_test(tc, test_neighbor_freed_during_merged_purge);
 	tcase_add_test(tc, test_growth_step_too_big_maps_the_request);
+	tcase_add_test(tc, test_no_address_space_splits_any_free_extent);
 	suite_add_tcase(s, tc);
 	return s;
 }
