@@ -301,4 +301,5 @@ include jeprof-c/jeprof.mk
 include tests/stress.mk
 include tests/tsan.mk
 include tests/leak.mk
+include tests/programs/programs.mk
 include tests/numa/numa.mk
