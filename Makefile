@@ -85,9 +85,11 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Programs the tests drive (real programs under LD_PRELOAD, jemalloc's jeprof
 # and library for differential tests, graphviz, protoc, g++ for the C++
-# program of the leak-report tests).
+# program of the leak-report tests, redis and CPython's test modules for
+# check-programs).
 TEST_TOOLS := python3:python3 sqlite3:sqlite3 perl:perl git:git dot:graphviz \
-	protoc:protobuf-compiler jeprof:libjemalloc-dev g++:g++
+	protoc:protobuf-compiler jeprof:libjemalloc-dev g++:g++ gcc:gcc \
+	redis-server:redis-server redis-benchmark:redis-tools
 test-deps: build/.test-deps-ok
 build/.test-deps-ok: | deps
 	@missing=""; \
@@ -95,6 +97,7 @@ build/.test-deps-ok: | deps
 		command -v $${t%%:*} >/dev/null || missing="$$missing $${t##*:}"; \
 	done; \
 	[ -e /usr/lib/x86_64-linux-gnu/libjemalloc.so.2 ] || missing="$$missing libjemalloc2"; \
+	[ -e /usr/lib/python3.11/test/test_dict.py ] || missing="$$missing libpython3.11-testsuite"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing missing test dependencies:$$missing"; \
 		$(SUDO) apt-get update -qq && \
@@ -301,4 +304,5 @@ include jeprof-c/jeprof.mk
 include tests/stress.mk
 include tests/tsan.mk
 include tests/leak.mk
+include tests/programs/programs.mk
 include tests/numa/numa.mk

@@ -15,6 +15,8 @@
 #include "prof/writer.h"
 
 static mutex_t prof_recent_dump_mtx;
+/* Under prof_recent_dump_mtx: file dumps are over (exit). */
+static bool prof_recent_dump_closed;
 
 void
 prof_recent_json_boot(void)
@@ -207,13 +209,21 @@ prof_recent_json_dump_cb(void (*write_cb)(void *, const char *), void *cbopaque)
 	return 0;
 }
 
+void
+prof_recent_json_shutdown(void)
+{
+	mutex_lock(&prof_recent_dump_mtx);
+	prof_recent_dump_closed = true;
+	mutex_unlock(&prof_recent_dump_mtx);
+}
+
 int
 prof_recent_json_dump_file(const char *path, bool gzip)
 {
 	prof_writer_t w;
 	prof_recent_out_t o = {.file = &w};
 	mutex_lock(&prof_recent_dump_mtx);
-	int err = prof_writer_open(&w, path, gzip);
+	int err = prof_recent_dump_closed ? ECANCELED : prof_writer_open(&w, path, gzip);
 	if (err == 0) {
 		prof_recent_out_document(&o);
 		err = prof_writer_close(&w);

@@ -27,7 +27,11 @@ void prof_recent_json_postfork_child(void);
  * stderr).  0 or ENOMEM (no buffer could be mapped). */
 int prof_recent_json_dump_cb(void (*write_cb)(void *, const char *), void *cbopaque);
 /* prof.recent.dump and the signal's dump: the JSON to path, gzip-compressed
- * when gzip.  0 or an errno (prof_writer_open's and the write's). */
+ * when gzip.  0 or an errno (prof_writer_open's and the write's; ECANCELED
+ * after prof_recent_json_shutdown). */
 int prof_recent_json_dump_file(const char *path, bool gzip);
+/* At exit: waits for a file dump in progress and refuses later ones, so
+ * that no temporary file is left behind. */
+void prof_recent_json_shutdown(void);
 
 #endif

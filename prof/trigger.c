@@ -93,7 +93,7 @@ prof_trigger_dump_recent_beside(const char *heap_path)
 	msg_format(path, sizeof(path), "%.*s%s", (int)prof_dump_auto_stem(heap_path), heap_path,
 	           suffix);
 	int err = prof_recent_json_dump_file(path, opt_prof_dump_compress);
-	if (err != 0)
+	if (err != 0 && err != ECANCELED)
 		msg_error("failed to write recent allocations \"%s\": %s\n", path,
 		          strerrordesc_np(err));
 }
@@ -163,6 +163,7 @@ prof_exit(void)
 	if (opt_prof_final)
 		err = prof_dump_auto(PROF_DUMP_FINAL, false, path);
 	prof_dump_shutdown();
+	prof_recent_json_shutdown();
 	if (opt_prof_leak)
 		prof_leak_report(path, err);
 }

@@ -715,6 +715,48 @@ child_exit_during_dump(const char *dir)
 	exit(0);
 }
 
+/* -------- exit while the dumper writes the recent allocations beside a
+ * signal's dump (prof_signal:USR2, lg_prof_sample:0,
+ * prof_recent_alloc_max:-1, prof_prefix:<dir>/x): 40000 allocations fill
+ * the ring, so its JSON takes a while to write; once its temporary file
+ * exists, the program exits. */
+
+#define RECENT_FILL 40000
+
+static bool
+recent_tmp_exists(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return false;
+	bool found = false;
+	struct dirent *e;
+	while (!found && (e = readdir(d)) != NULL)
+		found = is_tmp_name(e->d_name) && strstr(e->d_name, ".recent.json") != NULL;
+	closedir(d);
+	return found;
+}
+
+static void
+child_exit_during_recent_dump(const char *dir)
+{
+	printf("pid=%d\n", (int)getpid());
+	fflush(stdout);
+	static void *keep[RECENT_FILL];
+	for (int i = 0; i < RECENT_FILL; i++) {
+		keep[i] = malloc(64 + i % 512);
+		CHILD_CHECK(keep[i] != NULL, "malloc");
+	}
+	CHILD_CHECK(kill(getpid(), SIGUSR2) == 0, "kill");
+	double deadline = child_now_s() + POLL_WAIT_S;
+	bool seen = false;
+	while (!seen && child_now_s() < deadline)
+		seen = recent_tmp_exists(dir);
+	printf("recent_tmp=%d exiting\n", seen);
+	fflush(stdout);
+	exit(0);
+}
+
 /* -------- the final dump (prof_final:true): 8 × 1 MiB leaked at one site */
 
 static void *final_leak[8];
@@ -806,6 +848,8 @@ child_main(void)
 		child_gdump(dir);
 	else if (strcmp(mode, "exit_during_dump") == 0)
 		child_exit_during_dump(dir);
+	else if (strcmp(mode, "exit_during_recent_dump") == 0)
+		child_exit_during_recent_dump(dir);
 	else if (strcmp(mode, "final") == 0)
 		child_final(dir);
 	else if (strcmp(mode, "off") == 0)
@@ -1373,6 +1417,33 @@ START_TEST(test_exit_during_automatic_dump_leaves_no_temporary_file)
 }
 END_TEST
 
+/* Exit waits for the recent allocations being written beside a signal's
+ * dump: the file is complete and no temporary file is left. */
+START_TEST(test_exit_during_recent_dump_leaves_it_complete)
+{
+	char dir[64], conf[256], out[4096], path[256];
+	temp_dir_make(dir, sizeof(dir), "trig");
+	snprintf(conf, sizeof(conf), "prof:true,lg_prof_sample:0,prof_recent_alloc_max:-1,"
+	         "prof_signal:USR2,prof_prefix:%s/x", dir);
+	int status = run_child("exit_during_recent_dump", conf, dir, out, sizeof(out));
+	expect_child_ok(status, out);
+	int pid = child_pid(out);
+	dir_scan_t *s = malloc(sizeof(*s));
+	scan_dir(dir, "x", pid, s);
+	snprintf(path, sizeof(path), "%s/x.%d.0.m0.recent.json.gz", dir, pid);
+	bool complete = file_is_gzip(path);
+	temp_dir_remove(dir); /* first, so a failure leaves nothing behind */
+	ck_assert_msg(strstr(out, "recent_tmp=1") != NULL, "the child saw no recent dump begin: %s",
+	              out);
+	ck_assert_msg(s->ntmp == 0,
+	              "%d temporary file(s) left by a recent dump that exit interrupted (child: %s)",
+	              s->ntmp, out);
+	ck_assert_msg(s->nrecent == 1 && complete, "%d recent file(s), %s complete", s->nrecent,
+	              complete ? "" : "not");
+	free(s);
+}
+END_TEST
+
 /* ================================================ 6. the final dump */
 
 /* The final dump of the "final" child (8 x 1 MiB leaked at one site),
@@ -1603,6 +1674,7 @@ test_suite(void)
 	tcase_add_test(tc, test_gdump_dumps_each_new_high);
 	tcase_add_test(tc, test_gdump_is_rate_limited);
 	tcase_add_test(tc, test_exit_during_automatic_dump_leaves_no_temporary_file);
+	tcase_add_test(tc, test_exit_during_recent_dump_leaves_it_complete);
 	tcase_add_test(tc, test_final_dump_gzip);
 	tcase_add_test(tc, test_final_dump_plain);
 	tcase_add_test(tc, test_dump_hook_gets_each_file_name);
