@@ -920,14 +920,16 @@ supervise(void)
 
 /* ------------------------------------------------------------ final checks */
 
-/* The identities of tests/check_api_stats.c, with every thread gone. */
-static void
-stats_final(size_t baseline)
+/* The identities of tests/check_api_stats.c, with every thread gone (so
+ * nothing moves between the reads), plus the large classes' sum; returns
+ * stats.allocated. */
+static size_t
+stats_identities(const char *when)
 {
 	epoch_advance();
-	unsigned narenas = narenas_read();
-	unsigned nbins = 0;
+	unsigned narenas = narenas_read(), nbins = 0, nlextents = 0;
 	(void)ctl_read("arenas.nbins", &nbins, sizeof(nbins));
+	(void)ctl_read("arenas.nlextents", &nlextents, sizeof(nlextents));
 	size_t allocated = 0;
 	for (unsigned i = 0; i < narenas; i++) {
 		char name[64];
@@ -937,7 +939,7 @@ stats_final(size_t baseline)
 			continue;
 		size_t large = stat_size("stats.arenas.%u.large.allocated", i, 0);
 		allocated += small + large;
-		size_t bins = 0;
+		size_t bins = 0, lextents = 0;
 		for (unsigned j = 0; j < nbins; j++) {
 			char bin[64];
 			snprintf(bin, sizeof(bin), "arenas.bin.%u.size", j);
@@ -945,18 +947,28 @@ stats_final(size_t baseline)
 			uint64_t m = stat_u64("stats.arenas.%u.bins.%u.nmalloc", i, j);
 			uint64_t d = stat_u64("stats.arenas.%u.bins.%u.ndalloc", i, j);
 			if (m < d)
-				problem("arena %u bin %u: nmalloc %llu < ndalloc %llu", i, j,
+				problem("%s: arena %u bin %u: nmalloc %llu < ndalloc %llu", when, i, j,
 				        (unsigned long long)m, (unsigned long long)d);
 		}
+		for (unsigned j = 0; j < nlextents; j++) {
+			char lext[64];
+			snprintf(lext, sizeof(lext), "arenas.lextent.%u.size", j);
+			size_t cur = stat_size("stats.arenas.%u.lextents.%u.curlextents", i, j);
+			lextents += cur != 0 ? cur * stat_size(lext, 0, 0) : 0;
+		}
 		if (bins != small)
-			problem("arena %u: bins hold %zu bytes, small.allocated %zu", i, bins, small);
+			problem("%s: arena %u: bins hold %zu bytes, small.allocated %zu", when, i, bins,
+			        small);
+		if (lextents != large)
+			problem("%s: arena %u: large classes hold %zu bytes, large.allocated %zu", when,
+			        i, lextents, large);
 		static const char *const kinds[] = {"small", "large"};
 		for (int k = 0; k < 2; k++) {
 			char m[64], d[64];
 			snprintf(m, sizeof(m), "stats.arenas.%%u.%s.nmalloc", kinds[k]);
 			snprintf(d, sizeof(d), "stats.arenas.%%u.%s.ndalloc", kinds[k]);
 			if (stat_u64(m, i, 0) < stat_u64(d, i, 0))
-				problem("arena %u: %s nmalloc < ndalloc", i, kinds[k]);
+				problem("%s: arena %u: %s nmalloc < ndalloc", when, i, kinds[k]);
 		}
 	}
 	size_t total = stat_size("stats.allocated", 0, 0);
@@ -964,17 +976,15 @@ stats_final(size_t baseline)
 	size_t resident = stat_size("stats.resident", 0, 0);
 	size_t mapped = stat_size("stats.mapped", 0, 0);
 	if (allocated != total)
-		problem("arenas sum to %zu bytes, stats.allocated %zu", allocated, total);
+		problem("%s: arenas sum to %zu bytes, stats.allocated %zu", when, allocated, total);
 	if (stat_size("stats.arenas.%u.small.allocated", MALLCTL_ARENAS_ALL, 0) +
 	        stat_size("stats.arenas.%u.large.allocated", MALLCTL_ARENAS_ALL, 0) !=
 	    total)
-		problem("the merged arena's allocated differs from stats.allocated");
+		problem("%s: the merged arena's allocated differs from stats.allocated", when);
 	if (!(total <= active && active <= resident && active <= mapped))
-		problem("allocated %zu, active %zu, resident %zu, mapped %zu", total, active,
-		        resident, mapped);
-	if (total > baseline + 64 * KiB)
-		problem("allocated %zu after freeing everything, %zu before the run", total,
-		        baseline);
+		problem("%s: allocated %zu, active %zu, resident %zu, mapped %zu", when, total,
+		        active, resident, mapped);
+	return total;
 }
 
 /* Names whose read has an effect (creates something) or needs a write. */
@@ -1077,6 +1087,13 @@ run_load(void)
 	pthread_join(forker, NULL);
 	if (prof_on)
 		pthread_join(dumper, NULL);
+	/* The blocks still in the queues are live here. */
+	size_t live = 0;
+	for (int s = 0; s < NSLOTS; s++)
+		for (struct qnode *e = queues[s].head; e != NULL; e = e->next)
+			live += malloc_usable_size(e->b.p);
+	if (stats_identities("with handed-off blocks live") < baseline + live)
+		problem("stats.allocated below the %zu bytes still live", live);
 	for (int s = 0; s < NSLOTS; s++)
 		queue_drain(s, -1);
 	if (ctl_void("thread.tcache.flush") != 0)
@@ -1084,7 +1101,10 @@ run_load(void)
 	if (atomic_load(&n_handed) != atomic_load(&n_received))
 		problem("%ld blocks handed off, %ld received", atomic_load(&n_handed),
 		        atomic_load(&n_received));
-	stats_final(baseline);
+	size_t allocated = stats_identities("after freeing everything");
+	if (allocated > baseline + 64 * KiB)
+		problem("allocated %zu after freeing everything, %zu before the run", allocated,
+		        baseline);
 	walk_all();
 
 	long total = atomic_load(&n_alloc) + atomic_load(&n_free) + atomic_load(&n_resize) +
