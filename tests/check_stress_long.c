@@ -365,6 +365,9 @@ epoch_advance(void)
 /* opt.tcache: without thread caches, thread.tcache.flush is EFAULT
  * (jemalloc's answer). */
 static bool tcache_on;
+/* opt.prof: the dumper thread runs, and some fork children dump; with
+ * opt.prof_signal USR2 it also sends the signal. */
+static bool prof_on, signal_on;
 
 static void
 tcache_flush_own(void)
@@ -762,9 +765,10 @@ fork_child_thread(void *arg)
 #endif
 
 /* The forked child: allocates and frees in its main thread and in threads
- * of its own, then exits with 0 or the failure's number. */
+ * of its own, in a manual arena it then destroys, dumps a profile when
+ * dump is set, then exits with 0 or the failure's number. */
 static void
-fork_child(uint64_t seed)
+fork_child(uint64_t seed, bool dump)
 {
 	uint64_t rng = seed;
 	if (churn(&rng, FORK_CHILD_OPS))
@@ -786,6 +790,24 @@ fork_child(uint64_t seed)
 	if ((ctl_void("thread.tcache.flush") != 0 && tcache_on) ||
 	    ctl_arena_void("arena.%u.purge", MALLCTL_ARENAS_ALL) != 0)
 		_exit(5);
+	unsigned arena = 0;
+	size_t len = sizeof(arena);
+	if (mallctl("arenas.create", &arena, &len, NULL, 0) != 0)
+		_exit(6);
+	void *held[64];
+	for (int i = 0; i < 64; i++) {
+		held[i] = mallocx(pick_size(rng_next(&rng)) + 1,
+		                  MALLOCX_ARENA(arena) | MALLOCX_TCACHE_NONE);
+		if (held[i] == NULL)
+			_exit(7);
+	}
+	for (int i = 0; i < 64; i++)
+		dallocx(held[i], MALLOCX_TCACHE_NONE);
+	if (ctl_arena_void("arena.%u.destroy", arena) != 0)
+		_exit(8);
+	const char *path = NULL;
+	if (dump && mallctl("prof.dump", NULL, NULL, &path, sizeof(path)) != 0)
+		_exit(9);
 	_exit(0);
 }
 
@@ -805,7 +827,7 @@ forker_main(void *arg)
 		pid_t pid = fork();
 		if (pid == 0) {
 			close(fds[0]);
-			fork_child(rng_next(&rng));
+			fork_child(rng_next(&rng), prof_on && k % 4 == 1);
 		}
 		close(fds[1]);
 		if (pid < 0) {
@@ -839,7 +861,12 @@ forker_main(void *arg)
 
 /* ------------------------------------------------------------ dumps */
 
-static bool prof_on;
+/* malloc_stats_print's writer: counts what it is given. */
+static void
+stats_count(void *opaque, const char *s)
+{
+	*(size_t *)opaque += strlen(s);
+}
 
 static void *
 dumper_main(void *arg)
@@ -850,7 +877,11 @@ dumper_main(void *arg)
 	for (int k = 0; k < NDUMPS; k++) {
 		pace(&rng, total * k / (NDUMPS + 1) + total / (2 * (NDUMPS + 1)));
 		stats_read_some();
-		if (k % 3 == 2) {
+		size_t printed = 0;
+		malloc_stats_print(stats_count, &printed, k % 2 ? "J" : NULL);
+		if (printed < 1000)
+			problem("malloc_stats_print wrote %zu bytes", printed);
+		if (k % 3 == 2 && signal_on) {
 			if (kill(getpid(), SIGUSR2) != 0)
 				problem("kill(SIGUSR2) failed");
 			atomic_fetch_add(&n_signals, 1);
@@ -1091,6 +1122,10 @@ run_load(void)
 	len = sizeof(prof_on);
 	if (mallctl("opt.prof", &prof_on, &len, NULL, 0) != 0)
 		prof_on = false;
+	const char *sig = "";
+	len = sizeof(sig);
+	signal_on = prof_on && mallctl("opt.prof_signal", &sig, &len, NULL, 0) == 0 &&
+	            strcmp(sig, "USR2") == 0;
 	for (int s = 0; s < NSLOTS; s++)
 		pthread_mutex_init(&queues[s].mu, NULL);
 	tcache_flush_own();
@@ -1239,8 +1274,9 @@ START_TEST(test_long_mixed_load)
 	closedir(d);
 #ifndef STRATA_TSAN
 	/* NDUMPS events: two thirds prof.dump, one third signals (which may
-	 * coalesce into one dump each time the dumper thread is busy). */
-	ck_assert_msg(ndumps >= NDUMPS * 2 / 3 + 1, "%d dumps", ndumps);
+	 * coalesce into one dump each time the dumper thread is busy); and one
+	 * fork child in four dumps. */
+	ck_assert_msg(ndumps >= NDUMPS * 2 / 3 + 1 + NFORKS / 4, "%d dumps", ndumps);
 #endif
 	temp_dir_remove(dir);
 }
