@@ -1210,20 +1210,113 @@ run_load(void)
 	exit(atomic_load(&problems) == 0 ? 0 : 1);
 }
 
+/* ------------------------------------------------------------ fork and dumps */
+
+/*
+ * The regression case of a dump request pending at fork (the load above
+ * found it: its fork children left the temporary files of dumps they were
+ * writing for the parent when they exited).  The dump hook holds the
+ * dumper thread after the first signal's dump, so that a second signal stays
+ * pending; then a child is forked and exits.  The request was the parent's:
+ * the child must not write a dump for it (neither its own dumper thread
+ * nor its exit, which serves what is pending).  Prints the dumps named
+ * after the child, exits 0 when there is none.
+ */
+static pthread_mutex_t hook_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t hook_cv = PTHREAD_COND_INITIALIZER;
+static bool hook_entered, hook_release;
+
+static bool
+hook_wait(bool *flag)
+{
+	struct timespec deadline;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 10;
+	pthread_mutex_lock(&hook_mu);
+	int err = 0;
+	while (!*flag && err == 0)
+		err = pthread_cond_timedwait(&hook_cv, &hook_mu, &deadline);
+	bool set = *flag;
+	pthread_mutex_unlock(&hook_mu);
+	return set;
+}
+
+static void
+hook_set(bool *flag)
+{
+	pthread_mutex_lock(&hook_mu);
+	*flag = true;
+	pthread_cond_broadcast(&hook_cv);
+	pthread_mutex_unlock(&hook_mu);
+}
+
+static void
+dump_hook(const char *filename)
+{
+	(void)filename;
+	hook_set(&hook_entered);
+	hook_wait(&hook_release);
+}
+
+static void
+run_pending_at_fork(const char *dir)
+{
+	void (*hook)(const char *) = dump_hook;
+	if (mallctl("experimental.hooks.prof_dump", NULL, NULL, &hook, sizeof(hook)) != 0)
+		_exit(2);
+	raise(SIGUSR2);
+	if (!hook_wait(&hook_entered))
+		_exit(3);
+	raise(SIGUSR2); /* pending: the dumper thread is in the hook */
+	int fds[2];
+	if (pipe(fds) != 0)
+		_exit(4);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(fds[0]);
+		exit(0);
+	}
+	close(fds[1]);
+	struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
+	int status;
+	if (pid < 0 || poll(&pfd, 1, FORK_WAIT_MS) != 1 || waitpid(pid, &status, 0) != pid)
+		_exit(5);
+	hook_set(&hook_release);
+	char child_prefix[64];
+	snprintf(child_prefix, sizeof(child_prefix), "p.%d.", (int)pid);
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		_exit(6);
+	int found = 0;
+	for (struct dirent *e; (e = readdir(d)) != NULL;) {
+		if (strncmp(e->d_name, child_prefix, strlen(child_prefix)) == 0) {
+			printf("the child wrote %s\n", e->d_name);
+			found++;
+		}
+	}
+	closedir(d);
+	printf("%d dumps by the child\n", found);
+	fflush(stdout);
+	exit(found == 0 ? 0 : 1);
+}
+
 __attribute__((constructor)) static void
 load_start(void)
 {
-	if (getenv(MODE_ENV) != NULL)
+	const char *mode = getenv(MODE_ENV);
+	if (mode != NULL && strncmp(mode, "pending:", 8) == 0)
+		run_pending_at_fork(mode + 8);
+	if (mode != NULL)
 		run_load();
 }
 
 /* ------------------------------------------------------------ the test */
 
-/* Runs this program in load mode with MALLOC_CONF=conf (the rest of the
+/* Runs this program in mode `mode` with MALLOC_CONF=conf (the rest of the
  * environment kept: TSAN_OPTIONS, for one); its wait status, with its
  * standard output in out (bounded by RUN_WAIT_S). */
 static int
-run_self_load(const char *conf, char *out, size_t size)
+run_self(const char *mode, const char *conf, char *out, size_t size)
 {
 	char *argv[] = {"strata-stress-long", NULL};
 	int fds[2];
@@ -1233,7 +1326,7 @@ run_self_load(const char *conf, char *out, size_t size)
 	if (pid == 0) {
 		dup2(fds[1], STDOUT_FILENO);
 		close(fds[0]);
-		if (setenv("MALLOC_CONF", conf, 1) == 0 && setenv(MODE_ENV, "1", 1) == 0)
+		if (setenv("MALLOC_CONF", conf, 1) == 0 && setenv(MODE_ENV, mode, 1) == 0)
 			execv("/proc/self/exe", argv);
 		_exit(127);
 	}
@@ -1278,7 +1371,7 @@ START_TEST(test_long_mixed_load)
 	snprintf(conf, sizeof(conf),
 	         "prof:true,lg_prof_sample:16,prof_signal:USR2,prof_prefix:%s/s", dir);
 #endif
-	int status = run_self_load(conf, out, sizeof(out));
+	int status = run_self("load", conf, out, sizeof(out));
 	printf("%s", out);
 	fflush(stdout);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x: %s", status,
@@ -1313,6 +1406,23 @@ START_TEST(test_long_mixed_load)
 }
 END_TEST
 
+#ifndef STRATA_TSAN
+START_TEST(test_dump_pending_at_fork_stays_the_parents)
+{
+	char dir[] = "/tmp/strata-stress-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char conf[256], mode[128];
+	snprintf(conf, sizeof(conf), "prof:true,prof_signal:USR2,prof_prefix:%s/p", dir);
+	snprintf(mode, sizeof(mode), "pending:%s", dir);
+	int status = run_self(mode, conf, out, sizeof(out));
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x: %s", status,
+	              out);
+	ck_assert_str_eq(out, "0 dumps by the child\n");
+	temp_dir_remove(dir);
+}
+END_TEST
+#endif
+
 Suite *
 test_suite(void)
 {
@@ -1320,6 +1430,11 @@ test_suite(void)
 	TCase *tc = tcase_create("load");
 	tcase_set_timeout(tc, RUN_WAIT_S + 30);
 	tcase_add_test(tc, test_long_mixed_load);
+#ifndef STRATA_TSAN
+	/* (under ThreadSanitizer no thread but the main one may sample, and
+	 * the profiler is off: tests/tsan.mk) */
+	tcase_add_test(tc, test_dump_pending_at_fork_stays_the_parents);
+#endif
 	suite_add_tcase(s, tc);
 	return s;
 }
