@@ -9,26 +9,32 @@
  * MALLOCX_TCACHE), manual arenas (arenas.create, MALLOCX_ARENA,
  * arena.<i>.reset and .destroy once none of their blocks is live),
  * cross-thread frees through per-slot queues, thread.tcache.flush,
- * arena.<i>.purge for one arena and for MALLCTL_ARENAS_ALL, epoch and
- * stats reads; beside them a forker thread whose children allocate and free
- * in several threads and report through their exit status, and a dumper
- * thread that calls prof.dump and sends the dump signal.
+ * arena.<i>.purge and .decay for one arena and purge for
+ * MALLCTL_ARENAS_ALL, epoch and stats reads; beside them a forker thread
+ * whose children allocate and free in several threads and in a manual
+ * arena, some dump a profile, and report through their exit status; and a
+ * dumper thread that calls prof.dump, sends the dump signal and runs
+ * malloc_stats_print.
  *
  * Every block carries a pattern derived from its address and size, checked
  * before it is freed or resized; every allocation's usable size is checked
- * against the request, sallocx and nallocx, and its alignment.  At the end:
- * the stats identities of tests/check_api_stats.c, nmalloc >= ndalloc per
- * arena and per bin, allocated back near its starting value, and a read of
- * every readable mallctl name of man/strata.3 for every arena.
+ * against the request, sallocx and nallocx, and its alignment.  At the end,
+ * with blocks still live and again once all are freed: the stats identities
+ * of tests/check_api_stats.c, the large classes summing to large.allocated,
+ * nmalloc >= ndalloc per arena and per bin; allocated back near its starting
+ * value; and a read of every readable mallctl name of man/strata.3 for every
+ * arena index (and MALLCTL_ARENAS_ALL and _DESTROYED), bin and large class.
  *
  * The load runs in this program executed again (options are read before
  * main) with prof:true, a small sample interval, prof_signal:USR2 and dumps
  * into a temporary folder; that process reports through its exit status and
  * one line of totals on standard output (the "stress operations" count).
- * The test then checks every dump is a complete gzip file.  Fixed seeds, a
- * fixed number of operations (fewer in the debug build, which config.debug
- * reveals, and under ThreadSanitizer), no sleeps: every wait is on a
- * condition or a pipe, with a bound.
+ * The test then checks every dump is a complete gzip file and no other
+ * file (a dump's temporary) is left.  Fixed seeds, a fixed number of
+ * operations (fewer in the debug build, which config.debug reveals, and
+ * under ThreadSanitizer), no sleeps: every wait is on a condition or a
+ * pipe, with a bound.  A second test is the regression case of a bug the
+ * load found (a dump request pending at fork, served by the child).
  */
 #include <strata.h>
 
@@ -188,10 +194,10 @@ block_write(void *p, size_t n)
 
 /* ------------------------------------------------------------ counters */
 
-static atomic_long n_alloc, n_free, n_resize, n_ctl, n_checked, n_threads, n_forks,
-	n_fork_ops, n_dumps, n_signals, n_walk_reads, n_handed, n_received;
+static atomic_long n_alloc, n_free, n_resize, n_ctl, n_checked, n_threads, n_forks, n_fork_ops,
+    n_dumps, n_signals, n_walk_reads, n_handed, n_received;
 static atomic_long ops_done; /* worker operations so far: paces the helpers */
-static long ops_per_gen;      /* set before any thread starts */
+static long ops_per_gen;     /* set before any thread starts */
 
 /* A live block: its address, logical size and the flags it was allocated
  * with (the alignment bits and MALLOCX_ZERO; no cache or arena). */
@@ -219,11 +225,11 @@ block_fresh(void *p, size_t n, size_t align, bool zeroed, const char *what)
 		problem("%s(%zu): usable size %zu", what, n, usable);
 	if (sallocx(p, 0) != usable)
 		problem("%s(%zu): sallocx %zu, malloc_usable_size %zu", what, n, sallocx(p, 0),
-		        usable);
+			usable);
 	int aflags = align != 0 ? MALLOCX_ALIGN(align) : 0;
 	if (n != 0 && nallocx(n, aflags) != usable)
 		problem("%s(%zu, align %zu): nallocx %zu, usable %zu", what, n, align,
-		        nallocx(n, aflags), usable);
+			nallocx(n, aflags), usable);
 	size_t need = align != 0 ? align : n >= 16 ? 16 : 1;
 	if (!is_aligned(p, need))
 		problem("%s(%zu): %p not aligned to %zu", what, n, p, need);
@@ -394,8 +400,8 @@ static void
 stats_read_some(void)
 {
 	epoch_advance();
-	static const char *const names[] = {"stats.allocated", "stats.active", "stats.resident",
-	                                    "stats.mapped", "stats.metadata", "stats.retained"};
+	static const char *const names[] = {"stats.allocated", "stats.active",	 "stats.resident",
+					    "stats.mapped",    "stats.metadata", "stats.retained"};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		(void)stat_size(names[i], 0, 0);
 	(void)stat_u64("stats.arenas.%u.small.nmalloc", MALLCTL_ARENAS_ALL, 0);
@@ -406,8 +412,8 @@ stats_read_some(void)
 typedef struct worker {
 	int slot;
 	uint64_t rng;
-	int tc;          /* explicit cache */
-	unsigned arena;  /* manual arena */
+	int tc;		/* explicit cache */
+	unsigned arena; /* manual arena */
 	blk_t local[LOCAL_SLOTS];
 	blk_t in_arena[ARENA_SLOTS]; /* blocks of the manual arena */
 	unsigned n_in_arena;
@@ -504,9 +510,9 @@ worker_alloc(worker_t *w, uint64_t r, blk_t *b)
 		flags = (r & 1) ? MALLOCX_ALIGN(align) : 0;
 		flags |= (r & 2) ? MALLOCX_ZERO : 0;
 		zero = (r & 2) != 0;
-		int cache = (r >> 16) % 3 == 0 ? MALLOCX_TCACHE_NONE
-		            : (r >> 16) % 3 == 1 && w->tc >= 0 ? MALLOCX_TCACHE(w->tc)
-		                                               : 0;
+		int cache = (r >> 16) % 3 == 0		       ? MALLOCX_TCACHE_NONE
+			    : (r >> 16) % 3 == 1 && w->tc >= 0 ? MALLOCX_TCACHE(w->tc)
+							       : 0;
 		p = mallocx(n, flags | cache);
 		align = (r & 1) ? align : 0;
 		break;
@@ -600,7 +606,7 @@ worker_resize(worker_t *w, blk_t *b, uint64_t r)
 	if (q != b->p || (r >> 8) % 3 != 2) {
 		if (nallocx(n_after, b->flags) != malloc_usable_size(q))
 			problem("resize to %zu (flags %#x): usable size %zu, nallocx %zu", n_after,
-			        b->flags, malloc_usable_size(q), nallocx(n_after, b->flags));
+				b->flags, malloc_usable_size(q), nallocx(n_after, b->flags));
 	}
 	if (b->flags != 0 && !is_aligned(q, (size_t)1 << (b->flags & 0x3f)))
 		problem("resize lost the alignment");
@@ -669,7 +675,8 @@ worker_main(void *arg)
 			blk_t b;
 			if (worker_alloc(w, rng_next(&w->rng), &b)) {
 				if ((r >> 32) % 3 == 0) {
-					int to = (w->slot + 1 + (int)((r >> 36) % (NSLOTS - 1))) % NSLOTS;
+					int to = (w->slot + 1 + (int)((r >> 36) % (NSLOTS - 1))) %
+						 NSLOTS;
 					queue_push(to, &b);
 				} else {
 					if (slot->p != NULL) {
@@ -723,8 +730,8 @@ churn(uint64_t *rng, int rounds)
 		uint64_t r = rng_next(rng);
 		unsigned s = (unsigned)(r % 32);
 		if (held[s] != NULL) {
-			bad |= pattern_block(held[s], sizes[s], block_seed(held[s], sizes[s]), sizes[s],
-			                     PAT_CHECK);
+			bad |= pattern_block(held[s], sizes[s], block_seed(held[s], sizes[s]),
+					     sizes[s], PAT_CHECK);
 			free(held[s]);
 		}
 		sizes[s] = pick_size(r >> 8);
@@ -735,8 +742,8 @@ churn(uint64_t *rng, int rounds)
 	}
 	for (unsigned s = 0; s < 32; s++) {
 		if (held[s] != NULL)
-			bad |= pattern_block(held[s], sizes[s], block_seed(held[s], sizes[s]), sizes[s],
-			                     PAT_CHECK);
+			bad |= pattern_block(held[s], sizes[s], block_seed(held[s], sizes[s]),
+					     sizes[s], PAT_CHECK);
 		free(held[s]);
 	}
 	return bad;
@@ -779,7 +786,8 @@ fork_child(uint64_t seed, bool dump)
 #ifndef STRATA_TSAN
 	pthread_t t[FORK_CHILD_THREADS];
 	for (int i = 0; i < FORK_CHILD_THREADS; i++)
-		if (pthread_create(&t[i], NULL, fork_child_thread, (void *)(uintptr_t)(seed + i)) != 0)
+		if (pthread_create(&t[i], NULL, fork_child_thread, (void *)(uintptr_t)(seed + i)) !=
+		    0)
 			_exit(3);
 	for (int i = 0; i < FORK_CHILD_THREADS; i++) {
 		void **out;
@@ -800,7 +808,7 @@ fork_child(uint64_t seed, bool dump)
 	void *held[64];
 	for (int i = 0; i < 64; i++) {
 		held[i] = mallocx(pick_size(rng_next(&rng)) + 1,
-		                  MALLOCX_ARENA(arena) | MALLOCX_TCACHE_NONE);
+				  MALLOCX_ARENA(arena) | MALLOCX_TCACHE_NONE);
 		if (held[i] == NULL)
 			_exit(7);
 	}
@@ -854,7 +862,8 @@ forker_main(void *arg)
 		}
 		close(fds[0]);
 		int status;
-		if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+		    WEXITSTATUS(status) != 0)
 			problem("fork child %d: status %#x", (int)pid, status);
 		else
 			atomic_fetch_add(&n_fork_ops, FORK_CHILD_TOTAL);
@@ -996,12 +1005,13 @@ stats_identities(const char *when)
 		for (unsigned j = 0; j < nbins; j++) {
 			char bin[64];
 			snprintf(bin, sizeof(bin), "arenas.bin.%u.size", j);
-			bins += stat_size("stats.arenas.%u.bins.%u.curregs", i, j) * stat_size(bin, 0, 0);
+			bins += stat_size("stats.arenas.%u.bins.%u.curregs", i, j) *
+				stat_size(bin, 0, 0);
 			uint64_t m = stat_u64("stats.arenas.%u.bins.%u.nmalloc", i, j);
 			uint64_t d = stat_u64("stats.arenas.%u.bins.%u.ndalloc", i, j);
 			if (m < d)
-				problem("%s: arena %u bin %u: nmalloc %llu < ndalloc %llu", when, i, j,
-				        (unsigned long long)m, (unsigned long long)d);
+				problem("%s: arena %u bin %u: nmalloc %llu < ndalloc %llu", when, i,
+					j, (unsigned long long)m, (unsigned long long)d);
 		}
 		for (unsigned j = 0; j < nlextents; j++) {
 			char lext[64];
@@ -1010,11 +1020,11 @@ stats_identities(const char *when)
 			lextents += cur != 0 ? cur * stat_size(lext, 0, 0) : 0;
 		}
 		if (bins != small)
-			problem("%s: arena %u: bins hold %zu bytes, small.allocated %zu", when, i, bins,
-			        small);
+			problem("%s: arena %u: bins hold %zu bytes, small.allocated %zu", when, i,
+				bins, small);
 		if (lextents != large)
-			problem("%s: arena %u: large classes hold %zu bytes, large.allocated %zu", when,
-			        i, lextents, large);
+			problem("%s: arena %u: large classes hold %zu bytes, large.allocated %zu",
+				when, i, lextents, large);
 		static const char *const kinds[] = {"small", "large"};
 		for (int k = 0; k < 2; k++) {
 			char m[64], d[64];
@@ -1031,12 +1041,12 @@ stats_identities(const char *when)
 	if (allocated != total)
 		problem("%s: arenas sum to %zu bytes, stats.allocated %zu", when, allocated, total);
 	if (stat_size("stats.arenas.%u.small.allocated", MALLCTL_ARENAS_ALL, 0) +
-	        stat_size("stats.arenas.%u.large.allocated", MALLCTL_ARENAS_ALL, 0) !=
+		stat_size("stats.arenas.%u.large.allocated", MALLCTL_ARENAS_ALL, 0) !=
 	    total)
 		problem("%s: the merged arena's allocated differs from stats.allocated", when);
 	if (!(total <= active && active <= resident && active <= mapped))
 		problem("%s: allocated %zu, active %zu, resident %zu, mapped %zu", when, total,
-		        active, resident, mapped);
+			active, resident, mapped);
 	return total;
 }
 
@@ -1055,12 +1065,12 @@ live_print(void)
 			continue;
 		for (unsigned j = 0; j < nbins + nlextents; j++) {
 			size_t cur = j < nbins
-			                 ? stat_size("stats.arenas.%u.bins.%u.curregs", i, j)
-			                 : stat_size("stats.arenas.%u.lextents.%u.curlextents", i,
-			                             j - nbins);
+					 ? stat_size("stats.arenas.%u.bins.%u.curregs", i, j)
+					 : stat_size("stats.arenas.%u.lextents.%u.curlextents", i,
+						     j - nbins);
 			if (cur != 0)
-				printf("live: arena %u, %s %u: %zu\n", i, j < nbins ? "bin" : "large",
-				       j < nbins ? j : j - nbins, cur);
+				printf("live: arena %u, %s %u: %zu\n", i,
+				       j < nbins ? "bin" : "large", j < nbins ? j : j - nbins, cur);
 		}
 	}
 	fflush(stdout);
@@ -1071,8 +1081,8 @@ static bool
 walk_skip(const char *name)
 {
 	static const char *const skip[] = {"arenas.create", "tcache.create",
-	                                   "experimental.arenas_create_ext",
-	                                   "experimental.batch_alloc"};
+					   "experimental.arenas_create_ext",
+					   "experimental.batch_alloc"};
 	for (size_t i = 0; i < sizeof(skip) / sizeof(skip[0]); i++)
 		if (strcmp(name, skip[i]) == 0)
 			return true;
@@ -1114,13 +1124,13 @@ walk_all(void)
 		if (e->access[0] != 'r' || walk_skip(e->name))
 			continue;
 		bool per_arena = strncmp(e->name, "arena.<i>", 9) == 0 ||
-		                 strncmp(e->name, "stats.arenas.<i>", 16) == 0;
+				 strncmp(e->name, "stats.arenas.<i>", 16) == 0;
 		bool has_i = strstr(e->name, "<i>") != NULL, has_j = strstr(e->name, "<j>") != NULL;
 		unsigned imax = has_i ? (per_arena ? narenas + 2 : 1024) : 1;
 		for (unsigned i = 0; i < imax; i++) {
-			unsigned ind = per_arena && i == narenas ? MALLCTL_ARENAS_ALL
-			               : per_arena && i == narenas + 1 ? MALLCTL_ARENAS_DESTROYED
-			                                                : i;
+			unsigned ind = per_arena && i == narenas       ? MALLCTL_ARENAS_ALL
+				       : per_arena && i == narenas + 1 ? MALLCTL_ARENAS_DESTROYED
+								       : i;
 			bool i_exists = false;
 			for (unsigned j = 0; j < (has_j ? 1024u : 1u); j++) {
 				man_instantiate(e->name, ind, j, name, sizeof(name));
@@ -1154,7 +1164,7 @@ run_load(void)
 	const char *sig = "";
 	len = sizeof(sig);
 	signal_on = prof_on && mallctl("opt.prof_signal", &sig, &len, NULL, 0) == 0 &&
-	            strcmp(sig, "USR2") == 0;
+		    strcmp(sig, "USR2") == 0;
 	for (int s = 0; s < NSLOTS; s++)
 		pthread_mutex_init(&queues[s].mu, NULL);
 	tcache_flush_own();
@@ -1184,18 +1194,18 @@ run_load(void)
 	tcache_flush_own();
 	if (atomic_load(&n_handed) != atomic_load(&n_received))
 		problem("%ld blocks handed off, %ld received", atomic_load(&n_handed),
-		        atomic_load(&n_received));
+			atomic_load(&n_received));
 	size_t allocated = stats_identities("after freeing everything");
 	if (allocated > baseline + BASELINE_SLACK) {
 		problem("allocated %zu after freeing everything, %zu before the run", allocated,
-		        baseline);
+			baseline);
 		live_print();
 	}
 	walk_all();
 
 	long total = atomic_load(&n_alloc) + atomic_load(&n_free) + atomic_load(&n_resize) +
-	             atomic_load(&n_ctl) + atomic_load(&n_fork_ops) + atomic_load(&n_forks) +
-	             atomic_load(&n_dumps) + atomic_load(&n_signals) + atomic_load(&n_threads);
+		     atomic_load(&n_ctl) + atomic_load(&n_fork_ops) + atomic_load(&n_forks) +
+		     atomic_load(&n_dumps) + atomic_load(&n_signals) + atomic_load(&n_threads);
 	printf("stress operations: %ld (allocations %ld, frees %ld, resizes %ld, mallctl %ld, "
 	       "blocks checked %ld, handed off %ld, threads %ld, forks %ld with %ld child "
 	       "operations, prof.dump %ld, dump signals %ld, walk reads %ld)%s\n",
@@ -1340,7 +1350,7 @@ run_self(const char *mode, const char *conf, char *out, size_t size)
 			kill(pid, SIGKILL);
 			waitpid(pid, NULL, 0);
 			ck_abort_msg("the load did not end within %d s: %.*s", RUN_WAIT_S, (int)got,
-			             out);
+				     out);
 		}
 		ssize_t n = read(fds[0], out + got, size - 1 - got);
 		if (n <= 0)
@@ -1369,13 +1379,12 @@ START_TEST(test_long_mixed_load)
 	snprintf(conf, sizeof(conf), "prof:false");
 #else
 	snprintf(conf, sizeof(conf),
-	         "prof:true,lg_prof_sample:16,prof_signal:USR2,prof_prefix:%s/s", dir);
+		 "prof:true,lg_prof_sample:16,prof_signal:USR2,prof_prefix:%s/s", dir);
 #endif
 	int status = run_self("load", conf, out, sizeof(out));
 	printf("%s", out);
 	fflush(stdout);
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x: %s", status,
-	              out);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x: %s", status, out);
 	ck_assert_ptr_nonnull(strstr(out, "stress operations: "));
 	ck_assert_ptr_nonnull(strstr(out, "problems: 0\n"));
 
@@ -1391,8 +1400,8 @@ START_TEST(test_long_mixed_load)
 		snprintf(cmd, sizeof(cmd), "gzip -t '%s/%s'", dir, e->d_name);
 		ck_assert_msg(system(cmd) == 0, "%s is not a complete gzip file", e->d_name);
 		ck_assert_msg(strstr(e->d_name, ".heap.gz") != NULL ||
-		                      strstr(e->d_name, ".recent.json.gz") != NULL,
-		              "unexpected file %s", e->d_name);
+				  strstr(e->d_name, ".recent.json.gz") != NULL,
+			      "unexpected file %s", e->d_name);
 		ndumps += strstr(e->d_name, ".heap.gz") != NULL;
 	}
 	closedir(d);
@@ -1415,8 +1424,7 @@ START_TEST(test_dump_pending_at_fork_stays_the_parents)
 	snprintf(conf, sizeof(conf), "prof:true,prof_signal:USR2,prof_prefix:%s/p", dir);
 	snprintf(mode, sizeof(mode), "pending:%s", dir);
 	int status = run_self(mode, conf, out, sizeof(out));
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x: %s", status,
-	              out);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x: %s", status, out);
 	ck_assert_str_eq(out, "0 dumps by the child\n");
 	temp_dir_remove(dir);
 }

@@ -75,8 +75,8 @@ static size_t
 block_free(hand_t *h)
 {
 	const unsigned char *c = (const unsigned char *)h, want = pattern(h, h->n);
-	size_t bad = c[sizeof(*h)] != want || c[h->n / 2 + sizeof(*h) / 2] != want ||
-	             c[h->n - 1] != want;
+	size_t bad =
+	    c[sizeof(*h)] != want || c[h->n / 2 + sizeof(*h) / 2] != want || c[h->n - 1] != want;
 	free(h);
 	return bad;
 }
@@ -151,8 +151,7 @@ stress_thread(void *arg)
 	expect(node == (unsigned)cpu, "thread %d ended on CPU %d with thread.numa_node %u", self,
 	       cpu, node);
 	expect(ctl_read_u("thread.arena", &arena) == 0 && arena_node(arena) == (unsigned)cpu,
-	       "thread %d on CPU %d uses arena %u of node %u", self, cpu, arena,
-	       arena_node(arena));
+	       "thread %d on CPU %d uses arena %u of node %u", self, cpu, arena, arena_node(arena));
 	pageset_t kept;
 	pageset_init(&kept, KEEP_N);
 	void **keep = scratch(KEEP_N * sizeof(void *));
