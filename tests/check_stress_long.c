@@ -378,6 +378,8 @@ static bool tcache_on;
 /* opt.prof: the dumper thread runs, and some fork children dump; with
  * opt.prof_signal USR2 it also sends the signal. */
 static bool prof_on, signal_on;
+/* opt.narenas: the automatic arenas, which thread.arena may choose. */
+static unsigned narenas_auto;
 
 static void
 tcache_flush_own(void)
@@ -619,7 +621,7 @@ worker_resize(worker_t *w, blk_t *b, uint64_t r)
 static void
 worker_control(worker_t *w, uint64_t r)
 {
-	switch ((r >> 8) % 8) {
+	switch ((r >> 8) % 10) {
 	case 0:
 		tcache_flush_own();
 		break;
@@ -653,9 +655,34 @@ worker_control(worker_t *w, uint64_t r)
 		if (ctl_arena_void("arena.%u.decay", w->arena) != 0)
 			problem("arena.%u.decay failed", w->arena);
 		break;
-	default:
-		tcache_flush_own();
+	case 7: {
+		/* Move to another automatic arena (never a manual one: a
+		 * bound arena cannot be destroyed). */
+		unsigned ind = (unsigned)((r >> 16) % narenas_auto);
+		atomic_fetch_add_explicit(&n_ctl, 1, memory_order_relaxed);
+		if (mallctl("thread.arena", NULL, NULL, &ind, sizeof(ind)) != 0)
+			problem("thread.arena = %u failed", ind);
 		break;
+	}
+	case 8: {
+		/* The cache off and on again: torn down and rebuilt mid-thread. */
+		bool off = false, on = true;
+		atomic_fetch_add_explicit(&n_ctl, 2, memory_order_relaxed);
+		if (tcache_on &&
+		    (mallctl("thread.tcache.enabled", NULL, NULL, &off, sizeof(off)) != 0 ||
+		     mallctl("thread.tcache.enabled", NULL, NULL, &on, sizeof(on)) != 0))
+			problem("thread.tcache.enabled failed");
+		break;
+	}
+	default: {
+		ssize_t ms = (r >> 16) % 2 ? 0 : -1;
+		char name[64];
+		snprintf(name, sizeof(name), "arena.%u.dirty_decay_ms", w->arena);
+		atomic_fetch_add_explicit(&n_ctl, 1, memory_order_relaxed);
+		if (mallctl(name, NULL, NULL, &ms, sizeof(ms)) != 0)
+			problem("%s = %zd failed", name, ms);
+		break;
+	}
 	}
 }
 
@@ -1158,6 +1185,9 @@ run_load(void)
 	len = sizeof(tcache_on);
 	if (mallctl("opt.tcache", &tcache_on, &len, NULL, 0) != 0)
 		problem("opt.tcache unreadable");
+	len = sizeof(narenas_auto);
+	if (mallctl("opt.narenas", &narenas_auto, &len, NULL, 0) != 0 || narenas_auto == 0)
+		problem("opt.narenas unreadable");
 	len = sizeof(prof_on);
 	if (mallctl("opt.prof", &prof_on, &len, NULL, 0) != 0)
 		prof_on = false;
