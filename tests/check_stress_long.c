@@ -378,8 +378,10 @@ static bool tcache_on;
 /* opt.prof: the dumper thread runs, and some fork children dump; with
  * opt.prof_signal USR2 it also sends the signal. */
 static bool prof_on, signal_on;
-/* opt.narenas: the automatic arenas, which thread.arena may choose. */
+/* opt.narenas: the automatic arenas, which thread.arena may choose unless
+ * opt.percpu_arena is on. */
 static unsigned narenas_auto;
+static bool percpu;
 
 static void
 tcache_flush_own(void)
@@ -657,11 +659,13 @@ worker_control(worker_t *w, uint64_t r)
 		break;
 	case 7: {
 		/* Move to another automatic arena (never a manual one: a
-		 * bound arena cannot be destroyed). */
+		 * bound arena cannot be destroyed).  Under percpu_arena the
+		 * CPU chooses: EPERM, as in jemalloc. */
 		unsigned ind = (unsigned)((r >> 16) % narenas_auto);
 		atomic_fetch_add_explicit(&n_ctl, 1, memory_order_relaxed);
-		if (mallctl("thread.arena", NULL, NULL, &ind, sizeof(ind)) != 0)
-			problem("thread.arena = %u failed", ind);
+		int err = mallctl("thread.arena", NULL, NULL, &ind, sizeof(ind));
+		if (err != 0 && !(err == EPERM && percpu))
+			problem("thread.arena = %u failed: %d", ind, err);
 		break;
 	}
 	case 8: {
@@ -1188,6 +1192,10 @@ run_load(void)
 	len = sizeof(narenas_auto);
 	if (mallctl("opt.narenas", &narenas_auto, &len, NULL, 0) != 0 || narenas_auto == 0)
 		problem("opt.narenas unreadable");
+	const char *percpu_opt = "disabled";
+	len = sizeof(percpu_opt);
+	percpu = mallctl("opt.percpu_arena", &percpu_opt, &len, NULL, 0) == 0 &&
+		 strcmp(percpu_opt, "disabled") != 0;
 	len = sizeof(prof_on);
 	if (mallctl("opt.prof", &prof_on, &len, NULL, 0) != 0)
 		prof_on = false;
