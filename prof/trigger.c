@@ -233,9 +233,14 @@ prof_gdump_get(void)
 	return atomic_load_relaxed(&prof_trigger_gdump_on);
 }
 
+/* What was pending at fork was asked of the parent, which serves it: a
+ * child that served it too wrote a dump of itself under the parent's
+ * request, and one that exec'd or _exit'd meanwhile left the dump's
+ * temporary file behind. */
 void
 prof_trigger_postfork_child(void)
 {
+	atomic_store_relaxed(&prof_trigger_pending, 0);
 	atomic_store_relaxed(&prof_trigger_dumper_running, false);
 	prof_trigger_ensure_dumper();
 }

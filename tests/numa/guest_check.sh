@@ -34,6 +34,7 @@ suite() {
 	run "" handoff
 	run "" churn
 	run "" crossfree
+	run "" stress
 	# (filling a node is page faults, not allocator code: once is enough)
 	[ "$build" = debug ] || run "" full_node
 	run "" bad_node

@@ -130,6 +130,7 @@ static const struct {
 	{"handoff", test_handoff},   {"churn", test_churn},       {"bad_node", test_bad_node},
 	{"one_node", test_one_node}, {"nosys", test_nosys},       {"nosys_child", test_nosys_child},
 	{"stats", test_stats},       {"crossfree", test_crossfree}, {"full_node", test_full_node},
+	{"stress", test_stress},
 };
 
 void *

@@ -84,5 +84,6 @@ void test_churn(void);
 void test_crossfree(void);
 void test_bad_node(void);
 void test_stats(void);
+void test_stress(void);
 
 #endif
