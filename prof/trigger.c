@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "conf.h"
 #include "msg.h"
+#include "mutex.h"
 #include "prof/dump.h"
 #include "prof/leak.h"
 #include "prof/prof.h"
@@ -26,6 +27,12 @@ enum {
 };
 
 static _Atomic uint32_t prof_trigger_pending;
+/* Held while one thread serves a batch of requests (prof_trigger_serve):
+ * exit waits for the dumper's batch before its final dump and the end of
+ * dumps, so no request taken before exit is cancelled by it.  Not taken
+ * by fork: a child re-initializes it. */
+static mutex_t prof_trigger_serve_mtx;
+static __thread bool prof_trigger_in_dumper;
 static _Atomic bool prof_trigger_dumper_running;
 static _Atomic bool prof_trigger_started; /* prof_start ran: threads may be made */
 static uint64_t prof_trigger_interval_bytes; /* 0: no interval dumps; set at boot */
@@ -61,6 +68,7 @@ static const int prof_trigger_signals[] = {
 int
 prof_trigger_boot(void)
 {
+	mutex_init(&prof_trigger_serve_mtx, "prof_trigger", MUTEX_RANK_PROF_TRIGGER);
 	if (opt_lg_prof_interval >= 0)
 		prof_trigger_interval_bytes = (uint64_t)1 << opt_lg_prof_interval;
 	atomic_store_relaxed(&prof_trigger_gdump_on, opt_prof_gdump);
@@ -99,9 +107,10 @@ prof_trigger_dump_recent_beside(const char *heap_path)
 }
 
 /* Takes the pending requests and writes one dump per kind; a failure is
- * reported in one line.  false when nothing was pending. */
+ * reported in one line.  false when nothing was pending.  Serve mutex
+ * held. */
 static bool
-prof_trigger_serve(void)
+prof_trigger_serve_locked(void)
 {
 	uint32_t bits = atomic_exchange_explicit(&prof_trigger_pending, 0, memory_order_acquire);
 	char path[PROF_DUMP_PATH_MAX];
@@ -114,6 +123,15 @@ prof_trigger_serve(void)
 	return bits != 0;
 }
 
+static bool
+prof_trigger_serve(void)
+{
+	mutex_lock(&prof_trigger_serve_mtx);
+	bool served = prof_trigger_serve_locked();
+	mutex_unlock(&prof_trigger_serve_mtx);
+	return served;
+}
+
 static void *
 prof_trigger_dumper_main(void *arg)
 {
@@ -121,6 +139,7 @@ prof_trigger_dumper_main(void *arg)
 	sigset_t all;
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	prof_trigger_in_dumper = true;
 	for (;;) {
 		if (!prof_trigger_serve())
 			syscall(SYS_futex, &prof_trigger_pending, FUTEX_WAIT | FUTEX_PRIVATE_FLAG, 0,
@@ -149,21 +168,27 @@ prof_trigger_ensure_dumper(void)
 	pthread_attr_destroy(&attr);
 }
 
-/* What is pending, the final dump, then no more dumps (the dumper thread
- * may be in the middle of one: shutting down waits for it), then the leak
- * report, which may end the process (leak.h). */
+/* The rest of the dumper's batch, what is pending, the final dump, then no
+ * more dumps, then the leak report, which may end the process (leak.h).
+ * From the dumper thread itself (a dump hook that exits) the batch it is
+ * in is not waited for. */
 void
 prof_exit(void)
 {
 	if (!opt_prof)
 		return;
-	prof_trigger_serve();
+	bool wait = !prof_trigger_in_dumper;
+	if (wait)
+		mutex_lock(&prof_trigger_serve_mtx);
+	prof_trigger_serve_locked();
 	char path[PROF_DUMP_PATH_MAX] = "";
 	int err = ENOENT;
 	if (opt_prof_final)
 		err = prof_dump_auto(PROF_DUMP_FINAL, false, path);
 	prof_dump_shutdown();
 	prof_recent_json_shutdown();
+	if (wait)
+		mutex_unlock(&prof_trigger_serve_mtx);
 	if (opt_prof_leak)
 		prof_leak_report(path, err);
 }
@@ -241,6 +266,7 @@ void
 prof_trigger_postfork_child(void)
 {
 	atomic_store_relaxed(&prof_trigger_pending, 0);
+	mutex_init(&prof_trigger_serve_mtx, "prof_trigger", MUTEX_RANK_PROF_TRIGGER);
 	atomic_store_relaxed(&prof_trigger_dumper_running, false);
 	prof_trigger_ensure_dumper();
 }

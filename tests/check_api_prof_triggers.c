@@ -723,8 +723,10 @@ child_exit_during_dump(const char *dir)
 
 #define RECENT_FILL 40000
 
+/* Whether a temporary file of recent allocations whose name contains
+ * part exists in dir. */
 static bool
-recent_tmp_exists(const char *dir)
+recent_tmp_exists_of(const char *dir, const char *part)
 {
 	DIR *d = opendir(dir);
 	if (d == NULL)
@@ -732,9 +734,22 @@ recent_tmp_exists(const char *dir)
 	bool found = false;
 	struct dirent *e;
 	while (!found && (e = readdir(d)) != NULL)
-		found = is_tmp_name(e->d_name) && strstr(e->d_name, ".recent.json") != NULL;
+		found = is_tmp_name(e->d_name) && strstr(e->d_name, ".recent.json") != NULL &&
+		        strstr(e->d_name, part) != NULL;
 	closedir(d);
 	return found;
+}
+
+/* Polls until a temporary recent-allocations file named with part exists
+ * (bounded by POLL_WAIT_S). */
+static bool
+wait_recent_tmp(const char *dir, const char *part)
+{
+	double deadline = child_now_s() + POLL_WAIT_S;
+	bool seen = false;
+	while (!seen && child_now_s() < deadline)
+		seen = recent_tmp_exists_of(dir, part);
+	return seen;
 }
 
 static void
@@ -748,11 +763,37 @@ child_exit_during_recent_dump(const char *dir)
 		CHILD_CHECK(keep[i] != NULL, "malloc");
 	}
 	CHILD_CHECK(kill(getpid(), SIGUSR2) == 0, "kill");
-	double deadline = child_now_s() + POLL_WAIT_S;
-	bool seen = false;
-	while (!seen && child_now_s() < deadline)
-		seen = recent_tmp_exists(dir);
+	bool seen = wait_recent_tmp(dir, "");
 	printf("recent_tmp=%d exiting\n", seen);
+	fflush(stdout);
+	exit(0);
+}
+
+/* -------- exit while the dumper serves a batch of two requests (the same
+ * options plus lg_prof_interval:26): the ring is filled as above; a first
+ * signal's dump writes its recent allocations; meanwhile a second signal
+ * and a 64 MiB allocation (an interval crossed) wait, so the dumper takes
+ * them together.  Once the second signal's recent allocations are being
+ * written, with the interval dump still to come in that batch, the
+ * program exits. */
+
+static void
+child_exit_during_batch(const char *dir)
+{
+	printf("pid=%d\n", (int)getpid());
+	fflush(stdout);
+	static void *keep[RECENT_FILL];
+	for (int i = 0; i < RECENT_FILL; i++) {
+		keep[i] = malloc(64 + i % 512);
+		CHILD_CHECK(keep[i] != NULL, "malloc");
+	}
+	CHILD_CHECK(kill(getpid(), SIGUSR2) == 0, "kill");
+	bool first = wait_recent_tmp(dir, ".m0.");
+	CHILD_CHECK(kill(getpid(), SIGUSR2) == 0, "kill");
+	void *big = malloc(64 * MiB);
+	CHILD_CHECK(big != NULL, "malloc");
+	bool second = wait_recent_tmp(dir, ".m1.");
+	printf("first=%d second=%d exiting\n", first, second);
 	fflush(stdout);
 	exit(0);
 }
@@ -850,6 +891,8 @@ child_main(void)
 		child_exit_during_dump(dir);
 	else if (strcmp(mode, "exit_during_recent_dump") == 0)
 		child_exit_during_recent_dump(dir);
+	else if (strcmp(mode, "exit_during_batch") == 0)
+		child_exit_during_batch(dir);
 	else if (strcmp(mode, "final") == 0)
 		child_final(dir);
 	else if (strcmp(mode, "off") == 0)
@@ -1444,6 +1487,44 @@ START_TEST(test_exit_during_recent_dump_leaves_it_complete)
 }
 END_TEST
 
+/* Exit waits for the dumper's batch: the interval dump it had taken with
+ * the second signal's is written, whole, before the final one (it was
+ * cancelled by the end of dumps, silently). */
+START_TEST(test_exit_during_batch_writes_the_rest_of_it)
+{
+	char dir[64], conf[256], out[4096], path[384];
+	temp_dir_make(dir, sizeof(dir), "trig");
+	snprintf(conf, sizeof(conf), "prof:true,lg_prof_sample:0,prof_recent_alloc_max:-1,"
+	         "prof_signal:USR2,lg_prof_interval:26,prof_final:true,prof_prefix:%s/x", dir);
+	int status = run_child("exit_during_batch", conf, dir, out, sizeof(out));
+	expect_child_ok(status, out);
+	int pid = child_pid(out);
+	dir_scan_t *s = malloc(sizeof(*s));
+	scan_dir(dir, "x", pid, s);
+	/* The dumper's own allocations may cross another interval: the
+	 * numbers after i0 are not fixed. */
+	bool interval = false, final = false;
+	DIR *d = opendir(dir);
+	for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;) {
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (strstr(e->d_name, ".i0.heap.gz") != NULL && !is_tmp_name(e->d_name))
+			interval = file_is_gzip(path);
+		if (strstr(e->d_name, ".f.heap.gz") != NULL && !is_tmp_name(e->d_name))
+			final = file_is_gzip(path);
+	}
+	if (d != NULL)
+		closedir(d);
+	temp_dir_remove(dir); /* first, so a failure leaves nothing behind */
+	ck_assert_msg(strstr(out, "first=1 second=1") != NULL,
+	              "the child did not see both signals' recent dumps begin: %s", out);
+	ck_assert_msg(interval, "the interval dump taken with the second signal's is missing "
+	              "(child: %s)", out);
+	ck_assert_msg(final, "no final dump after it (child: %s)", out);
+	ck_assert_msg(s->ntmp == 0, "%d temporary file(s) left (child: %s)", s->ntmp, out);
+	free(s);
+}
+END_TEST
+
 /* ================================================ 6. the final dump */
 
 /* The final dump of the "final" child (8 x 1 MiB leaked at one site),
@@ -1675,6 +1756,7 @@ test_suite(void)
 	tcase_add_test(tc, test_gdump_is_rate_limited);
 	tcase_add_test(tc, test_exit_during_automatic_dump_leaves_no_temporary_file);
 	tcase_add_test(tc, test_exit_during_recent_dump_leaves_it_complete);
+	tcase_add_test(tc, test_exit_during_batch_writes_the_rest_of_it);
 	tcase_add_test(tc, test_final_dump_gzip);
 	tcase_add_test(tc, test_final_dump_plain);
 	tcase_add_test(tc, test_dump_hook_gets_each_file_name);
