@@ -350,15 +350,24 @@ msg_write_fd(int fd, const char *s)
 		return;
 	}
 	int saved_errno = errno;
-	/* With SIGPIPE held: a message to a reader that has gone (prog 2>&1 |
-	 * head -1) is lost, but must not end the process by the signal.  A
-	 * SIGPIPE the write raised (sent to this thread) is taken back; one
-	 * pending before is left as it was. */
-	sigset_t pipe_only, old, pending;
-	sigemptyset(&pipe_only);
-	sigaddset(&pipe_only, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
-	bool was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
+	/* With SIGPIPE and SIGXFSZ held: a message to a reader that has gone
+	 * (prog 2>&1 | head -1), or to a file at the RLIMIT_FSIZE limit, is
+	 * lost, but must not end the process by the signal.  A signal the
+	 * write raised (sent to this thread) is taken back; one pending
+	 * before is left as it was. */
+	sigset_t held, old, pending;
+	sigemptyset(&held);
+	sigaddset(&held, SIGPIPE);
+	sigaddset(&held, SIGXFSZ);
+	pthread_sigmask(SIG_BLOCK, &held, &old);
+	sigset_t take_back;
+	sigemptyset(&take_back);
+	if (sigpending(&pending) == 0) {
+		if (!sigismember(&pending, SIGPIPE))
+			sigaddset(&take_back, SIGPIPE);
+		if (!sigismember(&pending, SIGXFSZ))
+			sigaddset(&take_back, SIGXFSZ);
+	}
 	size_t len = strlen(s);
 	while (len > 0) {
 		ssize_t n = write(fd, s, len);
@@ -369,10 +378,9 @@ msg_write_fd(int fd, const char *s)
 		s += n;
 		len -= (size_t)n;
 	}
-	if (!was_pending) {
-		const struct timespec now = {0, 0};
-		sigtimedwait(&pipe_only, NULL, &now);
-	}
+	const struct timespec now = {0, 0};
+	while (!sigisemptyset(&take_back) && sigtimedwait(&take_back, NULL, &now) > 0)
+		continue;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	errno = saved_errno;
 }

@@ -7,7 +7,10 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "msg.h"
@@ -130,6 +133,36 @@ START_TEST(test_write_to_broken_pipe_raises_no_sigpipe)
 }
 END_TEST
 
+/* A message to a file at the RLIMIT_FSIZE limit (stderr redirected to a
+ * full log) is lost quietly: SIGXFSZ, whose default action ends the
+ * process, is neither delivered nor left pending. */
+START_TEST(test_write_past_file_size_limit_raises_no_sigxfsz)
+{
+	char path[] = "/tmp/strata-msg-fsize.XXXXXX";
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	unlink(path);
+	ck_assert_int_eq(write(fd, "0123456789", 10), 10);
+	/* No assertion while the limit holds: Check writes its own records
+	 * to a file. */
+	struct rlimit lim, small;
+	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &lim), 0);
+	small = lim;
+	small.rlim_cur = 10;
+	int set = setrlimit(RLIMIT_FSIZE, &small);
+	msg_write_fd(fd, "past the limit\n");
+	setrlimit(RLIMIT_FSIZE, &lim);
+	ck_assert_int_eq(set, 0);
+	sigset_t pending;
+	ck_assert_int_eq(sigpending(&pending), 0);
+	ck_assert(!sigismember(&pending, SIGXFSZ));
+	struct stat st;
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	ck_assert_int_eq(st.st_size, 10);
+	close(fd);
+}
+END_TEST
+
 START_TEST(test_fatal_aborts)
 {
 	msg_fatal("fatal %d\n", 1);
@@ -147,6 +180,7 @@ test_suite(void)
 	tcase_add_test(tc, test_error_prefix_and_hook);
 	tcase_add_test(tc, test_write_fd_goes_to_fd_or_hook);
 	tcase_add_test(tc, test_write_to_broken_pipe_raises_no_sigpipe);
+	tcase_add_test(tc, test_write_past_file_size_limit_raises_no_sigxfsz);
 	tcase_add_test_raise_signal(tc, test_fatal_aborts, SIGABRT);
 	suite_add_tcase(s, tc);
 	return s;
