@@ -12,8 +12,9 @@
 #       one program per tests/fuzz/fuzz_<harness>.c.
 #
 # make check-fuzz: each harness replays its committed corpus
-# (tests/fuzz/corpus/<harness>/), then fuzzes for FUZZ_CHECK_RUNS inputs
-# from a fixed seed; the number of executions is printed at the end.
+# (tests/fuzz/corpus/<harness>/), then fuzzes from a fixed seed up to
+# FUZZ_CHECK_RUNS_<harness> executions; the number of executions is printed
+# at the end.
 # make fuzz: each harness fuzzes for FUZZ_TIME seconds (600 unless given),
 # growing build/fuzz/corpus/<harness>/ (seeded from the committed one) and
 # writing crashes to build/fuzz/crashes/.
@@ -32,7 +33,6 @@ FUZZ_OBJ       := $(SRC_C:%.c=build/fuzz/%.o)
 FUZZ_LIB       := build/fuzz/libstrata_fuzz.a
 FUZZ_HARNESSES := api conf mallctl
 FUZZ_BINS      := $(FUZZ_HARNESSES:%=build/fuzz/fuzz_%)
-FUZZ_CHECK_RUNS ?= 3000
 FUZZ_TIME      ?= 600
 
 fuzz-deps: build/.fuzz-deps-ok
@@ -60,3 +60,61 @@ build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h $(FUZZ_LIB) | fuzz
 		-fsanitize=fuzzer $(FUZZ_SAN) $(INCS) -Itests -o $@ $< $(FUZZ_LIB) $(LIB_LDLIBS)
 
 -include $(FUZZ_OBJ:.o=.d)
+
+# Dictionaries: the committed tokens plus the names man/strata.3 documents
+# (options from TUNING; mallctl names whole and cut into components).
+build/fuzz/conf.dict: tests/fuzz/conf.dict man/strata.3
+	@mkdir -p $(dir $@)
+	{ cat tests/fuzz/conf.dict; \
+	  sed -n 's/^\\fB\([a-z0-9_]*\)\\fP (.*/"\1"/p' man/strata.3; } > $@
+
+build/fuzz/mallctl.dict: tests/fuzz/mallctl.dict man/strata.3
+	@mkdir -p $(dir $@)
+	{ cat tests/fuzz/mallctl.dict; \
+	  sed -n '/^\.SH MALLCTL NAMESPACE/,/^\.SH /s/^\.BR \([a-z][a-z0-9_.<>]*\) ".*/\1/p' \
+		man/strata.3 | sed 's/<[ij]>/0/g' | \
+		awk -F. '{ print "\"" $$0 "\""; for (i = 1; i <= NF; i++) print "\"" $$i "\"" }' | \
+		sort -u; } > $@
+
+# How a harness is run: inputs up to 1 KiB from the first one (long
+# programs find more than libFuzzer's slow growth of the length); a hang of
+# 30 s is a failure; crashes go to build/fuzz/crashes/.  conf and mallctl
+# have a dictionary.
+FUZZ_FLAGS := -max_len=1024 -len_control=0 -timeout=30 -print_final_stats=0 \
+	-artifact_prefix=build/fuzz/crashes/
+FUZZ_DICTS := build/fuzz/conf.dict build/fuzz/mallctl.dict
+
+# Each harness loads (runs) its committed corpus, then fuzzes from a fixed
+# seed; new units go to build/fuzz/check/<harness>/, never into tests/.
+FUZZ_CHECK_RUNS_api     ?= 6000
+FUZZ_CHECK_RUNS_conf    ?= 200000
+FUZZ_CHECK_RUNS_mallctl ?= 60000
+
+check-fuzz: $(FUZZ_BINS) $(FUZZ_DICTS)
+	@set -e; mkdir -p build/fuzz/crashes; \
+	for h in $(FUZZ_HARNESSES); do \
+		echo "== build/fuzz/fuzz_$$h"; \
+		rm -rf build/fuzz/check/$$h && mkdir -p build/fuzz/check/$$h; \
+		runs=$$(case $$h in api) echo $(FUZZ_CHECK_RUNS_api);; \
+			conf) echo $(FUZZ_CHECK_RUNS_conf);; *) echo $(FUZZ_CHECK_RUNS_mallctl);; esac); \
+		if ! build/fuzz/fuzz_$$h $(FUZZ_FLAGS) $$(case $$h in api) ;; *) echo -dict=build/fuzz/$$h.dict;; esac) \
+			-seed=1 -runs=$$runs build/fuzz/check/$$h tests/fuzz/corpus/$$h \
+			> build/fuzz/check-$$h.log 2>&1; then \
+			tail -60 build/fuzz/check-$$h.log; exit 1; \
+		fi; \
+	done; \
+	for h in $(FUZZ_HARNESSES); do \
+		echo "fuzz_$$h: $$(grep -o 'Done [0-9]* runs in [0-9]* second(s)' build/fuzz/check-$$h.log)"; \
+	done
+
+# Long runs: FUZZ_TIME seconds each, the corpus kept in build/fuzz/corpus/.
+fuzz: $(FUZZ_BINS) $(FUZZ_DICTS)
+	@set -e; mkdir -p build/fuzz/crashes; \
+	for h in $(FUZZ_HARNESSES); do \
+		echo "== build/fuzz/fuzz_$$h for $(FUZZ_TIME) s"; \
+		mkdir -p build/fuzz/corpus/$$h; \
+		build/fuzz/fuzz_$$h $(FUZZ_FLAGS) $$(case $$h in api) ;; *) echo -dict=build/fuzz/$$h.dict;; esac) \
+			-max_total_time=$(FUZZ_TIME) build/fuzz/corpus/$$h tests/fuzz/corpus/$$h \
+			> build/fuzz/fuzz-$$h.log 2>&1 || { tail -60 build/fuzz/fuzz-$$h.log; exit 1; }; \
+		grep -o 'Done [0-9]* runs in [0-9]* second(s)' build/fuzz/fuzz-$$h.log; \
+	done

@@ -6,7 +6,7 @@
  * which sources are present, the rest is split at NUL bytes), parsed as
  * strata parses them at start-up.  The messages are captured through the
  * malloc_message hook and compared with what a tokenizer written from
- * jemalloc's rules (docs/compat.md, "MALLOC_CONF") expects, source by
+ * jemalloc's rules (docs/compat.md, "MALLOC_CONF syntax and messages") expects, source by
  * source and in order:
  *   - a key of [A-Za-z0-9_] ended by ':', then a value up to the next ','
  *     or the end; a key that ends the string gives "Conf string ends with
@@ -19,8 +19,9 @@
  *     confirm_conf:true, each source is announced ("malloc_conf #n (...)")
  *     and each accepted pair confirmed ("-- Set conf value: k:v").
  * Every message starts with "<strata>: " and no other message may appear.
- * After parsing, every option holds a value its row allows: a boolean
- * 0 or 1, a named value's index, an integer in [min, max].
+ * After parsing, every option holds a value its row allows (a boolean
+ * 0 or 1, a named value's index, an integer in [min, max]), and a boolean,
+ * named-value or string option the last value accepted for it.
  *
  * Deny list: the key abort_conf is renamed (abort_cong, an unknown key):
  * with abort_conf:true any invalid pair aborts the process by design.
@@ -54,6 +55,10 @@ capture(void *cbopaque, const char *s)
 /* ------------------------------------------------------------ the oracle */
 
 static unsigned next_msg;
+
+/* The last accepted value of each boolean, named-value and string option. */
+static const char *last_value[CONF_NALL];
+static size_t last_len[CONF_NALL];
 
 /* The next message is PREFIX followed by the formatted text. */
 static void
@@ -139,6 +144,10 @@ expect_pair_result(const conf_option_t *opt, const char *k, size_t klen, const c
 	}
 	FUZZ_REQUIRE(want <= 0, "no message for the invalid pair %.*s:%.*s", (int)klen, k,
 	             (int)vlen, v);
+	if (want == 0) {
+		last_value[opt - conf_options] = v;
+		last_len[opt - conf_options] = vlen;
+	}
 	if (opt_confirm_conf)
 		expect_msg("-- Set conf value: %.*s:%.*s\n", (int)klen, k, (int)vlen, v);
 }
@@ -213,6 +222,35 @@ check_option_values(void)
 	}
 }
 
+/* The last accepted value won, except where an option implies another
+ * (conf_derive: prof_leak_error, prof_leak turn prof, prof_leak and
+ * prof_final on). */
+static void
+check_last_wins(void)
+{
+	for (size_t i = 0; i < CONF_NALL; i++) {
+		const conf_option_t *o = &conf_options[i];
+		const char *v = last_value[i];
+		size_t vlen = last_len[i];
+		if (v == NULL)
+			continue;
+		if (o->kind == CONF_KIND_BOOL) {
+			bool want = value_is(v, vlen, "true");
+			bool derived = strcmp(o->name, "prof") == 0 ||
+			               strcmp(o->name, "prof_leak") == 0 ||
+			               strcmp(o->name, "prof_final") == 0;
+			FUZZ_REQUIRE(o->get() == want || (derived && !want), "%s is %ju, last %.*s",
+			             o->name, o->get(), (int)vlen, v);
+		} else if (o->kind == CONF_KIND_CHOICE) {
+			FUZZ_REQUIRE(value_is(v, vlen, o->values[o->get()]), "%s is %s, last %.*s",
+			             o->name, o->values[o->get()], (int)vlen, v);
+		} else if (o->kind == CONF_KIND_STRING) {
+			FUZZ_REQUIRE(value_is(v, vlen, o->text), "%s is %s, last %.*s", o->name,
+			             o->text, (int)vlen, v);
+		}
+	}
+}
+
 /* ------------------------------------------------------------ the harness */
 
 int
@@ -240,6 +278,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	malloc_message = NULL;
 
 	next_msg = 0;
+	memset(last_value, 0, sizeof(last_value));
 	for (unsigned i = 0; i < CONF_NSOURCES; i++) {
 		if (opt_confirm_conf) {
 			FUZZ_REQUIRE(next_msg < nmsgs &&
@@ -252,5 +291,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	FUZZ_REQUIRE(next_msg == nmsgs, "unexpected message: %s", msgs[next_msg]);
 	check_option_values();
+	check_last_wins();
 	return 0;
 }

@@ -8,9 +8,9 @@
  * such a name mutated (cut, a byte changed, a component added); or raw
  * bytes.  The call reads, writes, both or neither, with the documented
  * length or another one, and NULL oldp, oldlenp or newp in any mix.
- * Checked (docs/compat.md, "mallctl namespace"; man/strata.3):
- *   - the result is 0, ENOENT, EINVAL, EPERM, EFAULT, EAGAIN, ENOMEM or
- *     EBUSY, and never a crash;
+ * Checked (docs/compat.md, "mallctl return codes"; man/strata.3):
+ *   - the result is 0, ENOENT, EINVAL, EPERM, EFAULT or EAGAIN, and never
+ *     a crash;
  *   - a name that matches no documented one is ENOENT;
  *   - writing a read-only node, reading a write-only node, and reading or
  *     writing an action fail;
@@ -26,13 +26,16 @@
  *     arena, including the caches' blocks of other threads (jemalloc: the
  *     program must not use the arena's memory any more);
  *   - writes of a function pointer or hook table (arena.<i>.extent_hooks,
- *     arenas.create's new value, experimental.hooks.*,
- *     experimental.prof_recent.alloc_dump): strata calls what it is given;
+ *     the new values of arenas.create and experimental.arenas_create_ext,
+ *     experimental.hooks.*, experimental.prof_recent.alloc_dump): strata
+ *     calls what it is given;
  *   - background_thread and max_background_threads writes: threads that
  *     purge on their own clock;
- *   - prof.dump (writes a file anywhere the value names) and prof.reset;
- *   - arenas.create beyond 8 arenas, so that the arena count, and with it
- *     the time of a call, stays bounded.
+ *   - prof.dump and prof.recent.dump (they write a file anywhere the value
+ *     names) and prof.reset;
+ *   - arenas.create and experimental.arenas_create_ext beyond 8 arenas, so
+ *     that the arena count, and with it the time of a call, stays bounded
+ *     (each arena maps its own metadata).
  * A pointer-typed value that is written is a pointer to a NUL-terminated
  * string from the input (or NULL); arenas.lookup is given NULL, a block
  * strata returned, or one it did not (from libc).
@@ -142,11 +145,19 @@ name_components(const char *name)
 }
 
 static bool
+creates_arena(const man_entry_t *e)
+{
+	return strcmp(e->name, "arenas.create") == 0 ||
+	       strcmp(e->name, "experimental.arenas_create_ext") == 0;
+}
+
+static bool
 denied(const man_entry_t *e, bool writes)
 {
 	static const char *const never[] = {"arena.<i>.destroy", "arena.<i>.reset", "prof.dump",
-	                                    "prof.reset"};
+	                                    "prof.recent.dump", "prof.reset"};
 	static const char *const no_write[] = {"arena.<i>.extent_hooks", "arenas.create",
+	                                       "experimental.arenas_create_ext",
 	                                       "background_thread", "max_background_threads"};
 	for (size_t k = 0; k < sizeof(never) / sizeof(never[0]); k++) {
 		if (strcmp(e->name, never[k]) == 0)
@@ -168,7 +179,7 @@ static bool
 result_listed(int err)
 {
 	return err == 0 || err == ENOENT || err == EINVAL || err == EPERM || err == EFAULT ||
-	       err == EAGAIN || err == ENOMEM || err == EBUSY;
+	       err == EAGAIN;
 }
 
 static size_t
@@ -194,8 +205,7 @@ call_one(fuzz_input_t *in)
 	bool read = mode & 1, write = mode & 2;
 	if (e != NULL && denied(e, write))
 		return;
-	if (e != NULL && strcmp(e->name, "arenas.create") == 0 &&
-	    arenas_created++ >= ARENAS_CREATED_MAX)
+	if (e != NULL && creates_arena(e) && arenas_created++ >= ARENAS_CREATED_MAX)
 		return;
 
 	/* oldp, oldlenp: the buffer is surrounded by canaries. */
@@ -258,8 +268,7 @@ call_one(fuzz_input_t *in)
 	size_t mib[8], miblen = 1 + fuzz_u8(in) % 8;
 	int terr = mallctlnametomib(name, mib, &miblen);
 	FUZZ_REQUIRE(result_listed(terr), "mallctlnametomib(\"%s\") = %d", name, terr);
-	if (terr != 0 || writes || strcmp(e->name, "tcache.create") == 0 ||
-	    strcmp(e->name, "arenas.create") == 0)
+	if (terr != 0 || writes || strcmp(e->name, "tcache.create") == 0 || creates_arena(e))
 		return;
 	size_t len1 = oldlen_given;
 	int berr = mallctlbymib(mib, miblen, oldp, oldlenp != NULL ? &len1 : NULL, NULL, 0);
