@@ -329,9 +329,13 @@ free_slot(ctx_t *c, unsigned i, uint8_t how)
 	case 0:
 		free(b->p);
 		break;
-	case 1:
-		dallocx(b->p, c->main_thread && (how & 4) ? MALLOCX_TCACHE_NONE : 0);
+	case 1: {
+		/* Through no cache, the explicit one (main thread) or the thread's. */
+		int tc = how & 4 ? MALLOCX_TCACHE_NONE
+		                 : (how & 8) && c->main_thread ? MALLOCX_TCACHE(tcache_explicit) : 0;
+		dallocx(b->p, tc);
 		break;
+	}
 	default: {
 		size_t span = b->usize - b->req;
 		size_t size = b->req + (span == 0 ? 0 : fuzz_u32(&c->in) % (span + 1));
