@@ -86,7 +86,7 @@ pattern(size_t i, uint8_t seed)
 	return (unsigned char)(seed * 151u + i * 31u + (i >> 9));
 }
 
-/* Calls f(b, from, to) on the probed ranges of [0, n). */
+/* Runs body with [from, to) each probed range of [0, n). */
 #define FOR_PROBES(n, from, to, body)                                                   \
 	do {                                                                               \
 		if ((n) <= FULL_CHECK) {                                                   \

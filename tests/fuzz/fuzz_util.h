@@ -64,13 +64,6 @@ fuzz_u32(fuzz_input_t *in)
 	return lo | (uint32_t)fuzz_u16(in) << 16;
 }
 
-static inline uint64_t
-fuzz_u64(fuzz_input_t *in)
-{
-	uint64_t lo = fuzz_u32(in);
-	return lo | (uint64_t)fuzz_u32(in) << 32;
-}
-
 static inline bool
 fuzz_done(const fuzz_input_t *in)
 {
