@@ -262,7 +262,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t present = data[0];
 	memcpy(text, data + 1, size - 1);
 	text[size - 1] = '\0';
-	for (char *a; (a = strstr(text, "abort_conf")) != NULL;)
+	/* Every source: memmem, as the text holds NULs between them. */
+	for (char *a = text; (a = memmem(a, (size_t)(text + size - 1 - a), "abort_conf", 10)) != NULL;)
 		a[9] = 'g';
 	const char *sources[CONF_NSOURCES] = {0};
 	const char *p = text, *end = text + size - 1;
