@@ -17,7 +17,9 @@
  *     value: k:v", "Invalid settings for <name>: k:v" (exactly which one
  *     is checked for booleans, named values and strings); with
  *     confirm_conf:true, each source is announced ("malloc_conf #n (...)")
- *     and each accepted pair confirmed ("-- Set conf value: k:v").
+ *     and each accepted pair confirmed ("-- Set conf value: k:v"); as in
+ *     jemalloc, a first pass reads confirm_conf alone, and the second
+ *     applies it again where it stands.
  * Every message starts with "<strata>: " and no other message may appear.
  * After parsing, every option holds a value its row allows (a boolean
  * 0 or 1, a named value's index, an integer in [min, max]), and a boolean,
@@ -125,7 +127,7 @@ expected_result(const conf_option_t *opt, const char *v, size_t vlen)
 /* One pair of a known key: what the parser printed for it, if anything. */
 static void
 expect_pair_result(const conf_option_t *opt, const char *k, size_t klen, const char *v,
-                   size_t vlen)
+                   size_t vlen, bool confirm)
 {
 	static const char *const forms[] = {"Invalid conf value", "Out-of-range conf value",
 	                                    "Invalid settings for "};
@@ -148,34 +150,92 @@ expect_pair_result(const conf_option_t *opt, const char *k, size_t klen, const c
 		last_value[opt - conf_options] = v;
 		last_len[opt - conf_options] = vlen;
 	}
-	if (opt_confirm_conf)
+	if (confirm)
 		expect_msg("-- Set conf value: %.*s:%.*s\n", (int)klen, k, (int)vlen, v);
 }
 
-static void
-expect_source(const char *s)
+/* Syntax outcomes of reading one pair. */
+enum pair_read { PAIR_OK, PAIR_END, PAIR_ENDS_WITH_KEY, PAIR_MALFORMED };
+
+/* Reads the pair at *pp as jemalloc does; *comma_ends: a ',' ended the string. */
+static enum pair_read
+pair_next(const char **pp, const char **k, size_t *klen, const char **v, size_t *vlen,
+          bool *comma_ends)
 {
-	const char *p = s;
-	while (*p != '\0') {
-		const char *k = p;
-		while (is_key_char(*p))
-			p++;
-		if (*p != ':') {
-			expect_msg(*p == '\0' ? "Conf string ends with key\n" : "Malformed conf string\n");
+	const char *p = *pp;
+	if (*p == '\0')
+		return PAIR_END;
+	*k = p;
+	while (is_key_char(*p))
+		p++;
+	if (*p != ':')
+		return *p == '\0' ? PAIR_ENDS_WITH_KEY : PAIR_MALFORMED;
+	*klen = (size_t)(p - *k);
+	*v = ++p;
+	while (*p != ',' && *p != '\0')
+		p++;
+	*vlen = (size_t)(p - *v);
+	*comma_ends = *p == ',' && p[1] == '\0';
+	*pp = p + (*p == ',');
+	return PAIR_OK;
+}
+
+/* confirm_conf as the pair k:v leaves it (pairs of other keys, or invalid
+ * values, leave it as it was). */
+static bool
+confirm_after(bool confirm, const char *k, size_t klen, const char *v, size_t vlen)
+{
+	if (!value_is(k, klen, "confirm_conf"))
+		return confirm;
+	if (value_is(v, vlen, "true"))
+		return true;
+	return value_is(v, vlen, "false") ? false : confirm;
+}
+
+/* The first pass: confirm_conf alone, silently, over every source. */
+static bool
+confirm_first_pass(const char *const sources[CONF_NSOURCES])
+{
+	bool confirm = false, comma_ends;
+	const char *k, *v;
+	size_t klen, vlen;
+	for (unsigned i = 0; i < CONF_NSOURCES; i++) {
+		const char *p = sources[i];
+		while (p != NULL && pair_next(&p, &k, &klen, &v, &vlen, &comma_ends) == PAIR_OK)
+			confirm = confirm_after(confirm, k, klen, v, vlen);
+	}
+	return confirm;
+}
+
+/* The second pass over one source; confirm_conf changes as its pairs are
+ * applied (as in jemalloc). */
+static void
+expect_source(const char *s, bool *confirm)
+{
+	const char *p = s, *k, *v;
+	size_t klen, vlen;
+	bool comma_ends;
+	for (;;) {
+		switch (pair_next(&p, &k, &klen, &v, &vlen, &comma_ends)) {
+		case PAIR_END:
 			return;
+		case PAIR_ENDS_WITH_KEY:
+			expect_msg("Conf string ends with key\n");
+			return;
+		case PAIR_MALFORMED:
+			expect_msg("Malformed conf string\n");
+			return;
+		case PAIR_OK:
+			break;
 		}
-		size_t klen = (size_t)(p - k);
-		const char *v = ++p;
-		while (*p != ',' && *p != '\0')
-			p++;
-		size_t vlen = (size_t)(p - v);
-		if (*p == ',' && *++p == '\0')
+		if (comma_ends)
 			expect_msg("Conf string ends with comma\n");
+		*confirm = confirm_after(*confirm, k, klen, v, vlen);
 		const conf_option_t *opt = lookup(k, klen);
 		if (opt == NULL)
 			expect_msg("Invalid conf pair: %.*s:%.*s\n", (int)klen, k, (int)vlen, v);
 		else
-			expect_pair_result(opt, k, klen, v, vlen);
+			expect_pair_result(opt, k, klen, v, vlen, *confirm);
 	}
 }
 
@@ -280,15 +340,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	next_msg = 0;
 	memset(last_value, 0, sizeof(last_value));
+	bool confirm = confirm_first_pass(sources);
 	for (unsigned i = 0; i < CONF_NSOURCES; i++) {
-		if (opt_confirm_conf) {
+		if (confirm) {
 			FUZZ_REQUIRE(next_msg < nmsgs &&
 			                 strncmp(msgs[next_msg], PREFIX "malloc_conf #", 23) == 0,
 			             "no malloc_conf #%u line", i + 1);
 			next_msg++;
 		}
 		if (sources[i] != NULL)
-			expect_source(sources[i]);
+			expect_source(sources[i], &confirm);
 	}
 	FUZZ_REQUIRE(next_msg == nmsgs, "unexpected message: %s", msgs[next_msg]);
 	check_option_values();
