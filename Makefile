@@ -251,7 +251,7 @@ check-layers:
 	@tests/check_layers.sh
 
 check: all test-deps check-layers check-unit check-api check-stress-single check-debug \
-	check-tsan check-install check-programs check-jeprof check-numa
+	check-tsan check-install check-programs check-jeprof check-numa check-fuzz
 	@echo "make check: all tests passed"
 
 # ---------------------------------------------------------------- man page
@@ -306,3 +306,4 @@ include tests/tsan.mk
 include tests/leak.mk
 include tests/programs/programs.mk
 include tests/numa/numa.mk
+include tests/fuzz/fuzz.mk
