@@ -643,12 +643,15 @@ pages_alloc(pages_t *p, size_t size, size_t alignment, bool zero, unsigned szind
 	bool queued = pages_hpage_active(p, e->addr, size, true);
 	if (!background_purging())
 		pages_decay_inline(p, now);
+	/* Under the lock: a purge of a neighbouring range reads this
+	 * descriptor's state word, which holds zeroed too. */
+	bool was_zeroed = e->zeroed;
+	e->zeroed = false;
 	mutex_unlock(&p->mtx);
 	if (queued)
 		background_note_hugify(p->arena_ind);
-	if (zero && !e->zeroed)
+	if (zero && !was_zeroed)
 		memset(e->addr, 0, size);
-	e->zeroed = false;
 	return e;
 }
 
