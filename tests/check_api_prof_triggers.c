@@ -740,12 +740,12 @@ recent_tmp_exists_of(const char *dir, const char *part)
 	return found;
 }
 
-/* Polls until a temporary recent-allocations file named with part exists
- * (bounded by POLL_WAIT_S). */
+/* Polls until a temporary recent-allocations file named with part exists,
+ * for at most bound_s seconds. */
 static bool
-wait_recent_tmp(const char *dir, const char *part)
+wait_recent_tmp(const char *dir, const char *part, double bound_s)
 {
-	double deadline = child_now_s() + POLL_WAIT_S;
+	double deadline = child_now_s() + bound_s;
 	bool seen = false;
 	while (!seen && child_now_s() < deadline)
 		seen = recent_tmp_exists_of(dir, part);
@@ -763,7 +763,7 @@ child_exit_during_recent_dump(const char *dir)
 		CHILD_CHECK(keep[i] != NULL, "malloc");
 	}
 	CHILD_CHECK(kill(getpid(), SIGUSR2) == 0, "kill");
-	bool seen = wait_recent_tmp(dir, "");
+	bool seen = wait_recent_tmp(dir, "", POLL_WAIT_S);
 	printf("recent_tmp=%d exiting\n", seen);
 	fflush(stdout);
 	exit(0);
@@ -788,11 +788,13 @@ child_exit_during_batch(const char *dir)
 		CHILD_CHECK(keep[i] != NULL, "malloc");
 	}
 	CHILD_CHECK(kill(getpid(), SIGUSR2) == 0, "kill");
-	bool first = wait_recent_tmp(dir, ".m0.");
+	bool first = wait_recent_tmp(dir, ".m0.", POLL_WAIT_S);
 	CHILD_CHECK(kill(getpid(), SIGUSR2) == 0, "kill");
 	void *big = malloc(64 * MiB);
 	CHILD_CHECK(big != NULL, "malloc");
-	bool second = wait_recent_tmp(dir, ".m1.");
+	/* The first dump's ring is written meanwhile: several seconds under
+	 * ThreadSanitizer. */
+	bool second = wait_recent_tmp(dir, ".m1.", 6 * POLL_WAIT_S);
 	printf("first=%d second=%d exiting\n", first, second);
 	fflush(stdout);
 	exit(0);
