@@ -53,11 +53,11 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <strata.h>
 
 #include "api_util.h"
+#include "dump_util.h"
 #include "thread_util.h"
 
 /* One sample per 16 KiB on average: a 64 KiB allocation is sampled with
@@ -173,112 +173,14 @@ scan_dir(const char *dir, const char *base, int pid, dir_scan_t *s)
 	closedir(d);
 }
 
-/* Entries of a folder but . and .. (-1 when it cannot be read). */
-static int
-dir_entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	if (d == NULL)
-		return -1;
-	int n = 0;
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL)
-		n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-	closedir(d);
-	return n;
-}
-
-static bool
-path_missing(const char *path)
-{
-	struct stat st;
-	return lstat(path, &st) != 0 && errno == ENOENT;
-}
-
 /* ------------------------------------------------ reading dumps back */
 
-static bool
-file_is_gzip(const char *path)
-{
-	unsigned char magic[2] = {0};
-	int fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return false;
-	ssize_t n = read(fd, magic, 2);
-	close(fd);
-	return n == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
-}
-
-/*
- * Whether path holds one whole dump: gzip-compressed exactly when gz (then
- * `gzip -t` passes and zlib inflates it to its end without an error), its
- * text starting with "heap_v2/" and holding "MAPPED_LIBRARIES:" followed by
- * at least one mapping.  When not, why (for the failure message).  When
- * want is not NULL, the text must also contain it.
- */
-static bool
-dump_complete(const char *path, bool gz, const char *want, char *why, size_t why_size)
-{
-	if (file_is_gzip(path) != gz) {
-		snprintf(why, why_size, "%s: %s", path,
-		         gz ? "not gzip" : "gzip, expected plain text");
-		return false;
-	}
-	if (gz) {
-		char cmd[512];
-		snprintf(cmd, sizeof(cmd), "gzip -t '%s' 2>/dev/null", path);
-		if (system(cmd) != 0) {
-			snprintf(why, why_size, "%s: gzip -t fails", path);
-			return false;
-		}
-	}
-	gzFile f = gzopen(path, "rb");
-	if (f == NULL) {
-		snprintf(why, why_size, "%s: gzopen fails", path);
-		return false;
-	}
-	size_t cap = 1 << 16, len = 0;
-	char *text = malloc(cap + 1);
-	ck_assert_ptr_nonnull(text);
-	int n;
-	while ((n = gzread(f, text + len, (unsigned)(cap - len))) > 0) {
-		len += (size_t)n;
-		if (len == cap) {
-			cap *= 2;
-			text = realloc(text, cap + 1);
-			ck_assert_ptr_nonnull(text);
-		}
-	}
-	int zerr;
-	const char *zmsg = gzerror(f, &zerr);
-	bool read_ok = n == 0 && zerr == Z_OK;
-	char zwhy[128];
-	snprintf(zwhy, sizeof(zwhy), "%s", zmsg != NULL ? zmsg : "");
-	gzclose(f);
-	text[len] = '\0';
-	const char *maps = memmem(text, len, "\nMAPPED_LIBRARIES:\n", 19);
-	bool ok = false;
-	if (!read_ok)
-		snprintf(why, why_size, "%s: inflating fails after %zu bytes: %s", path, len, zwhy);
-	else if (len < 8 || memcmp(text, "heap_v2/", 8) != 0)
-		snprintf(why, why_size, "%s: does not start with heap_v2/: %.40s", path, text);
-	else if (maps == NULL)
-		snprintf(why, why_size, "%s: no MAPPED_LIBRARIES: (%zu bytes)", path, len);
-	else if (strchr(maps + 19, '-') == NULL)
-		snprintf(why, why_size, "%s: no mapping after MAPPED_LIBRARIES:", path);
-	else if (want != NULL && strstr(text, want) == NULL)
-		snprintf(why, why_size, "%s: lacks \"%s\"", path, want);
-	else
-		ok = true;
-	free(text);
-	return ok;
-}
-
+/* path holds a whole dump (dump_util.h), with want when not NULL. */
 static void
 expect_dump_complete(const char *path, bool gz, const char *want)
 {
 	char why[512];
-	ck_assert_msg(dump_complete(path, gz, want, why, sizeof(why)), "%s", why);
+	ck_assert_msg(dump_whole(path, gz, 0, want, why, sizeof(why)), "%s", why);
 }
 
 /* ------------------------------------------------ bounded polls */
