@@ -654,8 +654,10 @@ wait_recent_tmp(const char *dir, const char *part)
 	return seen;
 }
 
+/* Prints the pid, fills the ring with RECENT_FILL live allocations and
+ * sends the dump signal. */
 static void
-child_exit_during_recent_dump(const char *dir)
+fill_ring_and_signal(void)
 {
 	printf("pid=%d\n", (int)getpid());
 	fflush(stdout);
@@ -665,6 +667,12 @@ child_exit_during_recent_dump(const char *dir)
 		CHILD_CHECK(keep[i] != NULL, "malloc");
 	}
 	CHILD_CHECK(kill(getpid(), SIGUSR2) == 0, "kill");
+}
+
+static void
+child_exit_during_recent_dump(const char *dir)
+{
+	fill_ring_and_signal();
 	bool seen = wait_recent_tmp(dir, "");
 	printf("recent_tmp=%d exiting\n", seen);
 	fflush(stdout);
@@ -682,14 +690,7 @@ child_exit_during_recent_dump(const char *dir)
 static void
 child_exit_during_batch(const char *dir)
 {
-	printf("pid=%d\n", (int)getpid());
-	fflush(stdout);
-	static void *keep[RECENT_FILL];
-	for (int i = 0; i < RECENT_FILL; i++) {
-		keep[i] = malloc(64 + i % 512);
-		CHILD_CHECK(keep[i] != NULL, "malloc");
-	}
-	CHILD_CHECK(kill(getpid(), SIGUSR2) == 0, "kill");
+	fill_ring_and_signal();
 	bool first = wait_recent_tmp(dir, ".m0.");
 	CHILD_CHECK(kill(getpid(), SIGUSR2) == 0, "kill");
 	void *big = malloc(64 * MiB);
@@ -1335,6 +1336,23 @@ START_TEST(test_gdump_is_rate_limited)
 }
 END_TEST
 
+/* Runs the child mode with MALLOC_CONF opts,prof_prefix:<dir>/x in a fresh
+ * folder dir, fails the test unless it exits 0, and scans the folder into
+ * s; the child's pid. */
+static int
+run_exit_child(const char *mode, const char *opts, char *dir, size_t dir_size, char *out,
+               size_t size, dir_scan_t *s)
+{
+	char conf[256];
+	temp_dir_make(dir, dir_size, "trig");
+	snprintf(conf, sizeof(conf), "%s,prof_prefix:%s/x", opts, dir);
+	int status = run_child(mode, conf, dir, out, size);
+	expect_child_ok(status, out);
+	int pid = child_pid(out);
+	scan_dir(dir, "x", pid, s);
+	return pid;
+}
+
 /*
  * A process that exits while its dumper thread writes an automatic dump
  * (gdump, interval, signal) waits for that dump: exit used to kill the
@@ -1343,15 +1361,10 @@ END_TEST
  */
 START_TEST(test_exit_during_automatic_dump_leaves_no_temporary_file)
 {
-	char dir[64], conf[256], out[4096];
-	temp_dir_make(dir, sizeof(dir), "trig");
-	snprintf(conf, sizeof(conf), "prof:true,prof_gdump:true,prof_gdump_min_interval_ms:0,"
-	         "prof_prefix:%s/x", dir);
-	int status = run_child("exit_during_dump", conf, dir, out, sizeof(out));
-	expect_child_ok(status, out);
-	int pid = child_pid(out);
+	char dir[64], out[4096];
 	dir_scan_t *s = malloc(sizeof(*s));
-	scan_dir(dir, "x", pid, s);
+	run_exit_child("exit_during_dump", "prof:true,prof_gdump:true,prof_gdump_min_interval_ms:0",
+	               dir, sizeof(dir), out, sizeof(out), s);
 	temp_dir_remove(dir); /* first, so a failure leaves nothing behind */
 	ck_assert_msg(strstr(out, "tmp=1") != NULL, "the child saw no dump begin: %s", out);
 	ck_assert_msg(s->nother == 0, "unexpected file %s", s->other);
@@ -1366,15 +1379,11 @@ END_TEST
  * dump: the file is complete and no temporary file is left. */
 START_TEST(test_exit_during_recent_dump_leaves_it_complete)
 {
-	char dir[64], conf[256], out[4096], path[256];
-	temp_dir_make(dir, sizeof(dir), "trig");
-	snprintf(conf, sizeof(conf), "prof:true,lg_prof_sample:0,prof_recent_alloc_max:-1,"
-	         "prof_signal:USR2,prof_prefix:%s/x", dir);
-	int status = run_child("exit_during_recent_dump", conf, dir, out, sizeof(out));
-	expect_child_ok(status, out);
-	int pid = child_pid(out);
+	char dir[64], out[4096], path[256];
 	dir_scan_t *s = malloc(sizeof(*s));
-	scan_dir(dir, "x", pid, s);
+	int pid = run_exit_child("exit_during_recent_dump",
+	                         "prof:true,lg_prof_sample:0,prof_recent_alloc_max:-1,prof_signal:USR2",
+	                         dir, sizeof(dir), out, sizeof(out), s);
 	snprintf(path, sizeof(path), "%s/x.%d.0.m0.recent.json.gz", dir, pid);
 	bool complete = file_is_gzip(path);
 	temp_dir_remove(dir); /* first, so a failure leaves nothing behind */
@@ -1394,15 +1403,12 @@ END_TEST
  * cancelled by the end of dumps, silently). */
 START_TEST(test_exit_during_batch_writes_the_rest_of_it)
 {
-	char dir[64], conf[256], out[4096], path[384];
-	temp_dir_make(dir, sizeof(dir), "trig");
-	snprintf(conf, sizeof(conf), "prof:true,lg_prof_sample:0,prof_recent_alloc_max:-1,"
-	         "prof_signal:USR2,lg_prof_interval:26,prof_final:true,prof_prefix:%s/x", dir);
-	int status = run_child("exit_during_batch", conf, dir, out, sizeof(out));
-	expect_child_ok(status, out);
-	int pid = child_pid(out);
+	char dir[64], out[4096], path[384];
 	dir_scan_t *s = malloc(sizeof(*s));
-	scan_dir(dir, "x", pid, s);
+	run_exit_child("exit_during_batch",
+	               "prof:true,lg_prof_sample:0,prof_recent_alloc_max:-1,prof_signal:USR2,"
+	               "lg_prof_interval:26,prof_final:true",
+	               dir, sizeof(dir), out, sizeof(out), s);
 	/* The dumper's own allocations may cross another interval: the
 	 * numbers after i0 are not fixed. */
 	bool interval = false, final = false;
