@@ -54,6 +54,7 @@
 #include <unistd.h>
 
 #include "man_util.h"
+#include "rng_util.h"
 
 #define MODE_ENV "STRATA_TEST_STRESS_LONG"
 #define NSLOTS 16
@@ -89,34 +90,14 @@
 
 /* ------------------------------------------------------------ randomness */
 
-static uint64_t
-rng_next(uint64_t *s)
-{
-	*s ^= *s >> 12;
-	*s ^= *s << 25;
-	*s ^= *s >> 27;
-	return *s * 2685821657736338717ull;
-}
-
-/* 1 in 400 is 0; then 60% 1..128 B, 25% ..4 KiB, 10% ..64 KiB, 4% ..1 MiB,
- * 1% ..4 MiB. */
+/* 1 in 400 is 0; then size_in_bucket's distribution (rng_util.h). */
 static size_t
 pick_size(uint64_t r)
 {
 	unsigned bucket = (unsigned)(r % 400);
-	uint64_t v = r >> 12;
 	if (bucket == 0)
 		return 0;
-	bucket /= 4;
-	if (bucket < 60)
-		return 1 + v % 128;
-	if (bucket < 85)
-		return 129 + v % (4 * KiB - 128);
-	if (bucket < 95)
-		return 4 * KiB + 1 + v % (60 * KiB);
-	if (bucket < 99)
-		return 64 * KiB + 1 + v % (MiB - 64 * KiB);
-	return MiB + 1 + v % (3 * MiB);
+	return size_in_bucket(bucket / 4, r >> 12);
 }
 
 /* ------------------------------------------------------------ problems */
