@@ -374,14 +374,7 @@ cxx_child(void)
 static int
 run_child(const char *conf, char *out, std::size_t size)
 {
-	char env_conf[128], env_mode[64];
-	std::snprintf(env_conf, sizeof(env_conf), "MALLOC_CONF=%s", conf);
-	std::snprintf(env_mode, sizeof(env_mode), "%s=1", CXX_CHILD_ENV);
-	char *env[] = {env_conf, env_mode, nullptr};
-	char argv0[] = "check_api_cxx-child";
-	char *argv[] = {argv0, nullptr};
-	return child_run_exec("/proc/self/exe", argv, env, CHILD_STDERR_PIPE, "infallible child",
-	                      out, size);
+	return child_run_self_conf(CXX_CHILD_ENV, "1", conf, CHILD_STDERR_PIPE, nullptr, out, size);
 }
 
 START_TEST(test_infallible_new)

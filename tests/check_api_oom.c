@@ -660,12 +660,7 @@ oom_child(void)
 static int
 run_child(const char *mode, const char *conf, char *out, size_t size)
 {
-	char env_mode[256], env_conf[256];
-	snprintf(env_mode, sizeof(env_mode), OOM_CHILD_ENV "=%s", mode);
-	snprintf(env_conf, sizeof(env_conf), "MALLOC_CONF=%s", conf);
-	char *env[] = {env_mode, env_conf, NULL};
-	char *argv[] = {"strata-oom-child", NULL};
-	return child_run_exec("/proc/self/exe", argv, env, CHILD_STDERR_PIPE, env_mode, out, size);
+	return child_run_self_conf(OOM_CHILD_ENV, mode, conf, CHILD_STDERR_PIPE, NULL, out, size);
 }
 
 /* memory_limit (its purges at the limit) changes nothing of the above:

@@ -251,13 +251,8 @@ oom_cxx_child(void)
 static int
 run_child(const char *mode, const char *conf, char *out, std::size_t size)
 {
-	char env_conf[128], env_mode[64];
-	std::snprintf(env_conf, sizeof(env_conf), "MALLOC_CONF=%s", conf);
-	std::snprintf(env_mode, sizeof(env_mode), "%s=%s", OOM_CXX_CHILD_ENV, mode);
-	char *env[] = {env_conf, env_mode, nullptr};
-	char argv0[] = "check_api_oom_cxx-child";
-	char *argv[] = {argv0, nullptr};
-	return child_run_exec("/proc/self/exe", argv, env, CHILD_STDERR_PIPE, env_mode, out, size);
+	return child_run_self_conf(OOM_CXX_CHILD_ENV, mode, conf, CHILD_STDERR_PIPE, nullptr, out,
+	                           size);
 }
 
 /* As jemalloc's operators: new reports as malloc, aligned new as

@@ -621,36 +621,28 @@ child_main(void)
  * few stacks there are at start. */
 #define AUTO_FSIZE_LIMIT ((rlim_t)16)
 
+/* Sets the soft RLIMIT_FSIZE to AUTO_FSIZE_LIMIT in run_limited's child,
+ * before exec; exits 126 when it cannot. */
+static void
+limit_fsize_before_exec(const void *arg)
+{
+	(void)arg;
+	struct rlimit lim;
+	if (getrlimit(RLIMIT_FSIZE, &lim) != 0)
+		_exit(126);
+	lim.rlim_cur = AUTO_FSIZE_LIMIT;
+	if (setrlimit(RLIMIT_FSIZE, &lim) != 0)
+		_exit(126);
+}
+
 /* Runs this program again in mode with MALLOC_CONF=conf, its standard
  * output and error into out, under a soft RLIMIT_FSIZE of AUTO_FSIZE_LIMIT
  * set before exec (so it holds from strata's start); the wait status. */
 static int
 run_limited(const char *mode, const char *conf, char *out, size_t size)
 {
-	char env_conf[512], env_mode[64];
-	snprintf(env_conf, sizeof(env_conf), "MALLOC_CONF=%s", conf);
-	snprintf(env_mode, sizeof(env_mode), CHILD_ENV "=%s", mode);
-	char *env[] = {env_conf, env_mode, NULL};
-	char *argv[] = {"strata-test-child", NULL};
-	int fds[2];
-	ck_assert_int_eq(pipe(fds), 0);
-	pid_t pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		dup2(fds[1], STDOUT_FILENO);
-		dup2(fds[1], STDERR_FILENO);
-		close(fds[0]);
-		struct rlimit lim;
-		if (getrlimit(RLIMIT_FSIZE, &lim) != 0)
-			_exit(126);
-		lim.rlim_cur = AUTO_FSIZE_LIMIT;
-		if (setrlimit(RLIMIT_FSIZE, &lim) != 0)
-			_exit(126);
-		execve("/proc/self/exe", argv, env);
-		_exit(127);
-	}
-	close(fds[1]);
-	return child_collect(pid, fds[0], env_conf, out, size);
+	child_how_t how = {.wait_s = 0, .prep = limit_fsize_before_exec, .arg = NULL};
+	return child_run_self_conf(CHILD_ENV, mode, conf, CHILD_STDERR_PIPE, &how, out, size);
 }
 
 /* Lines of out that start with start. */
