@@ -210,7 +210,7 @@ define link_api_cxx_test
 endef
 UNIT_TEST_DEPS := tests/check_main.c tests/thread_util.h tests/child_util.h tests/dump_util.h
 API_TEST_DEPS  := tests/check_main.c tests/api_util.h tests/child_util.h tests/dump_util.h \
-                  tests/rng_util.h
+                  tests/rng_util.h tests/as_util.h
 
 build/tests/%: tests/%.c $(UNIT_TEST_DEPS) build/libstrata_internal.a | deps
 	$(call link_unit_test,$(SAN),build/libstrata_internal.a)

@@ -24,30 +24,14 @@
 
 #include <strata.h>
 
-/* child_util.h is C; two of its initializers are not C++'s taste. */
+/* api_util.h (and child_util.h in it) is C; two of its initializers are not C++'s taste. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 #pragma GCC diagnostic ignored "-Wwrite-strings"
-#include "child_util.h"
+#include "api_util.h"
 #pragma GCC diagnostic pop
 
 #define CXX_CHILD_ENV "STRATA_CXX_CHILD"
-
-/* Hide a size from the optimizer (no folding of new/delete pairs, no
- * compile-time diagnostics on the deliberately huge sizes). */
-static std::size_t
-hide(std::size_t n)
-{
-	__asm__ volatile("" : "+r"(n));
-	return n;
-}
-
-static void *
-launder(void *p)
-{
-	__asm__ volatile("" : "+r"(p) : : "memory");
-	return p;
-}
 
 static std::uint64_t *
 thread_counter(const char *name)
