@@ -61,16 +61,6 @@ const char *malloc_conf = "prof:true,lg_prof_sample:0";
 /* The file size limit the dumps meet, far below their size. */
 #define FSIZE_LIMIT ((rlim_t)4096)
 
-#define FORK_CHECK(cond, ...)                                                                      \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "FAIL line %d: ", __LINE__);                               \
-			fprintf(stderr, __VA_ARGS__);                                              \
-			fprintf(stderr, "\n");                                                     \
-			_exit(3);                                                                  \
-		}                                                                                  \
-	} while (0)
-
 /* ------------------------------------------------ the big profile */
 
 static void *stack_objs[STACKS];

@@ -1051,16 +1051,6 @@ END_TEST
  * the limit raised again the profiler dumps. */
 #define FSIZE_LIMIT ((rlim_t)4096)
 
-#define FORK_CHECK(cond, ...)                                                                      \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "FAIL line %d: ", __LINE__);                               \
-			fprintf(stderr, __VA_ARGS__);                                              \
-			fprintf(stderr, "\n");                                                     \
-			_exit(3);                                                                  \
-		}                                                                                  \
-	} while (0)
-
 static void
 fsize_child(const void *arg)
 {

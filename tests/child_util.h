@@ -18,6 +18,19 @@
 
 #define CHILD_WAIT_S 20
 
+/* A check in a forked child, where Check cannot run: on failure, prints
+ * "FAIL line <n>: <message>" to standard error and exits 3, which the test
+ * that collects the child's output and status reports. */
+#define FORK_CHECK(cond, ...)                                                                      \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "FAIL line %d: ", __LINE__);                               \
+			fprintf(stderr, __VA_ARGS__);                                              \
+			fprintf(stderr, "\n");                                                     \
+			_exit(3);                                                                  \
+		}                                                                                  \
+	} while (0)
+
 static inline double
 child_now_s(void)
 {
