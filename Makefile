@@ -208,8 +208,9 @@ define link_api_cxx_test
 	$(CXX) -std=gnu++17 -O1 -g $(WARN) -D_GNU_SOURCE -Iinclude -Itests $(CHECK_CFLAGS) -o $@ $< \
 		tests/check_main.c -L$(1) -Wl,-rpath,'$$ORIGIN/$(2)' -lstrata $(CHECK_LIBS) -lpthread -lz
 endef
-UNIT_TEST_DEPS := tests/check_main.c tests/thread_util.h tests/child_util.h
-API_TEST_DEPS  := tests/check_main.c tests/api_util.h tests/child_util.h
+UNIT_TEST_DEPS := tests/check_main.c tests/thread_util.h tests/child_util.h tests/dump_util.h
+API_TEST_DEPS  := tests/check_main.c tests/api_util.h tests/child_util.h tests/dump_util.h \
+                  tests/rng_util.h tests/as_util.h
 
 build/tests/%: tests/%.c $(UNIT_TEST_DEPS) build/libstrata_internal.a | deps
 	$(call link_unit_test,$(SAN),build/libstrata_internal.a)

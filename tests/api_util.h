@@ -1,6 +1,7 @@
 /*
  * api_util.h — helpers shared by the public-API suites (tests/check_api*.c,
- * tests/check_stress.c): size units, a cheap assertion for byte loops,
+ * tests/check_stress*.c, and the C++ ones, tests/check_api*.cpp: it
+ * compiles as C++ too): size units, a cheap assertion for byte loops,
  * optimizer barriers, byte patterns, mallctl readers, temporary folders,
  * running a command and reading jeprof's text report; child_util.h
  * re-runs the suite's own program with another environment (options are
@@ -58,7 +59,7 @@ pattern_byte(size_t i, unsigned seed)
 static inline void
 fill(void *p, size_t n, unsigned seed)
 {
-	unsigned char *b = p;
+	unsigned char *b = (unsigned char *)p;
 	for (size_t i = 0; i < n; i++)
 		b[i] = pattern_byte(i, seed);
 }
@@ -67,7 +68,7 @@ fill(void *p, size_t n, unsigned seed)
 static inline size_t
 first_mismatch(const void *p, size_t n, unsigned seed)
 {
-	const unsigned char *b = p;
+	const unsigned char *b = (const unsigned char *)p;
 	for (size_t i = 0; i < n; i++)
 		if (b[i] != pattern_byte(i, seed))
 			return i;
@@ -84,7 +85,7 @@ is_aligned(const void *p, size_t a)
 static inline size_t
 first_not(const void *p, size_t from, size_t to, unsigned char c)
 {
-	const unsigned char *b = p;
+	const unsigned char *b = (const unsigned char *)p;
 	for (size_t i = from; i < to; i++)
 		if (b[i] != c)
 			return i;

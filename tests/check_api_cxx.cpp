@@ -24,30 +24,14 @@
 
 #include <strata.h>
 
-/* child_util.h is C; two of its initializers are not C++'s taste. */
+/* api_util.h (and child_util.h in it) is C; two of its initializers are not C++'s taste. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 #pragma GCC diagnostic ignored "-Wwrite-strings"
-#include "child_util.h"
+#include "api_util.h"
 #pragma GCC diagnostic pop
 
 #define CXX_CHILD_ENV "STRATA_CXX_CHILD"
-
-/* Hide a size from the optimizer (no folding of new/delete pairs, no
- * compile-time diagnostics on the deliberately huge sizes). */
-static std::size_t
-hide(std::size_t n)
-{
-	__asm__ volatile("" : "+r"(n));
-	return n;
-}
-
-static void *
-launder(void *p)
-{
-	__asm__ volatile("" : "+r"(p) : : "memory");
-	return p;
-}
 
 static std::uint64_t *
 thread_counter(const char *name)
@@ -374,14 +358,7 @@ cxx_child(void)
 static int
 run_child(const char *conf, char *out, std::size_t size)
 {
-	char env_conf[128], env_mode[64];
-	std::snprintf(env_conf, sizeof(env_conf), "MALLOC_CONF=%s", conf);
-	std::snprintf(env_mode, sizeof(env_mode), "%s=1", CXX_CHILD_ENV);
-	char *env[] = {env_conf, env_mode, nullptr};
-	char argv0[] = "check_api_cxx-child";
-	char *argv[] = {argv0, nullptr};
-	return child_run_exec("/proc/self/exe", argv, env, CHILD_STDERR_PIPE, "infallible child",
-	                      out, size);
+	return child_run_self_conf(CXX_CHILD_ENV, "1", conf, CHILD_STDERR_PIPE, nullptr, out, size);
 }
 
 START_TEST(test_infallible_new)

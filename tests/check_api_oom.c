@@ -21,9 +21,9 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 
 #include "api_util.h"
+#include "as_util.h"
 #include "thread_util.h"
 
 #define OOM_CHILD_ENV "STRATA_OOM_CHILD"
@@ -35,36 +35,6 @@
 /* The bytes of each block that blocks_fill writes (the smallest size it
  * is asked for). */
 #define PATTERN_BYTES 16
-
-/* The address space in use now, read without allocating. */
-static size_t
-vm_bytes(void)
-{
-	char buf[128];
-	int fd = open("/proc/self/statm", O_RDONLY);
-	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
-	if (fd >= 0)
-		close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	return (size_t)strtoull(buf, NULL, 10) * (size_t)sysconf(_SC_PAGESIZE);
-}
-
-/* Limits the address space to what is in use plus headroom (the hard
- * limit stays, so that as_unlimit can lift it again). */
-static void
-as_limit(size_t headroom)
-{
-	struct rlimit r = {vm_bytes() + headroom, RLIM_INFINITY};
-	if (setrlimit(RLIMIT_AS, &r) != 0)
-		abort();
-}
-
-static void
-as_unlimit(void)
-{
-	struct rlimit r = {RLIM_INFINITY, RLIM_INFINITY};
-	setrlimit(RLIMIT_AS, &r);
-}
 
 /* Blocks kept while the address space fills: their list is mapped before
  * the limit, so that it needs no allocation. */
@@ -660,12 +630,7 @@ oom_child(void)
 static int
 run_child(const char *mode, const char *conf, char *out, size_t size)
 {
-	char env_mode[256], env_conf[256];
-	snprintf(env_mode, sizeof(env_mode), OOM_CHILD_ENV "=%s", mode);
-	snprintf(env_conf, sizeof(env_conf), "MALLOC_CONF=%s", conf);
-	char *env[] = {env_mode, env_conf, NULL};
-	char *argv[] = {"strata-oom-child", NULL};
-	return child_run_exec("/proc/self/exe", argv, env, CHILD_STDERR_PIPE, env_mode, out, size);
+	return child_run_self_conf(OOM_CHILD_ENV, mode, conf, CHILD_STDERR_PIPE, NULL, out, size);
 }
 
 /* memory_limit (its purges at the limit) changes nothing of the above:

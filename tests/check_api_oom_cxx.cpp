@@ -15,8 +15,6 @@
  * nothing calls into Check (its messages allocate).
  */
 #include <check.h>
-#include <fcntl.h>
-#include <sys/resource.h>
 
 #include <cstdint>
 #include <cstdio>
@@ -27,61 +25,26 @@
 
 #include <strata.h>
 
-/* child_util.h is C; two of its initializers are not C++'s taste. */
+/* api_util.h (and child_util.h in it) is C; two of its initializers are not C++'s taste. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 #pragma GCC diagnostic ignored "-Wwrite-strings"
-#include "child_util.h"
+#include "api_util.h"
 #pragma GCC diagnostic pop
+#include "as_util.h"
 
 #define OOM_CXX_CHILD_ENV "STRATA_OOM_CXX_CHILD"
 #define HEADROOM ((std::size_t)32 << 20)
 #define HUGE_REQUEST ((std::size_t)256 << 20)
 
-static std::size_t
-hide(std::size_t n)
-{
-	__asm__ volatile("" : "+r"(n));
-	return n;
-}
-
-static void *
-launder(void *p)
-{
-	__asm__ volatile("" : "+r"(p) : : "memory");
-	return p;
-}
-
-/* The address space in use now, read without allocating. */
-static std::size_t
-vm_bytes(void)
-{
-	char buf[128];
-	int fd = open("/proc/self/statm", O_RDONLY);
-	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
-	if (fd >= 0)
-		close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	return (std::size_t)std::strtoull(buf, nullptr, 10) * (std::size_t)sysconf(_SC_PAGESIZE);
-}
-
-/* The purger threads start first: their stacks (8 MiB each) would take
- * address space out of the headroom when they start later. */
+/* as_limit, the purger threads started first: their stacks (8 MiB each)
+ * would take address space out of the headroom when they start later. */
 static void
-as_limit(std::size_t headroom)
+as_limit_after_purgers(std::size_t headroom)
 {
 	bool on = true;
 	mallctl("background_thread", nullptr, nullptr, &on, sizeof(on));
-	struct rlimit r = {vm_bytes() + headroom, RLIM_INFINITY};
-	if (setrlimit(RLIMIT_AS, &r) != 0)
-		std::abort();
-}
-
-static void
-as_unlimit(void)
-{
-	struct rlimit r = {RLIM_INFINITY, RLIM_INFINITY};
-	setrlimit(RLIMIT_AS, &r);
+	as_limit(headroom);
 }
 
 /* Which of the forms of new failed as they should, one bit each. */
@@ -122,7 +85,7 @@ every_form_fails(std::size_t size)
 
 START_TEST(test_large_new_throws)
 {
-	as_limit(HEADROOM);
+	as_limit_after_purgers(HEADROOM);
 	unsigned failed = every_form_fails(HUGE_REQUEST);
 	void *p = ::operator new(HEADROOM / 4); /* what fits still does */
 	::operator delete(p);
@@ -140,7 +103,7 @@ struct node {
 
 START_TEST(test_small_new_throws_then_recovers)
 {
-	as_limit(HEADROOM);
+	as_limit_after_purgers(HEADROOM);
 	node *head = nullptr;
 	std::size_t n = 0;
 	try {
@@ -206,7 +169,7 @@ END_TEST
 START_TEST(test_vector_growth_throws)
 {
 	std::vector<std::uint32_t> v;
-	as_limit(HEADROOM);
+	as_limit_after_purgers(HEADROOM);
 	bool thrown = false;
 	try {
 		for (std::uint32_t i = 0;; i++)
@@ -236,7 +199,7 @@ oom_cxx_child(void)
 	const char *mode = std::getenv(OOM_CXX_CHILD_ENV);
 	if (mode == nullptr)
 		return;
-	as_limit(HEADROOM);
+	as_limit_after_purgers(HEADROOM);
 	try {
 		if (std::strcmp(mode, "aligned") == 0)
 			launder(::operator new(hide(HUGE_REQUEST), std::align_val_t(4096)));
@@ -251,13 +214,8 @@ oom_cxx_child(void)
 static int
 run_child(const char *mode, const char *conf, char *out, std::size_t size)
 {
-	char env_conf[128], env_mode[64];
-	std::snprintf(env_conf, sizeof(env_conf), "MALLOC_CONF=%s", conf);
-	std::snprintf(env_mode, sizeof(env_mode), "%s=%s", OOM_CXX_CHILD_ENV, mode);
-	char *env[] = {env_conf, env_mode, nullptr};
-	char argv0[] = "check_api_oom_cxx-child";
-	char *argv[] = {argv0, nullptr};
-	return child_run_exec("/proc/self/exe", argv, env, CHILD_STDERR_PIPE, env_mode, out, size);
+	return child_run_self_conf(OOM_CXX_CHILD_ENV, mode, conf, CHILD_STDERR_PIPE, nullptr, out,
+	                           size);
 }
 
 /* As jemalloc's operators: new reports as malloc, aligned new as

@@ -32,12 +32,10 @@
  * are tested in a fresh run of this program (CHILD_ENV names what it does).
  */
 #include <check.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,11 +46,11 @@
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <strata.h>
 
 #include "api_util.h"
+#include "dump_util.h"
 
 const char *malloc_conf = "prof:true,lg_prof_sample:0";
 
@@ -62,16 +60,6 @@ const char *malloc_conf = "prof:true,lg_prof_sample:0";
 #define STACKS (1u << STACK_BITS)
 /* The file size limit the dumps meet, far below their size. */
 #define FSIZE_LIMIT ((rlim_t)4096)
-
-#define FORK_CHECK(cond, ...)                                                                      \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "FAIL line %d: ", __LINE__);                               \
-			fprintf(stderr, __VA_ARGS__);                                              \
-			fprintf(stderr, "\n");                                                     \
-			_exit(3);                                                                  \
-		}                                                                                  \
-	} while (0)
 
 /* ------------------------------------------------ the big profile */
 
@@ -127,28 +115,6 @@ dump_to(const char *path)
 	return mallctl("prof.dump", NULL, NULL, &path, sizeof(path));
 }
 
-/* Entries of a folder but . and .. (-1 when it cannot be read). */
-static int
-dir_entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	if (d == NULL)
-		return -1;
-	int n = 0;
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL)
-		n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-	closedir(d);
-	return n;
-}
-
-static bool
-path_missing(const char *path)
-{
-	struct stat st;
-	return lstat(path, &st) != 0 && errno == ENOENT;
-}
-
 static void
 make_file(const char *path, size_t size)
 {
@@ -158,73 +124,10 @@ make_file(const char *path, size_t size)
 	close(fd);
 }
 
-/*
- * Whether path holds one whole dump, gzip exactly when gz: `gzip -t`
- * passes, zlib inflates it to its end, the text starts with "heap_v2/",
- * holds at least min_stacks stacks and ends with MAPPED_LIBRARIES and a
- * mapping.  When not, why.
- */
-static bool
-dump_whole(const char *path, bool gz, unsigned min_stacks, char *why, size_t why_size)
-{
-	unsigned char magic[2] = {0};
-	int fd = open(path, O_RDONLY);
-	bool read2 = fd >= 0 && read(fd, magic, 2) == 2;
-	if (fd >= 0)
-		close(fd);
-	if (!read2 || (magic[0] == 0x1f && magic[1] == 0x8b) != gz) {
-		snprintf(why, why_size, "%s: missing, or %s", path, gz ? "not gzip" : "gzip");
-		return false;
-	}
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "gzip -t '%s' 2>/dev/null", path);
-	if (gz && system(cmd) != 0) {
-		snprintf(why, why_size, "%s: gzip -t fails", path);
-		return false;
-	}
-	gzFile f = gzopen(path, "rb");
-	if (f == NULL) {
-		snprintf(why, why_size, "%s: gzopen fails", path);
-		return false;
-	}
-	size_t cap = 1 << 20, len = 0;
-	char *text = malloc(cap + 1);
-	int n;
-	while (text != NULL && (n = gzread(f, text + len, (unsigned)(cap - len))) > 0) {
-		len += (size_t)n;
-		if (len == cap)
-			text = realloc(text, (cap *= 2) + 1);
-	}
-	int zerr = Z_OK;
-	gzerror(f, &zerr);
-	gzclose(f);
-	if (text == NULL || zerr != Z_OK) {
-		snprintf(why, why_size, "%s: inflating fails after %zu bytes", path, len);
-		free(text);
-		return false;
-	}
-	text[len] = '\0';
-	unsigned stacks = 0;
-	for (const char *p = text; (p = strstr(p, "\n@ ")) != NULL; p++)
-		stacks++;
-	const char *maps = strstr(text, "\nMAPPED_LIBRARIES:\n");
-	bool ok = false;
-	if (strncmp(text, "heap_v2/", 8) != 0)
-		snprintf(why, why_size, "%s: does not start with heap_v2/", path);
-	else if (stacks < min_stacks)
-		snprintf(why, why_size, "%s: %u stacks, not %u", path, stacks, min_stacks);
-	else if (maps == NULL || strchr(maps + 19, '-') == NULL)
-		snprintf(why, why_size, "%s: no mappings at its end (%zu bytes)", path, len);
-	else
-		ok = true;
-	free(text);
-	return ok;
-}
-
 #define FORK_CHECK_WHOLE(path, gz)                                                                 \
 	do {                                                                                       \
 		char why_[512];                                                                    \
-		FORK_CHECK(dump_whole(path, gz, STACKS, why_, sizeof(why_)), "%s", why_);          \
+		FORK_CHECK(dump_whole(path, gz, STACKS, NULL, why_, sizeof(why_)), "%s", why_);    \
 	} while (0)
 
 /* After failures: malloc works and a dump to good (a fresh path in a
@@ -351,39 +254,6 @@ START_TEST(test_fsize_limit_fails_whole_and_raises_nothing)
 END_TEST
 
 /* ------------------------------------------------ mounts */
-
-/*
- * Gives this (forked) process its own mount namespace with private mounts:
- * as root directly, otherwise in a new user namespace mapping the user to
- * itself.  false, with why, where neither is allowed.
- */
-static bool
-private_mounts(char *why, size_t why_size)
-{
-	uid_t uid = geteuid();
-	gid_t gid = getegid();
-	if (unshare(CLONE_NEWNS) != 0) {
-		int first = errno;
-		char map[64];
-		int fd;
-		if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0 ||
-		    (fd = open("/proc/self/setgroups", O_WRONLY)) < 0 || write(fd, "deny", 4) != 4 ||
-		    close(fd) != 0 || (fd = open("/proc/self/uid_map", O_WRONLY)) < 0 ||
-		    write(fd, map, (size_t)snprintf(map, sizeof(map), "%u %u 1", uid, uid)) < 0 ||
-		    close(fd) != 0 || (fd = open("/proc/self/gid_map", O_WRONLY)) < 0 ||
-		    write(fd, map, (size_t)snprintf(map, sizeof(map), "%u %u 1", gid, gid)) < 0 ||
-		    close(fd) != 0) {
-			snprintf(why, why_size, "unshare(CLONE_NEWNS): %s; with CLONE_NEWUSER: %s",
-			         strerror(first), strerror(errno));
-			return false;
-		}
-	}
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
-		snprintf(why, why_size, "making mounts private: %s", strerror(errno));
-		return false;
-	}
-	return true;
-}
 
 static void
 mounts_child(const void *arg)
@@ -689,7 +559,7 @@ START_TEST(test_longest_name_is_written)
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	ck_assert_int_eq(dump_to(path), 0);
 	char why[512];
-	ck_assert_msg(dump_whole(path, true, 1, why, sizeof(why)), "%s", why);
+	ck_assert_msg(dump_whole(path, true, 1, NULL, why, sizeof(why)), "%s", why);
 	ck_assert_int_eq(dir_entries(dir), 1);
 	temp_dir_remove(dir);
 }
@@ -741,36 +611,28 @@ child_main(void)
  * few stacks there are at start. */
 #define AUTO_FSIZE_LIMIT ((rlim_t)16)
 
+/* Sets the soft RLIMIT_FSIZE to AUTO_FSIZE_LIMIT in run_limited's child,
+ * before exec; exits 126 when it cannot. */
+static void
+limit_fsize_before_exec(const void *arg)
+{
+	(void)arg;
+	struct rlimit lim;
+	if (getrlimit(RLIMIT_FSIZE, &lim) != 0)
+		_exit(126);
+	lim.rlim_cur = AUTO_FSIZE_LIMIT;
+	if (setrlimit(RLIMIT_FSIZE, &lim) != 0)
+		_exit(126);
+}
+
 /* Runs this program again in mode with MALLOC_CONF=conf, its standard
  * output and error into out, under a soft RLIMIT_FSIZE of AUTO_FSIZE_LIMIT
  * set before exec (so it holds from strata's start); the wait status. */
 static int
 run_limited(const char *mode, const char *conf, char *out, size_t size)
 {
-	char env_conf[512], env_mode[64];
-	snprintf(env_conf, sizeof(env_conf), "MALLOC_CONF=%s", conf);
-	snprintf(env_mode, sizeof(env_mode), CHILD_ENV "=%s", mode);
-	char *env[] = {env_conf, env_mode, NULL};
-	char *argv[] = {"strata-test-child", NULL};
-	int fds[2];
-	ck_assert_int_eq(pipe(fds), 0);
-	pid_t pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		dup2(fds[1], STDOUT_FILENO);
-		dup2(fds[1], STDERR_FILENO);
-		close(fds[0]);
-		struct rlimit lim;
-		if (getrlimit(RLIMIT_FSIZE, &lim) != 0)
-			_exit(126);
-		lim.rlim_cur = AUTO_FSIZE_LIMIT;
-		if (setrlimit(RLIMIT_FSIZE, &lim) != 0)
-			_exit(126);
-		execve("/proc/self/exe", argv, env);
-		_exit(127);
-	}
-	close(fds[1]);
-	return child_collect(pid, fds[0], env_conf, out, size);
+	child_how_t how = {.wait_s = 0, .prep = limit_fsize_before_exec, .arg = NULL};
+	return child_run_self_conf(CHILD_ENV, mode, conf, CHILD_STDERR_PIPE, &how, out, size);
 }
 
 /* Lines of out that start with start. */

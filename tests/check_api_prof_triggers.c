@@ -53,11 +53,11 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <strata.h>
 
 #include "api_util.h"
+#include "dump_util.h"
 #include "thread_util.h"
 
 /* One sample per 16 KiB on average: a 64 KiB allocation is sampled with
@@ -173,112 +173,14 @@ scan_dir(const char *dir, const char *base, int pid, dir_scan_t *s)
 	closedir(d);
 }
 
-/* Entries of a folder but . and .. (-1 when it cannot be read). */
-static int
-dir_entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	if (d == NULL)
-		return -1;
-	int n = 0;
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL)
-		n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-	closedir(d);
-	return n;
-}
-
-static bool
-path_missing(const char *path)
-{
-	struct stat st;
-	return lstat(path, &st) != 0 && errno == ENOENT;
-}
-
 /* ------------------------------------------------ reading dumps back */
 
-static bool
-file_is_gzip(const char *path)
-{
-	unsigned char magic[2] = {0};
-	int fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return false;
-	ssize_t n = read(fd, magic, 2);
-	close(fd);
-	return n == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
-}
-
-/*
- * Whether path holds one whole dump: gzip-compressed exactly when gz (then
- * `gzip -t` passes and zlib inflates it to its end without an error), its
- * text starting with "heap_v2/" and holding "MAPPED_LIBRARIES:" followed by
- * at least one mapping.  When not, why (for the failure message).  When
- * want is not NULL, the text must also contain it.
- */
-static bool
-dump_complete(const char *path, bool gz, const char *want, char *why, size_t why_size)
-{
-	if (file_is_gzip(path) != gz) {
-		snprintf(why, why_size, "%s: %s", path,
-		         gz ? "not gzip" : "gzip, expected plain text");
-		return false;
-	}
-	if (gz) {
-		char cmd[512];
-		snprintf(cmd, sizeof(cmd), "gzip -t '%s' 2>/dev/null", path);
-		if (system(cmd) != 0) {
-			snprintf(why, why_size, "%s: gzip -t fails", path);
-			return false;
-		}
-	}
-	gzFile f = gzopen(path, "rb");
-	if (f == NULL) {
-		snprintf(why, why_size, "%s: gzopen fails", path);
-		return false;
-	}
-	size_t cap = 1 << 16, len = 0;
-	char *text = malloc(cap + 1);
-	ck_assert_ptr_nonnull(text);
-	int n;
-	while ((n = gzread(f, text + len, (unsigned)(cap - len))) > 0) {
-		len += (size_t)n;
-		if (len == cap) {
-			cap *= 2;
-			text = realloc(text, cap + 1);
-			ck_assert_ptr_nonnull(text);
-		}
-	}
-	int zerr;
-	const char *zmsg = gzerror(f, &zerr);
-	bool read_ok = n == 0 && zerr == Z_OK;
-	char zwhy[128];
-	snprintf(zwhy, sizeof(zwhy), "%s", zmsg != NULL ? zmsg : "");
-	gzclose(f);
-	text[len] = '\0';
-	const char *maps = memmem(text, len, "\nMAPPED_LIBRARIES:\n", 19);
-	bool ok = false;
-	if (!read_ok)
-		snprintf(why, why_size, "%s: inflating fails after %zu bytes: %s", path, len, zwhy);
-	else if (len < 8 || memcmp(text, "heap_v2/", 8) != 0)
-		snprintf(why, why_size, "%s: does not start with heap_v2/: %.40s", path, text);
-	else if (maps == NULL)
-		snprintf(why, why_size, "%s: no MAPPED_LIBRARIES: (%zu bytes)", path, len);
-	else if (strchr(maps + 19, '-') == NULL)
-		snprintf(why, why_size, "%s: no mapping after MAPPED_LIBRARIES:", path);
-	else if (want != NULL && strstr(text, want) == NULL)
-		snprintf(why, why_size, "%s: lacks \"%s\"", path, want);
-	else
-		ok = true;
-	free(text);
-	return ok;
-}
-
+/* path holds a whole dump (dump_util.h), with want when not NULL. */
 static void
 expect_dump_complete(const char *path, bool gz, const char *want)
 {
 	char why[512];
-	ck_assert_msg(dump_complete(path, gz, want, why, sizeof(why)), "%s", why);
+	ck_assert_msg(dump_whole(path, gz, 0, want, why, sizeof(why)), "%s", why);
 }
 
 /* ------------------------------------------------ bounded polls */
@@ -752,8 +654,10 @@ wait_recent_tmp(const char *dir, const char *part, double bound_s)
 	return seen;
 }
 
+/* Prints the pid, fills the ring with RECENT_FILL live allocations and
+ * sends the dump signal. */
 static void
-child_exit_during_recent_dump(const char *dir)
+fill_ring_and_signal(void)
 {
 	printf("pid=%d\n", (int)getpid());
 	fflush(stdout);
@@ -763,6 +667,12 @@ child_exit_during_recent_dump(const char *dir)
 		CHILD_CHECK(keep[i] != NULL, "malloc");
 	}
 	CHILD_CHECK(kill(getpid(), SIGUSR2) == 0, "kill");
+}
+
+static void
+child_exit_during_recent_dump(const char *dir)
+{
+	fill_ring_and_signal();
 	bool seen = wait_recent_tmp(dir, "", POLL_WAIT_S);
 	printf("recent_tmp=%d exiting\n", seen);
 	fflush(stdout);
@@ -780,14 +690,7 @@ child_exit_during_recent_dump(const char *dir)
 static void
 child_exit_during_batch(const char *dir)
 {
-	printf("pid=%d\n", (int)getpid());
-	fflush(stdout);
-	static void *keep[RECENT_FILL];
-	for (int i = 0; i < RECENT_FILL; i++) {
-		keep[i] = malloc(64 + i % 512);
-		CHILD_CHECK(keep[i] != NULL, "malloc");
-	}
-	CHILD_CHECK(kill(getpid(), SIGUSR2) == 0, "kill");
+	fill_ring_and_signal();
 	bool first = wait_recent_tmp(dir, ".m0.", POLL_WAIT_S);
 	CHILD_CHECK(kill(getpid(), SIGUSR2) == 0, "kill");
 	void *big = malloc(64 * MiB);
@@ -1150,16 +1053,6 @@ END_TEST
  * the limit raised again the profiler dumps. */
 #define FSIZE_LIMIT ((rlim_t)4096)
 
-#define FORK_CHECK(cond, ...)                                                                      \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "FAIL line %d: ", __LINE__);                               \
-			fprintf(stderr, __VA_ARGS__);                                              \
-			fprintf(stderr, "\n");                                                     \
-			_exit(3);                                                                  \
-		}                                                                                  \
-	} while (0)
-
 static void
 fsize_child(const void *arg)
 {
@@ -1435,6 +1328,23 @@ START_TEST(test_gdump_is_rate_limited)
 }
 END_TEST
 
+/* Runs the child mode with MALLOC_CONF opts,prof_prefix:<dir>/x in a fresh
+ * folder dir, fails the test unless it exits 0, and scans the folder into
+ * s; the child's pid. */
+static int
+run_exit_child(const char *mode, const char *opts, char *dir, size_t dir_size, char *out,
+               size_t size, dir_scan_t *s)
+{
+	char conf[256];
+	temp_dir_make(dir, dir_size, "trig");
+	snprintf(conf, sizeof(conf), "%s,prof_prefix:%s/x", opts, dir);
+	int status = run_child(mode, conf, dir, out, size);
+	expect_child_ok(status, out);
+	int pid = child_pid(out);
+	scan_dir(dir, "x", pid, s);
+	return pid;
+}
+
 /*
  * A process that exits while its dumper thread writes an automatic dump
  * (gdump, interval, signal) waits for that dump: exit used to kill the
@@ -1443,15 +1353,10 @@ END_TEST
  */
 START_TEST(test_exit_during_automatic_dump_leaves_no_temporary_file)
 {
-	char dir[64], conf[256], out[4096];
-	temp_dir_make(dir, sizeof(dir), "trig");
-	snprintf(conf, sizeof(conf), "prof:true,prof_gdump:true,prof_gdump_min_interval_ms:0,"
-	         "prof_prefix:%s/x", dir);
-	int status = run_child("exit_during_dump", conf, dir, out, sizeof(out));
-	expect_child_ok(status, out);
-	int pid = child_pid(out);
+	char dir[64], out[4096];
 	dir_scan_t *s = malloc(sizeof(*s));
-	scan_dir(dir, "x", pid, s);
+	run_exit_child("exit_during_dump", "prof:true,prof_gdump:true,prof_gdump_min_interval_ms:0",
+	               dir, sizeof(dir), out, sizeof(out), s);
 	temp_dir_remove(dir); /* first, so a failure leaves nothing behind */
 	ck_assert_msg(strstr(out, "tmp=1") != NULL, "the child saw no dump begin: %s", out);
 	ck_assert_msg(s->nother == 0, "unexpected file %s", s->other);
@@ -1466,15 +1371,11 @@ END_TEST
  * dump: the file is complete and no temporary file is left. */
 START_TEST(test_exit_during_recent_dump_leaves_it_complete)
 {
-	char dir[64], conf[256], out[4096], path[256];
-	temp_dir_make(dir, sizeof(dir), "trig");
-	snprintf(conf, sizeof(conf), "prof:true,lg_prof_sample:0,prof_recent_alloc_max:-1,"
-	         "prof_signal:USR2,prof_prefix:%s/x", dir);
-	int status = run_child("exit_during_recent_dump", conf, dir, out, sizeof(out));
-	expect_child_ok(status, out);
-	int pid = child_pid(out);
+	char dir[64], out[4096], path[256];
 	dir_scan_t *s = malloc(sizeof(*s));
-	scan_dir(dir, "x", pid, s);
+	int pid = run_exit_child("exit_during_recent_dump",
+	                         "prof:true,lg_prof_sample:0,prof_recent_alloc_max:-1,prof_signal:USR2",
+	                         dir, sizeof(dir), out, sizeof(out), s);
 	snprintf(path, sizeof(path), "%s/x.%d.0.m0.recent.json.gz", dir, pid);
 	bool complete = file_is_gzip(path);
 	temp_dir_remove(dir); /* first, so a failure leaves nothing behind */
@@ -1494,15 +1395,12 @@ END_TEST
  * cancelled by the end of dumps, silently). */
 START_TEST(test_exit_during_batch_writes_the_rest_of_it)
 {
-	char dir[64], conf[256], out[4096], path[384];
-	temp_dir_make(dir, sizeof(dir), "trig");
-	snprintf(conf, sizeof(conf), "prof:true,lg_prof_sample:0,prof_recent_alloc_max:-1,"
-	         "prof_signal:USR2,lg_prof_interval:26,prof_final:true,prof_prefix:%s/x", dir);
-	int status = run_child("exit_during_batch", conf, dir, out, sizeof(out));
-	expect_child_ok(status, out);
-	int pid = child_pid(out);
+	char dir[64], out[4096], path[384];
 	dir_scan_t *s = malloc(sizeof(*s));
-	scan_dir(dir, "x", pid, s);
+	run_exit_child("exit_during_batch",
+	               "prof:true,lg_prof_sample:0,prof_recent_alloc_max:-1,prof_signal:USR2,"
+	               "lg_prof_interval:26,prof_final:true",
+	               dir, sizeof(dir), out, sizeof(out), s);
 	/* The dumper's own allocations may cross another interval: the
 	 * numbers after i0 are not fixed. */
 	bool interval = false, final = false;

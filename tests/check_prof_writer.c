@@ -20,11 +20,9 @@
  *     zlib's state included, comes from os_pages_map and goes back.
  */
 #include <check.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <sched.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +37,7 @@
 #include "os.h"
 #include "prof/writer.h"
 #include "child_util.h"
+#include "dump_util.h"
 #include "tree_util.h"
 
 /* ASan's hooks on every malloc and free of the process. */
@@ -154,24 +153,6 @@ assert_dump_is(bool gzip, const char *data, size_t len)
 	free(got);
 }
 
-/* Entries of dir besides . and ..; the first one's name into first. */
-static int
-dir_entries(const char *dir, char *first, size_t size)
-{
-	DIR *d = opendir(dir);
-	ck_assert_ptr_nonnull(d);
-	int n = 0;
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		if (n++ == 0 && first != NULL)
-			snprintf(first, size, "%s", e->d_name);
-	}
-	closedir(d);
-	return n;
-}
-
 static bool
 exists(const char *path)
 {
@@ -250,7 +231,7 @@ START_TEST(test_plain_content_exact)
 	struct stat st;
 	ck_assert_int_eq(stat(dump_path, &st), 0);
 	ck_assert_uint_eq(st.st_mode & 0777, 0644);
-	ck_assert_int_eq(dir_entries(test_dir, NULL, 0), 1);
+	ck_assert_int_eq(dir_entries(test_dir), 1);
 	free(expect);
 	free(text);
 }
@@ -381,7 +362,7 @@ START_TEST(test_gzip_roundtrip)
 	ck_assert_int_eq(prof_writer_open(&w, dump_path, true), 0);
 	ck_assert_int_eq(prof_writer_close(&w), 0);
 	assert_dump_is(true, "", 0);
-	ck_assert_int_eq(dir_entries(test_dir, NULL, 0), 1);
+	ck_assert_int_eq(dir_entries(test_dir), 1);
 	free(text);
 }
 END_TEST
@@ -402,7 +383,7 @@ assert_open_fails(const char *path, bool gzip, int want)
 	prof_writer_copy_file(&w, "/proc/self/maps");
 	prof_writer_abandon(&w);
 	ck_assert_int_eq(prof_writer_close(&w), want);
-	ck_assert_int_eq(dir_entries(test_dir, NULL, 0), 0);
+	ck_assert_int_eq(dir_entries(test_dir), 0);
 }
 
 START_TEST(test_open_errors)
@@ -422,7 +403,7 @@ START_TEST(test_open_errors)
 	snprintf(path, sizeof(path), "%s/dump.heap", file);
 	prof_writer_t w;
 	ck_assert_int_eq(prof_writer_open(&w, path, false), ENOTDIR);
-	ck_assert_int_eq(dir_entries(test_dir, NULL, 0), 1);
+	ck_assert_int_eq(dir_entries(test_dir), 1);
 	unlink(file);
 
 	/* A name past NAME_MAX, and a path past PATH_MAX. */
@@ -454,7 +435,7 @@ open_as_user(const void *arg)
 	if (rw == 0)
 		rw = prof_writer_close(&w);
 	snprintf(path, sizeof(path), "%s/ro", test_dir);
-	fprintf(stderr, "%d %d %d", ro, rw, dir_entries(path, NULL, 0));
+	fprintf(stderr, "%d %d %d", ro, rw, dir_entries(path));
 }
 
 START_TEST(test_open_unwritable_folder)
@@ -472,7 +453,7 @@ START_TEST(test_open_unwritable_folder)
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %#x", status);
 	snprintf(want, sizeof(want), "%d 0 0", EACCES);
 	ck_assert_str_eq(out, want);
-	ck_assert_int_eq(dir_entries(rw, NULL, 0), 1);
+	ck_assert_int_eq(dir_entries(rw), 1);
 }
 END_TEST
 
@@ -509,7 +490,7 @@ START_TEST(test_rlimit_fsize)
 		ck_assert_int_eq(dump_bytes(gzip, noise, big), EFBIG);
 		ck_assert_int_eq(errno, 0);
 		ck_assert(!exists(dump_path));
-		ck_assert_int_eq(dir_entries(test_dir, NULL, 0), 0);
+		ck_assert_int_eq(dir_entries(test_dir), 0);
 	}
 	/* Exactly the limit fits; one byte more does not. */
 	ck_assert_int_eq(dump_bytes(false, noise, limit + 1), EFBIG);
@@ -526,30 +507,15 @@ static void
 dump_to_small_tmpfs(const void *arg)
 {
 	bool gzip = *(const bool *)arg;
-	uid_t uid = geteuid();
-	gid_t gid = getegid();
-	if (unshare(CLONE_NEWNS) != 0) {
-		char map[64];
-		int fd;
-		if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0 ||
-		    (fd = open("/proc/self/setgroups", O_WRONLY)) < 0 || write(fd, "deny", 4) != 4 ||
-		    close(fd) != 0 || (fd = open("/proc/self/uid_map", O_WRONLY)) < 0 ||
-		    write(fd, map, (size_t)snprintf(map, sizeof(map), "%u %u 1", uid, uid)) < 0 ||
-		    close(fd) != 0 || (fd = open("/proc/self/gid_map", O_WRONLY)) < 0 ||
-		    write(fd, map, (size_t)snprintf(map, sizeof(map), "%u %u 1", gid, gid)) < 0 ||
-		    close(fd) != 0) {
-			fprintf(stderr, "skip");
-			return;
-		}
-	}
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+	char why[256];
+	if (!private_mounts(why, sizeof(why)) ||
 	    mount("tmpfs", test_dir, "tmpfs", 0, "size=64k") != 0) {
 		fprintf(stderr, "skip");
 		return;
 	}
 	char *noise = make_noise(1 << 20);
 	int err = dump_bytes(gzip, noise, 1 << 20);
-	fprintf(stderr, "%d %d", err, dir_entries(test_dir, NULL, 0));
+	fprintf(stderr, "%d %d", err, dir_entries(test_dir));
 }
 
 START_TEST(test_full_tmpfs)
@@ -651,7 +617,7 @@ START_TEST(test_write_fails)
 		ck_assert_int_eq(errno, 0);
 		ck_assert_uint_eq(hook_calls, calls);
 		ck_assert(!exists(dump_path));
-		ck_assert_int_eq(dir_entries(test_dir, NULL, 0), 0);
+		ck_assert_int_eq(dir_entries(test_dir), 0);
 	}
 	free(noise);
 	free(text);
@@ -671,11 +637,11 @@ START_TEST(test_path_appears_only_at_close)
 		for (size_t off = 0; off < len; off += len / 8) {
 			prof_writer_write(&w, text + off, len / 8);
 			ck_assert(!exists(dump_path));
-			ck_assert_int_eq(dir_entries(test_dir, tmp_name, sizeof(tmp_name)), 1);
+			ck_assert_int_eq(dir_entries_named(test_dir, tmp_name, sizeof(tmp_name)), 1);
 			ck_assert_msg(strncmp(tmp_name, "dump.heap.tmp.", 14) == 0, "%s", tmp_name);
 		}
 		ck_assert_int_eq(prof_writer_close(&w), 0);
-		ck_assert_int_eq(dir_entries(test_dir, tmp_name, sizeof(tmp_name)), 1);
+		ck_assert_int_eq(dir_entries_named(test_dir, tmp_name, sizeof(tmp_name)), 1);
 		ck_assert_str_eq(tmp_name, "dump.heap");
 		assert_dump_is(gzip, text, len);
 		unlink(dump_path);
@@ -706,7 +672,7 @@ START_TEST(test_replace_existing)
 	assert_file_is(dump_path, old, sizeof(old) - 1);
 	ck_assert_int_eq(stat(dump_path, &after), 0);
 	ck_assert_uint_eq(after.st_ino, before.st_ino);
-	ck_assert_int_eq(dir_entries(test_dir, NULL, 0), 1);
+	ck_assert_int_eq(dir_entries(test_dir), 1);
 
 	/* Success renames over it: a reader that opened the old file still
 	 * reads it whole; the path reads the new one. */
@@ -724,7 +690,7 @@ START_TEST(test_replace_existing)
 	ck_assert_int_eq(read(reader, buf, sizeof(buf)), (ssize_t)sizeof(old) - 1);
 	ck_assert(memcmp(buf, old, sizeof(old) - 1) == 0);
 	close(reader);
-	ck_assert_int_eq(dir_entries(test_dir, NULL, 0), 1);
+	ck_assert_int_eq(dir_entries(test_dir), 1);
 }
 END_TEST
 
@@ -735,15 +701,15 @@ START_TEST(test_abandon_removes_tmp)
 		prof_writer_t w;
 		ck_assert_int_eq(prof_writer_open(&w, dump_path, gzip), 0);
 		prof_writer_write(&w, text, 3 * PROF_WRITER_BUFSIZE);
-		ck_assert_int_eq(dir_entries(test_dir, NULL, 0), 1);
+		ck_assert_int_eq(dir_entries(test_dir), 1);
 		errno = 55;
 		prof_writer_abandon(&w);
 		ck_assert_int_eq(errno, 55);
-		ck_assert_int_eq(dir_entries(test_dir, NULL, 0), 0);
+		ck_assert_int_eq(dir_entries(test_dir), 0);
 		/* The writer is closed: writes do nothing, close reports it. */
 		prof_writer_write(&w, "x", 1);
 		ck_assert_int_eq(prof_writer_close(&w), EBADF);
-		ck_assert_int_eq(dir_entries(test_dir, NULL, 0), 0);
+		ck_assert_int_eq(dir_entries(test_dir), 0);
 	}
 	free(text);
 }
@@ -761,14 +727,14 @@ START_TEST(test_temporary_names)
 	prof_writer_t a, b;
 	ck_assert_int_eq(prof_writer_open(&a, dump_path, false), 0);
 	ck_assert_int_eq(prof_writer_open(&b, dump_path, true), 0);
-	ck_assert_int_eq(dir_entries(test_dir, NULL, 0), 12);
+	ck_assert_int_eq(dir_entries(test_dir), 12);
 	prof_writer_printf(&a, "from a\n");
 	prof_writer_printf(&b, "from b\n");
 	ck_assert_int_eq(prof_writer_close(&a), 0);
 	assert_file_is(dump_path, "from a\n", 7);
 	ck_assert_int_eq(prof_writer_close(&b), 0);
 	assert_dump_is(true, "from b\n", 7);
-	ck_assert_int_eq(dir_entries(test_dir, NULL, 0), 11);
+	ck_assert_int_eq(dir_entries(test_dir), 11);
 	for (int i = 0; i < 10; i++) {
 		snprintf(squat, sizeof(squat), "%s.tmp.%d.%d", dump_path, (int)getpid(), i);
 		assert_file_is(squat, "", 0);
@@ -900,7 +866,7 @@ START_TEST(test_map_fails)
 		}
 		ck_assert_int_eq(err, ENOMEM);
 		ck_assert_uint_eq(mapped_bytes, 0);
-		ck_assert_int_eq(dir_entries(test_dir, NULL, 0), 0);
+		ck_assert_int_eq(dir_entries(test_dir), 0);
 	}
 	ck_assert_uint_eq(mapped_bytes, 0);
 	ck_assert_uint_eq(unmaps, maps);

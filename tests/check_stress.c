@@ -14,6 +14,7 @@
 #include <strata.h>
 
 #include "api_util.h"
+#include "rng_util.h"
 
 #include <check.h>
 #include <pthread.h>
@@ -26,30 +27,11 @@
 #define OPS_PER_THREAD 25000
 #define LOCAL_SLOTS 256
 
-static uint64_t
-rng_next(uint64_t *s)
-{
-	*s ^= *s >> 12;
-	*s ^= *s << 25;
-	*s ^= *s >> 27;
-	return *s * 2685821657736338717ull;
-}
-
-/* 60% 1..128 B, 25% ..4 KiB, 10% ..64 KiB, 4% ..1 MiB, 1% ..4 MiB. */
+/* size_in_bucket's distribution (rng_util.h), bucket and size from r. */
 static size_t
 pick_size(uint64_t r)
 {
-	unsigned bucket = (unsigned)(r % 100);
-	uint64_t v = r >> 8;
-	if (bucket < 60)
-		return 1 + v % 128;
-	if (bucket < 85)
-		return 129 + v % (4 * KiB - 128);
-	if (bucket < 95)
-		return 4 * KiB + 1 + v % (60 * KiB);
-	if (bucket < 99)
-		return 64 * KiB + 1 + v % (MiB - 64 * KiB);
-	return MiB + 1 + v % (3 * MiB);
+	return size_in_bucket((unsigned)(r % 100), r >> 8);
 }
 
 /* ----------------------------------------------------------- the pattern */

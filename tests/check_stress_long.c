@@ -54,6 +54,7 @@
 #include <unistd.h>
 
 #include "man_util.h"
+#include "rng_util.h"
 
 #define MODE_ENV "STRATA_TEST_STRESS_LONG"
 #define NSLOTS 16
@@ -89,34 +90,14 @@
 
 /* ------------------------------------------------------------ randomness */
 
-static uint64_t
-rng_next(uint64_t *s)
-{
-	*s ^= *s >> 12;
-	*s ^= *s << 25;
-	*s ^= *s >> 27;
-	return *s * 2685821657736338717ull;
-}
-
-/* 1 in 400 is 0; then 60% 1..128 B, 25% ..4 KiB, 10% ..64 KiB, 4% ..1 MiB,
- * 1% ..4 MiB. */
+/* 1 in 400 is 0; then size_in_bucket's distribution (rng_util.h). */
 static size_t
 pick_size(uint64_t r)
 {
 	unsigned bucket = (unsigned)(r % 400);
-	uint64_t v = r >> 12;
 	if (bucket == 0)
 		return 0;
-	bucket /= 4;
-	if (bucket < 60)
-		return 1 + v % 128;
-	if (bucket < 85)
-		return 129 + v % (4 * KiB - 128);
-	if (bucket < 95)
-		return 4 * KiB + 1 + v % (60 * KiB);
-	if (bucket < 99)
-		return 64 * KiB + 1 + v % (MiB - 64 * KiB);
-	return MiB + 1 + v % (3 * MiB);
+	return size_in_bucket(bucket / 4, r >> 12);
 }
 
 /* ------------------------------------------------------------ problems */
@@ -1360,48 +1341,27 @@ load_start(void)
 
 /* ------------------------------------------------------------ the test */
 
+/* In run_self's child, before exec: MALLOC_CONF and MODE_ENV set to
+ * arg's two strings (conf, mode); exits 127 when it cannot. */
+static void
+set_load_env(const void *arg)
+{
+	const char *const *conf_mode = arg;
+	if (setenv("MALLOC_CONF", conf_mode[0], 1) != 0 || setenv(MODE_ENV, conf_mode[1], 1) != 0)
+		_exit(127);
+}
+
 /* Runs this program in mode `mode` with MALLOC_CONF=conf (the rest of the
  * environment kept: TSAN_OPTIONS, for one); its wait status, with its
  * standard output in out (bounded by RUN_WAIT_S). */
 static int
 run_self(const char *mode, const char *conf, char *out, size_t size)
 {
+	const char *conf_mode[] = {conf, mode};
+	child_how_t how = {.wait_s = RUN_WAIT_S, .prep = set_load_env, .arg = conf_mode};
 	char *argv[] = {"strata-stress-long", NULL};
-	int fds[2];
-	ck_assert_int_eq(pipe(fds), 0);
-	pid_t pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		dup2(fds[1], STDOUT_FILENO);
-		close(fds[0]);
-		if (setenv("MALLOC_CONF", conf, 1) == 0 && setenv(MODE_ENV, mode, 1) == 0)
-			execv("/proc/self/exe", argv);
-		_exit(127);
-	}
-	close(fds[1]);
-	size_t got = 0;
-	double deadline = child_now_s() + RUN_WAIT_S;
-	for (;;) {
-		struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
-		int left_ms = (int)((deadline - child_now_s()) * 1000);
-		if (left_ms <= 0 || poll(&pfd, 1, left_ms) <= 0) {
-			kill(pid, SIGKILL);
-			waitpid(pid, NULL, 0);
-			ck_abort_msg("the load did not end within %d s: %.*s", RUN_WAIT_S, (int)got,
-				     out);
-		}
-		ssize_t n = read(fds[0], out + got, size - 1 - got);
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-		if (got + 1 == size)
-			break;
-	}
-	out[got] = '\0';
-	close(fds[0]);
-	int status;
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	return status;
+	return child_run_exec_with("/proc/self/exe", argv, NULL, CHILD_STDERR_KEEP, &how, "the load",
+	                           out, size);
 }
 
 static char out[1 << 16];
