@@ -43,5 +43,5 @@ profile prog 0 "$out/prog"
 profile prog16 0 "$out/prog" 16
 profile nopie 0 "$out/prog_nopie"
 profile stripped 0 "$out/prog_stripped"
-profile sampled 12 "$out/prog"
+profile sampled 10 "$out/prog"
 gzip -c "$out/prog.heap" > "$out/prog.heap.gz"
