@@ -257,21 +257,30 @@ pages_coalesce(pages_t *p, extent_t *e)
 	return e;
 }
 
-/* Files a free extent (state already set) in its set as it is.  Lock held. */
-void
-pages_insert(pages_t *p, extent_t *e)
+/* Files a free extent whose boundaries are registered in its set.  Lock
+ * held. */
+static void
+pages_file(pages_t *p, extent_t *e)
 {
-	pages_register_free(e);
 	pages_set_insert(p, pages_set_of(p, e->state), e);
 	DEBUG_ASSERT(emap_bits_extent(emap_lookup(e->addr)) == e);
 	DEBUG_ASSERT(emap_bits_extent(emap_lookup((char *)e->addr + e->size - PAGE)) == e);
 }
 
-/* Files a free extent in its set, merged with its free neighbours. */
+/* Files a free extent (state already set) in its set as it is.  Lock held. */
+void
+pages_insert(pages_t *p, extent_t *e)
+{
+	pages_register_free(e);
+	pages_file(p, e);
+}
+
+/* Files a free extent in its set, merged with its free neighbours (which
+ * registers the merged boundaries). */
 void
 pages_insert_coalesced(pages_t *p, extent_t *e)
 {
-	pages_insert(p, pages_coalesce(p, e));
+	pages_file(p, pages_coalesce(p, e));
 }
 
 /* Files a freed slab (dirty) unmerged, on the unmerged list.  Lock held. */
