@@ -55,14 +55,9 @@ prof_describe_stack(char *buf, size_t size, size_t *len, const char *heading,
 	unsigned depth = stack->depth < PROF_DESCRIBE_FRAMES ? stack->depth : PROF_DESCRIBE_FRAMES;
 	unsigned n = 0;
 	for (unsigned f = 0; f < depth; f++) {
-		if (!symbolize) {
-			msg_format(line, sizeof(line), "%s    #%u %#zx\n", MSG_PREFIX, n++,
-			           (size_t)stack->pcs[f]);
-			prof_describe_append(buf, size, len, line);
-			continue;
-		}
-		prof_sym_t sym;
-		prof_symbolize_self(prof_leak_frame_pc(stack, f), &sym);
+		prof_sym_t sym = {.nfuncs = 1}; /* unnamed: the address alone */
+		if (symbolize)
+			prof_symbolize_self(prof_leak_frame_pc(stack, f), &sym);
 		for (unsigned i = 0; i < sym.nfuncs; i++) {
 			prof_sym_frame_line(line, sizeof(line), n++, stack->pcs[f], &sym, i);
 			prof_describe_append(buf, size, len, line);
