@@ -171,6 +171,15 @@ size_within_cap(size_t size)
 	return live_would_pass_cap(size) ? size % 1025 : size;
 }
 
+/* A size from the input within the cap, at least 1 (mallocx and rallocx
+ * leave 0 undefined, as jemalloc does). */
+static size_t
+pick_size_nonzero(fuzz_input_t *in)
+{
+	size_t size = size_within_cap(pick_size(in));
+	return size == 0 ? 1 : size;
+}
+
 static void
 live_add(ssize_t delta)
 {
@@ -421,9 +430,7 @@ op_one(ctx_t *c)
 	}
 	case 4:
 	case 5: { /* mallocx */
-		size_t size = size_within_cap(pick_size(in));
-		if (size == 0)
-			size = 1;
+		size_t size = pick_size_nonzero(in);
 		unsigned lg;
 		bool bad_arena;
 		int flags = pick_flags(in, c->main_thread, &lg, &bad_arena);
@@ -469,9 +476,7 @@ op_one(ctx_t *c)
 		if (b->p == NULL)
 			break;
 		block_check(b, "before rallocx");
-		size_t size = size_within_cap(pick_size(in));
-		if (size == 0)
-			size = 1;
+		size_t size = pick_size_nonzero(in);
 		unsigned lg;
 		bool bad_arena;
 		int flags = pick_flags(in, c->main_thread, &lg, &bad_arena);
