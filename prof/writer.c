@@ -49,6 +49,15 @@ static _Atomic unsigned prof_writer_tmp_seq;
 #define PROF_WRITER_ZHDR 16
 
 ssize_t (*prof_writer_test_write)(int fd, const void *buf, size_t n);
+bool prof_writer_test_named_tmp;
+
+/* "/proc/self/fd/<fd>", through which linkat names an unnamed file. */
+#define PROF_WRITER_FD_PATH_SIZE 32
+static void
+prof_writer_fd_path(char *buf, int fd)
+{
+	msg_format(buf, PROF_WRITER_FD_PATH_SIZE, "/proc/self/fd/%d", fd);
+}
 
 static voidpf
 prof_writer_zalloc(voidpf opaque, uInt items, uInt size)
@@ -158,34 +167,88 @@ prof_writer_release(prof_writer_t *w)
 }
 
 /*
- * Creates the temporary file under the first free "<path>.tmp.<pid>.<n>"
- * (ENAMETOOLONG at once for a final name the rename would refuse).  Of a
- * final name longer than PROF_WRITER_TMP_NAME_KEEP bytes, the
- * temporary name keeps only that many, so that with its suffix (at most
- * 27 bytes) it fits in NAME_MAX wherever the final name does.
+ * Gives the dump its temporary name, the first free "<path>.tmp.<pid>.<n>":
+ * creates a new file there (open_fd) or links the open unnamed file there
+ * (!open_fd).  Of a final name longer than PROF_WRITER_TMP_NAME_KEEP bytes,
+ * the temporary name keeps only that many, so that with its suffix (at
+ * most 27 bytes) it fits in NAME_MAX wherever the final name does.
  */
 #define PROF_WRITER_TMP_NAME_KEEP (NAME_MAX - 27)
 static int
-prof_writer_create_tmp(prof_writer_t *w)
+prof_writer_name_tmp(prof_writer_t *w, bool open_fd)
 {
 	prof_writer_space_t *s = w->space;
 	const char *slash = strrchr(s->path, '/');
 	int dir_len = slash == NULL ? 0 : (int)(slash - s->path) + 1;
-	if (strnlen(s->path + dir_len, NAME_MAX + 1) > NAME_MAX)
-		return ENAMETOOLONG;
 	int name_len = (int)strnlen(s->path + dir_len, PROF_WRITER_TMP_NAME_KEEP);
+	char fd_path[PROF_WRITER_FD_PATH_SIZE];
+	if (!open_fd)
+		prof_writer_fd_path(fd_path, w->fd);
 	for (int i = 0; i < PROF_WRITER_TMP_TRIES; i++) {
 		unsigned seq = atomic_add_relaxed(&prof_writer_tmp_seq, 1);
 		if (msg_format(s->tmp_path, sizeof(s->tmp_path), "%.*s.tmp.%d.%u",
 		               dir_len + name_len, s->path, (int)getpid(), seq) >= sizeof(s->tmp_path))
 			return ENAMETOOLONG;
-		w->fd = open(s->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-		if (w->fd >= 0)
+		if (open_fd) {
+			w->fd = open(s->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+			if (w->fd >= 0)
+				return 0;
+		} else if (linkat(AT_FDCWD, fd_path, AT_FDCWD, s->tmp_path, AT_SYMLINK_FOLLOW) == 0) {
 			return 0;
+		}
 		if (errno != EEXIST && errno != EINTR)
 			return errno;
 	}
 	return EEXIST;
+}
+
+/*
+ * Opens an unnamed file (O_TMPFILE) in the path's folder, to be linked at
+ * close (writer.h).  false, with nothing open, where the kernel or the file
+ * system has no O_TMPFILE or /proc is not mounted (linkat reaches the file
+ * through /proc/self/fd: AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH).
+ * Uses s->tmp_path as scratch.
+ */
+static bool
+prof_writer_open_unnamed(prof_writer_t *w)
+{
+	if (config_test_hooks && prof_writer_test_named_tmp)
+		return false;
+	prof_writer_space_t *s = w->space;
+	const char *slash = strrchr(s->path, '/');
+	size_t dir_len = slash == NULL ? 0 : slash == s->path ? 1 : (size_t)(slash - s->path);
+	if (dir_len == 0)
+		memcpy(s->tmp_path, ".", 2);
+	else {
+		memcpy(s->tmp_path, s->path, dir_len);
+		s->tmp_path[dir_len] = '\0';
+	}
+	int fd = open(s->tmp_path, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return false;
+	char fd_path[PROF_WRITER_FD_PATH_SIZE];
+	prof_writer_fd_path(fd_path, fd);
+	if (access(fd_path, F_OK) != 0) {
+		close(fd);
+		return false;
+	}
+	w->fd = fd;
+	w->unnamed = true;
+	return true;
+}
+
+/* Opens the file the dump is written to: unnamed if it can, else under a
+ * temporary name.  ENAMETOOLONG at once for a final name past NAME_MAX,
+ * which no link or rename could make. */
+static int
+prof_writer_create_tmp(prof_writer_t *w)
+{
+	prof_writer_space_t *s = w->space;
+	const char *slash = strrchr(s->path, '/');
+	size_t dir_len = slash == NULL ? 0 : (size_t)(slash - s->path) + 1;
+	if (strnlen(s->path + dir_len, NAME_MAX + 1) > NAME_MAX)
+		return ENAMETOOLONG;
+	return prof_writer_open_unnamed(w) ? 0 : prof_writer_name_tmp(w, true);
 }
 
 /* Links followed before open gives up with ELOOP (the kernel's limit). */
@@ -380,6 +443,23 @@ prof_writer_copy_file(prof_writer_t *w, const char *src_path)
 	errno = saved_errno;
 }
 
+/* Names the finished unnamed file: links it at the path when nothing is
+ * there; otherwise (linkat never replaces) links it under a temporary name,
+ * which close then renames over what is there. */
+static void
+prof_writer_link(prof_writer_t *w)
+{
+	char fd_path[PROF_WRITER_FD_PATH_SIZE];
+	prof_writer_fd_path(fd_path, w->fd);
+	if (linkat(AT_FDCWD, fd_path, AT_FDCWD, w->space->path, AT_SYMLINK_FOLLOW) == 0)
+		return;
+	int err = errno == EEXIST ? prof_writer_name_tmp(w, false) : errno;
+	if (err == 0)
+		w->unnamed = false;
+	else
+		prof_writer_set_error(w, err);
+}
+
 int
 prof_writer_close(prof_writer_t *w)
 {
@@ -392,12 +472,20 @@ prof_writer_close(prof_writer_t *w)
 		prof_writer_put(w, s->zbuf, w->zlen);
 	if (w->err == 0 && !w->in_place && fsync(w->fd) != 0)
 		prof_writer_set_error(w, errno);
-	if (close(w->fd) != 0)
+	if (w->err == 0 && w->unnamed)
+		prof_writer_link(w);
+	/* Linked at the path itself: a failing close takes the link back. */
+	bool linked_at_path = w->err == 0 && w->unnamed;
+	if (close(w->fd) != 0) {
 		prof_writer_set_error(w, errno);
+		if (linked_at_path)
+			unlink(s->path);
+	}
 	w->fd = -1;
-	if (w->err == 0 && !w->in_place && rename(s->tmp_path, s->path) != 0)
+	bool named_tmp = !w->in_place && !w->unnamed;
+	if (w->err == 0 && named_tmp && rename(s->tmp_path, s->path) != 0)
 		prof_writer_set_error(w, errno);
-	if (w->err != 0 && !w->in_place)
+	if (w->err != 0 && named_tmp)
 		unlink(s->tmp_path);
 	int err = w->err;
 	prof_writer_release(w);
@@ -413,7 +501,7 @@ prof_writer_abandon(prof_writer_t *w)
 	int saved_errno = errno;
 	close(w->fd);
 	w->fd = -1;
-	if (!w->in_place)
+	if (!w->in_place && !w->unnamed)
 		unlink(w->space->tmp_path);
 	prof_writer_release(w);
 	errno = saved_errno;

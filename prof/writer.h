@@ -3,13 +3,19 @@
  * Beside L5 (prof/); uses src L0 only.
  *
  * Owns the dump's temporary file, its output buffer and, for a gzip dump,
- * the zlib stream.  The text goes to a temporary file in the final path's
- * folder ("<path>.tmp.<pid>.<n>", the final name cut to NAME_MAX - 27
- * bytes so that the whole fits in NAME_MAX), which prof_writer_close
- * renames onto the final path once everything is written and synced: a
- * reader sees no file, the file that was there before, or the whole dump,
- * never part of one.  On any error the temporary file is removed and the
- * final path is left as it was.
+ * the zlib stream.  The text goes to an unnamed file (O_TMPFILE) in the
+ * final path's folder, which prof_writer_close links at the final path
+ * once everything is written and synced: a reader sees no file, the file
+ * that was there before, or the whole dump, never part of one, and a
+ * process killed or calling _exit in the middle of a dump leaves nothing
+ * behind.  Where a file is already there (linkat never replaces one) the
+ * finished file is linked under a temporary name in the same folder
+ * ("<path>.tmp.<pid>.<n>", the final name cut to NAME_MAX - 27 bytes so
+ * that the whole fits in NAME_MAX) and renamed onto the path.  Where the
+ * file system has no O_TMPFILE, or /proc is not mounted, the dump is
+ * written under that temporary name from the start (a process killed in
+ * the middle then leaves it).  On any error the temporary file is removed
+ * and the final path is left as it was.
  *
  * A path that names something other than a regular file or a folder (a
  * FIFO, a character device such as /dev/null or /dev/full, a socket) is
@@ -77,6 +83,7 @@ typedef struct prof_writer {
 	int err;                    /* first error since open; 0 if none */
 	bool gzip;                  /* the text goes through zs */
 	bool in_place;              /* fd is the path itself, not a temporary file */
+	bool unnamed;               /* fd is an O_TMPFILE file, not linked anywhere yet */
 	size_t len;                 /* text bytes held in space->buf */
 	size_t zlen;                /* compressed bytes held in space->zbuf */
 	uint64_t off;               /* bytes written to fd so far */
@@ -91,15 +98,18 @@ typedef struct prof_writer {
  * never read it.
  */
 extern ssize_t (*prof_writer_test_write)(int fd, const void *buf, size_t n);
+/* Test injection as above: true makes open use a temporary name from the
+ * start, as on a file system without O_TMPFILE. */
+extern bool prof_writer_test_named_tmp;
 
 /*
- * Creates the temporary file for a dump to path (O_WRONLY | O_CREAT |
- * O_EXCL | O_CLOEXEC, mode 0644 before the umask), or opens a path that is
+ * Creates the unnamed or temporary file for a dump to path (O_WRONLY,
+ * mode 0644 before the umask), or opens a path that is
  * no regular file in place, compressed with gzip if gzip.  0, or an errno
  * value: ENOENT (missing folder, empty path), EACCES (folder not
  * writable), ENOTDIR, EISDIR (path ends in '/'), ENAMETOOLONG (a name past
- * NAME_MAX, or a temporary path past PATH_MAX), EEXIST (64 temporary names
- * in a row taken), ENXIO (a FIFO with no reader), ELOOP (more than 40
+ * NAME_MAX; where no unnamed file can be made, also a temporary path past
+ * PATH_MAX), EEXIST (then, 64 temporary names in a row taken), ENXIO (a FIFO with no reader), ELOOP (more than 40
  * links), ENOMEM...; then nothing was created and w is closed (writes do
  * nothing, close returns the error, abandon does nothing).  On success w
  * must end in prof_writer_close or prof_writer_abandon.
@@ -115,16 +125,17 @@ void prof_writer_printf(prof_writer_t *w, const char *fmt, ...)
  * for a dump); failing to open or read it is the writer's error. */
 void prof_writer_copy_file(prof_writer_t *w, const char *src_path);
 /*
- * Writes what is buffered, ends the gzip stream, fsyncs and closes the
- * temporary file and renames it to the path given to open (a path written
- * in place is only closed).  0, or the first
- * error since open (an errno value); then the temporary file is removed and
+ * Writes what is buffered, ends the gzip stream, fsyncs the file and gives
+ * it the path given to open, linked or renamed (a path written in place is
+ * only closed).  0, or the first error since open (an errno value; EEXIST
+ * or ENAMETOOLONG also when a file at the path is to be replaced and no
+ * temporary name can be made); then no temporary file is left and
  * the writer has left the path alone.  w is closed afterwards: writes do
  * nothing and another close returns the error again (EBADF after a
  * successful close).
  */
 int prof_writer_close(prof_writer_t *w);
-/* Closes and removes the temporary file; nothing happens at the path.
+/* Closes and removes the unnamed or temporary file; nothing happens at the path.
  * Does nothing to a closed writer. */
 void prof_writer_abandon(prof_writer_t *w);
 

@@ -590,11 +590,43 @@ child_gdump(const char *dir)
 	_exit(0);
 }
 
-/* -------- exit while the dumper writes (prof_gdump:true, prof_prefix:
- * <dir>/x): each new high asks for a dump; once a dump's temporary file
- * exists, the program exits, as short programs do.  A dump that ends
- * before it is seen is followed by another new high. */
+/* -------- exits while the dumper writes.  A dump being written has no
+ * name yet: it is an unnamed file (O_TMPFILE) of the folder, which
+ * /proc/self/fd shows as "<dir>/#<inode> (deleted)", or, on a file system
+ * without O_TMPFILE, a file under a temporary name. */
 
+/* Whether this process is writing a dump file in dir that has no name yet. */
+static bool
+dump_file_in_progress(const char *dir)
+{
+	int ntmp = 0;
+	count_kind(dir, "x", 'u', &ntmp);
+	if (ntmp != 0)
+		return true;
+	DIR *d = opendir("/proc/self/fd");
+	if (d == NULL)
+		return false;
+	size_t dir_len = strlen(dir);
+	bool found = false;
+	struct dirent *e;
+	while (!found && (e = readdir(d)) != NULL) {
+		char link[PATH_MAX + 32], target[PATH_MAX];
+		snprintf(link, sizeof(link), "/proc/self/fd/%s", e->d_name);
+		ssize_t n = readlink(link, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		found = strncmp(target, dir, dir_len) == 0 && strncmp(target + dir_len, "/#", 2) == 0 &&
+		        strstr(target, " (deleted)") != NULL;
+	}
+	closedir(d);
+	return found;
+}
+
+/* (prof_gdump:true, prof_prefix:<dir>/x): each new high asks for a dump;
+ * once a dump is being written, the program exits, as short programs do,
+ * printing how many u dumps were complete before (that one is the next).
+ * A dump that ends before it is seen is followed by another new high. */
 static void
 child_exit_during_dump(const char *dir)
 {
@@ -603,16 +635,18 @@ child_exit_during_dump(const char *dir)
 	static void *heap[64];
 	heap[0] = malloc(4096); /* not empty: see child_gdump */
 	CHILD_CHECK(heap[0] != NULL, "malloc");
-	int highs = 0, ntmp = 0;
+	int highs = 0, complete = 0;
+	bool writing = false;
 	double deadline = child_now_s() + POLL_WAIT_S;
-	while (child_now_s() < deadline && ntmp == 0) {
-		if (highs < 63 && count_kind(dir, "x", 'u', &ntmp) >= highs) {
+	while (child_now_s() < deadline && !writing) {
+		complete = count_kind(dir, "x", 'u', NULL);
+		if (highs < 63 && complete >= highs) {
 			heap[++highs] = malloc(MiB); /* always sampled: a new high */
 			CHILD_CHECK(heap[highs] != NULL, "malloc");
 		}
-		count_kind(dir, "x", 'u', &ntmp);
+		writing = dump_file_in_progress(dir);
 	}
-	printf("tmp=%d highs=%d exiting\n", ntmp, highs);
+	printf("writing=%d complete=%d highs=%d exiting\n", writing, complete, highs);
 	fflush(stdout);
 	exit(0);
 }
@@ -620,37 +654,43 @@ child_exit_during_dump(const char *dir)
 /* -------- exit while the dumper writes the recent allocations beside a
  * signal's dump (prof_signal:USR2, lg_prof_sample:0,
  * prof_recent_alloc_max:-1, prof_prefix:<dir>/x): 40000 allocations fill
- * the ring, so its JSON takes a while to write; once its temporary file
- * exists, the program exits. */
+ * the ring, so its JSON takes a while to write; once it is being written
+ * (the signal's heap dump, written first, is there and the JSON is not),
+ * the program exits. */
 
 #define RECENT_FILL 40000
 
-/* Whether a temporary file of recent allocations whose name contains
- * part exists in dir. */
+/* Whether dir holds the n-th signal dump's file with suffix: its heap
+ * dump (".heap.gz") or its recent allocations (".recent.json.gz"). */
 static bool
-recent_tmp_exists_of(const char *dir, const char *part)
+signal_file_exists(const char *dir, int n, const char *suffix)
 {
+	char tail[64];
+	snprintf(tail, sizeof(tail), ".m%d%s", n, suffix);
+	size_t tail_len = strlen(tail);
 	DIR *d = opendir(dir);
 	if (d == NULL)
 		return false;
 	bool found = false;
 	struct dirent *e;
-	while (!found && (e = readdir(d)) != NULL)
-		found = is_tmp_name(e->d_name) && strstr(e->d_name, ".recent.json") != NULL &&
-		        strstr(e->d_name, part) != NULL;
+	while (!found && (e = readdir(d)) != NULL) {
+		size_t len = strlen(e->d_name);
+		found = len > tail_len && strcmp(e->d_name + len - tail_len, tail) == 0;
+	}
 	closedir(d);
 	return found;
 }
 
-/* Polls until a temporary recent-allocations file named with part exists,
- * for at most bound_s seconds. */
+/* Polls until the recent allocations of the n-th signal's dump are being
+ * written, for at most bound_s seconds. */
 static bool
-wait_recent_tmp(const char *dir, const char *part, double bound_s)
+wait_recent_in_progress(const char *dir, int n, double bound_s)
 {
 	double deadline = child_now_s() + bound_s;
 	bool seen = false;
 	while (!seen && child_now_s() < deadline)
-		seen = recent_tmp_exists_of(dir, part);
+		seen = signal_file_exists(dir, n, ".heap.gz") &&
+		       !signal_file_exists(dir, n, ".recent.json.gz") && dump_file_in_progress(dir);
 	return seen;
 }
 
@@ -673,8 +713,8 @@ static void
 child_exit_during_recent_dump(const char *dir)
 {
 	fill_ring_and_signal();
-	bool seen = wait_recent_tmp(dir, "", POLL_WAIT_S);
-	printf("recent_tmp=%d exiting\n", seen);
+	bool seen = wait_recent_in_progress(dir, 0, POLL_WAIT_S);
+	printf("recent_writing=%d exiting\n", seen);
 	fflush(stdout);
 	exit(0);
 }
@@ -691,13 +731,13 @@ static void
 child_exit_during_batch(const char *dir)
 {
 	fill_ring_and_signal();
-	bool first = wait_recent_tmp(dir, ".m0.", POLL_WAIT_S);
+	bool first = wait_recent_in_progress(dir, 0, POLL_WAIT_S);
 	CHILD_CHECK(kill(getpid(), SIGUSR2) == 0, "kill");
 	void *big = malloc(64 * MiB);
 	CHILD_CHECK(big != NULL, "malloc");
 	/* The first dump's ring is written meanwhile: several seconds under
 	 * ThreadSanitizer. */
-	bool second = wait_recent_tmp(dir, ".m1.", 6 * POLL_WAIT_S);
+	bool second = wait_recent_in_progress(dir, 1, 6 * POLL_WAIT_S);
 	printf("first=%d second=%d exiting\n", first, second);
 	fflush(stdout);
 	exit(0);
@@ -1348,8 +1388,8 @@ run_exit_child(const char *mode, const char *opts, char *dir, size_t dir_size, c
 /*
  * A process that exits while its dumper thread writes an automatic dump
  * (gdump, interval, signal) waits for that dump: exit used to kill the
- * thread mid-dump, leaving the temporary file "<name>.tmp.<pid>.<n>" in the
- * user's folder for ever.
+ * thread mid-dump, losing the dump and (before dumps were written to
+ * unnamed files) leaving its temporary file in the user's folder for ever.
  */
 START_TEST(test_exit_during_automatic_dump_leaves_no_temporary_file)
 {
@@ -1358,8 +1398,14 @@ START_TEST(test_exit_during_automatic_dump_leaves_no_temporary_file)
 	run_exit_child("exit_during_dump", "prof:true,prof_gdump:true,prof_gdump_min_interval_ms:0",
 	               dir, sizeof(dir), out, sizeof(out), s);
 	temp_dir_remove(dir); /* first, so a failure leaves nothing behind */
-	ck_assert_msg(strstr(out, "tmp=1") != NULL, "the child saw no dump begin: %s", out);
+	int complete = -1;
+	const char *line = strstr(out, "writing=1 complete=");
+	ck_assert_msg(line != NULL && sscanf(line, "writing=1 complete=%d", &complete) == 1,
+	              "the child saw no dump begin: %s", out);
 	ck_assert_msg(s->nother == 0, "unexpected file %s", s->other);
+	ck_assert_msg(s->ndumps > complete,
+	              "the dump exit interrupted is missing: %d u dumps, %d complete before it "
+	              "(child: %s)", s->ndumps, complete, out);
 	ck_assert_msg(s->ntmp == 0,
 	              "%d temporary file(s) left by a dump that exit interrupted (child: %s)",
 	              s->ntmp, out);
@@ -1379,7 +1425,7 @@ START_TEST(test_exit_during_recent_dump_leaves_it_complete)
 	snprintf(path, sizeof(path), "%s/x.%d.0.m0.recent.json.gz", dir, pid);
 	bool complete = file_is_gzip(path);
 	temp_dir_remove(dir); /* first, so a failure leaves nothing behind */
-	ck_assert_msg(strstr(out, "recent_tmp=1") != NULL, "the child saw no recent dump begin: %s",
+	ck_assert_msg(strstr(out, "recent_writing=1") != NULL, "the child saw no recent dump begin: %s",
 	              out);
 	ck_assert_msg(s->ntmp == 0,
 	              "%d temporary file(s) left by a recent dump that exit interrupted (child: %s)",

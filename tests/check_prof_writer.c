@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +58,7 @@ setup(void)
 	umask(022);
 	os_test_hooks = (os_hooks_t){0};
 	prof_writer_test_write = NULL;
+	prof_writer_test_named_tmp = false;
 }
 
 static void
@@ -626,8 +628,20 @@ END_TEST
 
 /* ---------------------------------------------------------------- atomicity */
 
+/* Loop tests of this part run twice: _i == 0 with an unnamed file (the
+ * default here), _i == 1 under a temporary name from the start (as on a
+ * file system without O_TMPFILE). */
+static void
+use_named_tmp(int i)
+{
+	prof_writer_test_named_tmp = i == 1;
+}
+
+/* While the dump is written, the folder shows no file (unnamed) or only the
+ * temporary one; close makes the path appear, whole. */
 START_TEST(test_path_appears_only_at_close)
 {
+	use_named_tmp(_i);
 	size_t len = 4 * PROF_WRITER_BUFSIZE;
 	char *text = make_text(len, 8);
 	for (int gzip = 0; gzip <= 1; gzip++) {
@@ -637,8 +651,9 @@ START_TEST(test_path_appears_only_at_close)
 		for (size_t off = 0; off < len; off += len / 8) {
 			prof_writer_write(&w, text + off, len / 8);
 			ck_assert(!exists(dump_path));
-			ck_assert_int_eq(dir_entries_named(test_dir, tmp_name, sizeof(tmp_name)), 1);
-			ck_assert_msg(strncmp(tmp_name, "dump.heap.tmp.", 14) == 0, "%s", tmp_name);
+			ck_assert_int_eq(dir_entries_named(test_dir, tmp_name, sizeof(tmp_name)), _i);
+			if (_i == 1)
+				ck_assert_msg(strncmp(tmp_name, "dump.heap.tmp.", 14) == 0, "%s", tmp_name);
 		}
 		ck_assert_int_eq(prof_writer_close(&w), 0);
 		ck_assert_int_eq(dir_entries_named(test_dir, tmp_name, sizeof(tmp_name)), 1);
@@ -650,8 +665,62 @@ START_TEST(test_path_appears_only_at_close)
 }
 END_TEST
 
+/* How die_mid_dump's child ends. */
+typedef enum { DIE_BY_SIGKILL, DIE_BY_EXIT, DIE_BY_EXEC } die_how_t;
+
+typedef struct {
+	bool gzip;
+	die_how_t how;
+} die_mid_dump_t;
+
+/* In a child: opens a dump to dump_path, writes three buffers' worth and
+ * ends as arg says, never closing the writer (exec runs /bin/true, as a
+ * forked child of a program does while its dumper thread writes). */
+static void
+die_mid_dump(const void *arg)
+{
+	const die_mid_dump_t *c = arg;
+	prof_writer_t w;
+	if (prof_writer_open(&w, dump_path, c->gzip) != 0)
+		_exit(3);
+	char *text = make_text(3 * PROF_WRITER_BUFSIZE, 11);
+	prof_writer_write(&w, text, 3 * PROF_WRITER_BUFSIZE);
+	if (w.err != 0)
+		_exit(4);
+	if (c->how == DIE_BY_SIGKILL)
+		raise(SIGKILL);
+	if (c->how == DIE_BY_EXEC)
+		execl("/bin/true", "true", (char *)NULL);
+	_exit(0);
+}
+
+/* A process killed, calling _exit or exec in the middle of a dump leaves
+ * nothing in the folder (an unnamed file; a temporary name was left
+ * behind before). */
+START_TEST(test_death_mid_dump_leaves_nothing)
+{
+	static const die_mid_dump_t cases[] = {
+		{false, DIE_BY_SIGKILL}, {true, DIE_BY_SIGKILL}, {false, DIE_BY_EXIT},
+		{true, DIE_BY_EXIT},     {false, DIE_BY_EXEC},   {true, DIE_BY_EXEC},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char out[64];
+		int status = child_run_capture(die_mid_dump, &cases[i], out, sizeof(out));
+		if (cases[i].how == DIE_BY_SIGKILL)
+			ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+			              "case %zu: status %#x", i, status);
+		else
+			ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+			              "case %zu: status %#x", i, status);
+		ck_assert_msg(dir_entries(test_dir) == 0, "case %zu left %d files", i,
+		              dir_entries(test_dir));
+	}
+}
+END_TEST
+
 START_TEST(test_replace_existing)
 {
+	use_named_tmp(_i);
 	const char old[] = "old dump\n";
 	int fd = open(dump_path, O_WRONLY | O_CREAT | O_EXCL, 0644);
 	ck_assert_int_eq(write(fd, old, sizeof(old) - 1), (ssize_t)sizeof(old) - 1);
@@ -696,12 +765,13 @@ END_TEST
 
 START_TEST(test_abandon_removes_tmp)
 {
+	use_named_tmp(_i);
 	char *text = make_text(3 * PROF_WRITER_BUFSIZE, 9);
 	for (int gzip = 0; gzip <= 1; gzip++) {
 		prof_writer_t w;
 		ck_assert_int_eq(prof_writer_open(&w, dump_path, gzip), 0);
 		prof_writer_write(&w, text, 3 * PROF_WRITER_BUFSIZE);
-		ck_assert_int_eq(dir_entries(test_dir), 1);
+		ck_assert_int_eq(dir_entries(test_dir), _i);
 		errno = 55;
 		prof_writer_abandon(&w);
 		ck_assert_int_eq(errno, 55);
@@ -715,15 +785,33 @@ START_TEST(test_abandon_removes_tmp)
 }
 END_TEST
 
-/* Two writers at once on one path get separate temporary files, and names
- * other files hold are skipped. */
-START_TEST(test_temporary_names)
+/* Squats the first ten temporary names this process would pick. */
+static void
+squat_tmp_names(void)
 {
 	char squat[PATH_MAX + 64];
 	for (int i = 0; i < 10; i++) {
 		snprintf(squat, sizeof(squat), "%s.tmp.%d.%d", dump_path, (int)getpid(), i);
 		close(open(squat, O_WRONLY | O_CREAT | O_EXCL, 0600));
 	}
+}
+
+static void
+assert_squats_untouched(void)
+{
+	char squat[PATH_MAX + 64];
+	for (int i = 0; i < 10; i++) {
+		snprintf(squat, sizeof(squat), "%s.tmp.%d.%d", dump_path, (int)getpid(), i);
+		assert_file_is(squat, "", 0);
+	}
+}
+
+/* Under temporary names from the start, two writers at once on one path
+ * get separate temporary files, and names other files hold are skipped. */
+START_TEST(test_temporary_names)
+{
+	use_named_tmp(1);
+	squat_tmp_names();
 	prof_writer_t a, b;
 	ck_assert_int_eq(prof_writer_open(&a, dump_path, false), 0);
 	ck_assert_int_eq(prof_writer_open(&b, dump_path, true), 0);
@@ -735,10 +823,39 @@ START_TEST(test_temporary_names)
 	ck_assert_int_eq(prof_writer_close(&b), 0);
 	assert_dump_is(true, "from b\n", 7);
 	ck_assert_int_eq(dir_entries(test_dir), 11);
-	for (int i = 0; i < 10; i++) {
-		snprintf(squat, sizeof(squat), "%s.tmp.%d.%d", dump_path, (int)getpid(), i);
-		assert_file_is(squat, "", 0);
-	}
+	assert_squats_untouched();
+}
+END_TEST
+
+/* Unnamed, two writers at once on one path: the first close links the
+ * path, the second finds it taken and replaces it through a temporary name,
+ * skipping the names other files hold. */
+START_TEST(test_unnamed_replaces_through_temporary_name)
+{
+	squat_tmp_names();
+	prof_writer_t a, b;
+	ck_assert_int_eq(prof_writer_open(&a, dump_path, true), 0);
+	ck_assert_int_eq(prof_writer_open(&b, dump_path, false), 0);
+	ck_assert_int_eq(dir_entries(test_dir), 10);
+	prof_writer_printf(&a, "from a\n");
+	prof_writer_printf(&b, "from b\n");
+	ck_assert_int_eq(prof_writer_close(&a), 0);
+	assert_dump_is(true, "from a\n", 7);
+	ck_assert_int_eq(prof_writer_close(&b), 0);
+	assert_file_is(dump_path, "from b\n", 7);
+	ck_assert_int_eq(dir_entries(test_dir), 11);
+	assert_squats_untouched();
+
+	/* A folder at the path: the temporary name's rename fails and the
+	 * temporary name is removed. */
+	unlink(dump_path);
+	ck_assert_int_eq(mkdir(dump_path, 0755), 0);
+	ck_assert_int_eq(prof_writer_open(&a, dump_path, false), 0);
+	prof_writer_printf(&a, "into a folder\n");
+	ck_assert_int_eq(prof_writer_close(&a), EISDIR);
+	ck_assert_int_eq(dir_entries(test_dir), 11);
+	ck_assert_int_eq(dir_entries(dump_path), 0);
+	assert_squats_untouched();
 }
 END_TEST
 
@@ -902,10 +1019,12 @@ test_suite(void)
 	tc = tcase_create("atomicity");
 	tcase_set_timeout(tc, 60);
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_path_appears_only_at_close);
-	tcase_add_test(tc, test_replace_existing);
-	tcase_add_test(tc, test_abandon_removes_tmp);
+	tcase_add_loop_test(tc, test_path_appears_only_at_close, 0, 2);
+	tcase_add_loop_test(tc, test_replace_existing, 0, 2);
+	tcase_add_loop_test(tc, test_abandon_removes_tmp, 0, 2);
+	tcase_add_test(tc, test_death_mid_dump_leaves_nothing);
 	tcase_add_test(tc, test_temporary_names);
+	tcase_add_test(tc, test_unnamed_replaces_through_temporary_name);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("memory");
