@@ -51,6 +51,14 @@ static _Atomic unsigned prof_writer_tmp_seq;
 ssize_t (*prof_writer_test_write)(int fd, const void *buf, size_t n);
 bool prof_writer_test_named_tmp;
 
+/* Where the last part of path (the file's name) begins. */
+static size_t
+prof_writer_name_at(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash == NULL ? 0 : (size_t)(slash - path) + 1;
+}
+
 /* "/proc/self/fd/<fd>", through which linkat names an unnamed file. */
 #define PROF_WRITER_FD_PATH_SIZE 32
 static void
@@ -178,8 +186,7 @@ static int
 prof_writer_name_tmp(prof_writer_t *w, bool open_fd)
 {
 	prof_writer_space_t *s = w->space;
-	const char *slash = strrchr(s->path, '/');
-	int dir_len = slash == NULL ? 0 : (int)(slash - s->path) + 1;
+	int dir_len = (int)prof_writer_name_at(s->path);
 	int name_len = (int)strnlen(s->path + dir_len, PROF_WRITER_TMP_NAME_KEEP);
 	char fd_path[PROF_WRITER_FD_PATH_SIZE];
 	if (!open_fd)
@@ -215,8 +222,9 @@ prof_writer_open_unnamed(prof_writer_t *w)
 	if (config_test_hooks && prof_writer_test_named_tmp)
 		return false;
 	prof_writer_space_t *s = w->space;
-	const char *slash = strrchr(s->path, '/');
-	size_t dir_len = slash == NULL ? 0 : slash == s->path ? 1 : (size_t)(slash - s->path);
+	/* The folder: up to the last slash, but "/" itself for the root. */
+	size_t name_at = prof_writer_name_at(s->path);
+	size_t dir_len = name_at > 1 ? name_at - 1 : name_at;
 	if (dir_len == 0)
 		memcpy(s->tmp_path, ".", 2);
 	else {
@@ -241,12 +249,10 @@ prof_writer_open_unnamed(prof_writer_t *w)
  * temporary name.  ENAMETOOLONG at once for a final name past NAME_MAX,
  * which no link or rename could make. */
 static int
-prof_writer_create_tmp(prof_writer_t *w)
+prof_writer_create_file(prof_writer_t *w)
 {
 	prof_writer_space_t *s = w->space;
-	const char *slash = strrchr(s->path, '/');
-	size_t dir_len = slash == NULL ? 0 : (size_t)(slash - s->path) + 1;
-	if (strnlen(s->path + dir_len, NAME_MAX + 1) > NAME_MAX)
+	if (strnlen(s->path + prof_writer_name_at(s->path), NAME_MAX + 1) > NAME_MAX)
 		return ENAMETOOLONG;
 	return prof_writer_open_unnamed(w) ? 0 : prof_writer_name_tmp(w, true);
 }
@@ -270,11 +276,7 @@ prof_writer_follow_links(prof_writer_space_t *s)
 		ssize_t n = readlink(s->path, s->tmp_path, sizeof(s->tmp_path));
 		if (n < 0)
 			return errno;
-		size_t keep = 0;
-		if (s->tmp_path[0] != '/') {
-			const char *slash = strrchr(s->path, '/');
-			keep = slash == NULL ? 0 : (size_t)(slash - s->path) + 1;
-		}
+		size_t keep = s->tmp_path[0] == '/' ? 0 : prof_writer_name_at(s->path);
 		if (keep + (size_t)n >= sizeof(s->path))
 			return ENAMETOOLONG;
 		memcpy(s->path + keep, s->tmp_path, (size_t)n);
@@ -327,7 +329,7 @@ prof_writer_start(prof_writer_t *w, const char *path, bool gzip)
 	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
 		return prof_writer_open_in_place(w);
 	int err = prof_writer_follow_links(w->space);
-	return err != 0 ? err : prof_writer_create_tmp(w);
+	return err != 0 ? err : prof_writer_create_file(w);
 }
 
 int
