@@ -3,8 +3,8 @@
  *
  * A dump copies the counters (each stack shard's lock held only while its
  * counters are copied), then formats and writes the file with no lock that
- * allocation needs.  The file is written under a temporary name in the
- * destination's folder, fsynced and renamed (writer.h), so a reader never
+ * allocation needs.  The file is written unnamed in the destination's
+ * folder, fsynced and linked at its name (writer.h), so a reader never
  * sees half a dump and a failed dump leaves nothing.  Dumps run one at a
  * time (prof_dump_mtx); that lock is not taken by fork, and a fork child
  * starts with it free (the dumping thread is not in the child).
@@ -28,7 +28,7 @@ void prof_dump_boot(void);
 void prof_dump_postfork_child(void);
 /* At exit: waits for the dump in progress to finish, then makes every later
  * dump fail with ECANCELED, so that exit never cuts a dump short (which
- * would leave its temporary file behind). */
+ * would lose it). */
 void prof_dump_shutdown(void);
 /* Writes a dump to path (gzip-compressed when gzip).  0 or an errno. */
 int prof_dump_write(const char *path, bool gzip);

@@ -10,7 +10,8 @@
  *
  * Nothing here calls malloc: text is built in a mapped buffer and handed to
  * the callback in NUL-terminated chunks of at most PROF_WRITER_BUFSIZE
- * bytes, or to a prof_writer_t (write to a temporary file, then rename).
+ * bytes, or to a prof_writer_t (writer.h: the file appears whole or not at
+ * all).
  * Locks: one recent dump at a time (prof_recent_dump_mtx, not taken by
  * fork); the ring's lock is taken per record copied (recent.h), and the
  * thread-data lock per name copied; no lock is held while writing.
@@ -31,7 +32,7 @@ int prof_recent_json_dump_cb(void (*write_cb)(void *, const char *), void *cbopa
  * after prof_recent_json_shutdown). */
 int prof_recent_json_dump_file(const char *path, bool gzip);
 /* At exit: waits for a file dump in progress and refuses later ones, so
- * that no temporary file is left behind. */
+ * that exit never cuts one short. */
 void prof_recent_json_shutdown(void);
 
 #endif

@@ -260,8 +260,7 @@ prof_gdump_get(void)
 
 /* What was pending at fork was asked of the parent, which serves it: a
  * child that served it too wrote a dump of itself under the parent's
- * request, and one that exec'd or _exit'd meanwhile left the dump's
- * temporary file behind. */
+ * request, and one that exec'd or _exit'd meanwhile cut it short. */
 void
 prof_trigger_postfork_child(void)
 {
