@@ -186,8 +186,9 @@ static const ctl_node_t ctl_opt_nodes[] = {
 
 /* How strata is built, in jemalloc's terms: the profiler (libunwind) and
  * statistics are always in, junk and zero filling and xmalloc too; there is
- * no lazy locking, utrace, sbrk-style safety checks or cache-oblivious
- * placement; debug follows make DEBUG=1. */
+ * no lazy locking, utrace or cache-oblivious placement, and the safety
+ * checks are an option off by default (safety_checks), not built on
+ * (opt_safety_checks); debug follows make DEBUG=1. */
 CTL_RO(ctl_config_cache_oblivious, bool, false)
 CTL_RO(ctl_config_debug, bool, config_debug)
 CTL_RO(ctl_config_fill, bool, true)

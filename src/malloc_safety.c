@@ -28,8 +28,6 @@
  *
  * No locks of its own; reports are cold paths.
  */
-#include <stdatomic.h>
-
 #include "conf.h"
 #include "malloc_internal.h"
 #include "msg.h"
