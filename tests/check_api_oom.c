@@ -699,32 +699,33 @@ START_TEST(test_xmalloc_aborts)
 }
 END_TEST
 
-START_TEST(test_prof_exhaustion)
+/* Runs the child mode "<mode>:<a fresh folder>" with every allocation
+ * sampled and fails the test unless it exits 0; its output in out. */
+static void
+run_prof_child(const char *mode, char *out, size_t size)
 {
 	char dir[] = "/tmp/strata-oom-XXXXXX";
 	ck_assert_ptr_nonnull(mkdtemp(dir));
-	char mode[128], out[1024];
-	snprintf(mode, sizeof(mode), "prof:%s", dir);
-	int status = run_child(mode, "prof:true,lg_prof_sample:0,prof_final:false", out,
-	                       sizeof(out));
+	char arg[128];
+	snprintf(arg, sizeof(arg), "%s:%s", mode, dir);
+	int status = run_child(arg, "prof:true,lg_prof_sample:0,prof_final:false", out, size);
 	temp_dir_remove(dir);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x: %s", status,
 	              out);
+}
+
+START_TEST(test_prof_exhaustion)
+{
+	char out[1024];
+	run_prof_child("prof", out, sizeof(out));
 	ck_assert_ptr_nonnull(strstr(out, "; ok\n"));
 }
 END_TEST
 
 START_TEST(test_prof_sampling_after_failure)
 {
-	char dir[] = "/tmp/strata-oom-XXXXXX";
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	char mode[128], out[1024];
-	snprintf(mode, sizeof(mode), "prof_after_failure:%s", dir);
-	int status = run_child(mode, "prof:true,lg_prof_sample:0,prof_final:false", out,
-	                       sizeof(out));
-	temp_dir_remove(dir);
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x: %s", status,
-	              out);
+	char out[1024];
+	run_prof_child("prof_after_failure", out, sizeof(out));
 }
 END_TEST
 
